@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "varlink_wire.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* First allocation; buffers double from here up to their limit. */
+#define WIRE_INITIAL_SIZE 4096
+
+static size_t grow_size(size_t cap, size_t need, size_t limit)
+{
+	size_t n = cap ? cap : WIRE_INITIAL_SIZE;
+
+	while (n < need && n <= limit / 2)
+		n *= 2;
+	if (n < need)
+		n = need;
+	return n < limit ? n : limit;
+}
+
+int varlink_framer_init(struct varlink_framer *f, size_t max_message)
+{
+	memset(f, 0, sizeof(*f));
+	if (max_message == 0 || max_message >= SIZE_MAX / 4)
+		return -EINVAL;
+	f->limit = max_message + 1;
+	return 0;
+}
+
+void varlink_framer_done(struct varlink_framer *f)
+{
+	free(f->buf);
+	memset(f, 0, sizeof(*f));
+}
+
+size_t varlink_framer_buffered(const struct varlink_framer *f)
+{
+	return f->tail - f->head;
+}
+
+bool varlink_framer_full(const struct varlink_framer *f)
+{
+	return varlink_framer_buffered(f) >= f->limit;
+}
+
+ssize_t varlink_framer_space(struct varlink_framer *f, char **space)
+{
+	size_t used = f->tail - f->head, room;
+
+	*space = NULL;
+	if (used >= f->limit)
+		return 0;
+	if (used == 0) {
+		f->head = f->tail = f->scanned = 0;
+	} else if (f->tail == f->cap && f->head > 0) {
+		/* Only move data when there is no room at the end. */
+		memmove(f->buf, f->buf + f->head, used);
+		f->head = 0;
+		f->tail = used;
+	}
+	if (f->tail == f->cap) {
+		size_t n = grow_size(f->cap, f->cap + 1, f->limit);
+		char *p = realloc(f->buf, n);
+
+		if (!p)
+			return -ENOMEM;
+		f->buf = p;
+		f->cap = n;
+	}
+	room = f->cap - f->tail;
+	if (room > f->limit - used)
+		room = f->limit - used;
+	*space = f->buf + f->tail;
+	return (ssize_t)room;
+}
+
+void varlink_framer_commit(struct varlink_framer *f, size_t n)
+{
+	f->tail += n;
+}
+
+ssize_t varlink_framer_feed(struct varlink_framer *f, const void *data, size_t len)
+{
+	const char *p = data;
+	size_t done = 0;
+
+	while (done < len) {
+		char *space;
+		ssize_t room = varlink_framer_space(f, &space);
+		size_t n;
+
+		if (room < 0)
+			return done > 0 ? (ssize_t)done : room;
+		if (room == 0)
+			break;
+		n = len - done < (size_t)room ? len - done : (size_t)room;
+		memcpy(space, p + done, n);
+		varlink_framer_commit(f, n);
+		done += n;
+	}
+	return (ssize_t)done;
+}
+
+int varlink_framer_next(struct varlink_framer *f, const char **msg, size_t *len)
+{
+	size_t used = f->tail - f->head;
+	const char *start = f->buf + f->head, *nul;
+
+	if (used == 0)
+		return VARLINK_FRAME_NEED_MORE;
+	/* Remember how far we looked so byte-by-byte input stays linear. */
+	nul = memchr(start + f->scanned, 0, used - f->scanned);
+	if (!nul) {
+		f->scanned = used;
+		return used >= f->limit ? -EMSGSIZE : VARLINK_FRAME_NEED_MORE;
+	}
+	*msg = start;
+	*len = (size_t)(nul - start);
+	f->head += *len + 1;
+	f->scanned = 0;
+	return VARLINK_FRAME_MESSAGE;
+}
+
+void varlink_outbuf_init(struct varlink_outbuf *o, size_t limit)
+{
+	memset(o, 0, sizeof(*o));
+	o->limit = limit;
+}
+
+void varlink_outbuf_done(struct varlink_outbuf *o)
+{
+	free(o->buf);
+	memset(o, 0, sizeof(*o));
+}
+
+size_t varlink_outbuf_pending(const struct varlink_outbuf *o)
+{
+	return o->tail - o->head;
+}
+
+const char *varlink_outbuf_data(const struct varlink_outbuf *o)
+{
+	return o->buf + o->head;
+}
+
+void varlink_outbuf_consume(struct varlink_outbuf *o, size_t n)
+{
+	if (n > o->tail - o->head)
+		n = o->tail - o->head;
+	o->head += n;
+	if (o->head == o->tail) {
+		o->head = o->tail = 0;
+		/* Give back memory a burst (say, a long list) made us take. */
+		if (o->cap > 16 * WIRE_INITIAL_SIZE) {
+			free(o->buf);
+			o->buf = NULL;
+			o->cap = 0;
+		}
+	}
+}
+
+int varlink_outbuf_append(struct varlink_outbuf *o, const void *data, size_t len)
+{
+	size_t used = o->tail - o->head;
+
+	if (len > o->limit || used > o->limit - len)
+		return -ENOBUFS;
+	if (o->cap - o->tail < len) {
+		if (o->head > 0) {
+			memmove(o->buf, o->buf + o->head, used);
+			o->head = 0;
+			o->tail = used;
+		}
+		if (o->cap - o->tail < len) {
+			size_t n = grow_size(o->cap, used + len, o->limit);
+			char *p = realloc(o->buf, n);
+
+			if (!p)
+				return -ENOMEM;
+			o->buf = p;
+			o->cap = n;
+		}
+	}
+	if (len > 0)
+		memcpy(o->buf + o->tail, data, len);
+	o->tail += len;
+	return 0;
+}
+
+int varlink_outbuf_append_json(struct varlink_outbuf *o, const cJSON *obj)
+{
+	char *s = cJSON_PrintUnformatted(obj);
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	/* The terminating NUL is the message separator. */
+	r = varlink_outbuf_append(o, s, strlen(s) + 1);
+	free(s);
+	return r;
+}
+
+int varlink_outbuf_flush(struct varlink_outbuf *o, int fd)
+{
+	while (varlink_outbuf_pending(o) > 0) {
+		ssize_t n = send(fd, varlink_outbuf_data(o), varlink_outbuf_pending(o),
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EWOULDBLOCK)
+				return -EAGAIN;
+			return -errno;
+		}
+		varlink_outbuf_consume(o, (size_t)n);
+	}
+	return 0;
+}

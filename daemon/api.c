@@ -1,0 +1,700 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The io.greeter varlink interface: messages, status and the event stream,
+ * with who may do what decided from the caller's credentials.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <math.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+#include "utf8.h"
+#include "validate.h"
+#include "varlink_server.h"
+
+#define MAX_CONNECTIONS         4096
+#define MAX_CONNECTIONS_PER_UID 512
+#define MAX_REQUEST_SIZE        (64 * 1024)
+/* A watcher's socket may hold this much before greeterd keeps events back. */
+#define WATCH_OUTPUT_HIGH (64 * 1024)
+/* At shutdown, what is left is queued up to this much per watcher. */
+#define WATCH_OUTPUT_FLUSH (4 * 1024 * 1024)
+#define SHUTDOWN_FLUSH_USEC (2 * 1000 * 1000)
+#define STATUS_INTERVAL_USEC (5 * 1000 * 1000)
+/* Largest integer a JSON number (a double) carries exactly. */
+#define JSON_INT_MAX 9007199254740991.0
+
+/* Embedded at build time from io.greeter.varlink. */
+extern const char greeter_varlink_idl[];
+
+struct watcher {
+	struct api *api;
+	struct varlink_call *call;
+	struct watcher *prev, *next;
+	uint64_t pos;     /* next window position to consider */
+	uint64_t dropped; /* lost since the last reply that said so */
+	uint64_t dropped_total;
+	uint32_t peer_uid;
+	bool all_users;
+	bool has_uid;
+	uint32_t uid;
+	bool has_comm;
+	char comm[GREETER_COMM_SIZE];
+	bool include_failed;
+};
+
+struct api {
+	struct daemon *d;
+	struct varlink_server *server;
+	int sink;
+	struct watcher *watchers;
+	size_t n_watchers;
+	uint64_t delivered;
+	uint64_t dropped;
+	sd_event_source *status_timer;
+	bool flushing;
+};
+
+/* Parameters */
+
+/* Reject unknown and repeated parameter names: no guessing what was meant. */
+static bool check_parameters(struct varlink_call *c, const cJSON *p, const char *const *known)
+{
+	const cJSON *item, *other;
+
+	cJSON_ArrayForEach(item, p)
+	{
+		bool ok = false;
+
+		for (size_t i = 0; known[i]; i++)
+			ok |= strcmp(item->string, known[i]) == 0;
+		for (other = p->child; ok && other != item; other = other->next)
+			ok = strcmp(other->string, item->string) != 0;
+		if (!ok) {
+			varlink_call_error_invalid_parameter(c, item->string);
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool json_integer(const cJSON *v, double min, double max, double *out)
+{
+	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < min ||
+	    v->valuedouble > max || floor(v->valuedouble) != v->valuedouble)
+		return false;
+	*out = v->valuedouble;
+	return true;
+}
+
+/*
+ * An optional "uid" parameter: absent or null gives fallback. UIDs are
+ * 0..4294967294; 4294967295 names nobody (it is the default message's key).
+ */
+static bool get_uid(struct varlink_call *c, const cJSON *p, uint32_t fallback, uint32_t *uid)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(p, "uid");
+	double d;
+
+	if (!v || cJSON_IsNull(v)) {
+		*uid = fallback;
+		return true;
+	}
+	if (!json_integer(v, 0, 4294967294.0, &d)) {
+		varlink_call_error_invalid_parameter(c, "uid");
+		return false;
+	}
+	*uid = (uint32_t)d;
+	return true;
+}
+
+static cJSON *reason(const char *text)
+{
+	cJSON *p = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(p, "reason", text);
+	return p;
+}
+
+/* Permissions */
+
+static bool is_admin(struct api *a, const struct varlink_peer *peer)
+{
+	const struct group *g;
+
+	if (peer->uid == 0)
+		return true;
+	g = getgrnam(a->d->opt.admin_group);
+	if (!g)
+		return false;
+	if (peer->gid == g->gr_gid)
+		return true;
+	for (size_t i = 0; i < peer->n_groups; i++)
+		if (peer->groups[i] == g->gr_gid)
+			return true;
+	return false;
+}
+
+/* Root edits any message; others only their own UID's, never the default. */
+static bool may_edit(struct varlink_call *c, uint32_t uid)
+{
+	const struct varlink_peer *peer = varlink_call_peer(c);
+	char text[160];
+
+	if (peer->uid == 0 || (uid != GREETER_DEFAULT_UID && uid == peer->uid))
+		return true;
+	if (uid == GREETER_DEFAULT_UID)
+		snprintf(text, sizeof(text), "only root may change the default message");
+	else
+		snprintf(text, sizeof(text), "UID %u may change only its own message, not UID %u's",
+			 (unsigned)peer->uid, uid);
+	varlink_call_error(c, "io.greeter.PermissionDenied", reason(text));
+	return false;
+}
+
+/* Methods */
+
+static void write_error(struct varlink_call *c, int r, const char *err)
+{
+	varlink_call_error(c, "io.greeter.WriteFailed", reason(err));
+	log_warning("a change could not be stored: %s", err);
+	(void)r;
+}
+
+static void method_set_message(struct varlink_call *c, const cJSON *p, void *userdata)
+{
+	static const char *const known[] = { "uid", "message", NULL };
+	struct api *a = userdata;
+	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(p, "message");
+	const char *why = NULL;
+	char err[512];
+	uint32_t uid;
+	size_t len;
+	int r;
+
+	if (!check_parameters(c, p, known) || !get_uid(c, p, GREETER_DEFAULT_UID, &uid))
+		return;
+	if (!cJSON_IsString(msg)) {
+		varlink_call_error_invalid_parameter(c, "message");
+		return;
+	}
+	if (!may_edit(c, uid))
+		return;
+	len = strlen(msg->valuestring);
+	r = greeter_validate_message(msg->valuestring, len, &why);
+	if (r == -E2BIG) {
+		cJSON *e = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(e, "limit", GREETER_MESSAGE_MAX);
+		varlink_call_error(c, "io.greeter.MessageTooLong", e);
+		return;
+	}
+	if (r < 0) {
+		varlink_call_error(c, "io.greeter.InvalidMessage", reason(why));
+		return;
+	}
+	r = messages_set(&a->d->messages, uid, msg->valuestring, len, err, sizeof(err));
+	if (r < 0) {
+		write_error(c, r, err);
+		return;
+	}
+	if (uid == GREETER_DEFAULT_UID)
+		log_info("default message set by UID %u", (unsigned)varlink_call_peer(c)->uid);
+	else
+		log_info("message for UID %u set by UID %u", uid,
+			 (unsigned)varlink_call_peer(c)->uid);
+	varlink_call_reply(c, NULL, false);
+	daemon_notify_status(a->d);
+}
+
+static void method_remove_message(struct varlink_call *c, const cJSON *p, void *userdata)
+{
+	static const char *const known[] = { "uid", NULL };
+	struct api *a = userdata;
+	char err[512];
+	uint32_t uid;
+	int r;
+
+	if (!check_parameters(c, p, known) || !get_uid(c, p, GREETER_DEFAULT_UID, &uid))
+		return;
+	if (!may_edit(c, uid))
+		return;
+	r = messages_remove(&a->d->messages, uid, err, sizeof(err));
+	if (r == -ENOENT) {
+		cJSON *e = cJSON_CreateObject();
+
+		if (uid != GREETER_DEFAULT_UID)
+			cJSON_AddNumberToObject(e, "uid", uid);
+		varlink_call_error(c, "io.greeter.NoSuchMessage", e);
+		return;
+	}
+	if (r < 0) {
+		write_error(c, r, err);
+		return;
+	}
+	varlink_call_reply(c, NULL, false);
+	daemon_notify_status(a->d);
+}
+
+static const char *source_name(enum greeter_source s)
+{
+	switch (s) {
+	case GREETER_SOURCE_UID:
+		return "uid";
+	case GREETER_SOURCE_DEFAULT:
+		return "default";
+	default:
+		return "builtin";
+	}
+}
+
+static void method_get_message(struct varlink_call *c, const cJSON *p, void *userdata)
+{
+	static const char *const known[] = { "uid", NULL };
+	struct api *a = userdata;
+	char text[GREETER_MESSAGE_SIZE];
+	enum greeter_source src;
+	cJSON *r;
+	uint32_t uid;
+
+	if (!check_parameters(c, p, known) ||
+	    !get_uid(c, p, (uint32_t)varlink_call_peer(c)->uid, &uid))
+		return;
+	messages_get(&a->d->messages, uid, text, &src);
+	r = cJSON_CreateObject();
+	cJSON_AddNumberToObject(r, "uid", uid);
+	cJSON_AddStringToObject(r, "message", text);
+	cJSON_AddStringToObject(r, "source", source_name(src));
+	varlink_call_reply(c, r, false);
+}
+
+static void method_list_messages(struct varlink_call *c, const cJSON *p, void *userdata)
+{
+	static const char *const known[] = { NULL };
+	struct api *a = userdata;
+	struct greeter_entries all = { 0 };
+	cJSON *r, *list;
+
+	if (!check_parameters(c, p, known))
+		return;
+	messages_list(&a->d->messages, &all);
+	r = cJSON_CreateObject();
+	list = cJSON_AddArrayToObject(r, "messages");
+	for (size_t i = 0; i < all.count; i++) {
+		cJSON *m = cJSON_CreateObject();
+		char text[GREETER_UTF8_SANITIZED_SIZE(GREETER_MESSAGE_SIZE)];
+
+		if (all.items[i].uid != GREETER_DEFAULT_UID)
+			cJSON_AddNumberToObject(m, "uid", all.items[i].uid);
+		greeter_utf8_sanitize(text, sizeof(text), all.items[i].text, GREETER_MESSAGE_SIZE);
+		cJSON_AddStringToObject(m, "message", text);
+		cJSON_AddItemToArray(list, m);
+	}
+	greeter_entries_free(&all);
+	varlink_call_reply(c, r, false);
+}
+
+static uint64_t now_usec(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void method_get_status(struct varlink_call *c, const cJSON *p, void *userdata)
+{
+	static const char *const known[] = { NULL };
+	struct api *a = userdata;
+	struct daemon *d = a->d;
+	const struct events_counters *ec = events_counters(d->events);
+	__u64 stats[GREETER_STAT_MAX] = { 0 };
+	struct utsname un;
+	cJSON *r, *progs, *counters;
+
+	if (!check_parameters(c, p, known))
+		return;
+	pins_read_stats(&d->pins, stats);
+	uname(&un);
+	r = cJSON_CreateObject();
+	cJSON_AddStringToObject(r, "version", GREETER_VERSION);
+	cJSON_AddStringToObject(r, "attach_mode", attach_mode_name(d->pins.mode));
+	cJSON_AddStringToObject(r, "attach_reason", d->pins.attach_reason);
+	cJSON_AddStringToObject(r, "kernel_release", un.release);
+	cJSON_AddStringToObject(r, "pin_dir", d->pins.dir);
+	cJSON_AddStringToObject(r, "state_dir", d->opt.state_dir);
+	cJSON_AddNumberToObject(r, "uptime_usec", (double)(now_usec(CLOCK_MONOTONIC) - d->start_usec));
+	cJSON_AddNumberToObject(r, "messages", (double)messages_count(&d->messages));
+	cJSON_AddNumberToObject(r, "watchers", (double)a->n_watchers);
+	cJSON_AddNumberToObject(r, "ring_size", d->pins.ring_size);
+	cJSON_AddNumberToObject(r, "config_map_id", d->pins.config_map_id);
+	cJSON_AddNumberToObject(r, "events_map_id", d->pins.events_map_id);
+	cJSON_AddNumberToObject(r, "stats_map_id", d->pins.stats_map_id);
+	progs = cJSON_AddArrayToObject(r, "programs");
+	for (size_t i = 0; i < d->pins.prog_count; i++) {
+		cJSON *pi = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(pi, "name", d->pins.progs[i].name);
+		cJSON_AddNumberToObject(pi, "program_id", d->pins.progs[i].prog_id);
+		cJSON_AddNumberToObject(pi, "link_id", d->pins.progs[i].link_id);
+		cJSON_AddItemToArray(progs, pi);
+	}
+	counters = cJSON_AddObjectToObject(r, "counters");
+	cJSON_AddNumberToObject(counters, "emitted", (double)stats[GREETER_STAT_EMITTED]);
+	cJSON_AddNumberToObject(counters, "lost_kernel", (double)stats[GREETER_STAT_LOST]);
+	cJSON_AddNumberToObject(counters, "failed_execs", (double)stats[GREETER_STAT_FAILED]);
+	cJSON_AddNumberToObject(counters, "received", (double)ec->received);
+	cJSON_AddNumberToObject(counters, "delivered", (double)a->delivered);
+	cJSON_AddNumberToObject(counters, "dropped_watchers", (double)a->dropped);
+	varlink_call_reply(c, r, false);
+}
+
+/* Event stream */
+
+static cJSON *event_json(const struct greeter_event *e)
+{
+	char comm[GREETER_UTF8_SANITIZED_SIZE(GREETER_COMM_SIZE)];
+	char file[GREETER_UTF8_SANITIZED_SIZE(GREETER_FILENAME_SIZE)];
+	char msg[GREETER_UTF8_SANITIZED_SIZE(GREETER_MESSAGE_SIZE)];
+	uint64_t boot_usec = e->boot_ns / 1000;
+	uint64_t now_boot = now_usec(CLOCK_BOOTTIME), now_real = now_usec(CLOCK_REALTIME);
+	cJSON *o = cJSON_CreateObject();
+
+	/* Kernel strings may hold anything; JSON needs valid UTF-8. */
+	greeter_utf8_sanitize(comm, sizeof(comm), e->comm, sizeof(e->comm));
+	greeter_utf8_sanitize(file, sizeof(file), e->filename, sizeof(e->filename));
+	greeter_utf8_sanitize(msg, sizeof(msg), e->message, sizeof(e->message));
+	cJSON_AddNumberToObject(o, "seq", (double)e->seq);
+	cJSON_AddNumberToObject(o, "boot_usec", (double)boot_usec);
+	cJSON_AddNumberToObject(o, "timestamp_usec",
+				(double)(now_real - (now_boot > boot_usec ? now_boot - boot_usec : 0)));
+	cJSON_AddNumberToObject(o, "pid", e->pid);
+	cJSON_AddNumberToObject(o, "ppid", e->ppid);
+	cJSON_AddNumberToObject(o, "uid", e->uid);
+	cJSON_AddNumberToObject(o, "gid", e->gid);
+	cJSON_AddStringToObject(o, "comm", comm);
+	cJSON_AddStringToObject(o, "filename", file);
+	cJSON_AddStringToObject(o, "message", msg);
+	cJSON_AddStringToObject(o, "source", source_name(e->source));
+	if (e->flags & GREETER_EVENT_FAILED)
+		cJSON_AddNumberToObject(o, "error", e->error);
+	return o;
+}
+
+static bool watcher_wants(const struct watcher *w, const struct greeter_event *e)
+{
+	if (!w->all_users && e->uid != w->peer_uid)
+		return false;
+	if (w->has_uid && e->uid != w->uid)
+		return false;
+	if (w->has_comm && strncmp(e->comm, w->comm, sizeof(w->comm)) != 0)
+		return false;
+	if ((e->flags & GREETER_EVENT_FAILED) && !w->include_failed)
+		return false;
+	return true;
+}
+
+static void watcher_send(struct watcher *w, const struct greeter_event *e)
+{
+	cJSON *r = cJSON_CreateObject();
+
+	cJSON_AddItemToObject(r, "event", event_json(e));
+	if (w->dropped) {
+		cJSON_AddNumberToObject(r, "dropped", (double)w->dropped);
+		w->dropped = 0;
+	}
+	if (varlink_call_reply(w->call, r, true) == 0)
+		w->api->delivered++;
+}
+
+/*
+ * Send what the watcher has not seen, as far as its socket takes it. Events
+ * that left the window before it caught up are counted as dropped.
+ */
+static void watcher_pump(struct watcher *w)
+{
+	struct events *ev = w->api->d->events;
+	uint64_t end = events_window_end(ev), start = events_window_start(ev);
+
+	if (w->pos < start) {
+		w->dropped += start - w->pos;
+		w->dropped_total += start - w->pos;
+		w->api->dropped += start - w->pos;
+		w->pos = start;
+	}
+	size_t high = w->api->flushing ? WATCH_OUTPUT_FLUSH : WATCH_OUTPUT_HIGH;
+
+	while (w->pos < end && varlink_call_output_pending(w->call) < high) {
+		const struct greeter_event *e = events_window_at(ev, w->pos++);
+
+		if (e && watcher_wants(w, e))
+			watcher_send(w, e);
+	}
+}
+
+static void on_event(const struct greeter_event *e, void *userdata)
+{
+	struct api *a = userdata;
+
+	for (struct watcher *w = a->watchers, *next; w; w = next) {
+		next = w->next;
+		watcher_pump(w);
+	}
+}
+
+static void watcher_on_drain(struct varlink_call *c, void *userdata)
+{
+	watcher_pump(userdata);
+}
+
+static void watcher_on_close(struct varlink_call *c, void *userdata)
+{
+	struct watcher *w = userdata;
+	struct api *a = w->api;
+
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		a->watchers = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	a->n_watchers--;
+	log_debug("watcher of UID %u left (%llu dropped)", w->peer_uid,
+		  (unsigned long long)w->dropped_total);
+	free(w);
+}
+
+static void method_watch_events(struct varlink_call *c, const cJSON *p, void *userdata)
+{
+	static const char *const known[] = { "uid", "comm", "after_seq", "include_failed", NULL };
+	struct api *a = userdata;
+	const struct events_counters *ec = events_counters(a->d->events);
+	const cJSON *comm = cJSON_GetObjectItemCaseSensitive(p, "comm");
+	const cJSON *after = cJSON_GetObjectItemCaseSensitive(p, "after_seq");
+	const cJSON *failed = cJSON_GetObjectItemCaseSensitive(p, "include_failed");
+	const cJSON *uid = cJSON_GetObjectItemCaseSensitive(p, "uid");
+	struct watcher *w;
+	cJSON *first;
+	double after_seq = -1;
+
+	if (!varlink_call_more(c)) {
+		varlink_call_error(c, "org.varlink.service.ExpectedMore", NULL);
+		return;
+	}
+	if (!check_parameters(c, p, known))
+		return;
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		varlink_call_error(c, "io.greeter.WriteFailed", reason("out of memory"));
+		return;
+	}
+	w->api = a;
+	w->call = c;
+	w->peer_uid = (uint32_t)varlink_call_peer(c)->uid;
+	w->all_users = is_admin(a, varlink_call_peer(c));
+	if (uid && !cJSON_IsNull(uid)) {
+		w->has_uid = true;
+		if (!get_uid(c, p, 0, &w->uid))
+			goto fail;
+	}
+	if (comm && !cJSON_IsNull(comm)) {
+		if (!cJSON_IsString(comm) || strlen(comm->valuestring) >= sizeof(w->comm)) {
+			varlink_call_error_invalid_parameter(c, "comm");
+			goto fail;
+		}
+		w->has_comm = true;
+		snprintf(w->comm, sizeof(w->comm), "%s", comm->valuestring);
+	}
+	if (failed && !cJSON_IsNull(failed)) {
+		if (!cJSON_IsBool(failed)) {
+			varlink_call_error_invalid_parameter(c, "include_failed");
+			goto fail;
+		}
+		w->include_failed = cJSON_IsTrue(failed);
+	}
+	if (after && !cJSON_IsNull(after) && !json_integer(after, 0, JSON_INT_MAX, &after_seq)) {
+		varlink_call_error_invalid_parameter(c, "after_seq");
+		goto fail;
+	}
+	if (!w->all_users && w->has_uid && w->uid != w->peer_uid) {
+		char text[160];
+
+		snprintf(text, sizeof(text),
+			 "UID %u may watch only its own events; members of group %s watch all",
+			 w->peer_uid, a->d->opt.admin_group);
+		varlink_call_error(c, "io.greeter.PermissionDenied", reason(text));
+		goto fail;
+	}
+
+	/* Catch up from the kernel so the first reply's seq is current. */
+	events_drain(a->d->events);
+	if (after_seq >= 0) {
+		uint64_t seq = (uint64_t)after_seq, start = events_window_start(a->d->events);
+		const struct greeter_event *oldest = events_window_at(a->d->events, start);
+
+		w->pos = events_window_find_after(a->d->events, seq);
+		/* Sequence numbers after seq that the window no longer holds. */
+		if (oldest && oldest->seq > seq + 1)
+			w->dropped = oldest->seq - seq - 1;
+		else if (!oldest && ec->have_seq && ec->last_seq > seq)
+			w->dropped = ec->last_seq - seq;
+	} else {
+		w->pos = events_window_end(a->d->events);
+	}
+	first = cJSON_CreateObject();
+	if (ec->have_seq)
+		cJSON_AddNumberToObject(first, "seq", (double)ec->last_seq);
+	if (w->dropped) {
+		cJSON_AddNumberToObject(first, "dropped", (double)w->dropped);
+		w->dropped_total += w->dropped;
+		w->dropped = 0;
+	}
+	if (varlink_call_reply(c, first, true) < 0) {
+		free(w);
+		return;
+	}
+	varlink_call_set_callbacks(c, w, watcher_on_drain, watcher_on_close);
+	w->next = a->watchers;
+	if (a->watchers)
+		a->watchers->prev = w;
+	a->watchers = w;
+	a->n_watchers++;
+	watcher_pump(w);
+	return;
+fail:
+	free(w);
+}
+
+static const struct varlink_method methods[] = {
+	{ "io.greeter.SetMessage", method_set_message },
+	{ "io.greeter.GetMessage", method_get_message },
+	{ "io.greeter.RemoveMessage", method_remove_message },
+	{ "io.greeter.ListMessages", method_list_messages },
+	{ "io.greeter.GetStatus", method_get_status },
+	{ "io.greeter.WatchEvents", method_watch_events },
+};
+
+size_t api_method_count(void);
+const char *api_method_name(size_t i);
+
+size_t api_method_count(void)
+{
+	return sizeof(methods) / sizeof(methods[0]);
+}
+
+const char *api_method_name(size_t i)
+{
+	return i < api_method_count() ? methods[i].name : NULL;
+}
+
+static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct api *a = userdata;
+
+	daemon_notify_status(a->d);
+	return sd_event_source_set_time_relative(s, STATUS_INTERVAL_USEC);
+}
+
+/* mkdir -p of the socket's directory, world-searchable so users can connect. */
+static int make_socket_dir(const char *path)
+{
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return 0;
+}
+
+int daemon_api_start(struct daemon *d)
+{
+	struct varlink_server_options o = {
+		.vendor = "greeter",
+		.product = "greeterd",
+		.version = GREETER_VERSION,
+		.url = "https://github.com/greeter/greeter",
+		.interface_name = "io.greeter",
+		.interface_description = greeter_varlink_idl,
+		.methods = methods,
+		.n_methods = sizeof(methods) / sizeof(methods[0]),
+		.max_connections = MAX_CONNECTIONS,
+		.max_connections_per_uid = MAX_CONNECTIONS_PER_UID,
+		.max_message_size = MAX_REQUEST_SIZE,
+		.error_request_too_large = "io.greeter.RequestTooLarge",
+		.error_too_many_connections = "io.greeter.TooManyConnections",
+	};
+	struct api *a = calloc(1, sizeof(*a));
+	int n, r;
+
+	if (!a)
+		return -ENOMEM;
+	a->d = d;
+	d->api = a;
+	o.userdata = a;
+	r = varlink_server_new(&a->server, d->loop, &o);
+	if (r < 0)
+		return r;
+	n = sd_listen_fds(1);
+	if (n > 1) {
+		log_error("received %d sockets from the service manager; expected one", n);
+		return -EINVAL;
+	}
+	if (n == 1) {
+		r = varlink_server_listen_fd(a->server, SD_LISTEN_FDS_START);
+		log_info("serving on the socket passed by the service manager");
+	} else {
+		r = make_socket_dir(d->opt.socket_path);
+		if (r >= 0)
+			r = varlink_server_listen_path(a->server, d->opt.socket_path, 0666);
+		if (r < 0)
+			log_error("cannot listen on %s: %s", d->opt.socket_path, strerror(-r));
+		else
+			log_info("serving on %s", d->opt.socket_path);
+	}
+	if (r < 0)
+		return r;
+	a->sink = events_add_sink(d->events, on_event, a);
+	r = sd_event_add_time_relative(d->loop, &a->status_timer, CLOCK_MONOTONIC,
+				       STATUS_INTERVAL_USEC, 1000000, on_status_timer, a);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(a->status_timer, SD_EVENT_ON);
+	return r < 0 ? r : 0;
+}
+
+void daemon_api_stop(struct daemon *d)
+{
+	struct api *a = d->api;
+
+	if (!a)
+		return;
+	/* Give every watcher what is queued for it before the calls end. */
+	a->flushing = true;
+	for (struct watcher *w = a->watchers; w; w = w->next)
+		watcher_pump(w);
+	if (a->server) {
+		varlink_server_shutdown(a->server, SHUTDOWN_FLUSH_USEC);
+		varlink_server_free(a->server);
+	}
+	if (d->events)
+		events_remove_sink(d->events, a->sink);
+	sd_event_source_disable_unref(a->status_timer);
+	free(a);
+	d->api = NULL;
+}

@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "events.h"
+#include "escape.h"
+#include "log.h"
+
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SINKS 8
+/* Events sorted and dispatched together; bounds the work per step. */
+#define BATCH_MAX 1024
+
+struct sink {
+	events_sink_fn fn;
+	void *userdata;
+};
+
+struct events {
+	sd_event *loop;
+	struct ring_buffer *rb;
+	sd_event_source *io;
+	sd_event_source *timer;
+	uint64_t max_delay_usec;
+	struct sink sinks[MAX_SINKS];
+	/* The replay window: a circular buffer in sequence order. */
+	struct greeter_event *window;
+	size_t window_cap;
+	size_t window_head; /* index of the oldest */
+	size_t window_len;
+	uint64_t window_total; /* events ever pushed: the next position */
+	struct greeter_event *batch;
+	size_t batch_len;
+	struct events_counters counters;
+};
+
+static int cmp_seq(const void *a, const void *b)
+{
+	const struct greeter_event *x = a, *y = b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void window_push(struct events *ev, const struct greeter_event *e)
+{
+	size_t idx;
+
+	if (ev->window_cap == 0) {
+		ev->window_total++;
+		return;
+	}
+	if (ev->window_len == ev->window_cap) {
+		ev->window_head = (ev->window_head + 1) % ev->window_cap;
+		ev->window_len--;
+	}
+	idx = (ev->window_head + ev->window_len) % ev->window_cap;
+	ev->window[idx] = *e;
+	ev->window_len++;
+	ev->window_total++;
+}
+
+static void flush_batch(struct events *ev)
+{
+	if (ev->batch_len > 1)
+		qsort(ev->batch, ev->batch_len, sizeof(*ev->batch), cmp_seq);
+	for (size_t i = 0; i < ev->batch_len; i++) {
+		const struct greeter_event *e = &ev->batch[i];
+
+		window_push(ev, e);
+		if (!ev->counters.have_seq || e->seq > ev->counters.last_seq)
+			ev->counters.last_seq = e->seq;
+		ev->counters.have_seq = true;
+		for (size_t s = 0; s < MAX_SINKS; s++)
+			if (ev->sinks[s].fn)
+				ev->sinks[s].fn(e, ev->sinks[s].userdata);
+	}
+	ev->batch_len = 0;
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct events *ev = ctx;
+	struct greeter_event *e;
+
+	if (size < sizeof(*e)) {
+		ev->counters.malformed++;
+		return 0;
+	}
+	e = &ev->batch[ev->batch_len++];
+	memcpy(e, data, sizeof(*e));
+	/* Strings from the kernel are bounded here, whatever the record holds. */
+	e->comm[sizeof(e->comm) - 1] = '\0';
+	e->filename[sizeof(e->filename) - 1] = '\0';
+	e->message[sizeof(e->message) - 1] = '\0';
+	ev->counters.received++;
+	if (ev->batch_len == BATCH_MAX)
+		flush_batch(ev);
+	return 0;
+}
+
+int events_drain(struct events *ev)
+{
+	int n = ring_buffer__consume(ev->rb);
+
+	flush_batch(ev);
+	if (n < 0)
+		log_warning("reading the ring buffer failed: %s", strerror(-n));
+	return n;
+}
+
+int events_drain_fd(struct events *ev, int ring_fd)
+{
+	struct ring_buffer *old = ring_buffer__new(ring_fd, on_record, ev, NULL);
+	int n;
+
+	if (!old)
+		return -errno;
+	n = ring_buffer__consume(old);
+	flush_batch(ev);
+	ring_buffer__free(old);
+	if (n > 0)
+		log_notice("delivered %d event(s) left in the replaced ring buffer", n);
+	return n;
+}
+
+static int on_ready(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	events_drain(userdata);
+	return 0;
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct events *ev = userdata;
+
+	events_drain(ev);
+	return sd_event_source_set_time_relative(s, ev->max_delay_usec);
+}
+
+int events_start(struct events **out, sd_event *loop, int ring_fd, const struct events_options *o)
+{
+	struct events *ev = calloc(1, sizeof(*ev));
+	int r;
+
+	if (!ev)
+		return -ENOMEM;
+	ev->loop = sd_event_ref(loop);
+	ev->max_delay_usec = o->max_delay_usec;
+	ev->window_cap = o->window;
+	ev->window = o->window ? calloc(o->window, sizeof(*ev->window)) : NULL;
+	ev->batch = calloc(BATCH_MAX, sizeof(*ev->batch));
+	if ((o->window && !ev->window) || !ev->batch) {
+		events_free(ev);
+		return -ENOMEM;
+	}
+	ev->rb = ring_buffer__new(ring_fd, on_record, ev, NULL);
+	if (!ev->rb) {
+		r = -errno;
+		log_error("cannot read the events ring buffer: %s", strerror(-r));
+		events_free(ev);
+		return r;
+	}
+	r = sd_event_add_io(loop, &ev->io, ring_buffer__epoll_fd(ev->rb), EPOLLIN, on_ready, ev);
+	if (r >= 0)
+		r = sd_event_add_time_relative(loop, &ev->timer, CLOCK_MONOTONIC, o->max_delay_usec,
+					       o->max_delay_usec / 10 + 1, on_timer, ev);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(ev->timer, SD_EVENT_ON);
+	if (r < 0) {
+		events_free(ev);
+		return r;
+	}
+	*out = ev;
+	return 0;
+}
+
+void events_free(struct events *ev)
+{
+	if (!ev)
+		return;
+	sd_event_source_disable_unref(ev->io);
+	sd_event_source_disable_unref(ev->timer);
+	ring_buffer__free(ev->rb);
+	sd_event_unref(ev->loop);
+	free(ev->window);
+	free(ev->batch);
+	free(ev);
+}
+
+int events_add_sink(struct events *ev, events_sink_fn fn, void *userdata)
+{
+	for (int i = 0; i < MAX_SINKS; i++) {
+		if (!ev->sinks[i].fn) {
+			ev->sinks[i].fn = fn;
+			ev->sinks[i].userdata = userdata;
+			return i;
+		}
+	}
+	return -ENOSPC;
+}
+
+void events_remove_sink(struct events *ev, int handle)
+{
+	if (handle >= 0 && handle < MAX_SINKS)
+		ev->sinks[handle].fn = NULL;
+}
+
+uint64_t events_window_start(const struct events *ev)
+{
+	return ev->window_total - ev->window_len;
+}
+
+uint64_t events_window_end(const struct events *ev)
+{
+	return ev->window_total;
+}
+
+const struct greeter_event *events_window_at(const struct events *ev, uint64_t pos)
+{
+	if (pos < events_window_start(ev) || pos >= ev->window_total)
+		return NULL;
+	return &ev->window[(ev->window_head + (pos - events_window_start(ev))) % ev->window_cap];
+}
+
+uint64_t events_window_find_after(const struct events *ev, uint64_t after_seq)
+{
+	for (uint64_t pos = events_window_start(ev); pos < ev->window_total; pos++)
+		if (events_window_at(ev, pos)->seq > after_seq)
+			return pos;
+	return ev->window_total;
+}
+
+const struct events_counters *events_counters(const struct events *ev)
+{
+	return &ev->counters;
+}
+
+void events_format_line(const struct greeter_event *e, char *out, size_t size)
+{
+	char comm[GREETER_ESCAPED_SIZE(GREETER_COMM_SIZE)];
+	char file[GREETER_ESCAPED_SIZE(GREETER_FILENAME_SIZE)];
+	char msg[GREETER_ESCAPED_SIZE(GREETER_MESSAGE_SIZE)];
+
+	greeter_escape(comm, sizeof(comm), e->comm, sizeof(e->comm));
+	greeter_escape(file, sizeof(file), e->filename, sizeof(e->filename));
+	greeter_escape(msg, sizeof(msg), e->message, sizeof(e->message));
+	snprintf(out, size, "seq=%llu pid=%u ppid=%u uid=%u comm=%s file=%s message=\"%s\"%s",
+		 (unsigned long long)e->seq, e->pid, e->ppid, e->uid, comm, file, msg,
+		 (e->flags & GREETER_EVENT_FAILED) ? " failed" : "");
+}

@@ -1,0 +1,419 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * greeterd: keeps the greeter BPF programs attached and pinned, and serves
+ * the greeter API. Reads top to bottom as its life: options, kernel objects,
+ * messages, event stream, API, main loop, shutdown.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "events.h"
+#include "log.h"
+#include "messages.h"
+#include "pins.h"
+#include "state_file.h"
+
+#define DEFAULT_RING_SIZE (16u << 20)
+#define DEFAULT_MAX_DELAY_MS 10
+#define DEFAULT_WINDOW 8192
+
+enum {
+	OPT_SOCKET = 0x100,
+	OPT_RING_SIZE,
+	OPT_MAX_DELAY,
+	OPT_WAKEUP_BYTES,
+	OPT_REPORT_FAILED,
+	OPT_PRINT_EVENTS,
+	OPT_REMOVE_PINS,
+	OPT_ADMIN_GROUP,
+	OPT_REPLAY_WINDOW,
+};
+
+static const struct option long_options[] = {
+	{ "pin-dir", required_argument, NULL, 'p' },
+	{ "attach", required_argument, NULL, 'a' },
+	{ "state-dir", required_argument, NULL, 's' },
+	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "admin-group", required_argument, NULL, OPT_ADMIN_GROUP },
+	{ "ring-size", required_argument, NULL, OPT_RING_SIZE },
+	{ "max-delay", required_argument, NULL, OPT_MAX_DELAY },
+	{ "wakeup-bytes", required_argument, NULL, OPT_WAKEUP_BYTES },
+	{ "replay-window", required_argument, NULL, OPT_REPLAY_WINDOW },
+	{ "report-failed", no_argument, NULL, OPT_REPORT_FAILED },
+	{ "print-events", no_argument, NULL, OPT_PRINT_EVENTS },
+	{ "remove-pins", no_argument, NULL, OPT_REMOVE_PINS },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 }
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: greeterd [OPTIONS]\n"
+		"\n"
+		"Greets every program start: keeps the greeter BPF programs attached and\n"
+		"pinned, and serves the io.greeter varlink API.\n"
+		"\n"
+		"Options:\n"
+		"  -p, --pin-dir DIR       where the BPF objects are pinned\n"
+		"                          (default " GREETER_DEFAULT_PIN_DIR ")\n"
+		"  -a, --attach MODE       auto, kprobe or tracepoint (default auto: kprobe\n"
+		"                          where the kernel has kprobes)\n"
+		"  -s, --state-dir DIR     where messages are stored durably (default\n"
+		"                          $STATE_DIRECTORY, else " GREETER_DEFAULT_STATE_DIR ")\n"
+		"      --socket PATH       the API socket (default " GREETER_DEFAULT_SOCKET ")\n"
+		"      --admin-group NAME  members may watch all users' events\n"
+		"                          (default " GREETER_DEFAULT_ADMIN_GROUP ")\n"
+		"      --ring-size BYTES   ring buffer size, a power of two; K and M suffixes\n"
+		"                          (default 16M)\n"
+		"      --max-delay MS      deliver each event within MS milliseconds (default 10)\n"
+		"      --wakeup-bytes N    wake greeterd at once when N bytes are pending\n"
+		"                          (default a quarter of the ring buffer)\n"
+		"      --replay-window N   recent events kept for clients that resume (default 8192)\n"
+		"      --report-failed     also report failed exec attempts\n"
+		"      --print-events      print each event on standard output\n"
+		"      --remove-pins       detach and remove the pinned objects, then exit\n"
+		"  -v, --verbose           log debug messages, libbpf's among them\n"
+		"  -V, --version           print the version and exit\n"
+		"  -h, --help              print this help and exit\n"
+		"\n"
+		"Exit status: 0 success, 1 failure, 2 usage error.\n"
+		"See greeterd(8).\n");
+}
+
+/* A size with an optional K or M suffix. */
+static int parse_size(const char *s, unsigned long long *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	if (!*s || *s == '-')
+		return -EINVAL;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	if (*end == 'K' || *end == 'k')
+		v <<= 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		v <<= 20, end++;
+	if (*end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_options(int argc, char **argv, struct daemon_options *o)
+{
+	unsigned long long v;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "p:a:s:vVh", long_options, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			o->pin_dir = optarg;
+			break;
+		case 'a':
+			if (attach_mode_parse(optarg, &o->attach) < 0) {
+				fprintf(stderr, "greeterd: --attach must be auto, kprobe or tracepoint, "
+						"not '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 's':
+			o->state_dir = optarg;
+			break;
+		case OPT_SOCKET:
+			o->socket_path = optarg;
+			break;
+		case OPT_ADMIN_GROUP:
+			o->admin_group = optarg;
+			break;
+		case OPT_RING_SIZE:
+			if (parse_size(optarg, &v) < 0 || v < 4096 || v > (1ull << 30) ||
+			    (v & (v - 1))) {
+				fprintf(stderr, "greeterd: --ring-size must be a power of two between "
+						"4K and 1024M, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			o->ring_size = (__u32)v;
+			break;
+		case OPT_MAX_DELAY:
+			if (parse_size(optarg, &v) < 0 || v < 1 || v > 10000) {
+				fprintf(stderr, "greeterd: --max-delay must be 1 to 10000 "
+						"milliseconds, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			o->max_delay_ms = (unsigned)v;
+			break;
+		case OPT_WAKEUP_BYTES:
+			if (parse_size(optarg, &v) < 0) {
+				fprintf(stderr, "greeterd: --wakeup-bytes takes a size, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			o->wakeup_bytes = v;
+			o->wakeup_bytes_set = true;
+			break;
+		case OPT_REPLAY_WINDOW:
+			if (parse_size(optarg, &v) < 0 || v < 256 || v > 1000000) {
+				fprintf(stderr, "greeterd: --replay-window must be 256 to 1000000 "
+						"events, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			o->replay_window = (size_t)v;
+			break;
+		case OPT_REPORT_FAILED:
+			o->report_failed = true;
+			break;
+		case OPT_PRINT_EVENTS:
+			o->print_events = true;
+			break;
+		case OPT_REMOVE_PINS:
+			o->remove_pins = true;
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'V':
+			printf("greeterd %s\n", GREETER_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			fprintf(stderr, "Try 'greeterd --help'.\n");
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "greeterd: unexpected argument '%s'\nTry 'greeterd --help'.\n",
+			argv[optind]);
+		return 2;
+	}
+	return -1;
+}
+
+static uint64_t now_usec(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void print_event(const struct greeter_event *e, void *userdata)
+{
+	char line[1024];
+
+	events_format_line(e, line, sizeof(line));
+	puts(line);
+}
+
+/* mkdir -p with mode for the last component. */
+static int make_dir(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Messages after a reboot come from the state file; a bad file is not fatal. */
+static void load_state(struct daemon *d, struct greeter_entries *entries)
+{
+	char err[512] = "";
+	int r;
+
+	r = make_dir(d->opt.state_dir, 0755);
+	if (r < 0)
+		log_warning("cannot create state directory %s: %s; messages will not survive a "
+			    "reboot",
+			    d->opt.state_dir, strerror(-r));
+	r = state_file_load(d->opt.state_dir, entries, err, sizeof(err));
+	if (r == -EBADMSG)
+		log_error("state file: %s; starting without its messages", err);
+	else if (r < 0)
+		log_error("cannot read the state file: %s", err);
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	log_info("received %s, shutting down", strsignal((int)si->ssi_signo));
+	sd_notify(0, "STOPPING=1\nSTATUS=Shutting down");
+	return sd_event_exit(d->loop, 0);
+}
+
+static int setup_loop(struct daemon *d)
+{
+	sigset_t mask;
+	int r;
+
+	r = sd_event_default(&d->loop);
+	if (r < 0)
+		return r;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((r = sd_event_add_signal(d->loop, NULL, SIGTERM, on_signal, d)) < 0 ||
+	    (r = sd_event_add_signal(d->loop, NULL, SIGINT, on_signal, d)) < 0)
+		return r;
+	/* Pings the watchdog when WatchdogSec= is set. */
+	return sd_event_set_watchdog(d->loop, true);
+}
+
+void daemon_notify_status(struct daemon *d)
+{
+	__u64 stats[GREETER_STAT_MAX] = { 0 };
+
+	pins_read_stats(&d->pins, stats);
+	sd_notifyf(0,
+		   "STATUS=Attached (%s), %zu message(s), %llu event(s), %llu lost",
+		   attach_mode_name(d->pins.mode), messages_count(&d->messages),
+		   (unsigned long long)stats[GREETER_STAT_EMITTED],
+		   (unsigned long long)stats[GREETER_STAT_LOST]);
+}
+
+static int run(struct daemon *d)
+{
+	struct greeter_entries initial = { 0 };
+	struct pins_options po = { 0 };
+	struct events_options eo = { 0 };
+	char err[512];
+	int r;
+
+	d->start_usec = now_usec(CLOCK_MONOTONIC);
+	d->start_realtime_usec = now_usec(CLOCK_REALTIME);
+	load_state(d, &initial);
+
+	po.pin_dir = d->opt.pin_dir;
+	po.attach = d->opt.attach;
+	po.ring_size = d->opt.ring_size;
+	po.initial = &initial;
+	po.settings.wakeup_bytes =
+		d->opt.wakeup_bytes_set ? d->opt.wakeup_bytes : d->opt.ring_size / 4;
+	po.settings.flags = d->opt.report_failed ? GREETER_SETTING_REPORT_FAILED : 0;
+	r = pins_open(&d->pins, &po);
+	greeter_entries_free(&initial);
+	if (r < 0) {
+		if (r == -EPERM)
+			log_error("not permitted: greeterd needs root (CAP_BPF, CAP_PERFMON and "
+				  "CAP_SYS_ADMIN to mount)");
+		return r;
+	}
+	d->attached_usec = now_usec(CLOCK_MONOTONIC);
+	log_info("attached in %.1f ms (%s)", (double)(d->attached_usec - d->start_usec) / 1000.0,
+		 d->pins.attach_reason);
+
+	messages_init(&d->messages, d->pins.config_fd, d->opt.state_dir);
+	/* The map is the truth: bring the state file in line with it. */
+	if (messages_save(&d->messages, err, sizeof(err)) < 0)
+		log_warning("cannot write the state file: %s; changes will not survive a reboot",
+			    err);
+
+	r = setup_loop(d);
+	if (r < 0) {
+		log_error("cannot set up the event loop: %s", strerror(-r));
+		return r;
+	}
+	eo.max_delay_usec = (uint64_t)d->opt.max_delay_ms * 1000;
+	eo.window = d->opt.replay_window;
+	r = events_start(&d->events, d->loop, d->pins.events_fd, &eo);
+	if (r < 0)
+		return r;
+	if (d->opt.print_events) {
+		setvbuf(stdout, NULL, _IOLBF, 0);
+		events_add_sink(d->events, print_event, d);
+	}
+	r = daemon_api_start(d);
+	if (r < 0)
+		return r;
+	/* Events that waited in a replaced ring, then those that waited in ours. */
+	if (d->pins.old_events_fd >= 0)
+		events_drain_fd(d->events, d->pins.old_events_fd);
+	events_drain(d->events);
+
+	d->ready_usec = now_usec(CLOCK_MONOTONIC);
+	log_info("ready in %.1f ms", (double)(d->ready_usec - d->start_usec) / 1000.0);
+	sd_notify(0, "READY=1");
+	daemon_notify_status(d);
+
+	r = sd_event_loop(d->loop);
+	events_drain(d->events);
+	daemon_api_stop(d);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d = {
+		.opt = {
+			.pin_dir = GREETER_DEFAULT_PIN_DIR,
+			.attach = GREETER_ATTACH_AUTO,
+			.socket_path = GREETER_DEFAULT_SOCKET,
+			.admin_group = GREETER_DEFAULT_ADMIN_GROUP,
+			.ring_size = DEFAULT_RING_SIZE,
+			.max_delay_ms = DEFAULT_MAX_DELAY_MS,
+			.replay_window = DEFAULT_WINDOW,
+		},
+	};
+	const char *state_env = getenv("STATE_DIRECTORY");
+	int r;
+
+	/* systemd may list several directories; the first is ours. */
+	if (state_env && *state_env) {
+		snprintf(d.state_dir_buf, sizeof(d.state_dir_buf), "%s", state_env);
+		d.state_dir_buf[strcspn(d.state_dir_buf, ":")] = '\0';
+		d.opt.state_dir = d.state_dir_buf;
+	} else {
+		d.opt.state_dir = GREETER_DEFAULT_STATE_DIR;
+	}
+	r = parse_options(argc, argv, &d.opt);
+	if (r >= 0)
+		return r;
+	log_init(d.opt.verbose);
+
+	if (d.opt.remove_pins)
+		return pins_remove(d.opt.pin_dir) < 0 ? 1 : 0;
+
+	r = run(&d);
+	events_free(d.events);
+	pins_close(&d.pins);
+	sd_event_unref(d.loop);
+	if (r < 0) {
+		sd_notifyf(0, "STATUS=Failed: %s\nERRNO=%d", strerror(-r), -r);
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The kernel objects and their pins under the pin directory: load and attach
+ * on a first start, reuse what an earlier greeterd left when it is
+ * compatible, replace (carrying messages and the sequence over) when not.
+ */
+#ifndef GREETER_PINS_H
+#define GREETER_PINS_H
+
+#include <limits.h>
+#include <linux/types.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "greeter.h"
+#include "entries.h"
+
+#define PINS_PROG_COUNT 5
+
+struct pins_options {
+	const char *pin_dir;
+	enum greeter_attach_mode attach; /* requested; AUTO picks */
+	__u32 ring_size;                 /* bytes, a power of two */
+	struct greeter_settings settings;
+	/* Messages for a config map that has to be created and has no predecessor. */
+	const struct greeter_entries *initial;
+};
+
+enum pins_outcome {
+	PINS_CREATED,  /* nothing was pinned */
+	PINS_REUSED,   /* everything pinned was compatible and kept */
+	PINS_REPLACED, /* programs (and incompatible maps) replaced */
+};
+
+struct pins_prog {
+	const char *name;
+	__u32 prog_id;
+	__u32 link_id;
+};
+
+struct pins {
+	char dir[PATH_MAX];
+	int dir_fd; /* holds the lock that keeps a second greeterd out */
+	int config_fd;
+	int events_fd;
+	int stats_fd;
+	int sequence_fd;
+	int settings_fd;
+	int meta_fd;
+	/* A replaced ring buffer of this ABI still to be drained, or -1. */
+	int old_events_fd;
+	enum greeter_attach_mode mode;
+	char attach_reason[128];
+	enum pins_outcome outcome;
+	/* Whether the config map's messages came from earlier pins (not the state file). */
+	bool messages_from_pins;
+	__u32 ring_size;
+	__u32 config_map_id;
+	__u32 events_map_id;
+	__u32 stats_map_id;
+	struct pins_prog progs[PINS_PROG_COUNT];
+	size_t prog_count;
+};
+
+int pins_open(struct pins *p, const struct pins_options *o);
+void pins_close(struct pins *p);
+
+/* Sum the per-CPU counters into out[GREETER_STAT_MAX]. */
+int pins_read_stats(const struct pins *p, __u64 *out);
+
+/* Detach and remove everything greeter pinned in pin_dir; foreign files stay. */
+int pins_remove(const char *pin_dir);
+
+const char *attach_mode_name(enum greeter_attach_mode mode);
+int attach_mode_parse(const char *s, enum greeter_attach_mode *mode);
+
+/* Identifies this build's BPF object (a hash of it). */
+__u64 pins_build_id(void);
+
+#endif

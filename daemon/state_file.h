@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The durable message store, <state_dir>/messages.json. While the host is up
+ * the pinned BPF map is the truth; this file brings the messages back after a
+ * reboot. Format:
+ *
+ *   {"version": 1, "messages": {"501": "Hi user 501!", "default": "Hello all"}}
+ *
+ * Keys are decimal UIDs, or "default" for GREETER_DEFAULT_UID; the file is
+ * written with keys sorted by UID and "default" last. Unknown top-level keys
+ * are ignored.
+ */
+#ifndef GREETER_STATE_FILE_H
+#define GREETER_STATE_FILE_H
+
+#include <stddef.h>
+
+#include "entries.h"
+
+#define STATE_FILE_NAME	    "messages.json"
+#define STATE_FILE_VERSION  1
+#define STATE_FILE_MAX_SIZE (4u << 20)
+
+/*
+ * Parse the len bytes at data (no NUL needed) into out, which must be empty
+ * (zero-initialised). All or nothing: on error out stays empty.
+ *
+ * Returns 0, -EBADMSG if the data is not a valid state file (err says why;
+ * hostile bytes in it are escaped), -ENOMEM.
+ */
+int state_file_parse(const char *data, size_t len, struct greeter_entries *out, char *err,
+		     size_t err_size);
+
+/*
+ * Serialise entries (NULL means none) as the file's contents: *out is a
+ * NUL-terminated, malloc'd buffer of *out_len bytes ending in a newline.
+ *
+ * Returns 0, -EINVAL if an entry holds an invalid message or a duplicated UID
+ * (err says which), -ENOMEM.
+ */
+int state_file_format(const struct greeter_entries *entries, char **out, size_t *out_len, char *err,
+		      size_t err_size);
+
+/*
+ * Load <state_dir>/messages.json into out, which must be empty; on any result
+ * but 0 it stays empty. Returns:
+ *   0         loaded;
+ *   1         no file (or no state_dir): nothing saved yet;
+ *   -EBADMSG  the file was corrupt (not JSON, wrong version or types, a bad
+ *             UID or message, larger than STATE_FILE_MAX_SIZE): it was renamed
+ *             to messages.json.corrupt-<UTC YYYYmmddTHHMMSS>[.N] and err says
+ *             what was wrong and where it went;
+ *   -EINVAL   messages.json is not a regular file (left alone);
+ *   other negative errno: could not read it (err says why), e.g. -EACCES.
+ */
+int state_file_load(const char *state_dir, struct greeter_entries *out, char *err, size_t err_size);
+
+/*
+ * Atomically replace <state_dir>/messages.json with entries: write
+ * messages.json.tmp, fsync it, rename it over messages.json, fsync the
+ * directory. On failure the tmp file is removed, the old file is left as it
+ * was, and a negative errno is returned with err filled. The one exception is
+ * a failed fsync of the directory ("syncing directory ..."): the new file is
+ * then already in place, but may not survive a crash.
+ */
+int state_file_save(const char *state_dir, const struct greeter_entries *entries, char *err,
+		    size_t err_size);
+
+#endif /* GREETER_STATE_FILE_H */

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A varlink server on sd-event: NUL-terminated JSON messages on a Unix
+ * stream socket, calls dispatched to a method table, streamed replies for
+ * calls made with "more", and org.varlink.service built in.
+ */
+#ifndef GREETER_VARLINK_SERVER_H
+#define GREETER_VARLINK_SERVER_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+struct varlink_server;
+struct varlink_call;
+
+#define VARLINK_PEER_GROUPS_MAX 64
+
+struct varlink_peer {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	/* Supplementary groups at connect time (SO_PEERGROUPS), at most the first 64. */
+	gid_t groups[VARLINK_PEER_GROUPS_MAX];
+	size_t n_groups;
+};
+
+/*
+ * A method handler. It must answer with varlink_call_reply() or
+ * varlink_call_error() before returning, unless the call was made with
+ * "more": then it may keep the call and reply later, as often as it likes,
+ * until a reply without "continues" or an error ends the call.
+ */
+typedef void (*varlink_method_fn)(struct varlink_call *call, const cJSON *parameters,
+				  void *userdata);
+
+struct varlink_method {
+	const char *name; /* fully qualified, e.g. "io.greeter.SetMessage" */
+	varlink_method_fn fn;
+};
+
+struct varlink_server_options {
+	const char *vendor;
+	const char *product;
+	const char *version;
+	const char *url;
+	const char *interface_name;        /* e.g. "io.greeter" */
+	const char *interface_description; /* the IDL text */
+	const struct varlink_method *methods;
+	size_t n_methods;
+	void *userdata; /* passed to every handler */
+	size_t max_connections;
+	size_t max_connections_per_uid;
+	size_t max_message_size; /* a request larger than this: error, then close */
+	/* Error names the server itself sends (e.g. "io.greeter.RequestTooLarge"). */
+	const char *error_request_too_large;    /* parameter: limit */
+	const char *error_too_many_connections; /* parameter: limit */
+};
+
+int varlink_server_new(struct varlink_server **out, sd_event *loop,
+		       const struct varlink_server_options *o);
+/* Serve on a listening socket (e.g. from sd_listen_fds()). */
+int varlink_server_listen_fd(struct varlink_server *s, int fd);
+/* Create, bind and listen on path (a stale socket is replaced), chmod to mode. */
+int varlink_server_listen_path(struct varlink_server *s, const char *path, mode_t mode);
+size_t varlink_server_connection_count(const struct varlink_server *s);
+/*
+ * Stop accepting, end every open call (their close callbacks run) and write
+ * what is queued, waiting at most timeout_usec for slow readers.
+ */
+void varlink_server_shutdown(struct varlink_server *s, uint64_t timeout_usec);
+void varlink_server_free(struct varlink_server *s);
+
+const struct varlink_peer *varlink_call_peer(const struct varlink_call *c);
+const char *varlink_call_method(const struct varlink_call *c);
+bool varlink_call_more(const struct varlink_call *c);
+bool varlink_call_oneway(const struct varlink_call *c);
+
+/*
+ * Reply; takes ownership of parameters (NULL means {}). continues=true only
+ * for calls made with "more". Oneway calls get no reply (parameters freed).
+ * Returns 0, or a negative errno when the connection is gone.
+ */
+int varlink_call_reply(struct varlink_call *c, cJSON *parameters, bool continues);
+/* Error reply; ends the call. Takes ownership of parameters (may be NULL). */
+int varlink_call_error(struct varlink_call *c, const char *error, cJSON *parameters);
+/* org.varlink.service.InvalidParameter with {"parameter": name}. */
+int varlink_call_error_invalid_parameter(struct varlink_call *c, const char *parameter);
+
+/* Bytes queued on the call's connection and not yet written. */
+size_t varlink_call_output_pending(const struct varlink_call *c);
+
+/*
+ * For a call kept open ("more"): on_drain runs when the connection's output
+ * queue has been written out; on_close runs once when the connection goes
+ * away (or the server shuts down) while the call is still open; the call is
+ * freed right after on_close returns.
+ */
+void varlink_call_set_callbacks(struct varlink_call *c, void *userdata,
+				void (*on_drain)(struct varlink_call *c, void *userdata),
+				void (*on_close)(struct varlink_call *c, void *userdata));
+
+#endif

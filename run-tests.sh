@@ -1,0 +1,57 @@
+#!/bin/bash
+# Run greeter's whole test suite: installs what it needs (Debian 12), builds
+# twice (plain and with ASan+UBSan) and runs every test in both builds.
+# Needs root: the integration tests load real BPF programs.
+# Last line: "N passed, N failed, N skipped"; exit status non-zero on failure.
+set -uo pipefail
+cd "$(dirname "$0")"
+. tests/lib/deps.sh
+
+if [ "$(id -u)" != 0 ]; then
+	echo "run-tests.sh: needs root (BPF programs are loaded): sudo $0" >&2
+	exit 2
+fi
+greeter_install_deps || { echo "run-tests.sh: installing dependencies failed" >&2; exit 1; }
+
+status=0
+build() { # dir, meson options...
+	local dir=$1; shift
+	if [ ! -d "$dir" ]; then
+		meson setup "$dir" "$@" >/dev/null || return 1
+	fi
+	ninja -C "$dir" >/dev/null || ninja -C "$dir"
+}
+
+build build || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+build build-asan -Db_sanitize=address,undefined -Db_lundef=false || {
+	echo "ASan build failed"; echo "0 passed, 1 failed"; exit 1; }
+
+echo "==> tests"
+meson test -C build --print-errorlogs --num-processes 2 || status=1
+echo "==> tests under ASan+UBSan"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	meson test -C build-asan --print-errorlogs --num-processes 2 --no-suite bench || status=1
+
+python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json <<'PY'
+import json, sys
+passed = failed = skipped = 0
+for path in sys.argv[1:]:
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        failed += 1
+        continue
+    for line in lines:
+        r = json.loads(line).get("result")
+        if r in ("OK", "EXPECTEDFAIL"):
+            passed += 1
+        elif r == "SKIP":
+            skipped += 1
+        else:
+            failed += 1
+print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
+sys.exit(1 if failed else 0)
+PY
+count=$?
+[ $status -ne 0 ] || [ $count -ne 0 ] && exit 1
+exit 0

@@ -1,0 +1,255 @@
+"""Shared pieces of the integration tests: a real greeterd on the real kernel.
+
+Each test gets its own pin directory, state directory and socket, so tests
+never touch a greeterd that runs on the machine, and cleans them up.
+Tests skip (exit 77) only when they cannot run here: not root, no BPF.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+GREETERD = os.environ.get("GREETERD", "build/daemon/greeterd")
+GREETERCTL = os.environ.get("GREETERCTL", "build/client/greeterctl")
+SKIP = 77
+
+
+def skip(reason):
+    print("SKIP: " + reason)
+    sys.exit(SKIP)
+
+
+def fail(msg):
+    print("FAIL: " + msg)
+    sys.exit(1)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+    print("ok - " + msg)
+
+
+def require_root():
+    if os.geteuid() != 0:
+        skip("needs root to load BPF programs")
+    if not os.path.exists("/sys/kernel/btf/vmlinux"):
+        skip("the kernel has no BTF (/sys/kernel/btf/vmlinux)")
+    if not os.path.isdir("/sys/fs/bpf"):
+        skip("the kernel has no /sys/fs/bpf")
+
+
+def ensure_bpffs():
+    """Mount bpffs where the host has none, as an admin would before tests."""
+    if subprocess.run(["mountpoint", "-q", "/sys/fs/bpf"]).returncode != 0:
+        subprocess.run(["mount", "-t", "bpf", "bpf", "/sys/fs/bpf"], check=True)
+
+
+class Varlink:
+    """A raw varlink connection: NUL-terminated JSON both ways."""
+
+    def __init__(self, path, timeout=10):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.buf = b""
+
+    def send(self, obj):
+        self.sock.sendall(json.dumps(obj).encode() + b"\0")
+
+    def recv(self):
+        while b"\0" not in self.buf:
+            data = self.sock.recv(65536)
+            if not data:
+                raise ConnectionError("connection closed")
+            self.buf += data
+        msg, self.buf = self.buf.split(b"\0", 1)
+        return json.loads(msg)
+
+    def call(self, method, params=None, more=False):
+        msg = {"method": method}
+        if params is not None:
+            msg["parameters"] = params
+        if more:
+            msg["more"] = True
+        self.send(msg)
+        return self.recv()
+
+    def close(self):
+        self.sock.close()
+
+
+class Daemon:
+    """One greeterd with its own pin dir, state dir and socket."""
+
+    def __init__(self, name, attach=None, extra=None, pin_dir=None, state_dir=None):
+        self.tmp = tempfile.mkdtemp(prefix="greeter-%s-" % name)
+        self.pin_dir = pin_dir or "/sys/fs/bpf/greeter-test-%s-%d" % (name, os.getpid())
+        self.state_dir = state_dir or os.path.join(self.tmp, "state")
+        self.socket = os.path.join(self.tmp, "greeter.sock")
+        self.attach = attach
+        self.extra = extra or []
+        self.proc = None
+        self.out = None
+        self.log_path = None
+        self.runs = 0
+
+    def args(self):
+        a = [GREETERD, "--pin-dir", self.pin_dir, "--state-dir", self.state_dir,
+             "--socket", self.socket, "--print-events", "--max-delay", "5"]
+        if self.attach:
+            a += ["--attach", self.attach]
+        return a + self.extra
+
+    def start(self, wait=True):
+        self.runs += 1
+        self.log_path = os.path.join(self.tmp, "greeterd.%d.log" % self.runs)
+        self.out_path = os.path.join(self.tmp, "events.%d.txt" % self.runs)
+        self.out = open(self.out_path, "w")
+        env = dict(os.environ)
+        env.pop("NOTIFY_SOCKET", None)
+        env.pop("LISTEN_FDS", None)
+        env.pop("STATE_DIRECTORY", None)
+        self.proc = subprocess.Popen(self.args(), stdout=self.out,
+                                     stderr=open(self.log_path, "w"), env=env)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def wait_ready(self, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                fail("greeterd exited with %d:\n%s" % (self.proc.returncode, self.log()))
+            if "ready in" in self.log():
+                return
+            time.sleep(0.02)
+        fail("greeterd not ready after %ds:\n%s" % (timeout, self.log()))
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                fail("greeterd did not stop on %s" % sig)
+        if self.out:
+            self.out.close()
+            self.out = None
+        return self.proc.returncode if self.proc else None
+
+    def kill9(self):
+        return self.stop(signal.SIGKILL)
+
+    def events(self, run=None):
+        """Events printed by one run of greeterd (--print-events lines)."""
+        path = os.path.join(self.tmp, "events.%d.txt" % (run or self.runs))
+        evs = []
+        with open(path) as f:
+            for line in f:
+                ev = parse_event_line(line)
+                if ev:
+                    evs.append(ev)
+        return evs
+
+    def all_events(self):
+        evs = []
+        for r in range(1, self.runs + 1):
+            evs += self.events(r)
+        return evs
+
+    def varlink(self):
+        return Varlink(self.socket)
+
+    def call(self, method, params=None):
+        c = self.varlink()
+        try:
+            return c.call(method, params)
+        finally:
+            c.close()
+
+    def set_message(self, uid, text):
+        params = {"message": text}
+        if uid is not None:
+            params["uid"] = uid
+        r = self.call("io.greeter.SetMessage", params)
+        if "error" in r:
+            fail("SetMessage(%r, %r) failed: %r" % (uid, text, r))
+
+    def remove_pins(self):
+        return subprocess.run([GREETERD, "--pin-dir", self.pin_dir, "--remove-pins"],
+                              capture_output=True, text=True)
+
+    def cleanup(self):
+        self.stop()
+        self.remove_pins()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+EVENT_RE = re.compile(
+    r'^seq=(\d+) pid=(\d+) ppid=(\d+) uid=(\d+) comm=(.*) file=(.*) message="(.*)"( failed)?$')
+
+
+def parse_event_line(line):
+    m = EVENT_RE.match(line.rstrip("\n"))
+    if not m:
+        return None
+    return {"seq": int(m.group(1)), "pid": int(m.group(2)), "ppid": int(m.group(3)),
+            "uid": int(m.group(4)), "comm": m.group(5), "filename": m.group(6),
+            "message": m.group(7), "failed": bool(m.group(8))}
+
+
+class Marker:
+    """A copy of /bin/true under a unique name: our execs, told apart from others'."""
+
+    def __init__(self, tag):
+        self.dir = tempfile.mkdtemp(prefix="greeter-marker-")
+        os.chmod(self.dir, 0o755)
+        self.path = os.path.join(self.dir, "greeter-mark-%s-%d" % (tag, os.getpid()))
+        shutil.copy("/bin/true", self.path)
+        os.chmod(self.path, 0o755)
+
+    def run(self, uid=None, gid=None, count=1):
+        for _ in range(count):
+            if uid is None:
+                cmd = [self.path]
+            else:
+                cmd = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % (gid if gid is not None else uid),
+                       "--clear-groups", self.path]
+            subprocess.run(cmd, check=True)
+
+    def mine(self, events):
+        return [e for e in events if e["filename"] == self.path]
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def wait_for(fn, timeout=10, interval=0.02):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(interval)
+    return fn()
+
+
+def bpftool_json(*args):
+    r = subprocess.run(["bpftool", "-j"] + list(args), capture_output=True, text=True)
+    if r.returncode != 0:
+        return None
+    return json.loads(r.stdout)
