@@ -16,7 +16,4 @@
  */
 size_t greeter_utf8_sanitize(char *out, size_t out_size, const char *in, size_t in_len);
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 if invalid. */
-size_t greeter_utf8_sequence_length(const unsigned char *s, size_t n);
-
 #endif

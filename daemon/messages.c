@@ -43,13 +43,6 @@ int messages_get(struct messages *m, uint32_t uid, char out[GREETER_MESSAGE_SIZE
 	return 0;
 }
 
-static int cmp_uid(const void *a, const void *b)
-{
-	const struct greeter_entry *x = a, *y = b;
-
-	return x->uid < y->uid ? -1 : x->uid > y->uid;
-}
-
 int messages_list(struct messages *m, struct greeter_entries *out)
 {
 	__u32 key, next;
@@ -64,11 +57,12 @@ int messages_list(struct messages *m, struct greeter_entries *out)
 			continue;
 		msg.text[sizeof(msg.text) - 1] = '\0';
 		err = greeter_entries_add(out, key, msg.text);
+		/* A value written behind greeterd's back (bpftool) may not be valid. */
+		if (err == -EINVAL || err == -E2BIG)
+			continue;
 		if (err < 0)
 			return err;
 	}
-	if (out->count > 1)
-		qsort(out->items, out->count, sizeof(*out->items), cmp_uid);
 	return 0;
 }
 

@@ -33,6 +33,12 @@ struct varlink_peer {
  * varlink_call_error() before returning, unless the call was made with
  * "more": then it may keep the call and reply later, as often as it likes,
  * until a reply without "continues" or an error ends the call.
+ * parameters is always an object (an empty one when the call had none) and
+ * is valid only until the handler returns. A call is freed once it has
+ * ended (after the handler returns, when it ends inside it): do not touch it
+ * afterwards. Replies are queued and written from the event loop, so no
+ * varlink_* call made from a handler or callback frees a connection or runs
+ * an on_close under the caller's feet.
  */
 typedef void (*varlink_method_fn)(struct varlink_call *call, const cJSON *parameters,
 				  void *userdata);
@@ -60,9 +66,13 @@ struct varlink_server_options {
 	const char *error_too_many_connections; /* parameter: limit */
 };
 
+/*
+ * o is copied, but its strings and method table must outlive the server.
+ * Zero limits mean defaults (4096 connections, 128 per UID, 64 KiB messages).
+ */
 int varlink_server_new(struct varlink_server **out, sd_event *loop,
 		       const struct varlink_server_options *o);
-/* Serve on a listening socket (e.g. from sd_listen_fds()). */
+/* Serve on a listening socket (e.g. from sd_listen_fds()); taken on success. */
 int varlink_server_listen_fd(struct varlink_server *s, int fd);
 /* Create, bind and listen on path (a stale socket is replaced), chmod to mode. */
 int varlink_server_listen_path(struct varlink_server *s, const char *path, mode_t mode);
@@ -70,6 +80,7 @@ size_t varlink_server_connection_count(const struct varlink_server *s);
 /*
  * Stop accepting, end every open call (their close callbacks run) and write
  * what is queued, waiting at most timeout_usec for slow readers.
+ * Not from a method handler or call callback.
  */
 void varlink_server_shutdown(struct varlink_server *s, uint64_t timeout_usec);
 void varlink_server_free(struct varlink_server *s);
@@ -89,8 +100,13 @@ int varlink_call_reply(struct varlink_call *c, cJSON *parameters, bool continues
 int varlink_call_error(struct varlink_call *c, const char *error, cJSON *parameters);
 /* org.varlink.service.InvalidParameter with {"parameter": name}. */
 int varlink_call_error_invalid_parameter(struct varlink_call *c, const char *parameter);
+/* org.varlink.service.ExpectedMore: for a streaming method called without "more". */
+int varlink_call_error_expected_more(struct varlink_call *c);
 
-/* Bytes queued on the call's connection and not yet written. */
+/*
+ * Bytes queued on the call's connection and not yet written. A connection
+ * with more than 8 MiB queued is closed (on_close runs later, from the loop).
+ */
 size_t varlink_call_output_pending(const struct varlink_call *c);
 
 /*

@@ -91,6 +91,7 @@ class Daemon:
 
     def __init__(self, name, attach=None, extra=None, pin_dir=None, state_dir=None):
         self.tmp = tempfile.mkdtemp(prefix="greeter-%s-" % name)
+        os.chmod(self.tmp, 0o755)  # other users reach the socket
         self.pin_dir = pin_dir or "/sys/fs/bpf/greeter-test-%s-%d" % (name, os.getpid())
         self.state_dir = state_dir or os.path.join(self.tmp, "state")
         self.socket = os.path.join(self.tmp, "greeter.sock")
@@ -253,3 +254,27 @@ def bpftool_json(*args):
     if r.returncode != 0:
         return None
     return json.loads(r.stdout)
+
+
+def call_as(uid, gid, groups, socket_path, method, params=None, more=False, replies=1):
+    """Make a varlink call as another user (through setpriv); the replies."""
+    cmd = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % gid]
+    cmd += ["--groups=" + ",".join(str(g) for g in groups)] if groups else ["--clear-groups"]
+    cmd += [sys.executable, os.path.abspath(__file__), "call", socket_path, method,
+            json.dumps(params), "1" if more else "0", str(replies)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    if r.returncode != 0:
+        fail("call as %d failed: %s" % (uid, r.stderr))
+    return [json.loads(line) for line in r.stdout.splitlines()]
+
+
+if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "call":
+    _, _, path, method, params, more, count = sys.argv
+    c = Varlink(path)
+    out = [c.call(method, json.loads(params), more == "1")]
+    for _ in range(int(count) - 1):
+        if "error" in out[-1]:
+            break
+        out.append(c.recv())
+    for reply in out:
+        print(json.dumps(reply))

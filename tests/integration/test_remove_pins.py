@@ -25,10 +25,11 @@ try:
     r = d.remove_pins()
     check(r.returncode == 0, "--remove-pins exits 0")
     check(not os.path.exists(d.pin_dir), "pin directory removed")
-    links = {l["id"] for l in (bpftool_json("link", "show") or [])}
-    progs = {p["id"] for p in (bpftool_json("prog", "show") or [])}
-    check(not (link_ids & links), "links detached")
-    check(not (prog_ids & progs), "programs unloaded")
+    # The kernel frees detached links and programs asynchronously.
+    check(wait_for(lambda: not (link_ids & {l["id"] for l in (bpftool_json("link", "show") or [])})),
+          "links detached")
+    check(wait_for(lambda: not (prog_ids & {p["id"] for p in (bpftool_json("prog", "show") or [])})),
+          "programs unloaded")
     r = d.remove_pins()
     check(r.returncode == 0, "--remove-pins with nothing pinned exits 0")
 

@@ -1,0 +1,1210 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Protocol decisions (see varlink.org and systemd's sd-varlink):
+ *
+ * - Unparseable JSON (including an empty message) is logged at debug level
+ *   and the connection is closed once earlier replies are written: we cannot
+ *   tell what the peer meant, nor whether it wanted a reply.
+ * - A parseable message that is not a well-formed call (not an object, no or
+ *   bad "method", bad "parameters", non-boolean "oneway"/"more", both set,
+ *   duplicate keys) gets org.varlink.service.InvalidParameter naming the
+ *   offending field (unless it asked for "oneway"); the connection stays.
+ *   Unknown top-level keys are ignored for forward compatibility.
+ * - One call at a time per connection: while a call made with "more" is
+ *   open, later calls stay in the (bounded) input buffer, and reading stops
+ *   when it is full, until the call ends. Likewise no new call is started
+ *   while more than DISPATCH_OUTPUT_HIGH bytes of replies wait for a slow
+ *   reader: backpressure instead of unbounded queues.
+ * - Replies are only queued by varlink_call_reply() and friends; the socket
+ *   is written from the event loop (a per-connection defer source), and a
+ *   connection that must go away is closed from there too. So nothing a
+ *   handler calls can free a connection or run on_close under its feet.
+ */
+#include "varlink_server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "varlink_wire.h"
+
+#define OUTPUT_MAX		(8u << 20)   /* per connection; beyond it we close */
+#define DISPATCH_OUTPUT_HIGH	(256u << 10) /* no new calls while this much is queued */
+#define DEFAULT_MAX_MESSAGE	(64u << 10)
+#define DEFAULT_MAX_CONNECTIONS 4096
+#define DEFAULT_MAX_PER_UID	128
+#define METHOD_NAME_MAX		255
+#define ACCEPT_BURST		32
+#define ACCEPT_RETRY_USEC	(100 * 1000)
+#define RUN_ROUNDS		64
+#define REJECT_LOG_INTERVAL	(10ull * 1000 * 1000)
+
+#define SERVICE_INTERFACE "org.varlink.service"
+#define ERR_INVALID_PARAMETER "org.varlink.service.InvalidParameter"
+
+static const char service_idl[] =
+	"# The Varlink Service Interface is provided by every varlink service. It\n"
+	"# describes the service and the interfaces it implements.\n"
+	"interface org.varlink.service\n"
+	"\n"
+	"# Get a list of all the interfaces a service provides and information\n"
+	"# about the implementation.\n"
+	"method GetInfo() -> (\n"
+	"  vendor: string,\n"
+	"  product: string,\n"
+	"  version: string,\n"
+	"  url: string,\n"
+	"  interfaces: []string\n"
+	")\n"
+	"\n"
+	"# Get the description of an interface that is implemented by this service.\n"
+	"method GetInterfaceDescription(interface: string) -> (description: string)\n"
+	"\n"
+	"# The requested interface was not found.\n"
+	"error InterfaceNotFound (interface: string)\n"
+	"\n"
+	"# The requested method was not found\n"
+	"error MethodNotFound (method: string)\n"
+	"\n"
+	"# The interface defines the requested method, but the service does not\n"
+	"# implement it.\n"
+	"error MethodNotImplemented (method: string)\n"
+	"\n"
+	"# One of the passed parameters is invalid.\n"
+	"error InvalidParameter (parameter: string)\n"
+	"\n"
+	"# Client is denied access\n"
+	"error PermissionDenied ()\n"
+	"\n"
+	"# Method is expected to be called with 'more' set to true, but wasn't\n"
+	"error ExpectedMore ()\n";
+
+struct listener {
+	struct varlink_server *server;
+	struct listener *next;
+	sd_event_source *io;
+	sd_event_source *retry; /* re-enables accepting after EMFILE and friends */
+	int fd;
+	char *path; /* set when we created the socket file */
+	dev_t dev;
+	ino_t ino;
+};
+
+struct conn {
+	struct varlink_server *server;
+	struct conn *prev, *next;
+	unsigned id;
+	int fd;
+	sd_event_source *io;
+	sd_event_source *kick;
+	uint32_t events;
+	struct varlink_peer peer;
+	struct varlink_framer in;
+	struct varlink_outbuf out;
+	/* The call being handled or kept open; at most one at a time. */
+	struct varlink_call *call;
+	bool read_eof;
+	bool hup;
+	bool dead;              /* close as soon as we are back in the loop */
+	bool close_after_flush; /* stop taking calls; close once output is sent */
+	bool running;           /* inside conn_run() */
+};
+
+struct varlink_call {
+	struct conn *conn;
+	char *method;
+	bool more;
+	bool oneway;
+	bool ended;
+	unsigned busy; /* we are inside one of its callbacks: free later */
+	void *userdata;
+	void (*on_drain)(struct varlink_call *c, void *userdata);
+	void (*on_close)(struct varlink_call *c, void *userdata);
+};
+
+struct varlink_server {
+	sd_event *loop;
+	struct varlink_server_options o;
+	struct listener *listeners;
+	struct conn *conns;
+	size_t n_conns;
+	unsigned next_id;
+	bool shutting_down;
+	cJSON *empty; /* shared {} for calls without parameters */
+	uint64_t last_reject_log;
+	unsigned rejects_unlogged;
+};
+
+static void conn_run(struct conn *c, bool do_read);
+
+static uint64_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void conn_kick(struct conn *c)
+{
+	/* conn_run() looks at everything before it returns. */
+	if (!c->running && c->kick)
+		(void)sd_event_source_set_enabled(c->kick, SD_EVENT_ONESHOT);
+}
+
+static void conn_kill(struct conn *c)
+{
+	c->dead = true;
+	conn_kick(c);
+}
+
+static void call_free(struct varlink_call *call)
+{
+	if (call->conn && call->conn->call == call)
+		call->conn->call = NULL;
+	free(call->method);
+	free(call);
+}
+
+/* The call got its last reply: forget it and let the connection go on. */
+static void call_end(struct varlink_call *call)
+{
+	struct conn *c = call->conn;
+
+	call->ended = true;
+	if (call->busy)
+		return;
+	call_free(call);
+	conn_kick(c);
+}
+
+/* Run the call's on_close (if still open) and free it. */
+static void call_close(struct varlink_call *call)
+{
+	if (!call->ended && call->on_close) {
+		call->busy++;
+		call->on_close(call, call->userdata);
+		call->busy--;
+	}
+	call_free(call);
+}
+
+/* Queue a whole message; takes msg. Kills the connection on failure. */
+static int conn_send(struct conn *c, cJSON *msg)
+{
+	int r;
+
+	if (c->dead) {
+		cJSON_Delete(msg);
+		return -ENOTCONN;
+	}
+	r = msg ? varlink_outbuf_append_json(&c->out, msg) : -ENOMEM;
+	cJSON_Delete(msg);
+	if (r < 0) {
+		if (r == -ENOBUFS)
+			log_debug("connection %u (UID %u): more than %u bytes queued, closing", c->id,
+				  (unsigned)c->peer.uid, OUTPUT_MAX);
+		else
+			log_warning("connection %u: cannot queue reply: %s", c->id, strerror(-r));
+		conn_kill(c);
+		return r;
+	}
+	conn_kick(c);
+	return 0;
+}
+
+/* {"error": name, "parameters": params}; takes params (NULL means {}). */
+static cJSON *error_message(const char *name, cJSON *params)
+{
+	cJSON *m = cJSON_CreateObject();
+
+	if (!params)
+		params = cJSON_CreateObject();
+	if (!m || !params || !cJSON_AddStringToObject(m, "error", name) ||
+	    !cJSON_AddItemToObject(m, "parameters", params)) {
+		cJSON_Delete(m);
+		cJSON_Delete(params);
+		return NULL;
+	}
+	return m;
+}
+
+static cJSON *one_string(const char *key, const char *value)
+{
+	cJSON *p = cJSON_CreateObject();
+
+	if (p && !cJSON_AddStringToObject(p, key, value)) {
+		cJSON_Delete(p);
+		return NULL;
+	}
+	return p;
+}
+
+static cJSON *one_number(const char *key, double value)
+{
+	cJSON *p = cJSON_CreateObject();
+
+	if (p && !cJSON_AddNumberToObject(p, key, value)) {
+		cJSON_Delete(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* An error not tied to a call object (malformed call, limits). */
+static void conn_send_error(struct conn *c, const char *name, cJSON *params)
+{
+	cJSON *p = params;
+
+	if (!p) {
+		conn_kill(c);
+		return;
+	}
+	conn_send(c, error_message(name, p));
+}
+
+const struct varlink_peer *varlink_call_peer(const struct varlink_call *c)
+{
+	return &c->conn->peer;
+}
+
+const char *varlink_call_method(const struct varlink_call *c)
+{
+	return c->method;
+}
+
+bool varlink_call_more(const struct varlink_call *c)
+{
+	return c->more;
+}
+
+bool varlink_call_oneway(const struct varlink_call *c)
+{
+	return c->oneway;
+}
+
+size_t varlink_call_output_pending(const struct varlink_call *c)
+{
+	return varlink_outbuf_pending(&c->conn->out);
+}
+
+void varlink_call_set_callbacks(struct varlink_call *c, void *userdata,
+				void (*on_drain)(struct varlink_call *c, void *userdata),
+				void (*on_close)(struct varlink_call *c, void *userdata))
+{
+	c->userdata = userdata;
+	c->on_drain = on_drain;
+	c->on_close = on_close;
+}
+
+int varlink_call_reply(struct varlink_call *c, cJSON *parameters, bool continues)
+{
+	cJSON *m;
+	int r;
+
+	if (!c || c->ended) {
+		cJSON_Delete(parameters);
+		return -ESTALE;
+	}
+	if (continues && !c->more) {
+		/* The peer did not ask for more: it would take this as the end. */
+		log_error("BUG: %s: continued reply to a call without \"more\"", c->method);
+		cJSON_Delete(parameters);
+		return -EINVAL;
+	}
+	if (c->oneway) {
+		cJSON_Delete(parameters);
+		call_end(c);
+		return 0;
+	}
+	if (!parameters)
+		parameters = cJSON_CreateObject();
+	m = cJSON_CreateObject();
+	if (!m || !parameters || !cJSON_AddItemToObject(m, "parameters", parameters)) {
+		cJSON_Delete(parameters);
+		cJSON_Delete(m);
+		m = NULL;
+	} else if (continues && !cJSON_AddTrueToObject(m, "continues")) {
+		cJSON_Delete(m);
+		m = NULL;
+	}
+	r = conn_send(c->conn, m);
+	if (!continues)
+		call_end(c);
+	return r;
+}
+
+int varlink_call_error(struct varlink_call *c, const char *error, cJSON *parameters)
+{
+	int r;
+
+	if (!c || c->ended) {
+		cJSON_Delete(parameters);
+		return -ESTALE;
+	}
+	if (c->oneway) {
+		cJSON_Delete(parameters);
+		call_end(c);
+		return 0;
+	}
+	r = conn_send(c->conn, error_message(error, parameters));
+	call_end(c);
+	return r;
+}
+
+int varlink_call_error_invalid_parameter(struct varlink_call *c, const char *parameter)
+{
+	cJSON *p = one_string("parameter", parameter);
+
+	if (!p) {
+		if (c && !c->ended)
+			conn_kill(c->conn);
+		return varlink_call_error(c, ERR_INVALID_PARAMETER, NULL);
+	}
+	return varlink_call_error(c, ERR_INVALID_PARAMETER, p);
+}
+
+int varlink_call_error_expected_more(struct varlink_call *c)
+{
+	return varlink_call_error(c, "org.varlink.service.ExpectedMore", NULL);
+}
+
+/* Reject every parameter but the one named (NULL: reject all). */
+static bool only_parameter(struct varlink_call *c, const cJSON *p, const char *allowed)
+{
+	const cJSON *item;
+
+	cJSON_ArrayForEach(item, p) {
+		if (!item->string || !allowed || strcmp(item->string, allowed) != 0) {
+			varlink_call_error_invalid_parameter(c, item->string ? item->string : "");
+			return false;
+		}
+	}
+	return true;
+}
+
+static void builtin_get_info(struct varlink_call *c, const cJSON *p, void *userdata)
+{
+	const struct varlink_server_options *o = &((struct varlink_server *)userdata)->o;
+	cJSON *r, *ifs;
+
+	if (!only_parameter(c, p, NULL))
+		return;
+	r = cJSON_CreateObject();
+	if (!r || !cJSON_AddStringToObject(r, "vendor", o->vendor ? o->vendor : "") ||
+	    !cJSON_AddStringToObject(r, "product", o->product ? o->product : "") ||
+	    !cJSON_AddStringToObject(r, "version", o->version ? o->version : "") ||
+	    !cJSON_AddStringToObject(r, "url", o->url ? o->url : "") ||
+	    !(ifs = cJSON_AddArrayToObject(r, "interfaces")) ||
+	    !cJSON_AddItemToArray(ifs, cJSON_CreateString(SERVICE_INTERFACE)) ||
+	    (o->interface_name &&
+	     !cJSON_AddItemToArray(ifs, cJSON_CreateString(o->interface_name)))) {
+		cJSON_Delete(r);
+		conn_kill(c->conn);
+		varlink_call_error(c, "org.varlink.service.MethodNotImplemented", NULL);
+		return;
+	}
+	varlink_call_reply(c, r, false);
+}
+
+static void builtin_get_interface_description(struct varlink_call *c, const cJSON *p,
+					      void *userdata)
+{
+	const struct varlink_server_options *o = &((struct varlink_server *)userdata)->o;
+	const cJSON *i = cJSON_GetObjectItemCaseSensitive(p, "interface");
+	const char *desc = NULL;
+	cJSON *r;
+
+	if (!only_parameter(c, p, "interface"))
+		return;
+	if (!cJSON_IsString(i)) {
+		varlink_call_error_invalid_parameter(c, "interface");
+		return;
+	}
+	if (strcmp(i->valuestring, SERVICE_INTERFACE) == 0)
+		desc = service_idl;
+	else if (o->interface_name && o->interface_description &&
+		 strcmp(i->valuestring, o->interface_name) == 0)
+		desc = o->interface_description;
+	if (!desc) {
+		r = one_string("interface", i->valuestring);
+		if (!r)
+			conn_kill(c->conn);
+		varlink_call_error(c, "org.varlink.service.InterfaceNotFound", r);
+		return;
+	}
+	r = one_string("description", desc);
+	if (!r)
+		conn_kill(c->conn);
+	varlink_call_reply(c, r, false);
+}
+
+static const struct varlink_method builtins[] = {
+	{ SERVICE_INTERFACE ".GetInfo", builtin_get_info },
+	{ SERVICE_INTERFACE ".GetInterfaceDescription", builtin_get_interface_description },
+};
+
+static bool is_alpha(char ch)
+{
+	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z');
+}
+
+static bool is_alnum(char ch)
+{
+	return is_alpha(ch) || (ch >= '0' && ch <= '9');
+}
+
+/*
+ * "<interface>.<Member>" as in the varlink grammar: interface
+ * [A-Za-z]([-]*[A-Za-z0-9])*(\.[A-Za-z0-9]([-]*[A-Za-z0-9])*)+, member
+ * [A-Z][A-Za-z0-9]*. Sets *iface_len. Checked before any name is echoed.
+ */
+static bool method_name_valid(const char *m, size_t *iface_len)
+{
+	size_t len = strnlen(m, METHOD_NAME_MAX + 1), dots = 0;
+	const char *dot = strrchr(m, '.');
+
+	if (len > METHOD_NAME_MAX || !dot || dot == m)
+		return false;
+	if (!(dot[1] >= 'A' && dot[1] <= 'Z'))
+		return false;
+	for (const char *p = dot + 2; *p; p++)
+		if (!is_alnum(*p))
+			return false;
+	if (!is_alpha(m[0]))
+		return false;
+	for (const char *p = m; p < dot; p++) {
+		if (*p == '.') {
+			/* A segment starts with an alphanumeric, none ends with '-'. */
+			if (p[-1] == '-' || !is_alnum(p[1]))
+				return false;
+			dots++;
+		} else if (*p != '-' && !is_alnum(*p)) {
+			return false;
+		}
+	}
+	if (dot[-1] == '-' || dots == 0)
+		return false;
+	*iface_len = (size_t)(dot - m);
+	return true;
+}
+
+static bool interface_known(const struct varlink_server *s, const char *m, size_t len)
+{
+	const char *name = s->o.interface_name;
+
+	if (name && strlen(name) == len && memcmp(name, m, len) == 0)
+		return true;
+	for (size_t i = 0; i < s->o.n_methods; i++) {
+		const char *t = s->o.methods[i].name, *dot = strrchr(t, '.');
+
+		if (dot && (size_t)(dot - t) == len && memcmp(t, m, len) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void conn_dispatch(struct conn *c, const char *msg, size_t len)
+{
+	static const char *const keys[] = { "method", "parameters", "oneway", "more", "upgrade" };
+	struct varlink_server *s = c->server;
+	const cJSON *field[5] = { 0 }, *item;
+	const char *bad = NULL, *name;
+	bool oneway = false, more = false;
+	varlink_method_fn fn = NULL;
+	void *userdata = s->o.userdata;
+	struct varlink_call *call;
+	size_t iface_len = 0;
+	cJSON *root;
+
+	/* len + 1: cJSON must see the NUL to reject trailing garbage. */
+	root = cJSON_ParseWithLengthOpts(msg, len + 1, NULL, true);
+	if (!root) {
+		log_debug("connection %u (UID %u): invalid JSON, closing", c->id,
+			  (unsigned)c->peer.uid);
+		c->close_after_flush = true;
+		return;
+	}
+	if (!cJSON_IsObject(root)) {
+		bad = "method";
+		goto invalid;
+	}
+	cJSON_ArrayForEach(item, root) {
+		for (size_t i = 0; item->string && i < 5; i++) {
+			if (strcmp(item->string, keys[i]) != 0)
+				continue;
+			if (field[i]) {
+				bad = keys[i];
+				goto invalid;
+			}
+			field[i] = item;
+		}
+	}
+	if (field[2] && !cJSON_IsBool(field[2])) {
+		bad = "oneway";
+		goto invalid;
+	}
+	oneway = cJSON_IsTrue(field[2]);
+	if (field[3] && !cJSON_IsBool(field[3])) {
+		bad = "more";
+		goto invalid;
+	}
+	more = cJSON_IsTrue(field[3]);
+	if (oneway && more) {
+		oneway = false;
+		bad = "more";
+		goto invalid;
+	}
+	/* No protocol upgrades here. */
+	if (field[4] && !cJSON_IsFalse(field[4])) {
+		bad = "upgrade";
+		goto invalid;
+	}
+	if (!cJSON_IsString(field[0]) || !method_name_valid(field[0]->valuestring, &iface_len)) {
+		bad = "method";
+		goto invalid;
+	}
+	if (field[1] && !cJSON_IsObject(field[1]) && !cJSON_IsNull(field[1])) {
+		bad = "parameters";
+		goto invalid;
+	}
+	name = field[0]->valuestring;
+
+	if (iface_len == strlen(SERVICE_INTERFACE) &&
+	    memcmp(name, SERVICE_INTERFACE, iface_len) == 0) {
+		for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
+			if (strcmp(name, builtins[i].name) == 0)
+				fn = builtins[i].fn;
+		userdata = s;
+		if (!fn)
+			goto method_not_found;
+	} else {
+		for (size_t i = 0; i < s->o.n_methods; i++)
+			if (strcmp(name, s->o.methods[i].name) == 0)
+				fn = s->o.methods[i].fn;
+		if (!fn && interface_known(s, name, iface_len))
+			goto method_not_found;
+		if (!fn) {
+			char iface[METHOD_NAME_MAX + 1];
+
+			memcpy(iface, name, iface_len);
+			iface[iface_len] = '\0';
+			if (!oneway)
+				conn_send_error(c, "org.varlink.service.InterfaceNotFound",
+						one_string("interface", iface));
+			goto done;
+		}
+	}
+
+	call = calloc(1, sizeof(*call));
+	if (!call || !(call->method = strdup(name))) {
+		free(call);
+		conn_kill(c);
+		goto done;
+	}
+	call->conn = c;
+	call->more = more;
+	call->oneway = oneway;
+	call->busy = 1;
+	c->call = call;
+	fn(call, cJSON_IsObject(field[1]) ? field[1] : s->empty, userdata);
+	call->busy = 0;
+	if (!call->ended && !more) {
+		if (!oneway)
+			log_error("BUG: method %s returned without replying", name);
+		varlink_call_error(call, "org.varlink.service.MethodNotImplemented",
+				   one_string("method", name));
+	}
+	if (call->ended)
+		call_free(call);
+	goto done;
+
+method_not_found:
+	if (!oneway)
+		conn_send_error(c, "org.varlink.service.MethodNotFound", one_string("method", name));
+	goto done;
+invalid:
+	if (!oneway)
+		conn_send_error(c, ERR_INVALID_PARAMETER, one_string("parameter", bad));
+done:
+	cJSON_Delete(root);
+}
+
+/* Read what the socket and the input buffer allow. */
+static void conn_read(struct conn *c)
+{
+	while (!c->read_eof && !c->dead && !c->close_after_flush) {
+		char *p;
+		ssize_t room = varlink_framer_space(&c->in, &p), n;
+
+		if (room < 0) {
+			conn_kill(c);
+			return;
+		}
+		if (room == 0)
+			return;
+		n = recv(c->fd, p, (size_t)room, MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			if (errno == ECONNRESET) {
+				c->read_eof = c->hup = true;
+				return;
+			}
+			log_debug("connection %u: read: %s", c->id, strerror(errno));
+			conn_kill(c);
+			return;
+		}
+		if (n == 0) {
+			c->read_eof = true;
+			return;
+		}
+		varlink_framer_commit(&c->in, (size_t)n);
+		if (n < room)
+			return; /* the socket is empty */
+	}
+}
+
+/* Returns whether anything was written. */
+static bool conn_flush(struct conn *c)
+{
+	size_t before = varlink_outbuf_pending(&c->out);
+	struct varlink_call *call = c->call;
+	int r;
+
+	if (before == 0 || c->dead)
+		return false;
+	r = varlink_outbuf_flush(&c->out, c->fd);
+	if (r < 0 && r != -EAGAIN) {
+		log_debug("connection %u: write: %s", c->id, strerror(-r));
+		c->dead = true;
+		return false;
+	}
+	if (r == 0 && call && !call->ended && call->on_drain) {
+		call->busy++;
+		call->on_drain(call, call->userdata);
+		call->busy--;
+		if (call->ended)
+			call_free(call);
+	}
+	return varlink_outbuf_pending(&c->out) < before;
+}
+
+/* Start the calls that are waiting, as far as we may. Returns how many. */
+static unsigned conn_dispatch_some(struct conn *c)
+{
+	unsigned n = 0;
+
+	while (!c->dead && !c->close_after_flush && !c->call && !c->server->shutting_down &&
+	       varlink_outbuf_pending(&c->out) < DISPATCH_OUTPUT_HIGH) {
+		const char *msg;
+		size_t len;
+		int r = varlink_framer_next(&c->in, &msg, &len);
+
+		if (r == VARLINK_FRAME_NEED_MORE)
+			break;
+		if (r < 0) {
+			const char *err = c->server->o.error_request_too_large;
+
+			log_debug("connection %u (UID %u): request over %zu bytes, closing", c->id,
+				  (unsigned)c->peer.uid, c->server->o.max_message_size);
+			if (err)
+				conn_send_error(
+					c, err,
+					one_number("limit", (double)c->server->o.max_message_size));
+			c->close_after_flush = true;
+			break;
+		}
+		conn_dispatch(c, msg, len);
+		n++;
+	}
+	return n;
+}
+
+static void conn_free(struct conn *c)
+{
+	struct varlink_server *s = c->server;
+
+	c->dead = true;
+	if (c->call)
+		call_close(c->call);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->n_conns--;
+	sd_event_source_disable_unref(c->io);
+	sd_event_source_disable_unref(c->kick);
+	close(c->fd);
+	varlink_framer_done(&c->in);
+	varlink_outbuf_done(&c->out);
+	log_debug("connection %u closed", c->id);
+	free(c);
+}
+
+static void conn_run(struct conn *c, bool do_read)
+{
+	bool busy = false;
+	uint32_t events = 0;
+
+	c->running = true;
+	if (do_read)
+		conn_read(c);
+	for (unsigned i = 0;; i++) {
+		bool wrote = conn_flush(c);
+		unsigned n = conn_dispatch_some(c);
+
+		if (!wrote && n == 0)
+			break;
+		if (i == RUN_ROUNDS) {
+			/* Let other sources in; come back soon. */
+			busy = true;
+			break;
+		}
+	}
+	c->running = false;
+
+	if (!busy && (c->dead || c->hup ||
+		      (varlink_outbuf_pending(&c->out) == 0 &&
+		       (c->close_after_flush || (c->read_eof && !c->call))))) {
+		/* With a call left open, a half-closed peer still gets replies. */
+		conn_free(c);
+		return;
+	}
+	if (busy)
+		conn_kick(c);
+	if (!c->read_eof && !c->close_after_flush && !varlink_framer_full(&c->in))
+		events |= EPOLLIN;
+	if (varlink_outbuf_pending(&c->out) > 0)
+		events |= EPOLLOUT;
+	if (events != c->events && sd_event_source_set_io_events(c->io, events) >= 0)
+		c->events = events;
+}
+
+static int conn_on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+	struct conn *c = userdata;
+
+	/* Both mean the peer is gone for good: read what it left, then close. */
+	if (revents & (EPOLLHUP | EPOLLERR))
+		c->hup = true;
+	conn_run(c, revents & (EPOLLIN | EPOLLHUP | EPOLLERR));
+	return 0;
+}
+
+static int conn_on_kick(sd_event_source *src, void *userdata)
+{
+	struct conn *c = userdata;
+
+	if (c->server->shutting_down)
+		return 0;
+	conn_run(c, false);
+	return 0;
+}
+
+/* Over a limit: say so as a bare error and hang up. */
+static void reject(struct varlink_server *s, int fd, const struct varlink_peer *peer, size_t limit)
+{
+	const char *name = s->o.error_too_many_connections;
+	uint64_t now = now_usec();
+
+	if (name) {
+		cJSON *m = error_message(name, one_number("limit", (double)limit));
+		char *text = m ? cJSON_PrintUnformatted(m) : NULL;
+
+		/* A fresh socket's buffer is empty: this fits or nothing does. */
+		if (text)
+			(void)send(fd, text, strlen(text) + 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		free(text);
+		cJSON_Delete(m);
+	}
+	close(fd);
+	/* A flood of connections must not become a flood of log lines. */
+	if (s->last_reject_log && now - s->last_reject_log < REJECT_LOG_INTERVAL) {
+		s->rejects_unlogged++;
+		return;
+	}
+	log_warning("refusing connection from UID %u PID %d: limit of %zu reached (%u more "
+		    "refused before)",
+		    (unsigned)peer->uid, (int)peer->pid, limit, s->rejects_unlogged);
+	s->last_reject_log = now;
+	s->rejects_unlogged = 0;
+}
+
+static void conn_new(struct varlink_server *s, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct varlink_peer peer;
+	size_t same_uid = 0;
+	struct conn *c;
+	int r;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof(cred)) {
+		log_warning("cannot get peer credentials: %s", strerror(errno));
+		close(fd);
+		return;
+	}
+	peer = (struct varlink_peer){ .uid = cred.uid, .gid = cred.gid, .pid = cred.pid };
+	for (struct conn *i = s->conns; i; i = i->next)
+		if (i->peer.uid == peer.uid)
+			same_uid++;
+	if (s->n_conns >= s->o.max_connections) {
+		reject(s, fd, &peer, s->o.max_connections);
+		return;
+	}
+	if (same_uid >= s->o.max_connections_per_uid) {
+		reject(s, fd, &peer, s->o.max_connections_per_uid);
+		return;
+	}
+
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->server = s;
+	c->fd = fd;
+	c->peer = peer;
+	c->id = ++s->next_id;
+	c->events = EPOLLIN;
+	varlink_outbuf_init(&c->out, OUTPUT_MAX);
+	r = varlink_framer_init(&c->in, s->o.max_message_size);
+	if (r >= 0)
+		r = sd_event_add_io(s->loop, &c->io, fd, c->events, conn_on_io, c);
+	if (r >= 0)
+		r = sd_event_add_defer(s->loop, &c->kick, conn_on_kick, c);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(c->kick, SD_EVENT_OFF);
+	if (r < 0) {
+		log_warning("cannot set up connection: %s", strerror(-r));
+		sd_event_source_disable_unref(c->io);
+		sd_event_source_disable_unref(c->kick);
+		varlink_framer_done(&c->in);
+		close(fd);
+		free(c);
+		return;
+	}
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	s->n_conns++;
+	log_debug("connection %u from UID %u PID %d", c->id, (unsigned)peer.uid, (int)peer.pid);
+}
+
+static int listener_on_retry(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct listener *l = userdata;
+
+	(void)sd_event_source_set_enabled(l->io, SD_EVENT_ON);
+	return 0;
+}
+
+/* Out of file descriptors or memory: stop accepting for a moment, not spin. */
+static void listener_pause(struct listener *l)
+{
+	int r = 0;
+
+	if (!l->retry)
+		r = sd_event_add_time_relative(l->server->loop, &l->retry, CLOCK_MONOTONIC,
+					       ACCEPT_RETRY_USEC, 0, listener_on_retry, l);
+	else
+		r = sd_event_source_set_time_relative(l->retry, ACCEPT_RETRY_USEC);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(l->retry, SD_EVENT_ONESHOT);
+	if (r >= 0)
+		(void)sd_event_source_set_enabled(l->io, SD_EVENT_OFF);
+}
+
+static int listener_on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+	struct listener *l = userdata;
+
+	for (int i = 0; i < ACCEPT_BURST; i++) {
+		int cfd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (cfd < 0) {
+			switch (errno) {
+			case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+			case EWOULDBLOCK:
+#endif
+				return 0;
+			case EINTR:
+			case ECONNABORTED:
+			case EPROTO:
+			case EPERM:
+				continue;
+			default:
+				log_warning("accept: %s", strerror(errno));
+				listener_pause(l);
+				return 0;
+			}
+		}
+		conn_new(l->server, cfd);
+	}
+	return 0;
+}
+
+static void listener_free(struct listener *l)
+{
+	struct stat st;
+
+	sd_event_source_disable_unref(l->io);
+	sd_event_source_disable_unref(l->retry);
+	/* Remove the socket file only if it is still the one we made. */
+	if (l->path && stat(l->path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == l->dev &&
+	    st.st_ino == l->ino)
+		(void)unlink(l->path);
+	if (l->fd >= 0)
+		close(l->fd);
+	free(l->path);
+	free(l);
+}
+
+static void listeners_free(struct varlink_server *s)
+{
+	while (s->listeners) {
+		struct listener *l = s->listeners;
+
+		s->listeners = l->next;
+		listener_free(l);
+	}
+}
+
+/* Takes fd on success only. A socket file at path is removed on failure. */
+static int listener_add(struct varlink_server *s, int fd, const char *path)
+{
+	struct listener *l = calloc(1, sizeof(*l));
+	struct stat st;
+	int r = 0;
+
+	if (!l)
+		return -ENOMEM;
+	l->server = s;
+	l->fd = fd;
+	if (path) {
+		l->path = strdup(path);
+		if (!l->path) {
+			r = -ENOMEM;
+		} else if (stat(path, &st) < 0) {
+			r = -errno;
+		} else {
+			l->dev = st.st_dev;
+			l->ino = st.st_ino;
+		}
+	}
+	if (r >= 0)
+		r = sd_event_add_io(s->loop, &l->io, fd, EPOLLIN, listener_on_io, l);
+	if (r < 0) {
+		l->fd = -1;
+		listener_free(l);
+		return r;
+	}
+	l->next = s->listeners;
+	s->listeners = l;
+	return 0;
+}
+
+int varlink_server_new(struct varlink_server **out, sd_event *loop,
+		       const struct varlink_server_options *o)
+{
+	struct varlink_server *s;
+
+	*out = NULL;
+	if (!loop || !o || (o->n_methods && !o->methods))
+		return -EINVAL;
+	for (size_t i = 0; i < o->n_methods; i++)
+		if (!o->methods[i].name || !o->methods[i].fn)
+			return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->o = *o;
+	if (!s->o.max_connections)
+		s->o.max_connections = DEFAULT_MAX_CONNECTIONS;
+	if (!s->o.max_connections_per_uid)
+		s->o.max_connections_per_uid = DEFAULT_MAX_PER_UID;
+	if (!s->o.max_message_size || s->o.max_message_size > OUTPUT_MAX)
+		s->o.max_message_size = s->o.max_message_size ? OUTPUT_MAX : DEFAULT_MAX_MESSAGE;
+	s->empty = cJSON_CreateObject();
+	if (!s->empty) {
+		free(s);
+		return -ENOMEM;
+	}
+	s->loop = sd_event_ref(loop);
+	*out = s;
+	return 0;
+}
+
+int varlink_server_listen_fd(struct varlink_server *s, int fd)
+{
+	int accepting = 0, flags;
+	socklen_t len = sizeof(accepting);
+
+	if (fd < 0)
+		return -EBADF;
+	if (s->shutting_down)
+		return -ESHUTDOWN;
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) < 0)
+		return -errno;
+	if (!accepting)
+		return -EINVAL;
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return -errno;
+	return listener_add(s, fd, NULL);
+}
+
+/* A socket file nobody listens on is stale; anything else is not ours to remove. */
+static int remove_stale_socket(const struct sockaddr_un *sa, socklen_t sa_len)
+{
+	struct stat st;
+	int fd, r;
+
+	if (lstat(sa->sun_path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -EEXIST;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	r = connect(fd, (const struct sockaddr *)sa, sa_len) < 0 ? -errno : 0;
+	close(fd);
+	if (r == 0 || r == -EAGAIN)
+		return -EADDRINUSE;
+	if (unlink(sa->sun_path) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int varlink_server_listen_path(struct varlink_server *s, const char *path, mode_t mode)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t n = path ? strlen(path) : 0;
+	socklen_t sa_len;
+	mode_t old;
+	int fd, r;
+
+	if (s->shutting_down)
+		return -ESHUTDOWN;
+	if (n == 0)
+		return -EINVAL;
+	if (n >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, n);
+	sa_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+
+	r = remove_stale_socket(&sa, sa_len);
+	if (r < 0)
+		return r;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	/* No window in which the socket has looser permissions than asked. */
+	old = umask(~mode & 0777);
+	r = bind(fd, (struct sockaddr *)&sa, sa_len) < 0 ? -errno : 0;
+	umask(old);
+	if (r == 0 && chmod(path, mode & 07777) < 0)
+		r = -errno;
+	if (r == 0 && listen(fd, SOMAXCONN) < 0)
+		r = -errno;
+	if (r == 0)
+		r = listener_add(s, fd, path);
+	if (r < 0)
+		close(fd);
+	return r;
+}
+
+size_t varlink_server_connection_count(const struct varlink_server *s)
+{
+	return s->n_conns;
+}
+
+static int usec_to_ms(uint64_t usec)
+{
+	uint64_t ms = (usec + 999) / 1000;
+
+	return ms > 60000 ? 60000 : (int)ms;
+}
+
+/* Write out what is queued on all connections, for at most timeout_usec. */
+static void flush_all(struct varlink_server *s, uint64_t timeout_usec)
+{
+	uint64_t deadline = now_usec() + timeout_usec;
+	struct pollfd *pfd;
+	struct conn **conns;
+
+	pfd = calloc(s->n_conns ? s->n_conns : 1, sizeof(*pfd));
+	conns = calloc(s->n_conns ? s->n_conns : 1, sizeof(*conns));
+	while (pfd && conns) {
+		uint64_t now = now_usec();
+		size_t n = 0;
+
+		for (struct conn *c = s->conns; c; c = c->next) {
+			if (c->dead || varlink_outbuf_pending(&c->out) == 0)
+				continue;
+			if (varlink_outbuf_flush(&c->out, c->fd) == -EAGAIN) {
+				pfd[n] = (struct pollfd){ .fd = c->fd, .events = POLLOUT };
+				conns[n++] = c;
+			} else if (varlink_outbuf_pending(&c->out) > 0) {
+				c->dead = true;
+			}
+		}
+		if (n == 0 || now >= deadline)
+			break;
+		if (poll(pfd, n, usec_to_ms(deadline - now)) < 0 && errno != EINTR)
+			break;
+		for (size_t i = 0; i < n; i++)
+			if (pfd[i].revents & (POLLERR | POLLHUP | POLLNVAL))
+				conns[i]->dead = true;
+	}
+	free(pfd);
+	free(conns);
+}
+
+void varlink_server_shutdown(struct varlink_server *s, uint64_t timeout_usec)
+{
+	if (!s || s->shutting_down)
+		return;
+	s->shutting_down = true;
+	listeners_free(s);
+	for (struct conn *c = s->conns; c; c = c->next) {
+		/* Nothing more is read or started; on_close may still reply. */
+		(void)sd_event_source_set_enabled(c->io, SD_EVENT_OFF);
+		(void)sd_event_source_set_enabled(c->kick, SD_EVENT_OFF);
+		c->close_after_flush = true;
+		if (c->call)
+			call_close(c->call);
+	}
+	flush_all(s, timeout_usec);
+	while (s->conns)
+		conn_free(s->conns);
+}
+
+void varlink_server_free(struct varlink_server *s)
+{
+	if (!s)
+		return;
+	s->shutting_down = true;
+	listeners_free(s);
+	while (s->conns)
+		conn_free(s->conns);
+	cJSON_Delete(s->empty);
+	sd_event_unref(s->loop);
+	free(s);
+}
