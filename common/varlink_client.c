@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,6 +28,7 @@ int varlink_client_connect(struct varlink_client **out, const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	size_t n = path ? strlen(path) : 0;
+	struct timeval tv = { .tv_sec = SEND_TIMEOUT_MS / 1000 };
 	struct varlink_client *c;
 	int r;
 
@@ -46,21 +48,20 @@ int varlink_client_connect(struct varlink_client **out, const char *path)
 	}
 	/* A call is at most one message; the server reads while we wait. */
 	varlink_outbuf_init(&c->out, VARLINK_CLIENT_MAX_REPLY);
-	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	/* Blocking, for connect() only: all I/O below passes MSG_DONTWAIT. */
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {
 		r = -errno;
 		varlink_client_free(c);
 		return r;
 	}
-	/* Connecting to a Unix socket completes at once, or fails. */
-	while (connect(c->fd, (struct sockaddr *)&sa,
-		       (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1)) < 0) {
-		if (errno == EINTR)
-			continue;
-		r = -errno;
+	/* connect() waits this long when the server's backlog is full. */
+	(void)setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(c->fd, (struct sockaddr *)&sa,
+		    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1)) < 0) {
+		r = errno == EAGAIN || errno == EINPROGRESS ? -ETIMEDOUT : -errno;
 		varlink_client_free(c);
-		/* Backlog full: the server is there but swamped. */
-		return r == -EAGAIN ? -EBUSY : r;
+		return r;
 	}
 	*out = c;
 	return 0;
@@ -115,7 +116,7 @@ int varlink_client_call(struct varlink_client *c, const char *method, cJSON *par
 	int r;
 
 	if (!method || (flags & ~(VARLINK_CALL_MORE | VARLINK_CALL_ONEWAY)) ||
-	    (flags & VARLINK_CALL_MORE && flags & VARLINK_CALL_ONEWAY)) {
+	    ((flags & VARLINK_CALL_MORE) && (flags & VARLINK_CALL_ONEWAY))) {
 		cJSON_Delete(parameters);
 		return -EINVAL;
 	}
@@ -129,8 +130,8 @@ int varlink_client_call(struct varlink_client *c, const char *method, cJSON *par
 		cJSON_Delete(m);
 		return -ENOMEM;
 	}
-	if ((flags & VARLINK_CALL_MORE && !cJSON_AddTrueToObject(m, "more")) ||
-	    (flags & VARLINK_CALL_ONEWAY && !cJSON_AddTrueToObject(m, "oneway"))) {
+	if (((flags & VARLINK_CALL_MORE) && !cJSON_AddTrueToObject(m, "more")) ||
+	    ((flags & VARLINK_CALL_ONEWAY) && !cJSON_AddTrueToObject(m, "oneway"))) {
 		cJSON_Delete(m);
 		return -ENOMEM;
 	}
@@ -225,6 +226,8 @@ int varlink_client_read_reply(struct varlink_client *c, int timeout_ms, cJSON **
 		room = varlink_framer_space(&c->in, &space);
 		if (room < 0)
 			return (int)room;
+		if (room == 0)
+			return -EMSGSIZE;
 		n = recv(c->fd, space, (size_t)room, MSG_DONTWAIT);
 		if (n > 0) {
 			varlink_framer_commit(&c->in, (size_t)n);

@@ -10,8 +10,6 @@
 #include <string.h>
 
 #define MAX_SINKS 8
-/* Events sorted and dispatched together; bounds the work per step. */
-#define BATCH_MAX 1024
 
 struct sink {
 	events_sink_fn fn;
@@ -31,17 +29,8 @@ struct events {
 	size_t window_head; /* index of the oldest */
 	size_t window_len;
 	uint64_t window_total; /* events ever pushed: the next position */
-	struct greeter_event *batch;
-	size_t batch_len;
 	struct events_counters counters;
 };
-
-static int cmp_seq(const void *a, const void *b)
-{
-	const struct greeter_event *x = a, *y = b;
-
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
 
 static void window_push(struct events *ev, const struct greeter_event *e)
 {
@@ -61,42 +50,38 @@ static void window_push(struct events *ev, const struct greeter_event *e)
 	ev->window_total++;
 }
 
-static void flush_batch(struct events *ev)
+/*
+ * Hand an event on at once, while libbpf has not yet moved the ring's
+ * consumer position past it: if greeterd dies here, the next one reads it
+ * again rather than lose it.
+ */
+static void dispatch(struct events *ev, const struct greeter_event *e)
 {
-	if (ev->batch_len > 1)
-		qsort(ev->batch, ev->batch_len, sizeof(*ev->batch), cmp_seq);
-	for (size_t i = 0; i < ev->batch_len; i++) {
-		const struct greeter_event *e = &ev->batch[i];
-
-		window_push(ev, e);
-		if (!ev->counters.have_seq || e->seq > ev->counters.last_seq)
-			ev->counters.last_seq = e->seq;
-		ev->counters.have_seq = true;
-		for (size_t s = 0; s < MAX_SINKS; s++)
-			if (ev->sinks[s].fn)
-				ev->sinks[s].fn(e, ev->sinks[s].userdata);
-	}
-	ev->batch_len = 0;
+	window_push(ev, e);
+	if (!ev->counters.have_seq || e->seq > ev->counters.last_seq)
+		ev->counters.last_seq = e->seq;
+	ev->counters.have_seq = true;
+	for (size_t s = 0; s < MAX_SINKS; s++)
+		if (ev->sinks[s].fn)
+			ev->sinks[s].fn(e, ev->sinks[s].userdata);
 }
 
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct events *ev = ctx;
-	struct greeter_event *e;
+	struct greeter_event e;
 
-	if (size < sizeof(*e)) {
+	if (size < sizeof(e)) {
 		ev->counters.malformed++;
 		return 0;
 	}
-	e = &ev->batch[ev->batch_len++];
-	memcpy(e, data, sizeof(*e));
+	memcpy(&e, data, sizeof(e));
 	/* Strings from the kernel are bounded here, whatever the record holds. */
-	e->comm[sizeof(e->comm) - 1] = '\0';
-	e->filename[sizeof(e->filename) - 1] = '\0';
-	e->message[sizeof(e->message) - 1] = '\0';
+	e.comm[sizeof(e.comm) - 1] = '\0';
+	e.filename[sizeof(e.filename) - 1] = '\0';
+	e.message[sizeof(e.message) - 1] = '\0';
 	ev->counters.received++;
-	if (ev->batch_len == BATCH_MAX)
-		flush_batch(ev);
+	dispatch(ev, &e);
 	return 0;
 }
 
@@ -104,7 +89,6 @@ int events_drain(struct events *ev)
 {
 	int n = ring_buffer__consume(ev->rb);
 
-	flush_batch(ev);
 	if (n < 0)
 		log_warning("reading the ring buffer failed: %s", strerror(-n));
 	return n;
@@ -118,7 +102,6 @@ int events_drain_fd(struct events *ev, int ring_fd)
 	if (!old)
 		return -errno;
 	n = ring_buffer__consume(old);
-	flush_batch(ev);
 	ring_buffer__free(old);
 	if (n > 0)
 		log_notice("delivered %d event(s) left in the replaced ring buffer", n);
@@ -150,8 +133,7 @@ int events_start(struct events **out, sd_event *loop, int ring_fd, const struct 
 	ev->max_delay_usec = o->max_delay_usec;
 	ev->window_cap = o->window;
 	ev->window = o->window ? calloc(o->window, sizeof(*ev->window)) : NULL;
-	ev->batch = calloc(BATCH_MAX, sizeof(*ev->batch));
-	if ((o->window && !ev->window) || !ev->batch) {
+	if (o->window && !ev->window) {
 		events_free(ev);
 		return -ENOMEM;
 	}
@@ -185,7 +167,6 @@ void events_free(struct events *ev)
 	ring_buffer__free(ev->rb);
 	sd_event_unref(ev->loop);
 	free(ev->window);
-	free(ev->batch);
 	free(ev);
 }
 
