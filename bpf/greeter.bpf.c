@@ -134,7 +134,8 @@ static __always_inline struct greeter_event *start_event(void)
 		return NULL;
 	}
 	seq = bpf_map_lookup_elem(&sequence, &zero);
-	e->seq = seq ? __sync_fetch_and_add(&seq->next, 1) : 0;
+	/* Numbers start at 1: 0 stands for "before the first event". */
+	e->seq = seq ? __sync_fetch_and_add(&seq->next, 1) + 1 : 0;
 	e->boot_ns = bpf_ktime_get_boot_ns();
 	e->pid = bpf_get_current_pid_tgid() >> 32;
 	task = (struct task_struct *)bpf_get_current_task();

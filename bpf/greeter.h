@@ -45,7 +45,7 @@ enum greeter_event_flags {
 
 /* One record in the events ring buffer. */
 struct greeter_event {
-	__u64 seq;     /* grows by one per emitted event, across daemon restarts */
+	__u64 seq;     /* 1, 2, ...: grows by one per event, across daemon restarts */
 	__u64 boot_ns; /* CLOCK_BOOTTIME of the exec */
 	__u32 pid;     /* process (tgid) that exec'd */
 	__u32 ppid;    /* its parent's tgid */
@@ -84,7 +84,7 @@ struct greeter_settings {
 
 /* Value of the sequence map (one entry). */
 struct greeter_sequence {
-	__u64 next;
+	__u64 next; /* events numbered so far; the next one gets next + 1 */
 };
 
 /* Value of the meta map (one entry): identifies the build that made the pins. */

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "validate.h"
+
 /* First allocation; buffers double from here up to their limit. */
 #define WIRE_INITIAL_SIZE 4096
 
@@ -122,6 +124,84 @@ int varlink_framer_next(struct varlink_framer *f, const char **msg, size_t *len)
 	f->head += *len + 1;
 	f->scanned = 0;
 	return VARLINK_FRAME_MESSAGE;
+}
+
+bool varlink_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < len) {
+		uint32_t cp;
+		size_t n;
+
+		if (u[i] < 0x80) {
+			i++;
+			continue;
+		}
+		n = greeter_utf8_decode(u + i, len - i, &cp);
+		if (n == 0)
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+/* Skip a string starting after its opening quote; sets *nul if it has a \u0000. */
+static size_t skip_string(const char *s, size_t len, size_t i, bool *nul)
+{
+	*nul = false;
+	while (i < len && s[i] != '"') {
+		if (s[i] == '\\') {
+			if (i + 5 < len && s[i + 1] == 'u' && memcmp(s + i + 2, "0000", 4) == 0)
+				*nul = true;
+			i++;
+		}
+		i++;
+	}
+	return i + 1;
+}
+
+bool varlink_json_find_escaped_nul(const char *s, size_t len, int *member, int *sub_member)
+{
+	int depth = 0, m = -1, sub = -1;
+	size_t i = 0;
+
+	*member = *sub_member = -1;
+	/* Cheap test first: most messages have no such escape at all. */
+	if (!memmem(s, len, "\\u0000", 6))
+		return false;
+	while (i < len) {
+		char ch = s[i++];
+		bool nul, key;
+		size_t j;
+
+		if (ch == '{' || ch == '[') {
+			depth++;
+		} else if (ch == '}' || ch == ']') {
+			depth--;
+		} else if (ch == '"') {
+			i = skip_string(s, len, i, &nul);
+			/* A string followed by ':' is a member name. */
+			for (j = i; j < len &&
+				    (s[j] == ' ' || s[j] == '\t' || s[j] == '\r' || s[j] == '\n');
+			     j++)
+				;
+			key = j < len && s[j] == ':';
+			if (key && depth == 1) {
+				m++;
+				sub = -1;
+			} else if (key && depth == 2) {
+				sub++;
+			}
+			if (nul) {
+				*member = m;
+				*sub_member = depth >= 2 ? sub : -1;
+				return true;
+			}
+		}
+	}
+	return false;
 }
 
 void varlink_outbuf_init(struct varlink_outbuf *o, size_t limit)

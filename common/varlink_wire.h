@@ -15,10 +15,10 @@
 
 struct varlink_framer {
 	char *buf;
-	size_t cap;     /* allocated */
-	size_t limit;   /* most bytes ever buffered: the largest message + its NUL */
-	size_t head;    /* first byte not yet returned */
-	size_t tail;    /* end of the data */
+	size_t cap;	/* allocated */
+	size_t limit;	/* most bytes ever buffered: the largest message + its NUL */
+	size_t head;	/* first byte not yet returned */
+	size_t tail;	/* end of the data */
 	size_t scanned; /* bytes after head known to hold no NUL */
 };
 
@@ -60,6 +60,19 @@ int varlink_framer_next(struct varlink_framer *f, const char **msg, size_t *len)
 size_t varlink_framer_buffered(const struct varlink_framer *f);
 /* Whether there is no room left for more input. */
 bool varlink_framer_full(const struct varlink_framer *f);
+
+/* Whether the len bytes at s are strictly valid UTF-8, as JSON text must be. */
+bool varlink_utf8_valid(const char *s, size_t len);
+
+/*
+ * cJSON decodes "\u0000" into a NUL that silently cuts a string short, so
+ * look for such escapes in the raw JSON text. Returns false if there is none.
+ * Otherwise *member is the index of the root object's member holding the
+ * first one (-1 if before any) and *sub_member the index of the member of
+ * that member's object value (-1 if not inside one): the same indices as in
+ * cJSON's child lists, to name the culprit.
+ */
+bool varlink_json_find_escaped_nul(const char *s, size_t len, int *member, int *sub_member);
 
 struct varlink_outbuf {
 	char *buf;

@@ -553,8 +553,15 @@ static void method_watch_events(struct varlink_call *c, const cJSON *p, void *us
 		w->pos = events_window_end(a->d->events);
 	}
 	first = cJSON_CreateObject();
-	if (ec->have_seq)
+	if (ec->have_seq) {
 		cJSON_AddNumberToObject(first, "seq", (double)ec->last_seq);
+	} else {
+		/* Nothing read yet: the kernel's counter says where the stream stands. */
+		__u64 next = 0;
+
+		pins_read_last_seq(&a->d->pins, &next);
+		cJSON_AddNumberToObject(first, "seq", (double)next);
+	}
 	if (w->dropped) {
 		cJSON_AddNumberToObject(first, "dropped", (double)w->dropped);
 		w->dropped_total += w->dropped;

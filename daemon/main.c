@@ -246,8 +246,12 @@ static int make_dir(const char *path, mode_t mode)
 	return 0;
 }
 
-/* Messages after a reboot come from the state file; a bad file is not fatal. */
-static void load_state(struct daemon *d, struct greeter_entries *entries)
+/*
+ * Messages after a reboot come from the state file; a bad file is not fatal.
+ * Returns false when the file exists but could not be read: then it must not
+ * be overwritten.
+ */
+static bool load_state(struct daemon *d, struct greeter_entries *entries)
 {
 	char err[512] = "";
 	int r;
@@ -261,7 +265,8 @@ static void load_state(struct daemon *d, struct greeter_entries *entries)
 	if (r == -EBADMSG)
 		log_error("state file: %s; starting without its messages", err);
 	else if (r < 0)
-		log_error("cannot read the state file: %s", err);
+		log_error("cannot read the state file: %s; leaving it as it is", err);
+	return r >= 0 || r == -EBADMSG;
 }
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
@@ -311,11 +316,12 @@ static int run(struct daemon *d)
 	struct pins_options po = { 0 };
 	struct events_options eo = { 0 };
 	char err[512];
+	bool state_ok;
 	int r;
 
 	d->start_usec = now_usec(CLOCK_MONOTONIC);
 	d->start_realtime_usec = now_usec(CLOCK_REALTIME);
-	load_state(d, &initial);
+	state_ok = load_state(d, &initial);
 
 	po.pin_dir = d->opt.pin_dir;
 	po.attach = d->opt.attach;
@@ -338,7 +344,7 @@ static int run(struct daemon *d)
 
 	messages_init(&d->messages, d->pins.config_fd, d->opt.state_dir);
 	/* The map is the truth: bring the state file in line with it. */
-	if (messages_save(&d->messages, err, sizeof(err)) < 0)
+	if (state_ok && messages_save(&d->messages, err, sizeof(err)) < 0)
 		log_warning("cannot write the state file: %s; changes will not survive a reboot",
 			    err);
 

@@ -807,6 +807,17 @@ int pins_read_stats(const struct pins *p, __u64 *out)
 	return 0;
 }
 
+int pins_read_last_seq(const struct pins *p, __u64 *next)
+{
+	struct greeter_sequence seq;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(p->sequence_fd, &zero, &seq) < 0)
+		return -errno;
+	*next = seq.next;
+	return 0;
+}
+
 int pins_remove(const char *pin_dir)
 {
 	struct pins p;

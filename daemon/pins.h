@@ -68,6 +68,9 @@ void pins_close(struct pins *p);
 /* Sum the per-CPU counters into out[GREETER_STAT_MAX]. */
 int pins_read_stats(const struct pins *p, __u64 *out);
 
+/* How many events the kernel has numbered: the last sequence number given. */
+int pins_read_last_seq(const struct pins *p, __u64 *next);
+
 /* Detach and remove everything greeter pinned in pin_dir; foreign files stay. */
 int pins_remove(const char *pin_dir);
 

@@ -2,12 +2,14 @@
 /*
  * Protocol decisions (see varlink.org and systemd's sd-varlink):
  *
- * - Unparseable JSON (including an empty message) is logged at debug level
- *   and the connection is closed once earlier replies are written: we cannot
- *   tell what the peer meant, nor whether it wanted a reply.
+ * - Unparseable JSON (an empty message and invalid UTF-8 included) is logged
+ *   at debug level and the connection is closed once earlier replies are
+ *   written: we cannot tell what the peer meant, nor whether it wanted a
+ *   reply.
  * - A parseable message that is not a well-formed call (not an object, no or
  *   bad "method", bad "parameters", non-boolean "oneway"/"more", both set,
- *   duplicate keys) gets org.varlink.service.InvalidParameter naming the
+ *   duplicate keys, a "\u0000" in any string since cJSON would silently
+ *   truncate it) gets org.varlink.service.InvalidParameter naming the
  *   offending field (unless it asked for "oneway"); the connection stays.
  *   Unknown top-level keys are ignored for forward compatibility.
  * - One call at a time per connection: while a call made with "more" is
@@ -47,7 +49,7 @@
 #define RUN_ROUNDS		64
 #define REJECT_LOG_INTERVAL	(10ull * 1000 * 1000)
 
-#define SERVICE_INTERFACE "org.varlink.service"
+#define SERVICE_INTERFACE     "org.varlink.service"
 #define ERR_INVALID_PARAMETER "org.varlink.service.InvalidParameter"
 
 static const char service_idl[] =
@@ -113,9 +115,9 @@ struct conn {
 	struct varlink_call *call;
 	bool read_eof;
 	bool hup;
-	bool dead;              /* close as soon as we are back in the loop */
+	bool dead;		/* close as soon as we are back in the loop */
 	bool close_after_flush; /* stop taking calls; close once output is sent */
-	bool running;           /* inside conn_run() */
+	bool running;		/* inside conn_run() */
 };
 
 struct varlink_call {
@@ -210,8 +212,8 @@ static int conn_send(struct conn *c, cJSON *msg)
 	cJSON_Delete(msg);
 	if (r < 0) {
 		if (r == -ENOBUFS)
-			log_debug("connection %u (UID %u): more than %u bytes queued, closing", c->id,
-				  (unsigned)c->peer.uid, OUTPUT_MAX);
+			log_debug("connection %u (UID %u): more than %u bytes queued, closing",
+				  c->id, (unsigned)c->peer.uid, OUTPUT_MAX);
 		else
 			log_warning("connection %u: cannot queue reply: %s", c->id, strerror(-r));
 		conn_kill(c);
@@ -229,7 +231,7 @@ static cJSON *error_message(const char *name, cJSON *params)
 	if (!params)
 		params = cJSON_CreateObject();
 	if (!m || !params || !cJSON_AddStringToObject(m, "error", name) ||
-	    !cJSON_AddItemToObject(m, "parameters", params)) {
+		!cJSON_AddItemToObject(m, "parameters", params)) {
 		cJSON_Delete(m);
 		cJSON_Delete(params);
 		return NULL;
@@ -382,7 +384,8 @@ static bool only_parameter(struct varlink_call *c, const cJSON *p, const char *a
 {
 	const cJSON *item;
 
-	cJSON_ArrayForEach(item, p) {
+	cJSON_ArrayForEach(item, p)
+	{
 		if (!item->string || !allowed || strcmp(item->string, allowed) != 0) {
 			varlink_call_error_invalid_parameter(c, item->string ? item->string : "");
 			return false;
@@ -400,12 +403,12 @@ static void builtin_get_info(struct varlink_call *c, const cJSON *p, void *userd
 		return;
 	r = cJSON_CreateObject();
 	if (!r || !cJSON_AddStringToObject(r, "vendor", o->vendor ? o->vendor : "") ||
-	    !cJSON_AddStringToObject(r, "product", o->product ? o->product : "") ||
-	    !cJSON_AddStringToObject(r, "version", o->version ? o->version : "") ||
-	    !cJSON_AddStringToObject(r, "url", o->url ? o->url : "") ||
-	    !(ifs = cJSON_AddArrayToObject(r, "interfaces")) ||
-	    !cJSON_AddItemToArray(ifs, cJSON_CreateString(SERVICE_INTERFACE)) ||
-	    (o->interface_name &&
+		!cJSON_AddStringToObject(r, "product", o->product ? o->product : "") ||
+		!cJSON_AddStringToObject(r, "version", o->version ? o->version : "") ||
+		!cJSON_AddStringToObject(r, "url", o->url ? o->url : "") ||
+		!(ifs = cJSON_AddArrayToObject(r, "interfaces")) ||
+		!cJSON_AddItemToArray(ifs, cJSON_CreateString(SERVICE_INTERFACE)) ||
+		(o->interface_name &&
 	     !cJSON_AddItemToArray(ifs, cJSON_CreateString(o->interface_name)))) {
 		cJSON_Delete(r);
 		conn_kill(c->conn);
@@ -448,8 +451,8 @@ static void builtin_get_interface_description(struct varlink_call *c, const cJSO
 }
 
 static const struct varlink_method builtins[] = {
-	{ SERVICE_INTERFACE ".GetInfo", builtin_get_info },
-	{ SERVICE_INTERFACE ".GetInterfaceDescription", builtin_get_interface_description },
+	{SERVICE_INTERFACE ".GetInfo", builtin_get_info},
+	{SERVICE_INTERFACE ".GetInterfaceDescription", builtin_get_interface_description},
 };
 
 static bool is_alpha(char ch)
@@ -514,19 +517,21 @@ static bool interface_known(const struct varlink_server *s, const char *m, size_
 
 static void conn_dispatch(struct conn *c, const char *msg, size_t len)
 {
-	static const char *const keys[] = { "method", "parameters", "oneway", "more", "upgrade" };
+	static const char *const keys[] = {"method", "parameters", "oneway", "more", "upgrade"};
 	struct varlink_server *s = c->server;
-	const cJSON *field[5] = { 0 }, *item;
+	const cJSON *field[5] = {0}, *item;
 	const char *bad = NULL, *name;
 	bool oneway = false, more = false;
 	varlink_method_fn fn = NULL;
 	void *userdata = s->o.userdata;
 	struct varlink_call *call;
 	size_t iface_len = 0;
+	int member, sub;
 	cJSON *root;
 
-	/* len + 1: cJSON must see the NUL to reject trailing garbage. */
-	root = cJSON_ParseWithLengthOpts(msg, len + 1, NULL, true);
+	/* JSON text is UTF-8; len + 1: cJSON must see the NUL to reject trailing garbage. */
+	root = varlink_utf8_valid(msg, len) ? cJSON_ParseWithLengthOpts(msg, len + 1, NULL, true)
+					    : NULL;
 	if (!root) {
 		log_debug("connection %u (UID %u): invalid JSON, closing", c->id,
 			  (unsigned)c->peer.uid);
@@ -537,7 +542,8 @@ static void conn_dispatch(struct conn *c, const char *msg, size_t len)
 		bad = "method";
 		goto invalid;
 	}
-	cJSON_ArrayForEach(item, root) {
+	cJSON_ArrayForEach(item, root)
+	{
 		for (size_t i = 0; item->string && i < 5; i++) {
 			if (strcmp(item->string, keys[i]) != 0)
 				continue;
@@ -568,6 +574,19 @@ static void conn_dispatch(struct conn *c, const char *msg, size_t len)
 		bad = "upgrade";
 		goto invalid;
 	}
+	if (varlink_json_find_escaped_nul(msg, len, &member, &sub)) {
+		/* A string cJSON would cut short: name the parameter holding it. */
+		const cJSON *m = member >= 0 ? cJSON_GetArrayItem(root, member) : NULL;
+		const cJSON *p = m && m == field[1] && sub >= 0 ? cJSON_GetArrayItem(m, sub) : NULL;
+
+		if (p && p->string)
+			bad = p->string;
+		else if (m && m != field[1] && m->string)
+			bad = m->string;
+		else
+			bad = "parameters";
+		goto invalid;
+	}
 	if (!cJSON_IsString(field[0]) || !method_name_valid(field[0]->valuestring, &iface_len)) {
 		bad = "method";
 		goto invalid;
@@ -579,7 +598,7 @@ static void conn_dispatch(struct conn *c, const char *msg, size_t len)
 	name = field[0]->valuestring;
 
 	if (iface_len == strlen(SERVICE_INTERFACE) &&
-	    memcmp(name, SERVICE_INTERFACE, iface_len) == 0) {
+		memcmp(name, SERVICE_INTERFACE, iface_len) == 0) {
 		for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
 			if (strcmp(name, builtins[i].name) == 0)
 				fn = builtins[i].fn;
@@ -616,20 +635,21 @@ static void conn_dispatch(struct conn *c, const char *msg, size_t len)
 	call->busy = 1;
 	c->call = call;
 	fn(call, cJSON_IsObject(field[1]) ? field[1] : s->empty, userdata);
-	call->busy = 0;
 	if (!call->ended && !more) {
 		if (!oneway)
 			log_error("BUG: method %s returned without replying", name);
 		varlink_call_error(call, "org.varlink.service.MethodNotImplemented",
 				   one_string("method", name));
 	}
+	call->busy = 0;
 	if (call->ended)
 		call_free(call);
 	goto done;
 
 method_not_found:
 	if (!oneway)
-		conn_send_error(c, "org.varlink.service.MethodNotFound", one_string("method", name));
+		conn_send_error(c, "org.varlink.service.MethodNotFound",
+				one_string("method", name));
 	goto done;
 invalid:
 	if (!oneway)
@@ -720,8 +740,8 @@ static unsigned conn_dispatch_some(struct conn *c)
 				  (unsigned)c->peer.uid, c->server->o.max_message_size);
 			if (err)
 				conn_send_error(
-					c, err,
-					one_number("limit", (double)c->server->o.max_message_size));
+				    c, err,
+				    one_number("limit", (double)c->server->o.max_message_size));
 			c->close_after_flush = true;
 			break;
 		}
@@ -843,6 +863,29 @@ static void reject(struct varlink_server *s, int fd, const struct varlink_peer *
 	s->rejects_unlogged = 0;
 }
 
+/* Supplementary groups, the first VARLINK_PEER_GROUPS_MAX of them. */
+static void peer_groups(int fd, struct varlink_peer *peer)
+{
+	socklen_t len = sizeof(peer->groups);
+	gid_t *all;
+
+	peer->n_groups = 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, peer->groups, &len) == 0) {
+		peer->n_groups = len / sizeof(gid_t);
+		return;
+	}
+	/* ERANGE: the kernel copied nothing and says how much it has. */
+	if (errno != ERANGE || len <= sizeof(peer->groups) || len > (65536u * sizeof(gid_t)))
+		return;
+	all = malloc(len);
+	if (all && getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, all, &len) == 0 &&
+		len >= sizeof(peer->groups)) {
+		memcpy(peer->groups, all, sizeof(peer->groups));
+		peer->n_groups = VARLINK_PEER_GROUPS_MAX;
+	}
+	free(all);
+}
+
 static void conn_new(struct varlink_server *s, int fd)
 {
 	struct ucred cred;
@@ -857,7 +900,8 @@ static void conn_new(struct varlink_server *s, int fd)
 		close(fd);
 		return;
 	}
-	peer = (struct varlink_peer){ .uid = cred.uid, .gid = cred.gid, .pid = cred.pid };
+	peer = (struct varlink_peer){.uid = cred.uid, .gid = cred.gid, .pid = cred.pid};
+	peer_groups(fd, &peer);
 	for (struct conn *i = s->conns; i; i = i->next)
 		if (i->peer.uid == peer.uid)
 			same_uid++;
@@ -967,7 +1011,7 @@ static void listener_free(struct listener *l)
 	sd_event_source_disable_unref(l->retry);
 	/* Remove the socket file only if it is still the one we made. */
 	if (l->path && stat(l->path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == l->dev &&
-	    st.st_ino == l->ino)
+		st.st_ino == l->ino)
 		(void)unlink(l->path);
 	if (l->fd >= 0)
 		close(l->fd);
@@ -1065,7 +1109,7 @@ int varlink_server_listen_fd(struct varlink_server *s, int fd)
 		return -EINVAL;
 	flags = fcntl(fd, F_GETFL);
 	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
-	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
 		return -errno;
 	return listener_add(s, fd, NULL);
 }
@@ -1094,7 +1138,7 @@ static int remove_stale_socket(const struct sockaddr_un *sa, socklen_t sa_len)
 
 int varlink_server_listen_path(struct varlink_server *s, const char *path, mode_t mode)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	size_t n = path ? strlen(path) : 0;
 	socklen_t sa_len;
 	mode_t old;
@@ -1159,7 +1203,7 @@ static void flush_all(struct varlink_server *s, uint64_t timeout_usec)
 			if (c->dead || varlink_outbuf_pending(&c->out) == 0)
 				continue;
 			if (varlink_outbuf_flush(&c->out, c->fd) == -EAGAIN) {
-				pfd[n] = (struct pollfd){ .fd = c->fd, .events = POLLOUT };
+				pfd[n] = (struct pollfd){.fd = c->fd, .events = POLLOUT};
 				conns[n++] = c;
 			} else if (varlink_outbuf_pending(&c->out) > 0) {
 				c->dead = true;

@@ -1,0 +1,658 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * greeterctl: shows and changes greeter's messages and follows its events,
+ * through greeterd's io.greeter varlink API. Options, commands, main.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <locale.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "escape.h"
+#include "greeterctl.h"
+#include "validate.h"
+#include "varlink_client.h"
+
+/* Help */
+
+#define HELP_SOCKET                                                                        \
+	"      --socket PATH   greeterd's socket (default $GREETER_SOCKET, else\n"         \
+	"                      " GREETER_DEFAULT_SOCKET ")\n"
+
+#define HELP_EXIT                                                                          \
+	"Exit status: 0 success; 1 greeterd returned an error or did not answer within\n"  \
+	"10 s; 2 usage error; 3 greeterd is not running, cannot be reached, or the\n"      \
+	"connection to it was lost.\n"
+
+static const char help_main[] =
+	"Usage: greeterctl [OPTIONS] COMMAND [ARGS]\n"
+	"\n"
+	"Shows and changes the message greeter prints for every program start, and\n"
+	"follows the program starts as they happen, through greeterd.\n"
+	"\n"
+	"Commands:\n"
+	"  set UID|USER|default MESSAGE  set a user's message, or the default message\n"
+	"  get [UID|USER]                show the message a user gets (default: yours)\n"
+	"                                and where it comes from\n"
+	"  unset UID|USER|default        remove a user's message, or the default message\n"
+	"  list                          list the messages that are set\n"
+	"  status                        show greeterd's state and counters\n"
+	"  tail                          follow program starts until interrupted\n"
+	"\n"
+	"Options (before or after the command):\n" HELP_SOCKET
+	"      --json          print replies as JSON (get, list, status, tail)\n"
+	"  -h, --help          print this help (after a COMMAND, its help) and exit\n"
+	"  -V, --version       print the version and exit\n"
+	"\n"
+	"tail has options of its own: see 'greeterctl tail --help'. A message that\n"
+	"starts with '-' goes after '--'.\n"
+	"\n" HELP_EXIT "See greeterctl(1).\n";
+
+static const char help_set[] =
+	"Usage: greeterctl set UID|USER|default MESSAGE\n"
+	"\n"
+	"Set the message shown for every program the user starts, or with 'default'\n"
+	"the message of users who have none. MESSAGE is 1 to 63 bytes of UTF-8 without\n"
+	"control characters; quote it. Root may set any message, other users only\n"
+	"their own.\n"
+	"\n"
+	"Options:\n" HELP_SOCKET "  -h, --help          print this help and exit\n"
+	"\n" HELP_EXIT;
+
+static const char help_get[] =
+	"Usage: greeterctl get [UID|USER]\n"
+	"\n"
+	"Show the message the user's program starts get (without an argument, yours),\n"
+	"and where it comes from: own (the user's own message), default (the default\n"
+	"message) or built-in (\"" GREETER_BUILTIN_MESSAGE "\", when no default is set).\n"
+	"\n"
+	"Options:\n" HELP_SOCKET "      --json          print greeterd's reply as JSON\n"
+	"  -h, --help          print this help and exit\n"
+	"\n" HELP_EXIT;
+
+static const char help_unset[] =
+	"Usage: greeterctl unset UID|USER|default\n"
+	"\n"
+	"Remove the user's message (the user then gets the default message), or with\n"
+	"'default' the default message (users without their own then get the built-in\n"
+	"\"" GREETER_BUILTIN_MESSAGE "\"). Root may remove any message, other users only\n"
+	"their own.\n"
+	"\n"
+	"Options:\n" HELP_SOCKET "  -h, --help          print this help and exit\n"
+	"\n" HELP_EXIT;
+
+static const char help_list[] =
+	"Usage: greeterctl list\n"
+	"\n"
+	"List the messages that are set, as a table: UID, USER, MESSAGE, by UID, the\n"
+	"default message last (its UID shown as \"default\").\n"
+	"\n"
+	"Options:\n" HELP_SOCKET "      --json          print greeterd's reply as JSON\n"
+	"  -h, --help          print this help and exit\n"
+	"\n" HELP_EXIT;
+
+static const char help_status[] =
+	"Usage: greeterctl status\n"
+	"\n"
+	"Show greeterd's version, how the BPF programs are attached and why, the\n"
+	"kernel, the pin and state directories, uptime, numbers of messages and\n"
+	"watchers, ring buffer size, program, link and map ids, and event counters.\n"
+	"\n"
+	"Options:\n" HELP_SOCKET "      --json          print greeterd's reply as JSON\n"
+	"  -h, --help          print this help and exit\n"
+	"\n" HELP_EXIT;
+
+static const char help_tail[] =
+	"Usage: greeterctl tail [OPTIONS]\n"
+	"\n"
+	"Follow program starts as they happen, until interrupted (SIGINT or SIGTERM end\n"
+	"it with status 0). Each line: TIME PID USER COMM FILENAME MESSAGE, every string\n"
+	"escaped so it cannot drive the terminal. Users other than root and members of\n"
+	"greeterd's admin group see only their own program starts.\n"
+	"\n"
+	"When the connection to greeterd is lost, greeterctl reconnects (retrying every\n"
+	"100 ms to 1 s) and resumes after the last event it printed, so no event is\n"
+	"shown twice; events greeterd no longer holds are reported as lost on stderr.\n"
+	"\n"
+	"Options:\n"
+	"  -u, --user USER|UID  only this user's program starts\n"
+	"      --comm NAME      only program starts by processes named NAME (their comm\n"
+	"                       before the exec, at most 15 bytes)\n"
+	"  -n, --count N        exit after N events\n"
+	"      --failed         include failed exec attempts (greeterd must run with\n"
+	"                       --report-failed)\n"
+	"      --after SEQ      start after event number SEQ (with the events greeterd\n"
+	"                       still holds)\n"
+	"      --no-reconnect   exit with status 3 when the connection is lost\n"
+	"      --json           print each event as a JSON object on one line\n"
+	"      --socket PATH    greeterd's socket (default $GREETER_SOCKET, else\n"
+	"                       " GREETER_DEFAULT_SOCKET ")\n"
+	"  -h, --help           print this help and exit\n"
+	"\n" HELP_EXIT;
+
+/* Command line */
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("greeterctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'greeterctl --help'.\n", stderr);
+	return EXIT_USAGE;
+}
+
+/* Quote a command-line word for an error message: it may hold anything. */
+static const char *quoted(const char *s, char *buf, size_t size)
+{
+	greeter_escape(buf, size, s, strlen(s));
+	return buf;
+}
+
+#define QUOTE_SIZE GREETER_ESCAPED_SIZE(64)
+
+/*
+ * A UID (digits, as chown(1) reads them), a user name, or with allow_default
+ * the word "default" (*uid = GREETER_DEFAULT_UID). Returns 0 or EXIT_USAGE
+ * after saying why.
+ */
+static int parse_user(const char *arg, bool allow_default, uint32_t *uid)
+{
+	char q[QUOTE_SIZE];
+	const struct passwd *pw;
+	int r;
+
+	if (allow_default && !strcmp(arg, "default")) {
+		*uid = GREETER_DEFAULT_UID;
+		return 0;
+	}
+	if (*arg && strspn(arg, "0123456789") == strlen(arg)) {
+		r = greeter_parse_uid(arg, uid);
+		if (r < 0)
+			return usage_error("UID %s is out of range (0 to 4294967294)",
+					   quoted(arg, q, sizeof(q)));
+		return 0;
+	}
+	if (!*arg)
+		return usage_error("empty user name");
+	pw = getpwnam(arg);
+	if (!pw && !strcmp(arg, "default"))
+		return usage_error("'default' is not a user here; 'greeterctl list' shows the "
+				   "default message");
+	if (!pw)
+		return usage_error("unknown user '%s'", quoted(arg, q, sizeof(q)));
+	*uid = pw->pw_uid;
+	return 0;
+}
+
+static int parse_number(const char *opt, const char *arg, unsigned long long min,
+			unsigned long long max, unsigned long long *out)
+{
+	char q[QUOTE_SIZE], *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (!*arg || *arg < '0' || *arg > '9' || *end || errno || v < min || v > max)
+		return usage_error("%s takes a number from %llu to %llu, not '%s'", opt, min, max,
+				   quoted(arg, q, sizeof(q)));
+	*out = v;
+	return 0;
+}
+
+enum {
+	OPT_SOCKET = 0x100,
+	OPT_JSON,
+	OPT_COMM,
+	OPT_FAILED,
+	OPT_AFTER,
+	OPT_NO_RECONNECT,
+};
+
+static const struct option long_options[] = {
+	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "user", required_argument, NULL, 'u' },
+	{ "comm", required_argument, NULL, OPT_COMM },
+	{ "count", required_argument, NULL, 'n' },
+	{ "failed", no_argument, NULL, OPT_FAILED },
+	{ "after", required_argument, NULL, OPT_AFTER },
+	{ "no-reconnect", no_argument, NULL, OPT_NO_RECONNECT },
+	{ 0 }
+};
+
+struct command_line {
+	struct ctl_options o;
+	bool help, version;
+	const char *tail_option; /* the first tail-only option seen, for the error */
+	char **args;             /* command and its arguments */
+	int n_args;
+};
+
+static void tail_only(struct command_line *cl, const char *option)
+{
+	if (!cl->tail_option)
+		cl->tail_option = option;
+}
+
+static char prog_name[] = "greeterctl";
+
+/* Returns -1 to go on, else the exit status. */
+static int parse_command_line(int argc, char **argv, struct command_line *cl)
+{
+	unsigned long long v;
+	int c, r;
+
+	cl->args = calloc((size_t)argc + 1, sizeof(*cl->args));
+	if (!cl->args) {
+		fprintf(stderr, "greeterctl: out of memory\n");
+		return EXIT_DAEMON;
+	}
+	/*
+	 * "-": arguments come back in order as 1, so options may follow the
+	 * command whatever POSIXLY_CORRECT says; "--" ends the options.
+	 */
+	opterr = 1;
+	/* getopt's own messages then start like ours, whatever the path run. */
+	argv[0] = prog_name;
+	while ((c = getopt_long(argc, argv, "-hVu:n:", long_options, NULL)) != -1) {
+		switch (c) {
+		case 1:
+			cl->args[cl->n_args++] = optarg;
+			break;
+		case OPT_SOCKET:
+			if (!*optarg)
+				return usage_error("--socket needs a path");
+			cl->o.socket_path = optarg;
+			break;
+		case OPT_JSON:
+			cl->o.json = true;
+			break;
+		case 'h':
+			cl->help = true;
+			break;
+		case 'V':
+			cl->version = true;
+			break;
+		case 'u':
+			tail_only(cl, "--user");
+			r = parse_user(optarg, false, &cl->o.uid);
+			if (r)
+				return r;
+			cl->o.has_uid = true;
+			break;
+		case OPT_COMM:
+			tail_only(cl, "--comm");
+			/* The kernel keeps 15 bytes of a name: a longer one never matches. */
+			if (!*optarg || strlen(optarg) >= GREETER_COMM_SIZE)
+				return usage_error("--comm takes a name of 1 to %d bytes",
+						   GREETER_COMM_SIZE - 1);
+			cl->o.comm = optarg;
+			break;
+		case 'n':
+			tail_only(cl, "--count");
+			r = parse_number("--count", optarg, 1, ULLONG_MAX, &cl->o.count);
+			if (r)
+				return r;
+			cl->o.has_count = true;
+			break;
+		case OPT_FAILED:
+			tail_only(cl, "--failed");
+			cl->o.include_failed = true;
+			break;
+		case OPT_AFTER:
+			tail_only(cl, "--after");
+			/* Sequence numbers travel as JSON numbers: exact up to 2^53 - 1. */
+			r = parse_number("--after", optarg, 0, 9007199254740991ull, &v);
+			if (r)
+				return r;
+			cl->o.after = v;
+			cl->o.has_after = true;
+			break;
+		case OPT_NO_RECONNECT:
+			tail_only(cl, "--no-reconnect");
+			cl->o.no_reconnect = true;
+			break;
+		default:
+			/* getopt said what was wrong. */
+			fputs("Try 'greeterctl --help'.\n", stderr);
+			return EXIT_USAGE;
+		}
+	}
+	while (optind < argc)
+		cl->args[cl->n_args++] = argv[optind++];
+	return -1;
+}
+
+/* Talking to greeterd */
+
+int ctl_connect(const struct ctl_options *o, struct varlink_client **c)
+{
+	int r = varlink_client_connect(c, o->socket_path);
+
+	if (r == -ENOENT || r == -ECONNREFUSED) {
+		fprintf(stderr,
+			"greeterctl: greeterd is not running (cannot connect to %s: %s); start it "
+			"with: systemctl start greeterd\n",
+			o->socket_path, strerror(-r));
+		return EXIT_NOT_RUNNING;
+	}
+	if (r < 0) {
+		fprintf(stderr, "greeterctl: cannot connect to greeterd at %s: %s\n",
+			o->socket_path, strerror(-r));
+		return EXIT_NOT_RUNNING;
+	}
+	return 0;
+}
+
+int ctl_transport_error(const char *what, int r)
+{
+	switch (r) {
+	case -ETIMEDOUT:
+		fprintf(stderr, "greeterctl: %s: greeterd did not answer within %d s\n", what,
+			CALL_TIMEOUT_MS / 1000);
+		return EXIT_DAEMON;
+	case -ECONNRESET:
+	case -EPIPE:
+	case -ENOTCONN:
+		fprintf(stderr, "greeterctl: %s: the connection to greeterd was lost\n", what);
+		return EXIT_NOT_RUNNING;
+	case -EBADMSG:
+	case -EPROTO:
+	case -EMSGSIZE:
+		fprintf(stderr, "greeterctl: %s: greeterd sent a malformed reply\n", what);
+		return EXIT_DAEMON;
+	default:
+		fprintf(stderr, "greeterctl: %s: %s\n", what, strerror(-r));
+		return EXIT_DAEMON;
+	}
+}
+
+/*
+ * Make one call and wait for its one reply. Returns 0 with *reply (the
+ * caller frees it), or an exit status after saying what failed.
+ */
+static int call(const struct ctl_options *o, const char *what, const char *method,
+		cJSON *params, cJSON **reply)
+{
+	struct varlink_client *c = NULL;
+	char *error = NULL;
+	bool continues = false;
+	int r;
+
+	*reply = NULL;
+	r = ctl_connect(o, &c);
+	if (r) {
+		cJSON_Delete(params);
+		return r;
+	}
+	r = varlink_client_call(c, method, params, 0);
+	if (r >= 0)
+		r = varlink_client_read_reply(c, CALL_TIMEOUT_MS, reply, &error, &continues);
+	if (r < 0) {
+		r = ctl_transport_error(what, r);
+	} else if (error) {
+		print_daemon_error(what, error, *reply);
+		r = EXIT_DAEMON;
+	} else {
+		r = 0;
+	}
+	if (r) {
+		cJSON_Delete(*reply);
+		*reply = NULL;
+	}
+	free(error);
+	varlink_client_free(c);
+	return r;
+}
+
+/* A "uid" parameter: absent for the default message, as the API has it. */
+static cJSON *uid_params(uint32_t uid)
+{
+	cJSON *p = cJSON_CreateObject();
+
+	if (p && uid != GREETER_DEFAULT_UID && !cJSON_AddNumberToObject(p, "uid", uid)) {
+		cJSON_Delete(p);
+		return NULL;
+	}
+	return p;
+}
+
+static void describe_target(char *buf, size_t size, const char *verb, uint32_t uid)
+{
+	if (uid == GREETER_DEFAULT_UID)
+		snprintf(buf, size, "cannot %s the default message", verb);
+	else
+		snprintf(buf, size, "cannot %s the message for UID %u", verb, uid);
+}
+
+static int out_of_memory(void)
+{
+	fprintf(stderr, "greeterctl: out of memory\n");
+	return EXIT_DAEMON;
+}
+
+/* Commands */
+
+static int cmd_set(const struct ctl_options *o, char **args)
+{
+	const char *message = args[1], *why = NULL;
+	char what[96];
+	uint32_t uid;
+	cJSON *p, *reply;
+	int r;
+
+	r = parse_user(args[0], true, &uid);
+	if (r)
+		return r;
+	/* The same check greeterd makes, to fail early and in the same words. */
+	if (greeter_validate_message(message, strlen(message), &why) < 0)
+		return usage_error("invalid message: %s", why);
+	p = uid_params(uid);
+	if (!p || !cJSON_AddStringToObject(p, "message", message)) {
+		cJSON_Delete(p);
+		return out_of_memory();
+	}
+	describe_target(what, sizeof(what), "set", uid);
+	r = call(o, what, "io.greeter.SetMessage", p, &reply);
+	cJSON_Delete(reply);
+	return r;
+}
+
+static int cmd_unset(const struct ctl_options *o, char **args)
+{
+	char what[96];
+	uint32_t uid;
+	cJSON *p, *reply;
+	int r;
+
+	r = parse_user(args[0], true, &uid);
+	if (r)
+		return r;
+	p = uid_params(uid);
+	if (!p)
+		return out_of_memory();
+	describe_target(what, sizeof(what), "remove", uid);
+	r = call(o, what, "io.greeter.RemoveMessage", p, &reply);
+	cJSON_Delete(reply);
+	return r;
+}
+
+static int cmd_get(const struct ctl_options *o, char **args)
+{
+	char what[96] = "cannot get your message";
+	uint32_t uid = GREETER_DEFAULT_UID;
+	cJSON *p, *reply;
+	int r;
+
+	if (args[0]) {
+		r = parse_user(args[0], false, &uid);
+		if (r)
+			return r;
+		describe_target(what, sizeof(what), "get", uid);
+	}
+	/* Without a uid greeterd answers for the caller's. */
+	p = uid_params(uid);
+	if (!p)
+		return out_of_memory();
+	r = call(o, what, "io.greeter.GetMessage", p, &reply);
+	if (r)
+		return r;
+	if (o->json)
+		r = print_json(reply);
+	else
+		print_message(reply);
+	cJSON_Delete(reply);
+	return r;
+}
+
+static int cmd_list(const struct ctl_options *o, char **args)
+{
+	cJSON *reply;
+	int r;
+
+	r = call(o, "cannot list the messages", "io.greeter.ListMessages", cJSON_CreateObject(),
+		 &reply);
+	if (r)
+		return r;
+	if (o->json)
+		r = print_json(reply);
+	else
+		print_message_list(reply);
+	cJSON_Delete(reply);
+	return r;
+}
+
+static int cmd_status(const struct ctl_options *o, char **args)
+{
+	cJSON *reply;
+	int r;
+
+	r = call(o, "cannot get greeterd's status", "io.greeter.GetStatus", cJSON_CreateObject(),
+		 &reply);
+	if (r)
+		return r;
+	if (o->json)
+		r = print_json(reply);
+	else
+		print_status(reply);
+	cJSON_Delete(reply);
+	return r;
+}
+
+static int cmd_tail_args(const struct ctl_options *o, char **args)
+{
+	return cmd_tail(o);
+}
+
+struct command {
+	const char *name;
+	int min_args, max_args;
+	const char *args_text; /* for "needs ..." */
+	const char *help;
+	int (*run)(const struct ctl_options *o, char **args);
+};
+
+static const struct command commands[] = {
+	{ "set", 2, 2, "UID|USER|default and MESSAGE", help_set, cmd_set },
+	{ "get", 0, 1, "at most UID|USER", help_get, cmd_get },
+	{ "unset", 1, 1, "UID|USER|default", help_unset, cmd_unset },
+	{ "list", 0, 0, "no arguments", help_list, cmd_list },
+	{ "status", 0, 0, "no arguments", help_status, cmd_status },
+	{ "tail", 0, 0, "no arguments (only options)", help_tail, cmd_tail_args },
+};
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+/* Whatever went to stdout must have got there: "greeterctl list > /dev/full" fails. */
+static int finish_stdout(int status)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		if (errno != EPIPE)
+			fprintf(stderr, "greeterctl: cannot write to standard output: %s\n",
+				strerror(errno));
+		return status ? status : EXIT_DAEMON;
+	}
+	return status;
+}
+
+static int run(int argc, char **argv)
+{
+	struct command_line cl = { 0 };
+	const struct command *cmd = NULL;
+	const char *env = getenv("GREETER_SOCKET");
+	char q[QUOTE_SIZE];
+	int r;
+
+	cl.o.socket_path = env && *env ? env : GREETER_DEFAULT_SOCKET;
+	r = parse_command_line(argc, argv, &cl);
+	if (r >= 0)
+		goto out;
+
+	if (cl.n_args > 0) {
+		cmd = find_command(cl.args[0]);
+		if (!cmd) {
+			r = usage_error("unknown command '%s'", quoted(cl.args[0], q, sizeof(q)));
+			goto out;
+		}
+	}
+	if (cl.help) {
+		fputs(cmd ? cmd->help : help_main, stdout);
+		r = EXIT_OK;
+		goto out;
+	}
+	if (cl.version) {
+		printf("greeterctl %s\n", GREETER_VERSION);
+		r = EXIT_OK;
+		goto out;
+	}
+	if (!cmd) {
+		r = usage_error("no command given");
+		goto out;
+	}
+	if (cl.tail_option && strcmp(cmd->name, "tail") != 0) {
+		r = usage_error("%s is an option of tail, not of %s", cl.tail_option, cmd->name);
+		goto out;
+	}
+	if (cl.n_args - 1 < cmd->min_args) {
+		r = usage_error("%s needs %s", cmd->name, cmd->args_text);
+		goto out;
+	}
+	if (cl.n_args - 1 > cmd->max_args) {
+		r = usage_error("%s takes %s; unexpected argument '%s'%s", cmd->name,
+				cmd->args_text, quoted(cl.args[cmd->max_args + 1], q, sizeof(q)),
+				!strcmp(cmd->name, "set") ? " (quote a message with spaces)" : "");
+		goto out;
+	}
+	r = cmd->run(&cl.o, cl.args + 1);
+out:
+	free(cl.args);
+	return finish_stdout(r);
+}
+
+int main(int argc, char **argv)
+{
+	/* For display widths of UTF-8 text only; messages stay in English. */
+	setlocale(LC_CTYPE, "");
+	/* A dead connection or closed stdout shows up as EPIPE, not as death. */
+	signal(SIGPIPE, SIG_IGN);
+	return run(argc, argv);
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* greeterctl: what its commands (greeterctl.c, tail.c) and printing (output.c) share. */
+#ifndef GREETERCTL_H
+#define GREETERCTL_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct varlink_client;
+
+/* Exit status, documented in --help and greeterctl(1). */
+enum {
+	EXIT_OK = 0,
+	EXIT_DAEMON = 1,      /* greeterd answered with an error, or not in time */
+	EXIT_USAGE = 2,       /* bad command line */
+	EXIT_NOT_RUNNING = 3, /* greeterd cannot be reached, or went away */
+};
+
+/* Non-tail calls wait this long for greeterd's answer. */
+#define CALL_TIMEOUT_MS 10000
+
+struct ctl_options {
+	const char *socket_path;
+	bool json;
+	/* tail */
+	bool has_uid;
+	uint32_t uid;
+	const char *comm;
+	bool has_count;
+	unsigned long long count;
+	bool include_failed;
+	bool has_after;
+	uint64_t after;
+	bool no_reconnect;
+};
+
+/* greeterctl.c */
+
+/* Connect, printing why not on failure. Returns 0 or an exit status. */
+int ctl_connect(const struct ctl_options *o, struct varlink_client **c);
+/* Print "greeterctl: <what>: connection to greeterd ..." for a failed call or read. */
+int ctl_transport_error(const char *what, int r);
+
+/* tail.c */
+
+int cmd_tail(const struct ctl_options *o);
+
+/* output.c */
+
+/* Write s escaped with greeter_escape(): nothing in it can drive the terminal. */
+void print_escaped(FILE *f, const char *s);
+/* Same, padded with spaces to width columns (left-aligned). */
+void print_escaped_padded(FILE *f, const char *s, int width);
+/* Print a reply's parameters as JSON, on one line. */
+int print_json(const cJSON *params);
+/* The user name of uid (from a small cache), or NULL. */
+const char *user_name(uint32_t uid);
+
+/* "greeterctl: <what>: <error>: <what it means>", for an error reply. */
+void print_daemon_error(const char *what, const char *error, const cJSON *params);
+
+/* Human output of GetMessage, ListMessages and GetStatus replies. */
+void print_message(const cJSON *reply);
+void print_message_list(const cJSON *reply);
+void print_status(const cJSON *reply);
+
+/* A JSON number that is a whole number in [0, max]; false otherwise. */
+bool json_uint(const cJSON *v, double max, uint64_t *out);
+/* A member as a string; "" (never NULL) when missing or not a string. */
+const char *json_str(const cJSON *obj, const char *name);
+
+#endif

@@ -1,0 +1,177 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""A stand-in for greeterd in greeterctl's tests: speaks varlink (JSON
+objects ended by NUL bytes) on a Unix socket and answers with canned replies.
+Standard library only; needs no root."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+
+class Connection:
+    """One accepted client. Handlers answer through it."""
+
+    def __init__(self, server, sock, number):
+        self.server = server
+        self.sock = sock
+        self.number = number
+        self.closed = False
+
+    def _send(self, obj):
+        try:
+            self.sock.sendall(json.dumps(obj).encode() + b"\0")
+        except OSError:
+            self.closed = True
+
+    def reply(self, parameters=None, continues=False):
+        msg = {"parameters": parameters if parameters is not None else {}}
+        if continues:
+            msg["continues"] = True
+        self._send(msg)
+
+    def error(self, name, parameters=None):
+        self._send({"error": name, "parameters": parameters or {}})
+
+    def close(self):
+        if not self.closed:
+            self.closed = True
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self.sock.close()
+
+
+class FakeGreeterd:
+    """Listens on path; for each request calls handler(conn, request), in
+    the connection's thread. Requests are recorded as (connection, request)."""
+
+    def __init__(self, path, handler):
+        self.path = path
+        self.handler = handler
+        self.requests = []
+        self.connections = 0
+        self.lock = threading.Lock()
+        self.listener = None
+        self.stopping = False
+        self.listen()
+
+    def listen(self):
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(self.path)
+        self.listener.listen(16)
+        threading.Thread(target=self._accept, args=(self.listener,), daemon=True).start()
+
+    def stop_listening(self):
+        """Like a daemon going away: no more connections (refused, then absent)."""
+        listener, self.listener = self.listener, None
+        listener.close()
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+
+    def _accept(self, listener):
+        while True:
+            try:
+                sock, _ = listener.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.connections += 1
+                conn = Connection(self, sock, self.connections)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        buf = b""
+        while not conn.closed:
+            try:
+                data = conn.sock.recv(65536)
+            except OSError:
+                break
+            if not data:
+                break
+            buf += data
+            while b"\0" in buf:
+                raw, buf = buf.split(b"\0", 1)
+                request = json.loads(raw)
+                with self.lock:
+                    self.requests.append((conn.number, request))
+                self.handler(conn, request)
+        conn.close()
+
+    def requests_for(self, method):
+        with self.lock:
+            return [(n, r) for n, r in self.requests if r.get("method") == method]
+
+
+def event(seq, **fields):
+    """An Event as greeterd sends it."""
+    e = {
+        "seq": seq,
+        "boot_usec": 1000000 + seq,
+        "timestamp_usec": 1700000000123456 + seq * 1000,
+        "pid": 1000 + seq,
+        "ppid": 1,
+        "uid": 0,
+        "gid": 0,
+        "comm": "bash",
+        "filename": "/usr/bin/true",
+        "message": "Hello World",
+        "source": "builtin",
+    }
+    e.update(fields)
+    return e
+
+
+class Checks:
+    """Collects failures so that one run reports all of them."""
+
+    def __init__(self):
+        self.failures = 0
+
+    def check(self, cond, what, detail=""):
+        if not cond:
+            self.failures += 1
+            print(f"FAIL: {what}" + (f"\n  {detail}" if detail else ""), file=sys.stderr)
+        return cond
+
+    def done(self):
+        if self.failures:
+            print(f"{self.failures} check(s) failed", file=sys.stderr)
+            sys.exit(1)
+        print("all checks passed")
+
+
+class TempDir:
+    def __enter__(self):
+        self.path = tempfile.mkdtemp(prefix="greeterctl-test-")
+        return self.path
+
+    def __exit__(self, *exc):
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def run(ctl, sock, *args, timeout=15, env=None):
+    """Run greeterctl against sock; returns CompletedProcess with bytes."""
+    full_env = dict(os.environ, LC_ALL="C.UTF-8", TZ="UTC")
+    full_env.pop("GREETER_SOCKET", None)
+    if env:
+        full_env.update(env)
+    return subprocess.run([ctl, "--socket", sock, *args], capture_output=True,
+                          timeout=timeout, env=full_env)
+
+
+def wait_for(cond, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.01)
+    return cond()

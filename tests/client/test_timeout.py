@@ -1,0 +1,34 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""A greeterd that accepts the call and never answers: greeterctl gives up
+after 10 s with status 1, and says so.
+
+Usage: test_timeout.py PATH/TO/greeterctl"""
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fake_greeterd import Checks, FakeGreeterd, TempDir, run  # noqa: E402
+
+
+def main():
+    ctl = sys.argv[1]
+    t = Checks()
+    with TempDir() as tmp:
+        sock = os.path.join(tmp, "greeter.sock")
+        server = FakeGreeterd(sock, lambda conn, req: None)
+        started = time.monotonic()
+        r = run(ctl, sock, "status", timeout=30)
+        elapsed = time.monotonic() - started
+        t.check(r.returncode == 1, "no answer: status 1", r)
+        t.check(b"greeterctl: cannot get greeterd's status: greeterd did not answer within 10 s"
+                in r.stderr, "no answer: said so", r.stderr)
+        t.check(9.5 <= elapsed < 15, "gave up after about 10 s", elapsed)
+        t.check(len(server.requests_for("io.greeter.GetStatus")) == 1, "the call was made")
+    t.done()
+
+
+if __name__ == "__main__":
+    main()
