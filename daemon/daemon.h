@@ -26,6 +26,7 @@ struct daemon_options {
 	size_t replay_window;
 	bool report_failed;
 	bool print_events;
+	bool journal_events;
 	bool remove_pins;
 	bool verbose;
 };

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "events.h"
+#include "journal.h"
 #include "log.h"
 #include "messages.h"
 #include "pins.h"
@@ -35,6 +36,7 @@ enum {
 	OPT_WAKEUP_BYTES,
 	OPT_REPORT_FAILED,
 	OPT_PRINT_EVENTS,
+	OPT_JOURNAL_EVENTS,
 	OPT_REMOVE_PINS,
 	OPT_ADMIN_GROUP,
 	OPT_REPLAY_WINDOW,
@@ -52,6 +54,7 @@ static const struct option long_options[] = {
 	{ "replay-window", required_argument, NULL, OPT_REPLAY_WINDOW },
 	{ "report-failed", no_argument, NULL, OPT_REPORT_FAILED },
 	{ "print-events", no_argument, NULL, OPT_PRINT_EVENTS },
+	{ "journal-events", no_argument, NULL, OPT_JOURNAL_EVENTS },
 	{ "remove-pins", no_argument, NULL, OPT_REMOVE_PINS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, 'V' },
@@ -85,6 +88,7 @@ static void usage(FILE *out)
 		"      --replay-window N   recent events kept for clients that resume (default 8192)\n"
 		"      --report-failed     also report failed exec attempts\n"
 		"      --print-events      print each event on standard output\n"
+		"      --journal-events    write each event to the journal as a structured entry\n"
 		"      --remove-pins       detach and remove the pinned objects, then exit\n"
 		"  -v, --verbose           log debug messages, libbpf's among them\n"
 		"  -V, --version           print the version and exit\n"
@@ -185,6 +189,9 @@ static int parse_options(int argc, char **argv, struct daemon_options *o)
 			break;
 		case OPT_PRINT_EVENTS:
 			o->print_events = true;
+			break;
+		case OPT_JOURNAL_EVENTS:
+			o->journal_events = true;
 			break;
 		case OPT_REMOVE_PINS:
 			o->remove_pins = true;
@@ -362,6 +369,8 @@ static int run(struct daemon *d)
 		setvbuf(stdout, NULL, _IOLBF, 0);
 		events_add_sink(d->events, print_event, d);
 	}
+	if (d->opt.journal_events)
+		events_add_sink(d->events, journal_event, d);
 	r = daemon_api_start(d);
 	if (r < 0)
 		return r;

@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""--journal-events writes each event as a structured journal entry. The
+test runs in a private mount namespace with its own /run, where it listens
+on the journal's socket itself, so the host journal is untouched."""
+import os
+import socket
+import struct
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+from greeter_test import *  # noqa: E402,F403
+
+require_root()
+if os.environ.get("GREETER_IN_NS") != "1":
+    r = subprocess.run(["unshare", "--mount", "--propagation", "private", sys.executable,
+                        os.path.abspath(__file__)], env=dict(os.environ, GREETER_IN_NS="1"))
+    sys.exit(r.returncode)
+
+subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/run"], check=True)
+os.makedirs("/run/systemd/journal")
+journal = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+journal.bind("/run/systemd/journal/socket")
+journal.settimeout(10)
+ensure_bpffs()
+
+
+def parse_native(data):
+    """The journal's native protocol: KEY=value lines, or KEY, le64 size, bytes."""
+    fields, i = {}, 0
+    while i < len(data):
+        nl = data.index(b"\n", i)
+        line = data[i:nl]
+        if b"=" in line:
+            k, v = line.split(b"=", 1)
+            i = nl + 1
+        else:
+            size = struct.unpack("<Q", data[nl + 1:nl + 9])[0]
+            k, v = line, data[nl + 9:nl + 9 + size]
+            i = nl + 9 + size + 1
+        fields[k.decode()] = v.decode(errors="replace")
+    return fields
+
+
+d = Daemon("journal", extra=["--journal-events"])
+m = Marker("journal")
+try:
+    d.start()
+    d.set_message(501, "Hi user 501!")
+    m.run(uid=501)
+    entry = None
+    while entry is None:
+        f = parse_native(journal.recv(65536))
+        if f.get("GREETER_FILENAME") == m.path:
+            entry = f
+    check(entry["GREETER_UID"] == "501" and entry["GREETER_MESSAGE"] == "Hi user 501!",
+          "structured fields: uid and message")
+    check(entry["SYSLOG_IDENTIFIER"] == "greeterd" and entry["PRIORITY"] == "6", "identifier and priority")
+    check(entry.get("MESSAGE_ID") and "Hi user 501!" in entry["MESSAGE"], "MESSAGE_ID and MESSAGE")
+    check(entry["GREETER_COMM"] == "setpriv" and int(entry["GREETER_SEQ"]) > 0, "comm and sequence number")
+finally:
+    d.cleanup()
+    m.cleanup()
