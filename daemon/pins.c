@@ -377,8 +377,12 @@ static int adopt(struct pins *p, struct old_pins *o, const struct pins_options *
 	if (bpf_obj_get_info_by_fd(p->events_fd, &info, &len) == 0)
 		p->ring_size = info.max_entries;
 	p->mode = o->meta.attach_mode;
-	snprintf(p->attach_reason, sizeof(p->attach_reason), "%.*s",
-		 (int)sizeof(o->meta.attach_reason), o->meta.attach_reason);
+	if (opt->attach != GREETER_ATTACH_AUTO)
+		snprintf(p->attach_reason, sizeof(p->attach_reason), "requested with --attach %s",
+			 attach_mode_name(opt->attach));
+	else
+		snprintf(p->attach_reason, sizeof(p->attach_reason), "%.*s",
+			 (int)sizeof(o->meta.attach_reason), o->meta.attach_reason);
 	p->prog_count = PINS_PROG_COUNT;
 	for (size_t i = 0; i < PINS_PROG_COUNT; i++) {
 		ssize_t k = prog_index(names[i]);
