@@ -490,11 +490,28 @@ static int cmd_unset(const struct ctl_options *o, char **args)
 	return r;
 }
 
+/* A read command: call, then print the reply as JSON or for people. */
+static int read_and_print(const struct ctl_options *o, const char *what, const char *method,
+			  cJSON *params, void (*print_human)(const cJSON *reply))
+{
+	cJSON *reply;
+	int r = call(o, what, method, params, &reply);
+
+	if (r)
+		return r;
+	if (o->json)
+		r = print_json(reply);
+	else
+		print_human(reply);
+	cJSON_Delete(reply);
+	return r;
+}
+
 static int cmd_get(const struct ctl_options *o, char **args)
 {
 	char what[96] = "cannot get your message";
 	uint32_t uid = GREETER_DEFAULT_UID;
-	cJSON *p, *reply;
+	cJSON *p;
 	int r;
 
 	if (args[0]) {
@@ -507,49 +524,19 @@ static int cmd_get(const struct ctl_options *o, char **args)
 	p = uid_params(uid);
 	if (!p)
 		return out_of_memory();
-	r = call(o, what, "io.greeter.GetMessage", p, &reply);
-	if (r)
-		return r;
-	if (o->json)
-		r = print_json(reply);
-	else
-		print_message(reply);
-	cJSON_Delete(reply);
-	return r;
+	return read_and_print(o, what, "io.greeter.GetMessage", p, print_message);
 }
 
 static int cmd_list(const struct ctl_options *o, char **args)
 {
-	cJSON *reply;
-	int r;
-
-	r = call(o, "cannot list the messages", "io.greeter.ListMessages", cJSON_CreateObject(),
-		 &reply);
-	if (r)
-		return r;
-	if (o->json)
-		r = print_json(reply);
-	else
-		print_message_list(reply);
-	cJSON_Delete(reply);
-	return r;
+	return read_and_print(o, "cannot list the messages", "io.greeter.ListMessages",
+			      cJSON_CreateObject(), print_message_list);
 }
 
 static int cmd_status(const struct ctl_options *o, char **args)
 {
-	cJSON *reply;
-	int r;
-
-	r = call(o, "cannot get greeterd's status", "io.greeter.GetStatus", cJSON_CreateObject(),
-		 &reply);
-	if (r)
-		return r;
-	if (o->json)
-		r = print_json(reply);
-	else
-		print_status(reply);
-	cJSON_Delete(reply);
-	return r;
+	return read_and_print(o, "cannot get greeterd's status", "io.greeter.GetStatus",
+			      cJSON_CreateObject(), print_status);
 }
 
 static int cmd_tail_args(const struct ctl_options *o, char **args)

@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "dirs.h"
 #include "log.h"
 #include "utf8.h"
 #include "validate.h"
@@ -303,14 +304,6 @@ static void method_list_messages(struct varlink_call *c, const cJSON *p, void *u
 	}
 	greeter_entries_free(&all);
 	varlink_call_reply(c, r, false);
-}
-
-static uint64_t now_usec(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
 }
 
 static void method_get_status(struct varlink_call *c, const cJSON *p, void *userdata)
@@ -613,23 +606,6 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	return sd_event_source_set_time_relative(s, STATUS_INTERVAL_USEC);
 }
 
-/* mkdir -p of the socket's directory, world-searchable so users can connect. */
-static int make_socket_dir(const char *path)
-{
-	char dir[PATH_MAX];
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	return 0;
-}
-
 int daemon_api_start(struct daemon *d)
 {
 	struct varlink_server_options o = {
@@ -667,7 +643,7 @@ int daemon_api_start(struct daemon *d)
 		r = varlink_server_listen_fd(a->server, SD_LISTEN_FDS_START);
 		log_info("serving on the socket passed by the service manager");
 	} else {
-		r = make_socket_dir(d->opt.socket_path);
+		r = dirs_make_parents(d->opt.socket_path);
 		if (r >= 0)
 			r = varlink_server_listen_path(a->server, d->opt.socket_path, 0666);
 		if (r < 0)

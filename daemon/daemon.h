@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <systemd/sd-event.h>
+#include <time.h>
 
 #include "events.h"
 #include "messages.h"
@@ -46,6 +47,14 @@ struct daemon {
 	uint64_t ready_usec;    /* CLOCK_MONOTONIC */
 	uint64_t start_realtime_usec;
 };
+
+static inline uint64_t now_usec(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
+}
 
 /* Serve the API on the socket (from systemd or created). api.c */
 int daemon_api_start(struct daemon *d);

@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "dirs.h"
 #include "events.h"
 #include "journal.h"
 #include "log.h"
@@ -218,39 +219,12 @@ static int parse_options(int argc, char **argv, struct daemon_options *o)
 	return -1;
 }
 
-static uint64_t now_usec(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static void print_event(const struct greeter_event *e, void *userdata)
 {
 	char line[1024];
 
 	events_format_line(e, line, sizeof(line));
 	puts(line);
-}
-
-/* mkdir -p with mode for the last component. */
-static int make_dir(const char *path, mode_t mode)
-{
-	char buf[PATH_MAX];
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
 }
 
 /*
@@ -263,7 +237,7 @@ static bool load_state(struct daemon *d, struct greeter_entries *entries)
 	char err[512] = "";
 	int r;
 
-	r = make_dir(d->opt.state_dir, 0755);
+	r = dirs_make(d->opt.state_dir, 0755);
 	if (r < 0)
 		log_warning("cannot create state directory %s: %s; messages will not survive a "
 			    "reboot",
