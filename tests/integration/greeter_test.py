@@ -89,7 +89,7 @@ class Varlink:
 class Daemon:
     """One greeterd with its own pin dir, state dir and socket."""
 
-    def __init__(self, name, attach=None, extra=None, pin_dir=None, state_dir=None):
+    def __init__(self, name, attach=None, extra=None, pin_dir=None, state_dir=None, wrapper=None):
         self.tmp = tempfile.mkdtemp(prefix="greeter-%s-" % name)
         os.chmod(self.tmp, 0o755)  # other users reach the socket
         self.pin_dir = pin_dir or "/sys/fs/bpf/greeter-test-%s-%d" % (name, os.getpid())
@@ -101,6 +101,7 @@ class Daemon:
         self.out = None
         self.log_path = None
         self.runs = 0
+        self.wrapper = wrapper or []
 
     def args(self):
         a = [GREETERD, "--pin-dir", self.pin_dir, "--state-dir", self.state_dir,
@@ -118,7 +119,7 @@ class Daemon:
         env.pop("NOTIFY_SOCKET", None)
         env.pop("LISTEN_FDS", None)
         env.pop("STATE_DIRECTORY", None)
-        self.proc = subprocess.Popen(self.args(), stdout=self.out,
+        self.proc = subprocess.Popen(self.wrapper + self.args(), stdout=self.out,
                                      stderr=open(self.log_path, "w"), env=env)
         if wait:
             self.wait_ready()
@@ -128,7 +129,7 @@ class Daemon:
         with open(self.log_path) as f:
             return f.read()
 
-    def wait_ready(self, timeout=20):
+    def wait_ready(self, timeout=60):
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:

@@ -1,7 +1,7 @@
 # Debian 12 packages greeter needs to build and test. Sourced by demo.sh and run-tests.sh.
 GREETER_BUILD_DEPS="meson ninja-build pkg-config clang llvm bpftool libbpf-dev libelf-dev
 zlib1g-dev libsystemd-dev libcjson-dev libcmocka-dev scdoc mandoc python3 util-linux
-bash-completion systemd"
+bash-completion systemd valgrind"
 
 greeter_install_deps() {
 	local missing=() p
