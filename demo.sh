@@ -11,7 +11,7 @@ if [ "$(id -u)" != 0 ]; then
 	echo "demo.sh: needs root (it loads BPF programs): sudo $0" >&2
 	exit 2
 fi
-greeter_install_deps
+greeter_install_deps $GREETER_BUILD_DEPS
 
 echo "==> building"
 [ -d build ] || meson setup build >/dev/null

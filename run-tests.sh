@@ -11,7 +11,7 @@ if [ "$(id -u)" != 0 ]; then
 	echo "run-tests.sh: needs root (BPF programs are loaded): sudo $0" >&2
 	exit 2
 fi
-greeter_install_deps || { echo "run-tests.sh: installing dependencies failed" >&2; exit 1; }
+greeter_install_deps $GREETER_BUILD_DEPS $GREETER_TEST_DEPS || { echo "run-tests.sh: installing dependencies failed" >&2; exit 1; }
 
 status=0
 build() { # dir, meson options...
@@ -42,7 +42,10 @@ for path in sys.argv[1:]:
         failed += 1
         continue
     for line in lines:
-        r = json.loads(line).get("result")
+        try:
+            r = json.loads(line).get("result")
+        except ValueError:
+            r = "UNREADABLE"
         if r in ("OK", "EXPECTEDFAIL"):
             passed += 1
         elif r == "SKIP":

@@ -11,6 +11,7 @@
 
 #include "escape.h"
 #include "greeterctl.h"
+#include "json_print.h"
 #include "validate.h"
 
 bool json_uint(const cJSON *v, double max, uint64_t *out)
@@ -99,7 +100,7 @@ void print_escaped_padded(FILE *f, const char *s, int width)
 int print_json(const cJSON *params)
 {
 	/* One line: easy for jq and line-oriented tools alike. */
-	char *text = cJSON_PrintUnformatted(params);
+	char *text = greeter_json_print(params);
 
 	if (!text) {
 		fprintf(stderr, "greeterctl: out of memory\n");

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "varlink_wire.h"
+#include "json_print.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -109,10 +110,13 @@ ssize_t varlink_framer_feed(struct varlink_framer *f, const void *data, size_t l
 int varlink_framer_next(struct varlink_framer *f, const char **msg, size_t *len)
 {
 	size_t used = f->tail - f->head;
-	const char *start = f->buf + f->head, *nul;
+	const char *start, *nul;
 
+	/* Found by fuzzing: buf is NULL until the first byte comes, and even
+	 * NULL + 0 is undefined behaviour (UBSan); so no pointer before data. */
 	if (used == 0)
 		return VARLINK_FRAME_NEED_MORE;
+	start = f->buf + f->head;
 	/* Remember how far we looked so byte-by-byte input stays linear. */
 	nul = memchr(start + f->scanned, 0, used - f->scanned);
 	if (!nul) {
@@ -182,10 +186,14 @@ bool varlink_json_find_escaped_nul(const char *s, size_t len, int *member, int *
 			depth--;
 		} else if (ch == '"') {
 			i = skip_string(s, len, i, &nul);
-			/* A string followed by ':' is a member name. */
-			for (j = i; j < len &&
-				    (s[j] == ' ' || s[j] == '\t' || s[j] == '\r' || s[j] == '\n');
-			     j++)
+			/*
+			 * A string followed by ':' is a member name. Found by
+			 * fuzzing: cJSON skips every byte up to ' ' as white
+			 * space, not just the four JSON allows, so must we, or
+			 * "a"\b:... is not seen as a member and the wrong
+			 * parameter is named.
+			 */
+			for (j = i; j < len && (unsigned char)s[j] <= ' '; j++)
 				;
 			key = j < len && s[j] == ':';
 			if (key && depth == 1) {
@@ -272,7 +280,7 @@ int varlink_outbuf_append(struct varlink_outbuf *o, const void *data, size_t len
 
 int varlink_outbuf_append_json(struct varlink_outbuf *o, const cJSON *obj)
 {
-	char *s = cJSON_PrintUnformatted(obj);
+	char *s = greeter_json_print(obj);
 	int r;
 
 	if (!s)

@@ -55,7 +55,7 @@ sock=$(default_of --socket)
 pins=$(default_of --pin-dir)
 grep -qx "ListenStream=$sock" "$socket" ||
 	bad "greeterd.socket does not listen on greeterd's default socket $sock"
-grep -qx "ReadWritePaths=$pins" "$service" ||
+grep -qx "ReadWritePaths=-$pins" "$service" ||
 	bad "greeterd.service does not make greeterd's default pin directory $pins writable"
 grep -q "^ExecStartPre=+mkdir -p -m 0700 $pins\$" "$service" ||
 	bad "greeterd.service does not create the pin directory $pins before the sandbox"

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* JSON text with exact integers. */
+#ifndef GREETER_JSON_PRINT_H
+#define GREETER_JSON_PRINT_H
+
+#include <cjson/cJSON.h>
+
+/*
+ * cJSON_PrintUnformatted(), except that integral numbers up to 2^53 print as
+ * integers: cJSON writes 1795535977611690 as 1.79553597761169e+15, which
+ * readers that want an integer (timestamps, IDs) reject. Free with free().
+ */
+char *greeter_json_print(const cJSON *obj);
+
+#endif

@@ -1,0 +1,133 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Runs at boot in the systemd suite's Debian guest (greeter-vm-test.service),
+# on Debian's 6.1 kernel, against greeter as `meson install` put it there,
+# with the shipped units unchanged. Boot 1 (greeter_vm.phase=1 on the kernel
+# command line): start, API, restart, socket activation, status, watchdog.
+# Boot 2, same disk: messages back from the state file. Prints
+# "GREETER-VM-RESULT systemd-bootN passed=N failed=N" on the console and
+# powers off.
+set -u
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+here=/usr/local/lib/greeter-vm
+phase=$(sed -n 's/.*greeter_vm\.phase=\([0-9]*\).*/\1/p' /proc/cmdline)
+phase=${phase:-1}
+# From the host: UNIT_SHA256, SOCKET_SHA256, PIN_DIR.
+. "$here/expected"
+
+passed=0
+failed=0
+ok() {
+	passed=$((passed + 1))
+	echo "ok - $*"
+}
+not_ok() {
+	failed=$((failed + 1))
+	echo "not ok - $*"
+}
+check() { # description command...
+	local d=$1
+	shift
+	if "$@"; then ok "$d"; else not_ok "$d"; fi
+}
+finish() {
+	echo "greeterd's journal:"
+	journalctl -b -o cat -u greeterd.service -u greeterd.socket --no-pager | sed 's/^/    journal: /'
+	echo "GREETER-VM-RESULT systemd-boot$phase passed=$passed failed=$failed"
+	sync
+	systemctl --no-block --job-mode=replace-irreversibly start poweroff.target
+	exit 0
+}
+
+ctl() { timeout 30 greeterctl "$@"; }
+as_501() { setpriv --reuid 501 --regid 501 --clear-groups /bin/true; }
+# The first event of UID 501's that greeterd still holds.
+greeting_501() { ctl tail --after 0 -u 501 -n 1 --json 2>/dev/null; }
+greeted() { # json: UID 501's event with its message
+	grep -q '"uid":501' <<<"$1" && grep -q '"message":"Hi user 501!"' <<<"$1"
+}
+seq_of() { grep -o '"seq":[0-9]*' <<<"$1" | grep -o '[0-9]*$'; }
+link_ids() { ctl status --json | grep -o '"link_id":[0-9]*' | sort | tr '\n' ' '; }
+active() { [ "$(systemctl is-active "$1")" = active ]; }
+inactive() { [ "$(systemctl is-active "$1")" = inactive ]; }
+prop() { systemctl show -P "$2" "$1"; }
+
+echo "boot $phase: kernel $(uname -r), $(systemctl --version | head -1)"
+check "Debian's 6.1 kernel" eval '[[ $(uname -r) == 6.1.* ]]'
+unit=$(prop greeterd.service FragmentPath)
+socket=$(prop greeterd.socket FragmentPath)
+echo "units: $unit $socket"
+check "the shipped greeterd.service, unchanged ($unit)" \
+	eval '[ "$(sha256sum <"$unit" | cut -d" " -f1)" = "$UNIT_SHA256" ]'
+check "the shipped greeterd.socket, unchanged ($socket)" \
+	eval '[ "$(sha256sum <"$socket" | cut -d" " -f1)" = "$SOCKET_SHA256" ]'
+check "no drop-ins for greeterd.service" eval '[ -z "$(prop greeterd.service DropInPaths)" ]'
+
+if [ "$phase" = 2 ]; then
+	# A new boot: no pins yet; the messages come from the state file.
+	check "no pins before greeterd starts (new boot)" test ! -e "$PIN_DIR"
+	check "state file kept the message" grep -q "Hi user 501!" /var/lib/greeter/messages.json
+	check "systemctl start greeterd" systemctl start greeterd
+	check "greeterd active" active greeterd.service
+	check "attached by kprobe" eval 'ctl status --json | grep -q "\"attach_mode\":\"kprobe\""'
+	got=$(ctl get 501)
+	echo "$got"
+	check "message for UID 501 restored after the reboot" grep -q "Hi user 501!" <<<"$got"
+	as_501
+	ev=$(greeting_501)
+	echo "$ev"
+	check "UID 501's exec greeted after the reboot" greeted "$ev"
+	finish
+fi
+
+check "greeterd not started before the test (not enabled)" inactive greeterd.service
+check "systemctl start greeterd" systemctl start greeterd
+check "greeterd active (Type=notify: READY=1 came)" active greeterd.service
+check "Type=notify" eval '[ "$(prop greeterd.service Type)" = notify ]'
+check "greeterd.socket active (pulled in by the service)" active greeterd.socket
+st=$(ctl status --json)
+echo "$st"
+check "auto attach mode chose kprobe" grep -q '"attach_mode":"kprobe"' <<<"$st"
+check "pins in $PIN_DIR" eval 'ls "$PIN_DIR" | grep -q "^link_"'
+check "greeterctl set 501 \"Hi user 501!\"" ctl set 501 "Hi user 501!"
+check "a program run as UID 501 (setpriv --reuid 501)" as_501
+ev=$(greeting_501)
+echo "$ev"
+check "UID 501's exec greeted with its message (tail -n 1 --json)" greeted "$ev"
+check "state file written" grep -q "Hi user 501!" /var/lib/greeter/messages.json
+
+status=$(systemctl status --no-pager greeterd.service)
+echo "$status"
+check "systemctl status shows the STATUS= line" grep -q 'Status: "Attached (kprobe), ' <<<"$status"
+wd=$(prop greeterd.service WatchdogUSec)
+check "watchdog configured (WatchdogUSec=$wd)" eval '[ -n "$wd" ] && [ "$wd" != 0 ] && [ "$wd" != infinity ]'
+
+# Restart: a new process, the same pins, links and messages.
+pid1=$(prop greeterd.service MainPID)
+links1=$(link_ids)
+check "systemctl restart greeterd" systemctl restart greeterd
+pid2=$(prop greeterd.service MainPID)
+links2=$(link_ids)
+echo "MainPID $pid1 -> $pid2; links $links1 -> $links2"
+check "greeterd active after the restart, a new process" eval 'active greeterd.service && [ "$pid1" != "$pid2" ]'
+check "the restart kept the pins and the links (same link IDs)" eval '[ -n "$links1" ] && [ "$links1" = "$links2" ]'
+check "the restart kept the message" eval 'ctl get 501 | grep -q "Hi user 501!"'
+as_501
+ev2=$(greeting_501)
+check "greeted after the restart" eval 'greeted "$ev2" && [ "$(seq_of "$ev2")" -gt "$(seq_of "$ev")" ]'
+
+# Socket activation: the service stopped, the socket kept; the first client
+# starts greeterd.
+check "systemctl stop greeterd.service" systemctl stop greeterd.service
+check "greeterd inactive" inactive greeterd.service
+check "greeterd.socket still listening" active greeterd.socket
+check "pins kept while greeterd is stopped" eval 'ls "$PIN_DIR" | grep -q "^link_"'
+got=$(ctl get 501)
+echo "$got"
+check "the first greeterctl call served (by a socket-activated greeterd)" grep -q "Hi user 501!" <<<"$got"
+check "greeterd active again, started by the socket" active greeterd.service
+check "greeterd says it serves the passed socket" eval \
+	'journalctl -b -o cat -u greeterd.service | grep -q "socket passed by the service manager"'
+check "links kept across the socket activation" eval '[ "$(link_ids)" = "$links1" ]'
+check "no restarts by the service manager (NRestarts=0)" eval '[ "$(prop greeterd.service NRestarts)" = 0 ]'
+finish
