@@ -14,14 +14,14 @@
 #define GREETER_ABI_VERSION 1
 
 /* A message is up to 63 bytes of UTF-8 plus its terminating NUL. */
-#define GREETER_MESSAGE_SIZE   64
-#define GREETER_MESSAGE_MAX    (GREETER_MESSAGE_SIZE - 1)
-#define GREETER_COMM_SIZE      16
-#define GREETER_FILENAME_SIZE  256
-#define GREETER_MAX_MESSAGES   16384
-#define GREETER_PENDING_MAX    16384
+#define GREETER_MESSAGE_SIZE 64
+#define GREETER_MESSAGE_MAX (GREETER_MESSAGE_SIZE - 1)
+#define GREETER_COMM_SIZE 16
+#define GREETER_FILENAME_SIZE 256
+#define GREETER_MAX_MESSAGES 16384
+#define GREETER_PENDING_MAX 16384
 /* Key of the default message in the config map; never a valid UID. */
-#define GREETER_DEFAULT_UID    0xffffffffu
+#define GREETER_DEFAULT_UID 0xffffffffu
 #define GREETER_BUILTIN_MESSAGE "Hello World"
 
 /* Value of the config map (uid -> message). */
@@ -31,7 +31,7 @@ struct greeter_message {
 
 /* Where an event's message came from. */
 enum greeter_source {
-	GREETER_SOURCE_UID = 0,     /* the UID's own message */
+	GREETER_SOURCE_UID = 0, /* the UID's own message */
 	GREETER_SOURCE_DEFAULT = 1, /* the default message (key GREETER_DEFAULT_UID) */
 	GREETER_SOURCE_BUILTIN = 2, /* GREETER_BUILTIN_MESSAGE */
 };
@@ -45,28 +45,28 @@ enum greeter_event_flags {
 
 /* One record in the events ring buffer. */
 struct greeter_event {
-	__u64 seq;     /* 1, 2, ...: grows by one per event, across daemon restarts */
+	__u64 seq; /* 1, 2, ...: grows by one per event, across daemon restarts */
 	__u64 boot_ns; /* CLOCK_BOOTTIME of the exec */
-	__u32 pid;     /* process (tgid) that exec'd */
-	__u32 ppid;    /* its parent's tgid */
-	__u32 uid;     /* real UID */
-	__u32 gid;     /* real GID */
-	__s32 error;   /* 0, or -errno of a failed attempt */
-	__u16 flags;   /* enum greeter_event_flags */
-	__u8 source;   /* enum greeter_source */
+	__u32 pid; /* process (tgid) that exec'd */
+	__u32 ppid; /* its parent's tgid */
+	__u32 uid; /* real UID */
+	__u32 gid; /* real GID */
+	__s32 error; /* 0, or -errno of a failed attempt */
+	__u16 flags; /* enum greeter_event_flags */
+	__u8 source; /* enum greeter_source */
 	__u8 reserved;
-	char comm[GREETER_COMM_SIZE];         /* comm of the caller, before the exec */
+	char comm[GREETER_COMM_SIZE]; /* comm of the caller, before the exec */
 	char filename[GREETER_FILENAME_SIZE]; /* the file executed */
 	char message[GREETER_MESSAGE_SIZE];
 };
 
 /* Per-CPU counters, the index into the stats map. */
 enum greeter_stat {
-	GREETER_STAT_EMITTED = 0,   /* events written to the ring buffer */
-	GREETER_STAT_LOST = 1,      /* ring buffer full: event lost */
-	GREETER_STAT_FAILED = 2,    /* exec attempts that failed */
+	GREETER_STAT_EMITTED = 0, /* events written to the ring buffer */
+	GREETER_STAT_LOST = 1, /* ring buffer full: event lost */
+	GREETER_STAT_FAILED = 2, /* exec attempts that failed */
 	GREETER_STAT_NO_CALLER = 3, /* exec completed without a seen syscall entry */
-	GREETER_STAT_WAKEUPS = 4,   /* submits that woke user space */
+	GREETER_STAT_WAKEUPS = 4, /* submits that woke user space */
 	GREETER_STAT_MAX = 5,
 };
 
@@ -78,7 +78,7 @@ enum greeter_setting_flags {
 /* Value of the settings map (one entry), written by greeterd at start. */
 struct greeter_settings {
 	__u64 wakeup_bytes; /* wake user space once this much data is pending */
-	__u32 flags;        /* enum greeter_setting_flags */
+	__u32 flags; /* enum greeter_setting_flags */
 	__u32 reserved;
 };
 
@@ -89,9 +89,9 @@ struct greeter_sequence {
 
 /* Value of the meta map (one entry): identifies the build that made the pins. */
 struct greeter_meta {
-	__u32 abi_version;   /* GREETER_ABI_VERSION */
-	__u32 attach_mode;   /* enum greeter_attach_mode */
-	__u64 build_id;      /* hash of the BPF object that is pinned */
+	__u32 abi_version; /* GREETER_ABI_VERSION */
+	__u32 attach_mode; /* enum greeter_attach_mode */
+	__u64 build_id; /* hash of the BPF object that is pinned */
 	__u64 created_boot_ns;
 	char attach_reason[128]; /* why this attach mode was chosen */
 };

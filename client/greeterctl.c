@@ -21,13 +21,13 @@
 
 /* Help */
 
-#define HELP_SOCKET                                                                        \
-	"      --socket PATH   greeterd's socket (default $GREETER_SOCKET, else\n"         \
+#define HELP_SOCKET                                                                                \
+	"      --socket PATH   greeterd's socket (default $GREETER_SOCKET, else\n"                 \
 	"                      " GREETER_DEFAULT_SOCKET ")\n"
 
-#define HELP_EXIT                                                                          \
-	"Exit status: 0 success; 1 greeterd returned an error or did not answer within\n"  \
-	"10 s; 2 usage error; 3 greeterd is not running, cannot be reached, or the\n"      \
+#define HELP_EXIT                                                                                  \
+	"Exit status: 0 success; 1 greeterd returned an error or did not answer within\n"          \
+	"10 s; 2 usage error; 3 greeterd is not running, cannot be reached, or the\n"              \
 	"connection to it was lost.\n"
 
 static const char help_main[] =
@@ -219,25 +219,24 @@ enum {
 	OPT_NO_RECONNECT,
 };
 
-static const struct option long_options[] = {
-	{ "socket", required_argument, NULL, OPT_SOCKET },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ "user", required_argument, NULL, 'u' },
-	{ "comm", required_argument, NULL, OPT_COMM },
-	{ "count", required_argument, NULL, 'n' },
-	{ "failed", no_argument, NULL, OPT_FAILED },
-	{ "after", required_argument, NULL, OPT_AFTER },
-	{ "no-reconnect", no_argument, NULL, OPT_NO_RECONNECT },
-	{ 0 }
-};
+static const struct option long_options[] = { { "socket", required_argument, NULL, OPT_SOCKET },
+					      { "json", no_argument, NULL, OPT_JSON },
+					      { "help", no_argument, NULL, 'h' },
+					      { "version", no_argument, NULL, 'V' },
+					      { "user", required_argument, NULL, 'u' },
+					      { "comm", required_argument, NULL, OPT_COMM },
+					      { "count", required_argument, NULL, 'n' },
+					      { "failed", no_argument, NULL, OPT_FAILED },
+					      { "after", required_argument, NULL, OPT_AFTER },
+					      { "no-reconnect", no_argument, NULL,
+						OPT_NO_RECONNECT },
+					      { 0 } };
 
 struct command_line {
 	struct ctl_options o;
 	bool help, version;
 	const char *tail_option; /* the first tail-only option seen, for the error */
-	char **args;             /* command and its arguments */
+	char **args; /* command and its arguments */
 	int n_args;
 };
 
@@ -384,8 +383,8 @@ int ctl_transport_error(const char *what, int r)
  * Make one call and wait for its one reply. Returns 0 with *reply (the
  * caller frees it), or an exit status after saying what failed.
  */
-static int call(const struct ctl_options *o, const char *what, const char *method,
-		cJSON *params, cJSON **reply)
+static int call(const struct ctl_options *o, const char *what, const char *method, cJSON *params,
+		cJSON **reply)
 {
 	struct varlink_client *c = NULL;
 	char *error = NULL;

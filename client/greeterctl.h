@@ -13,8 +13,8 @@ struct varlink_client;
 /* Exit status, documented in --help and greeterctl(1). */
 enum {
 	EXIT_OK = 0,
-	EXIT_DAEMON = 1,      /* greeterd answered with an error, or not in time */
-	EXIT_USAGE = 2,       /* bad command line */
+	EXIT_DAEMON = 1, /* greeterd answered with an error, or not in time */
+	EXIT_USAGE = 2, /* bad command line */
 	EXIT_NOT_RUNNING = 3, /* greeterd cannot be reached, or went away */
 };
 

@@ -242,7 +242,7 @@ struct row {
 	bool is_default;
 	uint32_t uid;
 	char uid_text[16];
-	char *user;    /* escaped */
+	char *user; /* escaped */
 	char *message; /* escaped */
 };
 
@@ -271,8 +271,7 @@ void print_message_list(const cJSON *reply)
 		fprintf(stderr, "greeterctl: out of memory\n");
 		return;
 	}
-	cJSON_ArrayForEach(m, list)
-	{
+	cJSON_ArrayForEach (m, list) {
 		struct row *r = &rows[count++];
 		uint64_t uid;
 		const char *name = NULL;
@@ -381,8 +380,7 @@ void print_status(const cJSON *reply)
 	printf("%s\n", buf);
 
 	label("Programs:");
-	cJSON_ArrayForEach(p, progs)
-	{
+	cJSON_ArrayForEach (p, progs) {
 		if (!first)
 			label("");
 		first = false;

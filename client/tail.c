@@ -20,7 +20,7 @@
 /* Besides exit statuses: what the event loop does next. */
 enum {
 	TAIL_CONTINUE = -2, /* keep reading */
-	TAIL_LOST = -1,     /* the connection is gone: make another */
+	TAIL_LOST = -1, /* the connection is gone: make another */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -243,8 +243,7 @@ static int watch(struct tail *t, struct varlink_client *c)
 			return TAIL_LOST;
 		if (r < 0)
 			return ctl_transport_error("cannot follow events", r);
-		if (error && t->lost_announced &&
-		    !strcmp(error, "io.greeter.TooManyConnections")) {
+		if (error && t->lost_announced && !strcmp(error, "io.greeter.TooManyConnections")) {
 			/* A restarted greeterd flooded by reconnecting clients: retry. */
 			r = TAIL_LOST;
 		} else if (error) {

@@ -12,7 +12,7 @@
 #include "greeter.h"
 
 struct greeter_entry {
-	uint32_t uid;			 /* GREETER_DEFAULT_UID for the default message */
+	uint32_t uid; /* GREETER_DEFAULT_UID for the default message */
 	char text[GREETER_MESSAGE_SIZE]; /* NUL-terminated, zero-padded */
 };
 

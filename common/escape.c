@@ -13,7 +13,7 @@ static const char hex[] = "0123456789abcdef";
 static bool needs_u_escape(uint32_t cp)
 {
 	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x061c || cp == 0x200e || cp == 0x200f ||
-	       (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+		(cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
 }
 
 size_t greeter_escape(char *out, size_t out_size, const char *in, size_t in_len)

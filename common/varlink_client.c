@@ -26,9 +26,9 @@ struct varlink_client {
 
 int varlink_client_connect(struct varlink_client **out, const char *path)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	size_t n = path ? strlen(path) : 0;
-	struct timeval tv = {.tv_sec = SEND_TIMEOUT_MS / 1000};
+	struct timeval tv = { .tv_sec = SEND_TIMEOUT_MS / 1000 };
 	struct varlink_client *c;
 	int r;
 
@@ -94,7 +94,7 @@ static int64_t now_ms(void)
 /* poll() one event with a deadline (< 0: none). Returns 1, 0 on timeout, -errno. */
 static int wait_fd(int fd, short events, int64_t deadline)
 {
-	struct pollfd p = {.fd = fd, .events = events};
+	struct pollfd p = { .fd = fd, .events = events };
 	int timeout = -1, r;
 
 	if (deadline >= 0) {
@@ -116,7 +116,7 @@ int varlink_client_call(struct varlink_client *c, const char *method, cJSON *par
 	int r;
 
 	if (!method || (flags & ~(VARLINK_CALL_MORE | VARLINK_CALL_ONEWAY)) ||
-		((flags & VARLINK_CALL_MORE) && (flags & VARLINK_CALL_ONEWAY))) {
+	    ((flags & VARLINK_CALL_MORE) && (flags & VARLINK_CALL_ONEWAY))) {
 		cJSON_Delete(parameters);
 		return -EINVAL;
 	}
@@ -125,13 +125,13 @@ int varlink_client_call(struct varlink_client *c, const char *method, cJSON *par
 	if (parameters)
 		m = cJSON_CreateObject();
 	if (!m || !cJSON_AddStringToObject(m, "method", method) ||
-		!cJSON_AddItemToObject(m, "parameters", parameters)) {
+	    !cJSON_AddItemToObject(m, "parameters", parameters)) {
 		cJSON_Delete(parameters);
 		cJSON_Delete(m);
 		return -ENOMEM;
 	}
 	if (((flags & VARLINK_CALL_MORE) && !cJSON_AddTrueToObject(m, "more")) ||
-		((flags & VARLINK_CALL_ONEWAY) && !cJSON_AddTrueToObject(m, "oneway"))) {
+	    ((flags & VARLINK_CALL_ONEWAY) && !cJSON_AddTrueToObject(m, "oneway"))) {
 		cJSON_Delete(m);
 		return -ENOMEM;
 	}
@@ -170,7 +170,7 @@ static int parse_reply(const char *msg, size_t len, cJSON **reply_parameters, ch
 	error = cJSON_GetObjectItemCaseSensitive(root, "error");
 	cont = cJSON_GetObjectItemCaseSensitive(root, "continues");
 	if (!cJSON_IsObject(root) || (params && !cJSON_IsObject(params) && !cJSON_IsNull(params)) ||
-		(error && !cJSON_IsString(error)) || (cont && !cJSON_IsBool(cont))) {
+	    (error && !cJSON_IsString(error)) || (cont && !cJSON_IsBool(cont))) {
 		cJSON_Delete(root);
 		return -EBADMSG;
 	}

@@ -6,7 +6,7 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 
-#define VARLINK_CALL_MORE   (1u << 0)
+#define VARLINK_CALL_MORE (1u << 0)
 #define VARLINK_CALL_ONEWAY (1u << 1)
 
 /* Largest reply accepted, NUL not counted. */

@@ -15,10 +15,10 @@
 
 struct varlink_framer {
 	char *buf;
-	size_t cap;	/* allocated */
-	size_t limit;	/* most bytes ever buffered: the largest message + its NUL */
-	size_t head;	/* first byte not yet returned */
-	size_t tail;	/* end of the data */
+	size_t cap; /* allocated */
+	size_t limit; /* most bytes ever buffered: the largest message + its NUL */
+	size_t head; /* first byte not yet returned */
+	size_t tail; /* end of the data */
 	size_t scanned; /* bytes after head known to hold no NUL */
 };
 
@@ -78,7 +78,7 @@ struct varlink_outbuf {
 	char *buf;
 	size_t cap;
 	size_t limit; /* most bytes ever pending */
-	size_t head;  /* first byte not yet sent */
+	size_t head; /* first byte not yet sent */
 	size_t tail;
 };
 

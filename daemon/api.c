@@ -19,14 +19,15 @@
 #include "config.h"
 #include "daemon.h"
 #include "dirs.h"
+#include "journal.h"
 #include "log.h"
 #include "utf8.h"
 #include "validate.h"
 #include "varlink_server.h"
 
-#define MAX_CONNECTIONS         4096
+#define MAX_CONNECTIONS 4096
 #define MAX_CONNECTIONS_PER_UID 512
-#define MAX_REQUEST_SIZE        (64 * 1024)
+#define MAX_REQUEST_SIZE (64 * 1024)
 /* A watcher's socket may hold this much before greeterd keeps events back. */
 #define WATCH_OUTPUT_HIGH (64 * 1024)
 /* At shutdown, what is left is queued up to this much per watcher. */
@@ -43,7 +44,7 @@ struct watcher {
 	struct api *api;
 	struct varlink_call *call;
 	struct watcher *prev, *next;
-	uint64_t pos;     /* next window position to consider */
+	uint64_t pos; /* next window position to consider */
 	uint64_t dropped; /* lost since the last reply that said so */
 	uint64_t dropped_total;
 	uint32_t peer_uid;
@@ -74,8 +75,7 @@ static bool check_parameters(struct varlink_call *c, const cJSON *p, const char 
 {
 	const cJSON *item, *other;
 
-	cJSON_ArrayForEach(item, p)
-	{
+	cJSON_ArrayForEach (item, p) {
 		bool ok = false;
 
 		for (size_t i = 0; known[i]; i++)
@@ -327,7 +327,8 @@ static void method_get_status(struct varlink_call *c, const cJSON *p, void *user
 	cJSON_AddStringToObject(r, "kernel_release", un.release);
 	cJSON_AddStringToObject(r, "pin_dir", d->pins.dir);
 	cJSON_AddStringToObject(r, "state_dir", d->opt.state_dir);
-	cJSON_AddNumberToObject(r, "uptime_usec", (double)(now_usec(CLOCK_MONOTONIC) - d->start_usec));
+	cJSON_AddNumberToObject(r, "uptime_usec",
+				(double)(now_usec(CLOCK_MONOTONIC) - d->start_usec));
 	cJSON_AddNumberToObject(r, "messages", (double)messages_count(&d->messages));
 	cJSON_AddNumberToObject(r, "watchers", (double)a->n_watchers);
 	cJSON_AddNumberToObject(r, "ring_size", d->pins.ring_size);
@@ -350,6 +351,7 @@ static void method_get_status(struct varlink_call *c, const cJSON *p, void *user
 	cJSON_AddNumberToObject(counters, "received", (double)ec->received);
 	cJSON_AddNumberToObject(counters, "delivered", (double)a->delivered);
 	cJSON_AddNumberToObject(counters, "dropped_watchers", (double)a->dropped);
+	cJSON_AddNumberToObject(counters, "dropped_journal", (double)journal_dropped());
 	varlink_call_reply(c, r, false);
 }
 
@@ -370,8 +372,9 @@ static cJSON *event_json(const struct greeter_event *e)
 	greeter_utf8_sanitize(msg, sizeof(msg), e->message, sizeof(e->message));
 	cJSON_AddNumberToObject(o, "seq", (double)e->seq);
 	cJSON_AddNumberToObject(o, "boot_usec", (double)boot_usec);
-	cJSON_AddNumberToObject(o, "timestamp_usec",
-				(double)(now_real - (now_boot > boot_usec ? now_boot - boot_usec : 0)));
+	cJSON_AddNumberToObject(
+		o, "timestamp_usec",
+		(double)(now_real - (now_boot > boot_usec ? now_boot - boot_usec : 0)));
 	cJSON_AddNumberToObject(o, "pid", e->pid);
 	cJSON_AddNumberToObject(o, "ppid", e->ppid);
 	cJSON_AddNumberToObject(o, "uid", e->uid);

@@ -42,9 +42,9 @@ struct daemon {
 	struct messages messages;
 	struct events *events;
 	struct api *api;
-	uint64_t start_usec;    /* CLOCK_MONOTONIC */
+	uint64_t start_usec; /* CLOCK_MONOTONIC */
 	uint64_t attached_usec; /* CLOCK_MONOTONIC */
-	uint64_t ready_usec;    /* CLOCK_MONOTONIC */
+	uint64_t ready_usec; /* CLOCK_MONOTONIC */
 	uint64_t start_realtime_usec;
 };
 

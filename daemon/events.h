@@ -21,13 +21,13 @@ typedef void (*events_sink_fn)(const struct greeter_event *e, void *userdata);
 
 struct events_options {
 	uint64_t max_delay_usec; /* drain at least this often */
-	size_t window;           /* events kept for replay */
+	size_t window; /* events kept for replay */
 };
 
 struct events_counters {
-	uint64_t received;  /* events read from the ring buffer */
+	uint64_t received; /* events read from the ring buffer */
 	uint64_t malformed; /* records of the wrong size (never expected) */
-	uint64_t last_seq;  /* highest sequence number seen */
+	uint64_t last_seq; /* highest sequence number seen */
 	bool have_seq;
 };
 
@@ -44,7 +44,6 @@ int events_drain(struct events *ev);
 int events_add_sink(struct events *ev, events_sink_fn fn, void *userdata);
 void events_remove_sink(struct events *ev, int handle);
 
-
 const struct events_counters *events_counters(const struct events *ev);
 
 /*
@@ -54,7 +53,7 @@ const struct events_counters *events_counters(const struct events *ev);
  * has dropped by the time it catches up.
  */
 uint64_t events_window_start(const struct events *ev); /* oldest position held */
-uint64_t events_window_end(const struct events *ev);   /* next position to be written */
+uint64_t events_window_end(const struct events *ev); /* next position to be written */
 /* The event at pos, or NULL when it has left the window or not yet arrived. */
 const struct greeter_event *events_window_at(const struct events *ev, uint64_t pos);
 /* The first position whose event has seq > after_seq (window_end if none). */

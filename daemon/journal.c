@@ -2,39 +2,62 @@
 #include "journal.h"
 #include "escape.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/uio.h>
-#include <systemd/sd-journal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
-#define MAX_FIELDS 16
+#define JOURNAL_SOCKET "/run/systemd/journal/socket"
 
-struct fields {
-	struct iovec iov[MAX_FIELDS];
-	char buf[MAX_FIELDS][GREETER_ESCAPED_SIZE(GREETER_FILENAME_SIZE) + 32];
-	int n;
+static int journal_fd = -1;
+static uint64_t dropped;
+
+/*
+ * sd_journal_send() blocks while journald's queue is full, and would stall
+ * the event loop with it. A non-blocking socket of our own speaking the
+ * journal's native protocol drops (and counts) instead, as a slow watcher does.
+ */
+static int journal_socket(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	if (journal_fd >= 0)
+		return journal_fd;
+	journal_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (journal_fd < 0)
+		return -1;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", JOURNAL_SOCKET);
+	if (connect(journal_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(journal_fd);
+		journal_fd = -1;
+	}
+	return journal_fd;
+}
+
+struct entry {
+	char buf[4096];
+	size_t len;
 };
 
-static void add(struct fields *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add(struct entry *en, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static void add(struct fields *f, const char *fmt, ...)
+/* One KEY=value line; values are escaped, so they hold no newline. */
+static void add(struct entry *en, const char *fmt, ...)
 {
+	size_t room = sizeof(en->buf) - en->len;
 	va_list ap;
-	int len;
+	int n;
 
-	if (f->n >= MAX_FIELDS)
-		return;
 	va_start(ap, fmt);
-	len = vsnprintf(f->buf[f->n], sizeof(f->buf[f->n]), fmt, ap);
+	n = vsnprintf(en->buf + en->len, room, fmt, ap);
 	va_end(ap);
-	if (len < 0)
+	if (n < 0 || (size_t)n + 1 >= room)
 		return;
-	if ((size_t)len >= sizeof(f->buf[f->n]))
-		len = (int)sizeof(f->buf[f->n]) - 1;
-	f->iov[f->n].iov_base = f->buf[f->n];
-	f->iov[f->n].iov_len = (size_t)len;
-	f->n++;
+	en->len += (size_t)n;
+	en->buf[en->len++] = '\n';
 }
 
 static const char *source_name(__u8 source)
@@ -49,28 +72,43 @@ void journal_event(const struct greeter_event *e, void *userdata)
 	char comm[GREETER_ESCAPED_SIZE(GREETER_COMM_SIZE)];
 	char file[GREETER_ESCAPED_SIZE(GREETER_FILENAME_SIZE)];
 	char msg[GREETER_ESCAPED_SIZE(GREETER_MESSAGE_SIZE)];
-	struct fields f;
+	struct entry en;
+	int fd = journal_socket();
 
-	/* Escaped: fields are single lines, and a terminal may show them. */
+	if (fd < 0) {
+		dropped++;
+		return;
+	}
 	greeter_escape(comm, sizeof(comm), e->comm, sizeof(e->comm));
 	greeter_escape(file, sizeof(file), e->filename, sizeof(e->filename));
 	greeter_escape(msg, sizeof(msg), e->message, sizeof(e->message));
-	f.n = 0;
-	add(&f, "MESSAGE=%s: %s (pid %u, uid %u, by %s)", file, msg, e->pid, e->uid, comm);
-	add(&f, "MESSAGE_ID=%s", GREETER_JOURNAL_MESSAGE_ID);
-	add(&f, "PRIORITY=6");
-	add(&f, "SYSLOG_IDENTIFIER=greeterd");
-	add(&f, "GREETER_SEQ=%llu", (unsigned long long)e->seq);
-	add(&f, "GREETER_PID=%u", e->pid);
-	add(&f, "GREETER_PPID=%u", e->ppid);
-	add(&f, "GREETER_UID=%u", e->uid);
-	add(&f, "GREETER_GID=%u", e->gid);
-	add(&f, "GREETER_COMM=%s", comm);
-	add(&f, "GREETER_FILENAME=%s", file);
-	add(&f, "GREETER_MESSAGE=%s", msg);
-	add(&f, "GREETER_SOURCE=%s", source_name(e->source));
+	en.len = 0;
+	add(&en, "MESSAGE=%s: %s (pid %u, uid %u, by %s)", file, msg, e->pid, e->uid, comm);
+	add(&en, "MESSAGE_ID=%s", GREETER_JOURNAL_MESSAGE_ID);
+	add(&en, "PRIORITY=6");
+	add(&en, "SYSLOG_IDENTIFIER=greeterd");
+	add(&en, "GREETER_SEQ=%llu", (unsigned long long)e->seq);
+	add(&en, "GREETER_PID=%u", e->pid);
+	add(&en, "GREETER_PPID=%u", e->ppid);
+	add(&en, "GREETER_UID=%u", e->uid);
+	add(&en, "GREETER_GID=%u", e->gid);
+	add(&en, "GREETER_COMM=%s", comm);
+	add(&en, "GREETER_FILENAME=%s", file);
+	add(&en, "GREETER_MESSAGE=%s", msg);
+	add(&en, "GREETER_SOURCE=%s", source_name(e->source));
 	if (e->flags & GREETER_EVENT_FAILED)
-		add(&f, "GREETER_ERROR=%d", e->error);
-	/* No journal (not under systemd): nothing to do, and nothing to report per event. */
-	(void)sd_journal_sendv(f.iov, f.n);
+		add(&en, "GREETER_ERROR=%d", e->error);
+	if (send(fd, en.buf, en.len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		dropped++;
+		/* journald restarted: connect again next time. */
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			close(journal_fd);
+			journal_fd = -1;
+		}
+	}
+}
+
+uint64_t journal_dropped(void)
+{
+	return dropped;
 }

@@ -7,6 +7,7 @@
 #define GREETER_JOURNAL_H
 
 #include <linux/types.h>
+#include <stdint.h>
 
 #include "greeter.h"
 
@@ -15,5 +16,8 @@
 
 /* An events sink (events_sink_fn). */
 void journal_event(const struct greeter_event *e, void *userdata);
+
+/* Events not written because the journal was away or full. */
+uint64_t journal_dropped(void);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
@@ -133,8 +134,9 @@ static int parse_options(int argc, char **argv, struct daemon_options *o)
 			break;
 		case 'a':
 			if (attach_mode_parse(optarg, &o->attach) < 0) {
-				fprintf(stderr, "greeterd: --attach must be auto, kprobe or tracepoint, "
-						"not '%s'\n",
+				fprintf(stderr,
+					"greeterd: --attach must be auto, kprobe or tracepoint, "
+					"not '%s'\n",
 					optarg);
 				return 2;
 			}
@@ -151,8 +153,9 @@ static int parse_options(int argc, char **argv, struct daemon_options *o)
 		case OPT_RING_SIZE:
 			if (parse_size(optarg, &v) < 0 || v < 4096 || v > (1ull << 30) ||
 			    (v & (v - 1))) {
-				fprintf(stderr, "greeterd: --ring-size must be a power of two between "
-						"4K and 1024M, not '%s'\n",
+				fprintf(stderr,
+					"greeterd: --ring-size must be a power of two between "
+					"4K and 1024M, not '%s'\n",
 					optarg);
 				return 2;
 			}
@@ -160,8 +163,9 @@ static int parse_options(int argc, char **argv, struct daemon_options *o)
 			break;
 		case OPT_MAX_DELAY:
 			if (parse_size(optarg, &v) < 0 || v < 1 || v > 10000) {
-				fprintf(stderr, "greeterd: --max-delay must be 1 to 10000 "
-						"milliseconds, not '%s'\n",
+				fprintf(stderr,
+					"greeterd: --max-delay must be 1 to 10000 "
+					"milliseconds, not '%s'\n",
 					optarg);
 				return 2;
 			}
@@ -178,8 +182,9 @@ static int parse_options(int argc, char **argv, struct daemon_options *o)
 			break;
 		case OPT_REPLAY_WINDOW:
 			if (parse_size(optarg, &v) < 0 || v < 256 || v > 1000000) {
-				fprintf(stderr, "greeterd: --replay-window must be 256 to 1000000 "
-						"events, not '%s'\n",
+				fprintf(stderr,
+					"greeterd: --replay-window must be 256 to 1000000 "
+					"events, not '%s'\n",
 					optarg);
 				return 2;
 			}
@@ -217,6 +222,21 @@ static int parse_options(int argc, char **argv, struct daemon_options *o)
 		return 2;
 	}
 	return -1;
+}
+
+/*
+ * Each client is a file descriptor: take the hard limit, as systemd expects
+ * of services, or a few users holding connections would lock out the rest.
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warning("cannot raise the open file limit: %s", strerror(errno));
+	}
 }
 
 static void print_event(const struct greeter_event *e, void *userdata)
@@ -284,8 +304,7 @@ void daemon_notify_status(struct daemon *d)
 	__u64 stats[GREETER_STAT_MAX] = { 0 };
 
 	pins_read_stats(&d->pins, stats);
-	sd_notifyf(0,
-		   "STATUS=Attached (%s), %zu message(s), %llu event(s), %llu lost",
+	sd_notifyf(0, "STATUS=Attached (%s), %zu message(s), %llu event(s), %llu lost",
 		   attach_mode_name(d->pins.mode), messages_count(&d->messages),
 		   (unsigned long long)stats[GREETER_STAT_EMITTED],
 		   (unsigned long long)stats[GREETER_STAT_LOST]);
@@ -392,6 +411,7 @@ int main(int argc, char **argv)
 	if (r >= 0)
 		return r;
 	log_init(d.opt.verbose);
+	raise_fd_limit();
 
 	if (d.opt.remove_pins)
 		return pins_remove(d.opt.pin_dir) < 0 ? 1 : 0;

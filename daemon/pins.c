@@ -48,8 +48,8 @@ static const char *const kprobe_progs[PINS_PROG_COUNT] = {
 
 /* Every program name either flavour pins, for inspection and removal. */
 static const char *const all_progs[] = {
-	"sched_exec",  "tp_execve",   "tp_execveat",   "tp_execve_ret",   "tp_execveat_ret",
-	"kp_execve",   "kp_execveat", "kp_execve_ret", "kp_execveat_ret",
+	"sched_exec", "tp_execve",   "tp_execveat",   "tp_execve_ret",	 "tp_execveat_ret",
+	"kp_execve",  "kp_execveat", "kp_execve_ret", "kp_execveat_ret",
 };
 #define ALL_PROG_COUNT (sizeof(all_progs) / sizeof(all_progs[0]))
 
@@ -224,9 +224,9 @@ static bool map_matches(int fd, const struct bpf_map *map)
 	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) < 0)
 		return false;
 	return info.type == (__u32)bpf_map__type(map) && info.key_size == bpf_map__key_size(map) &&
-	       info.value_size == bpf_map__value_size(map) &&
-	       info.max_entries == bpf_map__max_entries(map) &&
-	       info.map_flags == bpf_map__map_flags(map);
+		info.value_size == bpf_map__value_size(map) &&
+		info.max_entries == bpf_map__max_entries(map) &&
+		info.map_flags == bpf_map__map_flags(map);
 }
 
 /*
@@ -487,10 +487,9 @@ static int load_and_attach(struct greeter_bpf **skel_out, struct old_pins *o,
 
 	for (size_t i = 0; i < MAP_COUNT; i++) {
 		reused[i] = abi_same && map_matches(o->map_fd[i], maps[i]) &&
-			    bpf_map__reuse_fd(maps[i], o->map_fd[i]) == 0;
+			bpf_map__reuse_fd(maps[i], o->map_fd[i]) == 0;
 	}
-	bpf_object__for_each_program(prog, skel->obj)
-	{
+	bpf_object__for_each_program (prog, skel->obj) {
 		bool wanted = false;
 
 		for (size_t i = 0; i < PINS_PROG_COUNT; i++)
@@ -524,7 +523,8 @@ static int seed_maps(struct pins *p, struct greeter_bpf *skel, struct old_pins *
 		struct greeter_entries carried = { 0 };
 		const struct greeter_entries *src = opt->initial;
 
-		if (o->map_fd[MAP_CONFIG] >= 0 && read_old_messages(o->map_fd[MAP_CONFIG], &carried) >= 0) {
+		if (o->map_fd[MAP_CONFIG] >= 0 &&
+		    read_old_messages(o->map_fd[MAP_CONFIG], &carried) >= 0) {
 			log_notice("carried %zu message(s) over from the pinned config map",
 				   carried.count);
 			src = &carried;
@@ -538,7 +538,8 @@ static int seed_maps(struct pins *p, struct greeter_bpf *skel, struct old_pins *
 		p->messages_from_pins = true;
 	}
 	if (!reused[MAP_SEQUENCE] && o->map_fd[MAP_SEQUENCE] >= 0) {
-		struct greeter_sequence seq = { .next = read_old_sequence(o->map_fd[MAP_SEQUENCE]) };
+		struct greeter_sequence seq = { .next = read_old_sequence(
+							o->map_fd[MAP_SEQUENCE]) };
 
 		if (bpf_map_update_elem(bpf_map__fd(skel->maps.sequence), &zero, &seq, BPF_ANY) < 0)
 			return -errno;
@@ -584,7 +585,7 @@ static int swap_pins(struct pins *p, struct greeter_bpf *skel, struct old_pins *
 {
 	const char *const *names = mode_progs(mode);
 	struct bpf_map *maps[MAP_COUNT] = {
-		skel->maps.config,   skel->maps.events,  skel->maps.stats, skel->maps.sequence,
+		skel->maps.config,   skel->maps.events,	 skel->maps.stats, skel->maps.sequence,
 		skel->maps.settings, skel->maps.pending, skel->maps.meta,
 	};
 	int err;
@@ -639,8 +640,9 @@ static int create(struct pins *p, struct old_pins *o, const struct pins_options 
 				 "auto: the kernel supports kprobes");
 		} else {
 			mode = GREETER_ATTACH_TRACEPOINT;
-			snprintf(p->attach_reason, sizeof(p->attach_reason),
-				 "auto: the kernel has no kprobe support, using the syscall tracepoints");
+			snprintf(
+				p->attach_reason, sizeof(p->attach_reason),
+				"auto: the kernel has no kprobe support, using the syscall tracepoints");
 			log_notice("the kernel has no kprobe support; attaching to the "
 				   "syscalls:sys_enter_execve{,at} tracepoints instead");
 		}

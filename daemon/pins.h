@@ -20,15 +20,15 @@
 struct pins_options {
 	const char *pin_dir;
 	enum greeter_attach_mode attach; /* requested; AUTO picks */
-	__u32 ring_size;                 /* bytes, a power of two */
+	__u32 ring_size; /* bytes, a power of two */
 	struct greeter_settings settings;
 	/* Messages for a config map that has to be created and has no predecessor. */
 	const struct greeter_entries *initial;
 };
 
 enum pins_outcome {
-	PINS_CREATED,  /* nothing was pinned */
-	PINS_REUSED,   /* everything pinned was compatible and kept */
+	PINS_CREATED, /* nothing was pinned */
+	PINS_REUSED, /* everything pinned was compatible and kept */
 	PINS_REPLACED, /* programs (and incompatible maps) replaced */
 };
 

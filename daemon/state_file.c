@@ -134,8 +134,7 @@ static int parse_messages(const cJSON *messages, struct greeter_entries *list, c
 	const cJSON *m;
 	int r;
 
-	cJSON_ArrayForEach(m, messages)
-	{
+	cJSON_ArrayForEach (m, messages) {
 		struct quoted q;
 		const char *why;
 		uint32_t uid;
@@ -176,7 +175,7 @@ static int parse_messages(const cJSON *messages, struct greeter_entries *list, c
 int state_file_parse(const char *data, size_t len, struct greeter_entries *out, char *err,
 		     size_t err_size)
 {
-	struct greeter_entries list = {0};
+	struct greeter_entries list = { 0 };
 	const cJSON *item, *version = NULL, *messages = NULL;
 	const char *end = NULL;
 	cJSON *root = NULL;
@@ -213,8 +212,7 @@ int state_file_parse(const char *data, size_t len, struct greeter_entries *out, 
 		r = bad(err, err_size, "the top level is not an object");
 		goto out;
 	}
-	cJSON_ArrayForEach(item, root)
-	{
+	cJSON_ArrayForEach (item, root) {
 		const cJSON **slot;
 
 		if (!item->string)
@@ -257,7 +255,7 @@ int state_file_parse(const char *data, size_t len, struct greeter_entries *out, 
 		goto out;
 
 	*out = list;
-	list = (struct greeter_entries){0};
+	list = (struct greeter_entries){ 0 };
 	r = 0;
 out:
 	cJSON_Delete(root);

@@ -17,8 +17,8 @@
 
 #include "entries.h"
 
-#define STATE_FILE_NAME	    "messages.json"
-#define STATE_FILE_VERSION  1
+#define STATE_FILE_NAME "messages.json"
+#define STATE_FILE_VERSION 1
 #define STATE_FILE_MAX_SIZE (4u << 20)
 
 /*

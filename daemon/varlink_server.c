@@ -38,18 +38,19 @@
 #include "log.h"
 #include "varlink_wire.h"
 
-#define OUTPUT_MAX		(8u << 20)   /* per connection; beyond it we close */
-#define DISPATCH_OUTPUT_HIGH	(256u << 10) /* no new calls while this much is queued */
-#define DEFAULT_MAX_MESSAGE	(64u << 10)
+#define OUTPUT_MAX (8u << 20) /* per connection; beyond it we close */
+#define DISPATCH_OUTPUT_HIGH (256u << 10) /* no new calls while this much is queued */
+#define DEFAULT_MAX_MESSAGE (64u << 10)
 #define DEFAULT_MAX_CONNECTIONS 4096
-#define DEFAULT_MAX_PER_UID	128
-#define METHOD_NAME_MAX		255
-#define ACCEPT_BURST		32
-#define ACCEPT_RETRY_USEC	(100 * 1000)
-#define RUN_ROUNDS		64
-#define REJECT_LOG_INTERVAL	(10ull * 1000 * 1000)
+#define DEFAULT_MAX_PER_UID 128
+#define METHOD_NAME_MAX 255
+#define ACCEPT_BURST 32
+#define ACCEPT_RETRY_USEC (100 * 1000)
+#define RUN_ROUNDS 64
+#define RUN_CALLS 64 /* calls started per turn of a connection */
+#define REJECT_LOG_INTERVAL (10ull * 1000 * 1000)
 
-#define SERVICE_INTERFACE     "org.varlink.service"
+#define SERVICE_INTERFACE "org.varlink.service"
 #define ERR_INVALID_PARAMETER "org.varlink.service.InvalidParameter"
 
 static const char service_idl[] =
@@ -94,6 +95,7 @@ struct listener {
 	struct listener *next;
 	sd_event_source *io;
 	sd_event_source *retry; /* re-enables accepting after EMFILE and friends */
+	uint64_t last_error_log;
 	int fd;
 	char *path; /* set when we created the socket file */
 	dev_t dev;
@@ -115,9 +117,9 @@ struct conn {
 	struct varlink_call *call;
 	bool read_eof;
 	bool hup;
-	bool dead;		/* close as soon as we are back in the loop */
+	bool dead; /* close as soon as we are back in the loop */
 	bool close_after_flush; /* stop taking calls; close once output is sent */
-	bool running;		/* inside conn_run() */
+	bool running; /* inside conn_run() */
 };
 
 struct varlink_call {
@@ -231,7 +233,7 @@ static cJSON *error_message(const char *name, cJSON *params)
 	if (!params)
 		params = cJSON_CreateObject();
 	if (!m || !params || !cJSON_AddStringToObject(m, "error", name) ||
-		!cJSON_AddItemToObject(m, "parameters", params)) {
+	    !cJSON_AddItemToObject(m, "parameters", params)) {
 		cJSON_Delete(m);
 		cJSON_Delete(params);
 		return NULL;
@@ -384,8 +386,7 @@ static bool only_parameter(struct varlink_call *c, const cJSON *p, const char *a
 {
 	const cJSON *item;
 
-	cJSON_ArrayForEach(item, p)
-	{
+	cJSON_ArrayForEach (item, p) {
 		if (!item->string || !allowed || strcmp(item->string, allowed) != 0) {
 			varlink_call_error_invalid_parameter(c, item->string ? item->string : "");
 			return false;
@@ -403,12 +404,12 @@ static void builtin_get_info(struct varlink_call *c, const cJSON *p, void *userd
 		return;
 	r = cJSON_CreateObject();
 	if (!r || !cJSON_AddStringToObject(r, "vendor", o->vendor ? o->vendor : "") ||
-		!cJSON_AddStringToObject(r, "product", o->product ? o->product : "") ||
-		!cJSON_AddStringToObject(r, "version", o->version ? o->version : "") ||
-		!cJSON_AddStringToObject(r, "url", o->url ? o->url : "") ||
-		!(ifs = cJSON_AddArrayToObject(r, "interfaces")) ||
-		!cJSON_AddItemToArray(ifs, cJSON_CreateString(SERVICE_INTERFACE)) ||
-		(o->interface_name &&
+	    !cJSON_AddStringToObject(r, "product", o->product ? o->product : "") ||
+	    !cJSON_AddStringToObject(r, "version", o->version ? o->version : "") ||
+	    !cJSON_AddStringToObject(r, "url", o->url ? o->url : "") ||
+	    !(ifs = cJSON_AddArrayToObject(r, "interfaces")) ||
+	    !cJSON_AddItemToArray(ifs, cJSON_CreateString(SERVICE_INTERFACE)) ||
+	    (o->interface_name &&
 	     !cJSON_AddItemToArray(ifs, cJSON_CreateString(o->interface_name)))) {
 		cJSON_Delete(r);
 		conn_kill(c->conn);
@@ -451,8 +452,8 @@ static void builtin_get_interface_description(struct varlink_call *c, const cJSO
 }
 
 static const struct varlink_method builtins[] = {
-	{SERVICE_INTERFACE ".GetInfo", builtin_get_info},
-	{SERVICE_INTERFACE ".GetInterfaceDescription", builtin_get_interface_description},
+	{ SERVICE_INTERFACE ".GetInfo", builtin_get_info },
+	{ SERVICE_INTERFACE ".GetInterfaceDescription", builtin_get_interface_description },
 };
 
 static bool is_alpha(char ch)
@@ -517,9 +518,9 @@ static bool interface_known(const struct varlink_server *s, const char *m, size_
 
 static void conn_dispatch(struct conn *c, const char *msg, size_t len)
 {
-	static const char *const keys[] = {"method", "parameters", "oneway", "more", "upgrade"};
+	static const char *const keys[] = { "method", "parameters", "oneway", "more", "upgrade" };
 	struct varlink_server *s = c->server;
-	const cJSON *field[5] = {0}, *item;
+	const cJSON *field[5] = { 0 }, *item;
 	const char *bad = NULL, *name;
 	bool oneway = false, more = false;
 	varlink_method_fn fn = NULL;
@@ -542,8 +543,7 @@ static void conn_dispatch(struct conn *c, const char *msg, size_t len)
 		bad = "method";
 		goto invalid;
 	}
-	cJSON_ArrayForEach(item, root)
-	{
+	cJSON_ArrayForEach (item, root) {
 		for (size_t i = 0; item->string && i < 5; i++) {
 			if (strcmp(item->string, keys[i]) != 0)
 				continue;
@@ -598,7 +598,7 @@ static void conn_dispatch(struct conn *c, const char *msg, size_t len)
 	name = field[0]->valuestring;
 
 	if (iface_len == strlen(SERVICE_INTERFACE) &&
-		memcmp(name, SERVICE_INTERFACE, iface_len) == 0) {
+	    memcmp(name, SERVICE_INTERFACE, iface_len) == 0) {
 		for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
 			if (strcmp(name, builtins[i].name) == 0)
 				fn = builtins[i].fn;
@@ -721,11 +721,12 @@ static bool conn_flush(struct conn *c)
 }
 
 /* Start the calls that are waiting, as far as we may. Returns how many. */
-static unsigned conn_dispatch_some(struct conn *c)
+static unsigned conn_dispatch_some(struct conn *c, unsigned budget)
 {
 	unsigned n = 0;
 
-	while (!c->dead && !c->close_after_flush && !c->call && !c->server->shutting_down &&
+	while (n < budget && !c->dead && !c->close_after_flush && !c->call &&
+	       !c->server->shutting_down &&
 	       varlink_outbuf_pending(&c->out) < DISPATCH_OUTPUT_HIGH) {
 		const char *msg;
 		size_t len;
@@ -740,8 +741,8 @@ static unsigned conn_dispatch_some(struct conn *c)
 				  (unsigned)c->peer.uid, c->server->o.max_message_size);
 			if (err)
 				conn_send_error(
-				    c, err,
-				    one_number("limit", (double)c->server->o.max_message_size));
+					c, err,
+					one_number("limit", (double)c->server->o.max_message_size));
 			c->close_after_flush = true;
 			break;
 		}
@@ -776,6 +777,7 @@ static void conn_free(struct conn *c)
 
 static void conn_run(struct conn *c, bool do_read)
 {
+	unsigned budget = RUN_CALLS;
 	bool busy = false;
 	uint32_t events = 0;
 
@@ -784,11 +786,13 @@ static void conn_run(struct conn *c, bool do_read)
 		conn_read(c);
 	for (unsigned i = 0;; i++) {
 		bool wrote = conn_flush(c);
-		unsigned n = conn_dispatch_some(c);
+		unsigned n = conn_dispatch_some(c, budget);
 
+		budget -= n;
 		if (!wrote && n == 0)
 			break;
-		if (i == RUN_ROUNDS) {
+		/* A client with many calls queued must not hold the loop. */
+		if (i == RUN_ROUNDS || budget == 0) {
 			/* Let other sources in; come back soon. */
 			busy = true;
 			break;
@@ -796,9 +800,10 @@ static void conn_run(struct conn *c, bool do_read)
 	}
 	c->running = false;
 
-	if (!busy && (c->dead || c->hup ||
-		      (varlink_outbuf_pending(&c->out) == 0 &&
-		       (c->close_after_flush || (c->read_eof && !c->call))))) {
+	if (!busy &&
+	    (c->dead || c->hup ||
+	     (varlink_outbuf_pending(&c->out) == 0 &&
+	      (c->close_after_flush || (c->read_eof && !c->call))))) {
 		/* With a call left open, a half-closed peer still gets replies. */
 		conn_free(c);
 		return;
@@ -879,7 +884,7 @@ static void peer_groups(int fd, struct varlink_peer *peer)
 		return;
 	all = malloc(len);
 	if (all && getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, all, &len) == 0 &&
-		len >= sizeof(peer->groups)) {
+	    len >= sizeof(peer->groups)) {
 		memcpy(peer->groups, all, sizeof(peer->groups));
 		peer->n_groups = VARLINK_PEER_GROUPS_MAX;
 	}
@@ -900,7 +905,7 @@ static void conn_new(struct varlink_server *s, int fd)
 		close(fd);
 		return;
 	}
-	peer = (struct varlink_peer){.uid = cred.uid, .gid = cred.gid, .pid = cred.pid};
+	peer = (struct varlink_peer){ .uid = cred.uid, .gid = cred.gid, .pid = cred.pid };
 	peer_groups(fd, &peer);
 	for (struct conn *i = s->conns; i; i = i->next)
 		if (i->peer.uid == peer.uid)
@@ -993,7 +998,12 @@ static int listener_on_io(sd_event_source *src, int fd, uint32_t revents, void *
 			case EPERM:
 				continue;
 			default:
-				log_warning("accept: %s", strerror(errno));
+				/* Out of fds under a flood: say so now and then, not every 100 ms. */
+				if (now_usec() - l->last_error_log >= REJECT_LOG_INTERVAL) {
+					log_warning("cannot accept connections: %s",
+						    strerror(errno));
+					l->last_error_log = now_usec();
+				}
 				listener_pause(l);
 				return 0;
 			}
@@ -1011,7 +1021,7 @@ static void listener_free(struct listener *l)
 	sd_event_source_disable_unref(l->retry);
 	/* Remove the socket file only if it is still the one we made. */
 	if (l->path && stat(l->path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == l->dev &&
-		st.st_ino == l->ino)
+	    st.st_ino == l->ino)
 		(void)unlink(l->path);
 	if (l->fd >= 0)
 		close(l->fd);
@@ -1109,7 +1119,7 @@ int varlink_server_listen_fd(struct varlink_server *s, int fd)
 		return -EINVAL;
 	flags = fcntl(fd, F_GETFL);
 	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
-		fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
 		return -errno;
 	return listener_add(s, fd, NULL);
 }
@@ -1138,7 +1148,7 @@ static int remove_stale_socket(const struct sockaddr_un *sa, socklen_t sa_len)
 
 int varlink_server_listen_path(struct varlink_server *s, const char *path, mode_t mode)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	size_t n = path ? strlen(path) : 0;
 	socklen_t sa_len;
 	mode_t old;
@@ -1203,7 +1213,7 @@ static void flush_all(struct varlink_server *s, uint64_t timeout_usec)
 			if (c->dead || varlink_outbuf_pending(&c->out) == 0)
 				continue;
 			if (varlink_outbuf_flush(&c->out, c->fd) == -EAGAIN) {
-				pfd[n] = (struct pollfd){.fd = c->fd, .events = POLLOUT};
+				pfd[n] = (struct pollfd){ .fd = c->fd, .events = POLLOUT };
 				conns[n++] = c;
 			} else if (varlink_outbuf_pending(&c->out) > 0) {
 				c->dead = true;

@@ -53,7 +53,7 @@ struct varlink_server_options {
 	const char *product;
 	const char *version;
 	const char *url;
-	const char *interface_name;        /* e.g. "io.greeter" */
+	const char *interface_name; /* e.g. "io.greeter" */
 	const char *interface_description; /* the IDL text */
 	const struct varlink_method *methods;
 	size_t n_methods;
@@ -62,7 +62,7 @@ struct varlink_server_options {
 	size_t max_connections_per_uid;
 	size_t max_message_size; /* a request larger than this: error, then close */
 	/* Error names the server itself sends (e.g. "io.greeter.RequestTooLarge"). */
-	const char *error_request_too_large;    /* parameter: limit */
+	const char *error_request_too_large; /* parameter: limit */
 	const char *error_too_many_connections; /* parameter: limit */
 };
 

@@ -7,6 +7,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
@@ -58,6 +59,16 @@ try:
     check(entry["SYSLOG_IDENTIFIER"] == "greeterd" and entry["PRIORITY"] == "6", "identifier and priority")
     check(entry.get("MESSAGE_ID") and "Hi user 501!" in entry["MESSAGE"], "MESSAGE_ID and MESSAGE")
     check(entry["GREETER_COMM"] == "setpriv" and int(entry["GREETER_SEQ"]) > 0, "comm and sequence number")
+
+    # Nobody reads the journal socket any more: its queue fills, and greeterd
+    # drops (and counts) entries instead of stalling.
+    subprocess.run(["bash", "-c", "for i in $(seq 600); do %s; done" % m.path], check=True)
+    t0 = time.time()
+    st = d.call("io.greeter.GetStatus")["parameters"]
+    check(time.time() - t0 < 2, "greeterd answers while the journal is full")
+    check(st["counters"]["dropped_journal"] > 0,
+          "entries the journal could not take are counted (%d)" % st["counters"]["dropped_journal"])
+    check(d.stop() == 0, "greeterd stops on SIGTERM with the journal full")
 finally:
     d.cleanup()
     m.cleanup()

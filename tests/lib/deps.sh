@@ -6,7 +6,7 @@ bash-completion"
 # To test as well: valgrind, systemd's tools, and for the VM suites
 # (tests/vm/) qemu under TCG, debootstrap and an ext4 image for the systemd
 # guest (the kernel and busybox are downloaded into their cache).
-GREETER_TEST_DEPS="valgrind systemd qemu-system-x86 debootstrap e2fsprogs"
+GREETER_TEST_DEPS="valgrind libclang-rt-14-dev systemd qemu-system-x86 debootstrap e2fsprogs"
 
 # greeter_install_deps PACKAGES...: install those that are missing.
 greeter_install_deps() {

@@ -57,7 +57,7 @@ static void test_utf8(void **state)
 	assert_escape(LIT("h\xc3\xa9llo"), "h\xc3\xa9llo");
 	assert_escape(LIT("\xe6\x97\xa5\xe6\x9c\xac"), "\xe6\x97\xa5\xe6\x9c\xac");
 	assert_escape(LIT("\xf0\x9f\x98\x80"), "\xf0\x9f\x98\x80");
-	assert_escape(LIT("\xc2\xa0"), "\xc2\xa0");	    /* U+00A0 is not C1 */
+	assert_escape(LIT("\xc2\xa0"), "\xc2\xa0"); /* U+00A0 is not C1 */
 	assert_escape(LIT("\xe2\x80\xaf"), "\xe2\x80\xaf"); /* U+202F is not bidi */
 	assert_escape(LIT("\xe2\x81\xa5"), "\xe2\x81\xa5"); /* U+2065 neither */
 }
@@ -101,7 +101,7 @@ static void test_truncation(void **state)
 {
 	static const char in[] = "a\x1b\xc3\xa9\\\xc2\x85\xff\xe2\x82\xac";
 	static const char full[] = "a\\x1b\xc3\xa9\\\\\\u0085\\xff\xe2\x82\xac";
-	static const size_t ends[] = {0, 1, 5, 7, 9, 15, 19, 22};
+	static const size_t ends[] = { 0, 1, 5, 7, 9, 15, 19, 22 };
 	char out[64];
 	size_t size, want, n, i;
 
@@ -202,10 +202,10 @@ static void test_escaped_size(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_ascii),	   cmocka_unit_test(test_controls),
-	    cmocka_unit_test(test_nul_and_length), cmocka_unit_test(test_utf8),
-	    cmocka_unit_test(test_invalid_utf8),   cmocka_unit_test(test_unicode_escapes),
-	    cmocka_unit_test(test_truncation),	   cmocka_unit_test(test_escaped_size),
+		cmocka_unit_test(test_ascii),	       cmocka_unit_test(test_controls),
+		cmocka_unit_test(test_nul_and_length), cmocka_unit_test(test_utf8),
+		cmocka_unit_test(test_invalid_utf8),   cmocka_unit_test(test_unicode_escapes),
+		cmocka_unit_test(test_truncation),     cmocka_unit_test(test_escaped_size),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -151,7 +151,7 @@ static void assert_entries_equal(const struct greeter_entries *a, const struct g
 
 static void test_entries(void **state)
 {
-	struct greeter_entries list = {0};
+	struct greeter_entries list = { 0 };
 	const struct greeter_entry *e;
 	char long_text[GREETER_MESSAGE_SIZE + 1];
 	char unterminated[GREETER_MESSAGE_SIZE];
@@ -211,7 +211,7 @@ static void test_entries(void **state)
 
 static void test_entries_full(void **state)
 {
-	struct greeter_entries list = {0};
+	struct greeter_entries list = { 0 };
 	uint32_t uid;
 
 	/* Descending, to exercise insertion in front. */
@@ -233,7 +233,7 @@ static void test_entries_full(void **state)
 static void test_round_trip(void **state)
 {
 	struct fixture *f = *state;
-	struct greeter_entries in = {0}, out = {0};
+	struct greeter_entries in = { 0 }, out = { 0 };
 	char names[256];
 
 	assert_int_equal(greeter_entries_add(&in, GREETER_DEFAULT_UID, "Hello all"), 0);
@@ -266,13 +266,13 @@ static void test_round_trip(void **state)
 static void test_stable_format(void **state)
 {
 	struct fixture *f = *state;
-	struct greeter_entries in = {0};
+	struct greeter_entries in = { 0 };
 	struct greeter_entry unsorted[3] = {
-	    {.uid = GREETER_DEFAULT_UID, .text = "Hello all"},
-	    {.uid = 1000, .text = "b"},
-	    {.uid = 501, .text = "a"},
+		{ .uid = GREETER_DEFAULT_UID, .text = "Hello all" },
+		{ .uid = 1000, .text = "b" },
+		{ .uid = 501, .text = "a" },
 	};
-	struct greeter_entries raw = {.items = unsorted, .count = 3, .capacity = 3};
+	struct greeter_entries raw = { .items = unsorted, .count = 3, .capacity = 3 };
 	static const char expected[] = "{\n"
 				       "\t\"version\":\t1,\n"
 				       "\t\"messages\":\t{\n"
@@ -309,10 +309,10 @@ static void test_save_refuses_invalid(void **state)
 {
 	struct fixture *f = *state;
 	struct greeter_entry bad[2] = {
-	    {.uid = 1, .text = "ok"},
-	    {.uid = 2, .text = "\x1b[2J"},
+		{ .uid = 1, .text = "ok" },
+		{ .uid = 2, .text = "\x1b[2J" },
 	};
-	struct greeter_entries raw = {.items = bad, .count = 2, .capacity = 2};
+	struct greeter_entries raw = { .items = bad, .count = 2, .capacity = 2 };
 	char names[256];
 
 	assert_int_equal(state_file_save(f->dir, &raw, f->err, sizeof(f->err)), -EINVAL);
@@ -334,7 +334,7 @@ static void test_save_refuses_invalid(void **state)
 static void test_load_missing(void **state)
 {
 	struct fixture *f = *state;
-	struct greeter_entries out = {0};
+	struct greeter_entries out = { 0 };
 	char missing_dir[PATH_MAX + 16];
 
 	assert_int_equal(state_file_load(f->dir, &out, f->err, sizeof(f->err)), 1);
@@ -350,7 +350,7 @@ static void test_load_missing(void **state)
 static void test_save_failures(void **state)
 {
 	struct fixture *f = *state;
-	struct greeter_entries in = {0}, out = {0};
+	struct greeter_entries in = { 0 }, out = { 0 };
 	char path[PATH_MAX + 32], expected[PATH_MAX + 128], names[256];
 	char *before, *after;
 
@@ -408,7 +408,7 @@ static void test_save_failures(void **state)
 static void test_load_not_regular(void **state)
 {
 	struct fixture *f = *state;
-	struct greeter_entries out = {0};
+	struct greeter_entries out = { 0 };
 	char names[256];
 
 	assert_int_equal(mkdir(f->file, 0700), 0);
@@ -427,7 +427,7 @@ static void test_load_not_regular(void **state)
  * intact, err mentioning reason and the new name. */
 static void check_corrupt(struct fixture *f, const char *data, size_t len, const char *reason)
 {
-	struct greeter_entries out = {0};
+	struct greeter_entries out = { 0 };
 	char aside[PATH_MAX + 64], *moved;
 	const char *at;
 	size_t moved_len;
@@ -457,7 +457,7 @@ static void check_corrupt(struct fixture *f, const char *data, size_t len, const
 static void test_load_corrupt(void **state)
 {
 	struct fixture *f = *state;
-	struct greeter_entries out = {0};
+	struct greeter_entries out = { 0 };
 
 	check_corrupt(f, LIT("garbage"), "not valid JSON");
 	check_corrupt(f, LIT(""), "empty file");
@@ -510,8 +510,9 @@ static void test_load_corrupt(void **state)
 		      "\"default\" appears twice");
 	/* All or nothing: valid entries around a bad one are not loaded. */
 	check_corrupt(
-	    f, LIT("{\"version\":1,\"messages\":{\"1\":\"ok\",\"2\":\"\\u0007\",\"3\":\"ok\"}}"),
-	    "\"2\": message contains a control character");
+		f,
+		LIT("{\"version\":1,\"messages\":{\"1\":\"ok\",\"2\":\"\\u0007\",\"3\":\"ok\"}}"),
+		"\"2\": message contains a control character");
 
 	/* Unknown top-level members are ignored. */
 	write_file(f->file, LIT("{\"version\":1,\"later\":[1,2],\"messages\":{\"501\":\"a\"}}"));
@@ -532,14 +533,15 @@ static void test_hostile_key_escaped(void **state)
 	struct fixture *f = *state;
 	static const char data[] = "{\"version\":1,\"messages\":{\"\\u001b[2J\\u009b"
 				   "0123456789012345678901234567890123456789\":\"x\"}}";
-	struct greeter_entries out = {0};
+	struct greeter_entries out = { 0 };
 	const char *p;
 
 	assert_int_equal(state_file_parse(LIT(data), &out, f->err, sizeof(f->err)), -EBADMSG);
 	assert_int_equal(out.count, 0);
 	/* Escaped, and cut short. */
-	assert_string_equal(f->err, "\"\\x1b[2J\\u009b012345678901234567...\" is neither a UID nor "
-				    "\"default\"");
+	assert_string_equal(f->err,
+			    "\"\\x1b[2J\\u009b012345678901234567...\" is neither a UID nor "
+			    "\"default\"");
 	for (p = f->err; *p; p++)
 		assert_true((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f);
 }
@@ -561,7 +563,7 @@ static void test_too_large(void **state)
 	write_file(f->file, data, len - 1);
 	assert_int_equal(state_file_load(f->dir, NULL, f->err, sizeof(f->err)), -EINVAL);
 	{
-		struct greeter_entries out = {0};
+		struct greeter_entries out = { 0 };
 
 		assert_int_equal(state_file_load(f->dir, &out, f->err, sizeof(f->err)), 0);
 		assert_int_equal(out.count, 0);
@@ -572,7 +574,7 @@ static void test_too_large(void **state)
 static void test_too_many(void **state)
 {
 	struct fixture *f = *state;
-	struct greeter_entries in = {0}, out = {0};
+	struct greeter_entries in = { 0 }, out = { 0 };
 	char text[GREETER_MESSAGE_SIZE];
 	size_t len, cap, n;
 	uint32_t uid;
@@ -616,7 +618,7 @@ static void test_too_many(void **state)
 static void test_corrupt_twice_same_second(void **state)
 {
 	struct fixture *f = *state;
-	struct greeter_entries out = {0};
+	struct greeter_entries out = { 0 };
 	int i;
 
 	/* Each corrupt file is kept, none overwritten by the next. */
@@ -631,7 +633,7 @@ static void test_corrupt_twice_same_second(void **state)
 static void test_parse_direct(void **state)
 {
 	struct fixture *f = *state;
-	struct greeter_entries out = {0};
+	struct greeter_entries out = { 0 };
 
 	assert_int_equal(state_file_parse(LIT("{\"version\":1,\"messages\":{\"default\":\"Hello "
 					      "all\",\"501\":\"Hi user 501!\"}}"),
@@ -668,20 +670,20 @@ static void test_parse_direct(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_entries),
-	    cmocka_unit_test(test_entries_full),
-	    cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_stable_format, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_save_refuses_invalid, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_load_missing, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_save_failures, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_load_not_regular, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_load_corrupt, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_hostile_key_escaped, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_too_large, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_too_many, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_corrupt_twice_same_second, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_parse_direct, setup, teardown),
+		cmocka_unit_test(test_entries),
+		cmocka_unit_test(test_entries_full),
+		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stable_format, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_save_refuses_invalid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_load_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_save_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_load_not_regular, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_load_corrupt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_key_escaped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_too_large, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_too_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_twice_same_second, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_parse_direct, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -32,22 +32,22 @@ static void assert_invalid(const char *s, size_t len, int error, const char *rea
 }
 
 #define NOT_UTF8 "message is not valid UTF-8"
-#define CONTROL	 "message contains a control character"
+#define CONTROL "message contains a control character"
 
 static void test_valid_messages(void **state)
 {
 	assert_valid(LIT("Hello World"));
 	assert_valid(LIT("x"));
-	assert_valid(LIT("h\xc3\xa9llo"));	       /* é, 2 bytes */
+	assert_valid(LIT("h\xc3\xa9llo")); /* é, 2 bytes */
 	assert_valid(LIT("\xe6\x97\xa5\xe6\x9c\xac")); /* 日本, 3 bytes each */
-	assert_valid(LIT("\xf0\x9f\x98\x80"));	       /* U+1F600, 4 bytes */
-	assert_valid(LIT("\xf4\x8f\xbf\xbf"));	       /* U+10FFFF, the last one */
-	assert_valid(LIT("\xed\x9f\xbf"));	       /* U+D7FF, below the surrogates */
-	assert_valid(LIT("\xee\x80\x80"));	       /* U+E000, above them */
-	assert_valid(LIT("\xef\xbf\xbd"));	       /* U+FFFD */
-	assert_valid(LIT("\xc2\xa0"));		       /* U+00A0, just past C1 */
-	assert_valid(LIT("\xe0\xa0\x80"));	       /* U+0800, shortest 3-byte */
-	assert_valid(LIT("\xf0\x90\x80\x80"));	       /* U+10000, shortest 4-byte */
+	assert_valid(LIT("\xf0\x9f\x98\x80")); /* U+1F600, 4 bytes */
+	assert_valid(LIT("\xf4\x8f\xbf\xbf")); /* U+10FFFF, the last one */
+	assert_valid(LIT("\xed\x9f\xbf")); /* U+D7FF, below the surrogates */
+	assert_valid(LIT("\xee\x80\x80")); /* U+E000, above them */
+	assert_valid(LIT("\xef\xbf\xbd")); /* U+FFFD */
+	assert_valid(LIT("\xc2\xa0")); /* U+00A0, just past C1 */
+	assert_valid(LIT("\xe0\xa0\x80")); /* U+0800, shortest 3-byte */
+	assert_valid(LIT("\xf0\x90\x80\x80")); /* U+10000, shortest 4-byte */
 	assert_valid(LIT(" ~!\"\\'"));
 	/* Only the length given counts, not what follows. */
 	assert_valid("abc\x01", 3);
@@ -81,16 +81,16 @@ static void test_length(void **state)
 
 static void test_invalid_utf8(void **state)
 {
-	assert_invalid(LIT("\xc0\xaf"), -EINVAL, NOT_UTF8);		    /* overlong '/' */
-	assert_invalid(LIT("\xc1\xbf"), -EINVAL, NOT_UTF8);		    /* overlong */
-	assert_invalid(LIT("\xe0\x80\xaf"), -EINVAL, NOT_UTF8);		    /* overlong, 3 bytes */
-	assert_invalid(LIT("\xe0\x9f\xbf"), -EINVAL, NOT_UTF8);		    /* overlong U+07FF */
-	assert_invalid(LIT("\xf0\x80\x80\xaf"), -EINVAL, NOT_UTF8);	    /* overlong, 4 bytes */
-	assert_invalid(LIT("\xf0\x8f\xbf\xbf"), -EINVAL, NOT_UTF8);	    /* overlong U+FFFF */
-	assert_invalid(LIT("\xed\xa0\x80"), -EINVAL, NOT_UTF8);		    /* U+D800 */
-	assert_invalid(LIT("\xed\xbf\xbf"), -EINVAL, NOT_UTF8);		    /* U+DFFF */
+	assert_invalid(LIT("\xc0\xaf"), -EINVAL, NOT_UTF8); /* overlong '/' */
+	assert_invalid(LIT("\xc1\xbf"), -EINVAL, NOT_UTF8); /* overlong */
+	assert_invalid(LIT("\xe0\x80\xaf"), -EINVAL, NOT_UTF8); /* overlong, 3 bytes */
+	assert_invalid(LIT("\xe0\x9f\xbf"), -EINVAL, NOT_UTF8); /* overlong U+07FF */
+	assert_invalid(LIT("\xf0\x80\x80\xaf"), -EINVAL, NOT_UTF8); /* overlong, 4 bytes */
+	assert_invalid(LIT("\xf0\x8f\xbf\xbf"), -EINVAL, NOT_UTF8); /* overlong U+FFFF */
+	assert_invalid(LIT("\xed\xa0\x80"), -EINVAL, NOT_UTF8); /* U+D800 */
+	assert_invalid(LIT("\xed\xbf\xbf"), -EINVAL, NOT_UTF8); /* U+DFFF */
 	assert_invalid(LIT("\xed\xa0\xbd\xed\xb8\x80"), -EINVAL, NOT_UTF8); /* CESU-8 pair */
-	assert_invalid(LIT("\xf4\x90\x80\x80"), -EINVAL, NOT_UTF8);	    /* U+110000 */
+	assert_invalid(LIT("\xf4\x90\x80\x80"), -EINVAL, NOT_UTF8); /* U+110000 */
 	assert_invalid(LIT("\xf5\x80\x80\x80"), -EINVAL, NOT_UTF8);
 	assert_invalid(LIT("\xf8\x88\x80\x80\x80"), -EINVAL, NOT_UTF8); /* 5-byte form */
 	assert_invalid(LIT("\xfe"), -EINVAL, NOT_UTF8);
@@ -165,7 +165,7 @@ static void test_parse_uid(void **state)
 	assert_uid("\xd9\xa1", -EINVAL, 0); /* ARABIC-INDIC DIGIT ONE */
 	/* Out of range and then not a number: not a number wins. */
 	assert_uid("99999999999999999999x", -EINVAL, 0);
-	assert_int_equal(greeter_parse_uid(NULL, &(uint32_t){0}), -EINVAL);
+	assert_int_equal(greeter_parse_uid(NULL, &(uint32_t){ 0 }), -EINVAL);
 }
 
 static void test_utf8_decode(void **state)
@@ -273,10 +273,10 @@ static void test_utf8_exhaustive(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_valid_messages),   cmocka_unit_test(test_length),
-	    cmocka_unit_test(test_invalid_utf8),     cmocka_unit_test(test_controls),
-	    cmocka_unit_test(test_parse_uid),	     cmocka_unit_test(test_utf8_decode),
-	    cmocka_unit_test(test_exhaustive_short), cmocka_unit_test(test_utf8_exhaustive),
+		cmocka_unit_test(test_valid_messages),	 cmocka_unit_test(test_length),
+		cmocka_unit_test(test_invalid_utf8),	 cmocka_unit_test(test_controls),
+		cmocka_unit_test(test_parse_uid),	 cmocka_unit_test(test_utf8_decode),
+		cmocka_unit_test(test_exhaustive_short), cmocka_unit_test(test_utf8_exhaustive),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

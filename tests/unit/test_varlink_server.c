@@ -27,8 +27,8 @@
 #include "varlink_wire.h"
 
 #define MAX_MESSAGE 1024
-#define PER_UID	    3
-#define TEST_IDL    "interface io.test\nmethod Echo() -> ()\n"
+#define PER_UID 3
+#define TEST_IDL "interface io.test\nmethod Echo() -> ()\n"
 
 static sd_event *loop;
 static struct varlink_server *srv;
@@ -126,12 +126,9 @@ static void m_bad_continue(struct varlink_call *c, const cJSON *p, void *userdat
 }
 
 static const struct varlink_method methods[] = {
-	{"io.test.Echo", m_echo},
-	{"io.test.Stream", m_stream},
-	{"io.test.Hold", m_hold},
-	{"io.test.Flood", m_flood},
-	{"io.test.NoReply", m_no_reply},
-	{"io.test.BadContinue", m_bad_continue},
+	{ "io.test.Echo", m_echo },	   { "io.test.Stream", m_stream },
+	{ "io.test.Hold", m_hold },	   { "io.test.Flood", m_flood },
+	{ "io.test.NoReply", m_no_reply }, { "io.test.BadContinue", m_bad_continue },
 };
 
 static const struct varlink_server_options options = {
@@ -196,7 +193,7 @@ struct raw {
 
 static void raw_open(struct raw *r)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
 	strcpy(sa.sun_path, sock_path);
 	r->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -413,21 +410,21 @@ static void test_malformed_calls(void **state)
 	static const struct {
 		const char *msg, *param;
 	} cases[] = {
-		{"[1,2]", "method"},
-		{"\"io.test.Echo\"", "method"},
-		{"{}", "method"},
-		{"{\"method\":null}", "method"},
-		{"{\"method\":5}", "method"},
-		{"{\"method\":\"Echo\"}", "method"},
-		{"{\"method\":\"io.test.echo\"}", "method"},
-		{"{\"method\":\"io..test.Echo\"}", "method"},
-		{"{\"method\":\"io.test-.Echo\"}", "method"},
-		{"{\"method\":\"test.\"}", "method"},
-		{"{\"method\":\"io.test.Echo\",\"method\":\"io.test.Echo\"}", "method"},
-		{"{\"method\":\"io.test.Echo\",\"oneway\":1}", "oneway"},
-		{"{\"method\":\"io.test.Echo\",\"more\":\"yes\"}", "more"},
-		{"{\"method\":\"io.test.Echo\",\"more\":true,\"oneway\":true}", "more"},
-		{"{\"method\":\"io.test.Echo\",\"upgrade\":true}", "upgrade"},
+		{ "[1,2]", "method" },
+		{ "\"io.test.Echo\"", "method" },
+		{ "{}", "method" },
+		{ "{\"method\":null}", "method" },
+		{ "{\"method\":5}", "method" },
+		{ "{\"method\":\"Echo\"}", "method" },
+		{ "{\"method\":\"io.test.echo\"}", "method" },
+		{ "{\"method\":\"io..test.Echo\"}", "method" },
+		{ "{\"method\":\"io.test-.Echo\"}", "method" },
+		{ "{\"method\":\"test.\"}", "method" },
+		{ "{\"method\":\"io.test.Echo\",\"method\":\"io.test.Echo\"}", "method" },
+		{ "{\"method\":\"io.test.Echo\",\"oneway\":1}", "oneway" },
+		{ "{\"method\":\"io.test.Echo\",\"more\":\"yes\"}", "more" },
+		{ "{\"method\":\"io.test.Echo\",\"more\":true,\"oneway\":true}", "more" },
+		{ "{\"method\":\"io.test.Echo\",\"upgrade\":true}", "upgrade" },
 	};
 	struct raw r;
 
@@ -556,27 +553,31 @@ static void test_get_interface_description(void **state)
 	cJSON *j;
 
 	raw_open(&r);
-	raw_call(&r, "{\"method\":\"org.varlink.service.GetInterfaceDescription\","
-		     "\"parameters\":{\"interface\":\"io.test\"}}");
+	raw_call(&r,
+		 "{\"method\":\"org.varlink.service.GetInterfaceDescription\","
+		 "\"parameters\":{\"interface\":\"io.test\"}}");
 	j = raw_reply(&r);
 	assert_string_equal(get(params(j), "description")->valuestring, TEST_IDL);
 	cJSON_Delete(j);
-	raw_call(&r, "{\"method\":\"org.varlink.service.GetInterfaceDescription\","
-		     "\"parameters\":{\"interface\":\"org.varlink.service\"}}");
+	raw_call(&r,
+		 "{\"method\":\"org.varlink.service.GetInterfaceDescription\","
+		 "\"parameters\":{\"interface\":\"org.varlink.service\"}}");
 	j = raw_reply(&r);
-	assert_non_null(
-		strstr(get(params(j), "description")->valuestring, "interface org.varlink.service\n"));
+	assert_non_null(strstr(get(params(j), "description")->valuestring,
+			       "interface org.varlink.service\n"));
 	assert_non_null(strstr(get(params(j), "description")->valuestring, "method GetInfo()"));
 	cJSON_Delete(j);
-	raw_call(&r, "{\"method\":\"org.varlink.service.GetInterfaceDescription\","
-		     "\"parameters\":{\"interface\":\"io.nope\"}}");
+	raw_call(&r,
+		 "{\"method\":\"org.varlink.service.GetInterfaceDescription\","
+		 "\"parameters\":{\"interface\":\"io.nope\"}}");
 	expect_error(raw_reply(&r), "org.varlink.service.InterfaceNotFound", "interface",
 		     "io.nope");
 	raw_call(&r, "{\"method\":\"org.varlink.service.GetInterfaceDescription\"}");
 	expect_error(raw_reply(&r), "org.varlink.service.InvalidParameter", "parameter",
 		     "interface");
-	raw_call(&r, "{\"method\":\"org.varlink.service.GetInterfaceDescription\","
-		     "\"parameters\":{\"interface\":3}}");
+	raw_call(&r,
+		 "{\"method\":\"org.varlink.service.GetInterfaceDescription\","
+		 "\"parameters\":{\"interface\":3}}");
 	expect_error(raw_reply(&r), "org.varlink.service.InvalidParameter", "parameter",
 		     "interface");
 	raw_close(&r);
@@ -587,8 +588,8 @@ static void test_invalid_json(void **state)
 	static const char calls[] = "{\"method\":\"io.test.Echo\",\"parameters\":{\"n\":1}}\0"
 				    "{\"method\":\0"
 				    "{\"method\":\"io.test.Echo\",\"parameters\":{\"n\":2}}";
-	static const char *const bad[] = {"", "{", "nope", "{\"method\":\"io.test.Echo\"} x",
-					  "\xff\xfe"};
+	static const char *const bad[] = { "", "{", "nope", "{\"method\":\"io.test.Echo\"} x",
+					   "\xff\xfe" };
 	struct raw r;
 
 	/* Calls before the garbage are answered; nothing after it. */
@@ -848,7 +849,7 @@ static void test_listen_path(void **state)
 	/* A stale socket is replaced. */
 	snprintf(path, sizeof(path), "%s/stale.sock", dir);
 	{
-		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
 		strcpy(sa.sun_path, path);
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -893,7 +894,7 @@ static void test_client(void **state)
 	assert_int_equal(varlink_client_connect(&c, path), -ENOENT);
 	assert_null(c);
 	{
-		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
 		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 		strcpy(sa.sun_path, path);
@@ -939,9 +940,9 @@ static void test_client(void **state)
 	assert_int_equal(varlink_client_call(c, "io.test.Echo", NULL, 0), 0);
 	assert_int_equal(client_reply(c, NULL, NULL, NULL), 0);
 
-	assert_int_equal(
-		varlink_client_call(c, "io.test.Echo", NULL, VARLINK_CALL_MORE | VARLINK_CALL_ONEWAY),
-		-EINVAL);
+	assert_int_equal(varlink_client_call(c, "io.test.Echo", NULL,
+					     VARLINK_CALL_MORE | VARLINK_CALL_ONEWAY),
+			 -EINVAL);
 	assert_int_equal(varlink_client_call(c, NULL, NULL, 0), -EINVAL);
 
 	/* The server goes away: the last word, then the end. */
@@ -971,16 +972,16 @@ static void test_client_garbage(void **state)
 		size_t len;
 		int expect;
 	} cases[] = {
-		{"nope\0", 5, -EBADMSG},
-		{"[]\0", 3, -EBADMSG},
-		{"{\"parameters\":5}\0", 17, -EBADMSG},
-		{"{\"error\":5}\0", 12, -EBADMSG},
-		{"{\"continues\":\"yes\"}\0", 20, -EBADMSG},
-		{"{}\0", 3, 0},
-		{"{\"parameters\":null}\0", 20, 0},
-		{"{\"parameters\":{}", 16, -ECONNRESET},
+		{ "nope\0", 5, -EBADMSG },
+		{ "[]\0", 3, -EBADMSG },
+		{ "{\"parameters\":5}\0", 17, -EBADMSG },
+		{ "{\"error\":5}\0", 12, -EBADMSG },
+		{ "{\"continues\":\"yes\"}\0", 20, -EBADMSG },
+		{ "{}\0", 3, 0 },
+		{ "{\"parameters\":null}\0", 20, 0 },
+		{ "{\"parameters\":{}", 16, -ECONNRESET },
 	};
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char path[160];
 	int l;
 

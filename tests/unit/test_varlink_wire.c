@@ -168,7 +168,10 @@ static void test_framer_full_then_drained(void **state)
 /* Many messages of random sizes in random chunks, through space/commit. */
 static void test_framer_random(void **state)
 {
-	enum { N = 2000, MAX = 3000 };
+	enum {
+		N = 2000,
+		MAX = 3000
+	};
 	size_t total = 0, pos = 0, want = 0;
 	struct varlink_framer f;
 	size_t *lens = calloc(N, sizeof(*lens));
@@ -227,8 +230,8 @@ static void test_utf8(void **state)
 	assert_true(varlink_utf8_valid("plain", 5));
 	assert_true(varlink_utf8_valid("h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 12));
 	assert_false(varlink_utf8_valid("\xff", 1));
-	assert_false(varlink_utf8_valid("\xc3", 1));	     /* truncated */
-	assert_false(varlink_utf8_valid("\xc0\xaf", 2));     /* overlong */
+	assert_false(varlink_utf8_valid("\xc3", 1)); /* truncated */
+	assert_false(varlink_utf8_valid("\xc0\xaf", 2)); /* overlong */
 	assert_false(varlink_utf8_valid("\xed\xa0\x80", 3)); /* surrogate */
 	assert_false(varlink_utf8_valid("ok\xe2\x82", 4));
 }
