@@ -6,9 +6,10 @@
 #include <cjson/cJSON.h>
 
 /*
- * cJSON_PrintUnformatted(), except that integral numbers up to 2^53 print as
- * integers: cJSON writes 1795535977611690 as 1.79553597761169e+15, which
- * readers that want an integer (timestamps, IDs) reject. Free with free().
+ * cJSON_PrintUnformatted(), except that numbers print exactly: integral ones
+ * as integers (cJSON writes 1795535977611690 as 1.79553597761169e+15, which
+ * readers that want an integer reject), others so that they read back the
+ * same. Free with free().
  */
 char *greeter_json_print(const cJSON *obj);
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -162,6 +163,113 @@ static void old_pins_close(struct old_pins *o)
 		close_fd(&o->link_fd[i]);
 		close_fd(&o->prog_fd[i]);
 	}
+}
+
+/* What kind of BPF object fd is: "bpf-map", "bpf-prog", "bpf-link" or NULL. */
+static const char *bpf_fd_kind(int fd, char *buf, size_t size)
+{
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, buf, size - 1);
+	if (n < 0)
+		return NULL;
+	buf[n] = '\0';
+	/* Older kernels call links "bpf_link". */
+	for (char *c = buf; *c; c++)
+		if (*c == '_')
+			*c = '-';
+	return strncmp(buf, "anon-inode:", 11) == 0 ? buf + 11 : NULL;
+}
+
+/* The map types greeter has ever pinned under each name. */
+static bool map_type_ours(size_t i, __u32 type, __u32 key_size)
+{
+	switch (i) {
+	case MAP_CONFIG:
+		return type == BPF_MAP_TYPE_HASH && key_size == 4;
+	case MAP_EVENTS:
+		return type == BPF_MAP_TYPE_RINGBUF;
+	case MAP_STATS:
+		return type == BPF_MAP_TYPE_PERCPU_ARRAY;
+	case MAP_PENDING:
+		return type == BPF_MAP_TYPE_LRU_HASH || type == BPF_MAP_TYPE_HASH;
+	default:
+		return type == BPF_MAP_TYPE_ARRAY;
+	}
+}
+
+/*
+ * Is what sits at dir/prefix+name something greeter pinned? Anything else
+ * (another kind of object, a map of another type, a plain file) is foreign:
+ * greeterd must neither use nor remove it.
+ */
+static bool pin_foreign(const char *dir, const char *prefix, const char *name, ssize_t map,
+			char *what, size_t what_size)
+{
+	char path[PATH_MAX], kind_buf[64];
+	const char *kind, *want = map >= 0 ? "bpf-map" : (*prefix == 'p' ? "bpf-prog" : "bpf-link");
+	struct stat st;
+	int fd;
+	bool foreign = false;
+
+	pin_path(path, sizeof(path), dir, prefix, name);
+	if (lstat(path, &st) < 0)
+		return false;
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		snprintf(what, what_size, "%s is not a BPF object", path);
+		return true;
+	}
+	kind = bpf_fd_kind(fd, kind_buf, sizeof(kind_buf));
+	if (!kind || strcmp(kind, want) != 0) {
+		snprintf(what, what_size, "%s is a %s, not the %s greeter pins there", path,
+			 kind ? kind : "unknown object", want);
+		foreign = true;
+	} else if (map >= 0) {
+		struct bpf_map_info info = { 0 };
+		__u32 len = sizeof(info);
+
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+		    !map_type_ours((size_t)map, info.type, info.key_size)) {
+			snprintf(what, what_size, "%s is a map of type %u that greeter never made",
+				 path, info.type);
+			foreign = true;
+		}
+	}
+	close(fd);
+	return foreign;
+}
+
+/* Refuse to work in a pin directory where something foreign holds our names. */
+static int check_no_foreign(const char *dir, bool for_removal)
+{
+	char what[PATH_MAX + 128];
+	int n = 0;
+
+	for (size_t i = 0; i < MAP_COUNT; i++)
+		if (pin_foreign(dir, "", map_names[i], (ssize_t)i, what, sizeof(what))) {
+			log_error("%s", what);
+			n++;
+		}
+	for (size_t i = 0; i < ALL_PROG_COUNT; i++) {
+		if (pin_foreign(dir, "prog_", all_progs[i], -1, what, sizeof(what))) {
+			log_error("%s", what);
+			n++;
+		}
+		if (pin_foreign(dir, "link_", all_progs[i], -1, what, sizeof(what))) {
+			log_error("%s", what);
+			n++;
+		}
+	}
+	if (n && for_removal)
+		log_error("removed nothing: greeterd does not remove objects it did not create; "
+			  "move them away first");
+	else if (n)
+		log_error("greeterd does not use or replace objects it did not create: move them "
+			  "away, or use another --pin-dir");
+	return n ? -EEXIST : 0;
 }
 
 static void old_pins_inspect(const char *dir, struct old_pins *o)
@@ -758,6 +866,11 @@ int pins_open(struct pins *p, const struct pins_options *opt)
 	if (err)
 		return err;
 
+	err = check_no_foreign(p->dir, false);
+	if (err) {
+		pins_close(p);
+		return err;
+	}
 	old_pins_inspect(p->dir, &o);
 	if (o.any && old_compatible(&o, opt)) {
 		err = adopt(p, &o, opt);
@@ -840,6 +953,11 @@ int pins_remove(const char *pin_dir)
 	err = lock_dir(&p);
 	if (err)
 		return err;
+	err = check_no_foreign(pin_dir, true);
+	if (err) {
+		pins_close(&p);
+		return err;
+	}
 	/* Links first: removing the last reference to a link detaches its program. */
 	for (size_t i = 0; i < ALL_PROG_COUNT && !err; i++)
 		err = unpin_name(pin_dir, "link_", all_progs[i]);

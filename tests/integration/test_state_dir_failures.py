@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""The state directory full, then read-only, during SetMessage: the client
+gets an error, the message in the kernel map is unchanged, and greeterd
+keeps serving; once the directory is writable again, writes succeed."""
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+from greeter_test import *  # noqa: E402,F403
+
+require_root()
+ensure_bpffs()
+d = Daemon("statefail")
+small = os.path.join(d.tmp, "small")
+os.makedirs(small)
+subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", small], check=True)
+d.state_dir = os.path.join(small, "state")
+try:
+    d.start()
+    d.set_message(501, "before")
+    # Fill the filesystem.
+    subprocess.run(["dd", "if=/dev/zero", "of=" + os.path.join(small, "filler"), "bs=4k"],
+                   capture_output=True)
+    r = d.call("io.greeter.SetMessage", {"uid": 501, "message": "during a full disk"})
+    check(r.get("error") == "io.greeter.WriteFailed" and "space" in r["parameters"]["reason"],
+          "full: WriteFailed (%s)" % r.get("parameters"))
+    r = d.call("io.greeter.GetMessage", {"uid": 501})["parameters"]
+    check(r["message"] == "before", "full: the map is unchanged")
+    r = d.call("io.greeter.RemoveMessage", {"uid": 501})
+    check(r.get("error") == "io.greeter.WriteFailed", "full: RemoveMessage fails too")
+    check(d.call("io.greeter.GetMessage", {"uid": 501})["parameters"]["message"] == "before",
+          "full: the message is still there")
+    os.unlink(os.path.join(small, "filler"))
+
+    subprocess.run(["mount", "-o", "remount,ro", small], check=True)
+    r = d.call("io.greeter.SetMessage", {"uid": 501, "message": "during read-only"})
+    check(r.get("error") == "io.greeter.WriteFailed" and "Read-only" in r["parameters"]["reason"],
+          "read-only: WriteFailed (%s)" % r.get("parameters"))
+    check(d.call("io.greeter.GetMessage", {"uid": 501})["parameters"]["message"] == "before",
+          "read-only: the map is unchanged")
+    subprocess.run(["mount", "-o", "remount,rw", small], check=True)
+
+    d.set_message(501, "after")
+    check(d.call("io.greeter.GetMessage", {"uid": 501})["parameters"]["message"] == "after",
+          "writable again: SetMessage works")
+    with open(os.path.join(d.state_dir, "messages.json")) as f:
+        check('"after"' in f.read(), "and reaches the state file")
+    check(d.proc.poll() is None, "greeterd kept running throughout")
+finally:
+    d.cleanup()
+    subprocess.run(["umount", small])
