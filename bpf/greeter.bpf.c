@@ -62,17 +62,39 @@ struct {
 
 /* An exec in flight, between syscall entry and its outcome. */
 struct pending_exec {
+	__u32 tid; /* whose entry this is; 0 when free */
+	__u32 reserved;
 	char comm[GREETER_COMM_SIZE];
 	__u64 filename; /* user pointer, read again only if the attempt fails */
 };
 
-/* Keyed by thread id; LRU so that entries of killed threads age out. */
+/*
+ * A slot per thread id modulo the size: plain memory writes, no hash or LRU
+ * bookkeeping on the exec path (that was half the program's cost). Two
+ * threads in flight at once on the same slot are rare; the loser's event is
+ * then marked NO_CALLER rather than given the wrong comm.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, GREETER_PENDING_MAX);
 	__type(key, __u32);
 	__type(value, struct pending_exec);
 } pending SEC(".maps");
+
+static __always_inline struct pending_exec *pending_slot(__u32 tid)
+{
+	__u32 idx = tid % GREETER_PENDING_MAX;
+
+	return bpf_map_lookup_elem(&pending, &idx);
+}
+
+/* The slot of tid if it holds tid's entry. */
+static __always_inline struct pending_exec *pending_get(__u32 tid)
+{
+	struct pending_exec *p = pending_slot(tid);
+
+	return p && p->tid == tid ? p : NULL;
+}
 
 static __always_inline void count(__u32 stat)
 {
@@ -84,12 +106,14 @@ static __always_inline void count(__u32 stat)
 
 static __always_inline void remember_exec(const char *filename)
 {
-	struct pending_exec p = {};
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct pending_exec *p = pending_slot(tid);
 
-	bpf_get_current_comm(p.comm, sizeof(p.comm));
-	p.filename = (__u64)(long)filename;
-	bpf_map_update_elem(&pending, &tid, &p, BPF_ANY);
+	if (!p)
+		return;
+	p->tid = tid;
+	bpf_get_current_comm(p->comm, sizeof(p->comm));
+	p->filename = (__u64)(long)filename;
 }
 
 /* The message for uid, with where it came from. Copies into out. */
@@ -172,15 +196,14 @@ static __always_inline void submit_event(struct greeter_event *e)
 static __always_inline int exec_done(long ret)
 {
 	__u32 zero = 0, tid = (__u32)bpf_get_current_pid_tgid();
-	struct pending_exec *p;
+	struct pending_exec *p = pending_get(tid);
 	struct greeter_settings *s;
 	struct greeter_event *e;
 
-	p = bpf_map_lookup_elem(&pending, &tid);
 	if (!p)
 		return 0; /* succeeded (handled by sched_process_exec) or not seen */
 	if (ret >= 0) {
-		bpf_map_delete_elem(&pending, &tid);
+		p->tid = 0;
 		return 0;
 	}
 	count(GREETER_STAT_FAILED);
@@ -198,20 +221,19 @@ static __always_inline int exec_done(long ret)
 			submit_event(e);
 		}
 	}
-	bpf_map_delete_elem(&pending, &tid);
+	p->tid = 0;
 	return 0;
 }
 
 SEC("tp/sched/sched_process_exec")
 int sched_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
-	__u32 old_tid = ctx->old_pid;
 	unsigned int loc = ctx->__data_loc_filename & 0xFFFF;
-	struct pending_exec *p;
+	/* The thread that called exec, before de_thread() gave it the leader's id. */
+	struct pending_exec *p = pending_get(ctx->old_pid);
 	struct greeter_event *e;
 
 	e = start_event();
-	p = bpf_map_lookup_elem(&pending, &old_tid);
 	if (e) {
 		if (p) {
 			__builtin_memcpy(e->comm, p->comm, sizeof(e->comm));
@@ -224,7 +246,7 @@ int sched_exec(struct trace_event_raw_sched_process_exec *ctx)
 		submit_event(e);
 	}
 	if (p)
-		bpf_map_delete_elem(&pending, &old_tid);
+		p->tid = 0;
 	return 0;
 }
 

@@ -194,7 +194,8 @@ static bool map_type_ours(size_t i, __u32 type, __u32 key_size)
 	case MAP_STATS:
 		return type == BPF_MAP_TYPE_PERCPU_ARRAY;
 	case MAP_PENDING:
-		return type == BPF_MAP_TYPE_LRU_HASH || type == BPF_MAP_TYPE_HASH;
+		return type == BPF_MAP_TYPE_LRU_HASH || type == BPF_MAP_TYPE_HASH ||
+		       type == BPF_MAP_TYPE_ARRAY;
 	default:
 		return type == BPF_MAP_TYPE_ARRAY;
 	}
