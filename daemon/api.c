@@ -20,6 +20,7 @@
 #include "daemon.h"
 #include "dirs.h"
 #include "journal.h"
+#include "json_print.h"
 #include "log.h"
 #include "utf8.h"
 #include "validate.h"
@@ -66,6 +67,9 @@ struct api {
 	uint64_t dropped;
 	sd_event_source *status_timer;
 	bool flushing;
+	/* The last event written as JSON, and its window position. */
+	char *event_text;
+	uint64_t event_text_pos;
 };
 
 /* Parameters */
@@ -401,17 +405,42 @@ static bool watcher_wants(const struct watcher *w, const struct greeter_event *e
 	return true;
 }
 
-static void watcher_send(struct watcher *w, const struct greeter_event *e)
+/* The event at a window position as JSON text, written once for all watchers. */
+static const char *event_text(struct api *a, uint64_t pos, const struct greeter_event *e)
 {
-	cJSON *r = cJSON_CreateObject();
+	cJSON *obj;
 
-	cJSON_AddItemToObject(r, "event", event_json(e));
-	if (w->dropped) {
-		cJSON_AddNumberToObject(r, "dropped", (double)w->dropped);
-		w->dropped = 0;
-	}
-	if (varlink_call_reply(w->call, r, true) == 0)
+	if (a->event_text && a->event_text_pos == pos)
+		return a->event_text;
+	free(a->event_text);
+	obj = event_json(e);
+	a->event_text = obj ? greeter_json_print(obj) : NULL;
+	a->event_text_pos = pos;
+	cJSON_Delete(obj);
+	return a->event_text;
+}
+
+static void watcher_send(struct watcher *w, uint64_t pos, const struct greeter_event *e)
+{
+	const char *text = event_text(w->api, pos, e);
+	char *params;
+	size_t size;
+
+	if (!text)
+		return;
+	size = strlen(text) + 64;
+	params = malloc(size);
+	if (!params)
+		return;
+	if (w->dropped)
+		snprintf(params, size, "{\"event\":%s,\"dropped\":%llu}", text,
+			 (unsigned long long)w->dropped);
+	else
+		snprintf(params, size, "{\"event\":%s}", text);
+	w->dropped = 0;
+	if (varlink_call_reply_text(w->call, params, true) == 0)
 		w->api->delivered++;
+	free(params);
 }
 
 /*
@@ -432,10 +461,11 @@ static void watcher_pump(struct watcher *w)
 	size_t high = w->api->flushing ? WATCH_OUTPUT_FLUSH : WATCH_OUTPUT_HIGH;
 
 	while (w->pos < end && varlink_call_output_pending(w->call) < high) {
-		const struct greeter_event *e = events_window_at(ev, w->pos++);
+		uint64_t pos = w->pos++;
+		const struct greeter_event *e = events_window_at(ev, pos);
 
 		if (e && watcher_wants(w, e))
-			watcher_send(w, e);
+			watcher_send(w, pos, e);
 	}
 }
 
@@ -681,6 +711,7 @@ void daemon_api_stop(struct daemon *d)
 	if (d->events)
 		events_remove_sink(d->events, a->sink);
 	sd_event_source_disable_unref(a->status_timer);
+	free(a->event_text);
 	free(a);
 	d->api = NULL;
 }

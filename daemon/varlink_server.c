@@ -346,6 +346,47 @@ int varlink_call_reply(struct varlink_call *c, cJSON *parameters, bool continues
 	return r;
 }
 
+int varlink_call_reply_text(struct varlink_call *c, const char *parameters_json, bool continues)
+{
+	static const char head[] = "{\"parameters\":";
+	static const char tail_more[] = ",\"continues\":true}";
+	size_t n = strlen(parameters_json);
+	char *m;
+	int r;
+
+	if (!c || c->ended)
+		return -ESTALE;
+	if (continues && !c->more) {
+		log_error("BUG: %s: continued reply to a call without \"more\"", c->method);
+		return -EINVAL;
+	}
+	if (c->oneway) {
+		call_end(c);
+		return 0;
+	}
+	if (c->conn->dead)
+		return -ENOTCONN;
+	m = malloc(sizeof(head) + n + sizeof(tail_more) + 1);
+	if (!m)
+		return -ENOMEM;
+	memcpy(m, head, sizeof(head) - 1);
+	memcpy(m + sizeof(head) - 1, parameters_json, n);
+	/* Ends with the NUL that separates messages. */
+	strcpy(m + sizeof(head) - 1 + n, continues ? tail_more : "}");
+	r = varlink_outbuf_append(&c->conn->out, m, strlen(m) + 1);
+	free(m);
+	if (r < 0) {
+		log_debug("connection %u (UID %u): more than %u bytes queued, closing", c->conn->id,
+			  (unsigned)c->conn->peer.uid, OUTPUT_MAX);
+		conn_kill(c->conn);
+	} else {
+		conn_kick(c->conn);
+	}
+	if (!continues)
+		call_end(c);
+	return r;
+}
+
 int varlink_call_error(struct varlink_call *c, const char *error, cJSON *parameters)
 {
 	int r;

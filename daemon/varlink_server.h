@@ -96,6 +96,11 @@ bool varlink_call_oneway(const struct varlink_call *c);
  * Returns 0, or a negative errno when the connection is gone.
  */
 int varlink_call_reply(struct varlink_call *c, cJSON *parameters, bool continues);
+/*
+ * Reply with parameters already written as JSON text (an object): for one
+ * event sent to many watchers, written once. Same rules as varlink_call_reply().
+ */
+int varlink_call_reply_text(struct varlink_call *c, const char *parameters_json, bool continues);
 /* Error reply; ends the call. Takes ownership of parameters (may be NULL). */
 int varlink_call_error(struct varlink_call *c, const char *error, cJSON *parameters);
 /* org.varlink.service.InvalidParameter with {"parameter": name}. */
