@@ -30,6 +30,8 @@ struct events {
 	size_t window_len;
 	uint64_t window_total; /* events ever pushed: the next position */
 	struct events_counters counters;
+	bool (*should_pause)(void *userdata);
+	void *pause_userdata;
 };
 
 static void window_push(struct events *ev, const struct greeter_event *e)
@@ -82,6 +84,9 @@ static int on_record(void *ctx, void *data, size_t size)
 	e.message[sizeof(e.message) - 1] = '\0';
 	ev->counters.received++;
 	dispatch(ev, &e);
+	/* Negative: libbpf stops after this record, which it counts as read. */
+	if (ev->should_pause && ev->should_pause(ev->pause_userdata))
+		return -EAGAIN;
 	return 0;
 }
 
@@ -89,6 +94,8 @@ int events_drain(struct events *ev)
 {
 	int n = ring_buffer__consume(ev->rb);
 
+	if (n == -EAGAIN)
+		return 0; /* paused for slow readers */
 	if (n < 0)
 		log_warning("reading the ring buffer failed: %s", strerror(-n));
 	return n;
@@ -168,6 +175,12 @@ void events_free(struct events *ev)
 	sd_event_unref(ev->loop);
 	free(ev->window);
 	free(ev);
+}
+
+void events_set_pause(struct events *ev, bool (*should_pause)(void *userdata), void *userdata)
+{
+	ev->should_pause = should_pause;
+	ev->pause_userdata = userdata;
 }
 
 int events_add_sink(struct events *ev, events_sink_fn fn, void *userdata)

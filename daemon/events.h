@@ -40,6 +40,13 @@ int events_drain_fd(struct events *ev, int ring_fd);
 /* Read everything pending now (e.g. before shutting down). */
 int events_drain(struct events *ev);
 
+/*
+ * Backpressure: after each event, should_pause() may ask to leave the rest
+ * in the ring buffer (which holds seconds of events) until readers catch up;
+ * events_drain() then returns early and is called again later.
+ */
+void events_set_pause(struct events *ev, bool (*should_pause)(void *userdata), void *userdata);
+
 /* At most 8 sinks; returns a handle >= 0 or -ENOSPC. */
 int events_add_sink(struct events *ev, events_sink_fn fn, void *userdata);
 void events_remove_sink(struct events *ev, int handle);
