@@ -114,6 +114,12 @@ static void handle(struct watcher *w, const char *msg, const char *marker, size_
 	}
 	if (seq > w->last_seq + 1)
 		w->gaps += seq - w->last_seq - 1;
+	/*
+	 * Two execs racing on two CPUs can reach the ring in swapped order: a
+	 * late one fills the gap its successor opened.
+	 */
+	if (seq < w->last_seq && w->gaps > 0)
+		w->gaps--;
 	if (seq > w->last_seq)
 		w->last_seq = seq;
 	file = strstr(ev, "\"filename\":\"");
