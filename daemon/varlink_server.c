@@ -380,6 +380,13 @@ int varlink_call_reply_text(struct varlink_call *c, const char *parameters_json,
 			  (unsigned)c->conn->peer.uid, OUTPUT_MAX);
 		conn_kill(c->conn);
 	} else {
+		/*
+		 * Into the socket now, not on the next turn of the loop: an event
+		 * is sent while the ring buffer still holds it, so a greeterd
+		 * killed right after has either delivered it or leaves it to the
+		 * next one. Errors and the rest are the loop's business.
+		 */
+		(void)varlink_outbuf_flush(&c->conn->out, c->conn->fd);
 		conn_kick(c->conn);
 	}
 	if (!continues)
