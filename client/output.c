@@ -399,8 +399,10 @@ void print_status(const cJSON *reply)
 	       json_num(counters, "emitted"), json_num(counters, "received"),
 	       json_num(counters, "delivered"));
 	label("Lost:");
-	printf("%llu in the kernel (ring buffer full), %llu dropped for slow watchers\n",
-	       json_num(counters, "lost_kernel"), json_num(counters, "dropped_watchers"));
+	printf("%llu in the kernel (ring buffer full), %llu dropped for slow watchers, "
+	       "%llu not written to the journal\n",
+	       json_num(counters, "lost_kernel"), json_num(counters, "dropped_watchers"),
+	       json_num(counters, "dropped_journal"));
 	label("Failed execs:");
 	printf("%llu\n", json_num(counters, "failed_execs"));
 }
