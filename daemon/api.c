@@ -255,18 +255,6 @@ static void method_remove_message(struct varlink_call *c, const cJSON *p, void *
 	daemon_notify_status(a->d);
 }
 
-static const char *source_name(enum greeter_source s)
-{
-	switch (s) {
-	case GREETER_SOURCE_UID:
-		return "uid";
-	case GREETER_SOURCE_DEFAULT:
-		return "default";
-	default:
-		return "builtin";
-	}
-}
-
 static void method_get_message(struct varlink_call *c, const cJSON *p, void *userdata)
 {
 	static const char *const known[] = { "uid", NULL };
@@ -283,7 +271,7 @@ static void method_get_message(struct varlink_call *c, const cJSON *p, void *use
 	r = cJSON_CreateObject();
 	cJSON_AddNumberToObject(r, "uid", uid);
 	cJSON_AddStringToObject(r, "message", text);
-	cJSON_AddStringToObject(r, "source", source_name(src));
+	cJSON_AddStringToObject(r, "source", events_source_name(src));
 	varlink_call_reply(c, r, false);
 }
 
@@ -389,7 +377,7 @@ static cJSON *event_json(const struct greeter_event *e)
 	cJSON_AddStringToObject(o, "comm", comm);
 	cJSON_AddStringToObject(o, "filename", file);
 	cJSON_AddStringToObject(o, "message", msg);
-	cJSON_AddStringToObject(o, "source", source_name(e->source));
+	cJSON_AddStringToObject(o, "source", events_source_name(e->source));
 	if (e->flags & GREETER_EVENT_FAILED)
 		cJSON_AddNumberToObject(o, "error", e->error);
 	return o;

@@ -231,6 +231,13 @@ const struct events_counters *events_counters(const struct events *ev)
 	return &ev->counters;
 }
 
+const char *events_source_name(unsigned source)
+{
+	if (source == GREETER_SOURCE_UID)
+		return "uid";
+	return source == GREETER_SOURCE_DEFAULT ? "default" : "builtin";
+}
+
 void events_format_line(const struct greeter_event *e, char *out, size_t size)
 {
 	char comm[GREETER_ESCAPED_SIZE(GREETER_COMM_SIZE)];

@@ -66,6 +66,9 @@ const struct greeter_event *events_window_at(const struct events *ev, uint64_t p
 /* The first position whose event has seq > after_seq (window_end if none). */
 uint64_t events_window_find_after(const struct events *ev, uint64_t after_seq);
 
+/* "uid", "default" or "builtin": where an event's message came from. */
+const char *events_source_name(unsigned source);
+
 /* One event as a line of text for --print-events; strings escaped. */
 void events_format_line(const struct greeter_event *e, char *out, size_t size);
 

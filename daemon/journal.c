@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "journal.h"
 #include "escape.h"
+#include "events.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -60,13 +61,6 @@ static void add(struct entry *en, const char *fmt, ...)
 	en->buf[en->len++] = '\n';
 }
 
-static const char *source_name(__u8 source)
-{
-	if (source == GREETER_SOURCE_UID)
-		return "uid";
-	return source == GREETER_SOURCE_DEFAULT ? "default" : "builtin";
-}
-
 void journal_event(const struct greeter_event *e, void *userdata)
 {
 	char comm[GREETER_ESCAPED_SIZE(GREETER_COMM_SIZE)];
@@ -95,7 +89,7 @@ void journal_event(const struct greeter_event *e, void *userdata)
 	add(&en, "GREETER_COMM=%s", comm);
 	add(&en, "GREETER_FILENAME=%s", file);
 	add(&en, "GREETER_MESSAGE=%s", msg);
-	add(&en, "GREETER_SOURCE=%s", source_name(e->source));
+	add(&en, "GREETER_SOURCE=%s", events_source_name(e->source));
 	if (e->flags & GREETER_EVENT_FAILED)
 		add(&en, "GREETER_ERROR=%d", e->error);
 	if (send(fd, en.buf, en.len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {

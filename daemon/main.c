@@ -270,6 +270,19 @@ static bool load_state(struct daemon *d, struct greeter_entries *entries)
 	return r >= 0 || r == -EBADMSG;
 }
 
+/* Whether the state file just read holds what the map holds (both sorted by UID). */
+static bool state_matches_map(struct daemon *d, const struct greeter_entries *file)
+{
+	struct greeter_entries map = { 0 };
+	bool same = messages_list(&d->messages, &map) == 0 && map.count == file->count;
+
+	for (size_t i = 0; same && i < map.count; i++)
+		same = map.items[i].uid == file->items[i].uid &&
+		       strcmp(map.items[i].text, file->items[i].text) == 0;
+	greeter_entries_free(&map);
+	return same;
+}
+
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
 	struct daemon *d = userdata;
@@ -331,8 +344,8 @@ static int run(struct daemon *d)
 		d->opt.wakeup_bytes_set ? d->opt.wakeup_bytes : d->opt.ring_size / 4;
 	po.settings.flags = d->opt.report_failed ? GREETER_SETTING_REPORT_FAILED : 0;
 	r = pins_open(&d->pins, &po);
-	greeter_entries_free(&initial);
 	if (r < 0) {
+		greeter_entries_free(&initial);
 		if (r == -EPERM)
 			log_error("not permitted: greeterd needs root (CAP_BPF, CAP_PERFMON and "
 				  "CAP_SYS_ADMIN to mount)");
@@ -343,10 +356,12 @@ static int run(struct daemon *d)
 		 d->pins.attach_reason);
 
 	messages_init(&d->messages, d->pins.config_fd, d->opt.state_dir);
-	/* The map is the truth: bring the state file in line with it. */
-	if (state_ok && messages_save(&d->messages, err, sizeof(err)) < 0)
+	/* The map is the truth: bring the state file in line with it, if it is not. */
+	if (state_ok && !state_matches_map(d, &initial) &&
+	    messages_save(&d->messages, err, sizeof(err)) < 0)
 		log_warning("cannot write the state file: %s; changes will not survive a reboot",
 			    err);
+	greeter_entries_free(&initial);
 
 	r = setup_loop(d);
 	if (r < 0) {
