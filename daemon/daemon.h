@@ -17,6 +17,7 @@
 struct daemon_options {
 	const char *pin_dir;
 	const char *state_dir;
+	const char *cache_dir; /* "" for none */
 	const char *socket_path;
 	const char *admin_group;
 	enum greeter_attach_mode attach;
@@ -37,6 +38,7 @@ struct api;
 struct daemon {
 	struct daemon_options opt;
 	char state_dir_buf[PATH_MAX];
+	char cache_dir_buf[PATH_MAX];
 	sd_event *loop;
 	struct pins pins;
 	struct messages messages;

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "btf_cache.h"
 #include "config.h"
 #include "daemon.h"
 #include "dirs.h"
@@ -42,12 +43,14 @@ enum {
 	OPT_REMOVE_PINS,
 	OPT_ADMIN_GROUP,
 	OPT_REPLAY_WINDOW,
+	OPT_CACHE_DIR,
 };
 
 static const struct option long_options[] = {
 	{ "pin-dir", required_argument, NULL, 'p' },
 	{ "attach", required_argument, NULL, 'a' },
 	{ "state-dir", required_argument, NULL, 's' },
+	{ "cache-dir", required_argument, NULL, OPT_CACHE_DIR },
 	{ "socket", required_argument, NULL, OPT_SOCKET },
 	{ "admin-group", required_argument, NULL, OPT_ADMIN_GROUP },
 	{ "ring-size", required_argument, NULL, OPT_RING_SIZE },
@@ -79,6 +82,9 @@ static void usage(FILE *out)
 		"                          where the kernel has kprobes)\n"
 		"  -s, --state-dir DIR     where messages are stored durably (default\n"
 		"                          $STATE_DIRECTORY, else " GREETER_DEFAULT_STATE_DIR ")\n"
+		"      --cache-dir DIR     where the kernel's types are kept for the next cold\n"
+		"                          start; \"\" for none (default $CACHE_DIRECTORY,\n"
+		"                          else " GREETER_DEFAULT_CACHE_DIR ")\n"
 		"      --socket PATH       the API socket (default " GREETER_DEFAULT_SOCKET ")\n"
 		"      --admin-group NAME  members may watch all users' events\n"
 		"                          (default " GREETER_DEFAULT_ADMIN_GROUP ")\n"
@@ -143,6 +149,9 @@ static int parse_options(int argc, char **argv, struct daemon_options *o)
 			break;
 		case 's':
 			o->state_dir = optarg;
+			break;
+		case OPT_CACHE_DIR:
+			o->cache_dir = optarg;
 			break;
 		case OPT_SOCKET:
 			o->socket_path = optarg;
@@ -283,6 +292,25 @@ static bool state_matches_map(struct daemon *d, const struct greeter_entries *fi
 	return same;
 }
 
+/*
+ * Cut the kernel's types down for the next cold start (after a reboot, say),
+ * once per kernel. Done after READY=1, so this start does not wait for it.
+ */
+static void write_btf_cache(struct daemon *d, const char *path)
+{
+	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+	size_t elf_size = 0;
+	const void *elf = pins_object_elf(&elf_size);
+	char err[512] = "";
+
+	if (btf_cache_write(d->opt.cache_dir, path, elf, elf_size, err, sizeof(err)) < 0) {
+		log_warning("cannot write the kernel type cache: %s; cold starts stay slower", err);
+		return;
+	}
+	log_info("wrote the kernel types the programs use to %s (%.1f ms)", path,
+		 (double)(now_usec(CLOCK_MONOTONIC) - t0) / 1000.0);
+}
+
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
 	struct daemon *d = userdata;
@@ -329,6 +357,7 @@ static int run(struct daemon *d)
 	struct pins_options po = { 0 };
 	struct events_options eo = { 0 };
 	char err[512];
+	char btf_cache[PATH_MAX] = "";
 	bool state_ok;
 	int r;
 
@@ -340,6 +369,13 @@ static int run(struct daemon *d)
 	po.attach = d->opt.attach;
 	po.ring_size = d->opt.ring_size;
 	po.initial = &initial;
+	if (*d->opt.cache_dir) {
+		r = btf_cache_path(d->opt.cache_dir, pins_build_id(), btf_cache, sizeof(btf_cache));
+		if (r < 0)
+			log_debug("no kernel type cache: %s", r == -ENOENT ? "the kernel has no build ID" : strerror(-r));
+		else if (access(btf_cache, R_OK) == 0)
+			po.btf_path = btf_cache;
+	}
 	po.settings.wakeup_bytes =
 		d->opt.wakeup_bytes_set ? d->opt.wakeup_bytes : d->opt.ring_size / 4;
 	po.settings.flags = d->opt.report_failed ? GREETER_SETTING_REPORT_FAILED : 0;
@@ -352,8 +388,9 @@ static int run(struct daemon *d)
 		return r;
 	}
 	d->attached_usec = now_usec(CLOCK_MONOTONIC);
-	log_info("attached in %.1f ms (%s)", (double)(d->attached_usec - d->start_usec) / 1000.0,
-		 d->pins.attach_reason);
+	log_info("attached in %.1f ms (%s%s)", (double)(d->attached_usec - d->start_usec) / 1000.0,
+		 d->pins.attach_reason,
+		 d->pins.btf_from_cache ? "; kernel types from the cache" : "");
 
 	messages_init(&d->messages, d->pins.config_fd, d->opt.state_dir);
 	/* The map is the truth: bring the state file in line with it, if it is not. */
@@ -391,6 +428,8 @@ static int run(struct daemon *d)
 	log_info("ready in %.1f ms", (double)(d->ready_usec - d->start_usec) / 1000.0);
 	sd_notify(0, "READY=1");
 	daemon_notify_status(d);
+	if (*btf_cache && (!po.btf_path || d->pins.btf_cache_failed))
+		write_btf_cache(d, btf_cache);
 
 	r = sd_event_loop(d->loop);
 	events_drain(d->events);
@@ -421,6 +460,13 @@ int main(int argc, char **argv)
 		d.opt.state_dir = d.state_dir_buf;
 	} else {
 		d.opt.state_dir = GREETER_DEFAULT_STATE_DIR;
+	}
+	if (getenv("CACHE_DIRECTORY") && *getenv("CACHE_DIRECTORY")) {
+		snprintf(d.cache_dir_buf, sizeof(d.cache_dir_buf), "%s", getenv("CACHE_DIRECTORY"));
+		d.cache_dir_buf[strcspn(d.cache_dir_buf, ":")] = '\0';
+		d.opt.cache_dir = d.cache_dir_buf;
+	} else {
+		d.opt.cache_dir = GREETER_DEFAULT_CACHE_DIR;
 	}
 	r = parse_options(argc, argv, &d.opt);
 	if (r >= 0)

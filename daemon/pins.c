@@ -89,6 +89,11 @@ int attach_mode_parse(const char *s, enum greeter_attach_mode *mode)
 	return 0;
 }
 
+const void *pins_object_elf(size_t *size)
+{
+	return greeter_bpf__elf_bytes(size);
+}
+
 __u64 pins_build_id(void)
 {
 	size_t size = 0;
@@ -568,10 +573,11 @@ static int attach_all(struct greeter_bpf *skel, enum greeter_attach_mode mode,
 	return 0;
 }
 
-static int load_and_attach(struct greeter_bpf **skel_out, struct old_pins *o,
-			   const struct pins_options *opt, enum greeter_attach_mode mode,
-			   bool *reused, struct bpf_link **links)
+static int open_and_load(struct greeter_bpf **skel_out, struct old_pins *o,
+			 const struct pins_options *opt, enum greeter_attach_mode mode, bool *reused,
+			 const char *btf_path)
 {
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = btf_path);
 	bool abi_same = o->have_meta && o->meta.abi_version == GREETER_ABI_VERSION;
 	const char *const *names = mode_progs(mode);
 	struct bpf_program *prog;
@@ -579,7 +585,7 @@ static int load_and_attach(struct greeter_bpf **skel_out, struct old_pins *o,
 	struct bpf_map *maps[MAP_COUNT];
 	int err;
 
-	skel = greeter_bpf__open();
+	skel = greeter_bpf__open_opts(&open_opts);
 	if (!skel) {
 		err = -errno;
 		log_error("cannot open the BPF object: %s", strerror(-err));
@@ -607,9 +613,35 @@ static int load_and_attach(struct greeter_bpf **skel_out, struct old_pins *o,
 	}
 	err = greeter_bpf__load(skel);
 	if (err) {
+		greeter_bpf__destroy(skel);
+		return err;
+	}
+	*skel_out = skel;
+	return 0;
+}
+
+static int load_and_attach(struct pins *p, struct greeter_bpf **skel_out, struct old_pins *o,
+			   const struct pins_options *opt, enum greeter_attach_mode mode,
+			   bool *reused, struct bpf_link **links)
+{
+	struct greeter_bpf *skel = NULL;
+	int err;
+
+	p->btf_from_cache = false;
+	err = open_and_load(&skel, o, opt, mode, reused, p->btf_cache_failed ? NULL : opt->btf_path);
+	if (err && opt->btf_path && !p->btf_cache_failed) {
+		/* A cache file that does not fit costs a slower start, never a failed one. */
+		log_warning("loading with the cached kernel types %s failed (%s); using the "
+			    "kernel's own, and the cache is written again",
+			    opt->btf_path, strerror(-err));
+		p->btf_cache_failed = true;
+		err = open_and_load(&skel, o, opt, mode, reused, NULL);
+	} else if (!err && opt->btf_path && !p->btf_cache_failed) {
+		p->btf_from_cache = true;
+	}
+	if (err) {
 		log_error("loading the BPF programs failed: %s%s", strerror(-err),
 			  log_verbose() ? "" : " (run with --verbose for the verifier's log)");
-		greeter_bpf__destroy(skel);
 		return err;
 	}
 	err = attach_all(skel, mode, links);
@@ -769,7 +801,7 @@ static int create(struct pins *p, struct old_pins *o, const struct pins_options 
 	if (err)
 		return err;
 
-	err = load_and_attach(&skel, o, opt, mode, reused, links);
+	err = load_and_attach(p, &skel, o, opt, mode, reused, links);
 	if (err && mode == GREETER_ATTACH_KPROBE && opt->attach == GREETER_ATTACH_AUTO) {
 		log_notice("attaching kprobes failed (%s); falling back to the syscall tracepoints",
 			   strerror(-err));
@@ -777,7 +809,7 @@ static int create(struct pins *p, struct old_pins *o, const struct pins_options 
 			 "auto: kprobe attach failed (%s), using the syscall tracepoints",
 			 strerror(-err));
 		mode = GREETER_ATTACH_TRACEPOINT;
-		err = load_and_attach(&skel, o, opt, mode, reused, links);
+		err = load_and_attach(p, &skel, o, opt, mode, reused, links);
 	}
 	if (err) {
 		if (mode == GREETER_ATTACH_KPROBE || opt->attach != GREETER_ATTACH_AUTO)

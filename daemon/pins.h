@@ -24,6 +24,8 @@ struct pins_options {
 	struct greeter_settings settings;
 	/* Messages for a config map that has to be created and has no predecessor. */
 	const struct greeter_entries *initial;
+	/* Kernel BTF cut down for the object (btf_cache.h), or NULL for the full one. */
+	const char *btf_path;
 };
 
 enum pins_outcome {
@@ -54,6 +56,9 @@ struct pins {
 	enum pins_outcome outcome;
 	/* Whether the config map's messages came from earlier pins (not the state file). */
 	bool messages_from_pins;
+	/* Programs were loaded with btf_path; or it was given and failed to load. */
+	bool btf_from_cache;
+	bool btf_cache_failed;
 	__u32 ring_size;
 	__u32 config_map_id;
 	__u32 events_map_id;
@@ -79,5 +84,8 @@ int attach_mode_parse(const char *s, enum greeter_attach_mode *mode);
 
 /* Identifies this build's BPF object (a hash of it). */
 __u64 pins_build_id(void);
+
+/* This build's BPF object, the ELF file the skeleton embeds. */
+const void *pins_object_elf(size_t *size);
 
 #endif

@@ -94,6 +94,7 @@ class Daemon:
         os.chmod(self.tmp, 0o755)  # other users reach the socket
         self.pin_dir = pin_dir or "/sys/fs/bpf/greeter-test-%s-%d" % (name, os.getpid())
         self.state_dir = state_dir or os.path.join(self.tmp, "state")
+        self.cache_dir = os.path.join(self.tmp, "cache")
         self.socket = os.path.join(self.tmp, "greeter.sock")
         self.attach = attach
         self.extra = extra or []
@@ -105,7 +106,8 @@ class Daemon:
 
     def args(self):
         a = [GREETERD, "--pin-dir", self.pin_dir, "--state-dir", self.state_dir,
-             "--socket", self.socket, "--print-events", "--max-delay", "5"]
+             "--cache-dir", self.cache_dir, "--socket", self.socket, "--print-events",
+             "--max-delay", "5"]
         if self.attach:
             a += ["--attach", self.attach]
         return a + self.extra
@@ -119,6 +121,7 @@ class Daemon:
         env.pop("NOTIFY_SOCKET", None)
         env.pop("LISTEN_FDS", None)
         env.pop("STATE_DIRECTORY", None)
+        env.pop("CACHE_DIRECTORY", None)
         self.proc = subprocess.Popen(self.wrapper + self.args(), stdout=self.out,
                                      stderr=open(self.log_path, "w"), env=env)
         if wait:

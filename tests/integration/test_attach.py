@@ -34,7 +34,8 @@ try:
     d.stop()
 
     r = subprocess.run([GREETERD, "--pin-dir", d.pin_dir + "-k", "--state-dir", d.state_dir,
-                        "--socket", d.socket + "-k", "--attach", "kprobe"],
+                        "--cache-dir", d.cache_dir, "--socket", d.socket + "-k",
+                        "--attach", "kprobe"],
                        capture_output=True, text=True, timeout=30) if not has_kprobes else None
     if r is not None:
         check(r.returncode == 1 and "no kprobe support" in r.stderr and "--attach tracepoint" in r.stderr,

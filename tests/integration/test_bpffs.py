@@ -15,7 +15,7 @@ tmp = tempfile.mkdtemp(prefix="greeter-bpffs-")
 try:
     # A pin directory on tmpfs: refused with the mount command to run.
     r = subprocess.run([GREETERD, "--pin-dir", tmp + "/pins", "--state-dir", tmp + "/state",
-                        "--socket", tmp + "/s"], capture_output=True, text=True, timeout=30)
+                        "--cache-dir", "", "--socket", tmp + "/s"], capture_output=True, text=True, timeout=30)
     check(r.returncode == 1, "exit status 1 when the pin dir is not on bpffs (%d)" % r.returncode)
     check("mount -t bpf bpf" in r.stderr, "the error says what to run: %s" % r.stderr.strip())
 
@@ -24,7 +24,7 @@ try:
 set -e
 umount /sys/fs/bpf 2>/dev/null || true
 mountpoint -q /sys/fs/bpf && { echo still-mounted; exit 3; }
-timeout 20 %s --pin-dir /sys/fs/bpf/greeter-bpffs-test --state-dir %s/state --socket %s/s2 &
+timeout 20 %s --pin-dir /sys/fs/bpf/greeter-bpffs-test --state-dir %s/state --cache-dir '' --socket %s/s2 &
 pid=$!
 for i in $(seq 200); do [ -S %s/s2 ] && break; sleep 0.05; done
 mountpoint -q /sys/fs/bpf && echo mounted-by-greeterd

@@ -137,6 +137,8 @@ if start_greeterd 3 --attach tracepoint; then ok "greeterd --attach tracepoint s
 	finish
 fi
 check "attached by the syscall tracepoints" eval 'ctl status --json | grep -q "\"attach_mode\":\"tracepoint\""'
+check "the first start wrote the kernel type cache" eval 'ls /var/cache/greeter/vmlinux-*.btf'
+check "this cold start loaded with it" grep -q "kernel types from the cache" /tmp/greeterd.log
 check "message restored from the state file" eval 'ctl get 501 | grep -q "Hi user 501!"'
 as_501
 check "UID 501's exec greeted by the tracepoint programs" eval \

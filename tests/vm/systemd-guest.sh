@@ -70,6 +70,8 @@ if [ "$phase" = 2 ]; then
 	check "systemctl start greeterd" systemctl start greeterd
 	check "greeterd active" active greeterd.service
 	check "attached by kprobe" eval 'ctl status --json | grep -q "\"attach_mode\":\"kprobe\""'
+	check "the cold start after the reboot loaded with the kernel type cache" eval \
+		'journalctl -b -u greeterd --no-pager | grep -q "kernel types from the cache"'
 	got=$(ctl get 501)
 	echo "$got"
 	check "message for UID 501 restored after the reboot" grep -q "Hi user 501!" <<<"$got"
@@ -88,6 +90,9 @@ check "greeterd.socket active (pulled in by the service)" active greeterd.socket
 st=$(ctl status --json)
 echo "$st"
 check "auto attach mode chose kprobe" grep -q '"attach_mode":"kprobe"' <<<"$st"
+# Written right after READY=1, in CacheDirectory=.
+check "kernel type cache written to /var/cache/greeter" eval \
+	'for i in $(seq 50); do ls /var/cache/greeter/vmlinux-*.btf >/dev/null 2>&1 && break; sleep 0.1; done; ls /var/cache/greeter/vmlinux-*.btf'
 check "pins in $PIN_DIR" eval 'ls "$PIN_DIR" | grep -q "^link_"'
 check "greeterctl set 501 \"Hi user 501!\"" ctl set 501 "Hi user 501!"
 check "a program run as UID 501 (setpriv --reuid 501)" as_501
