@@ -472,6 +472,15 @@ static void on_event(const struct greeter_event *e, void *userdata)
 	}
 }
 
+/* A batch of events queued: into the sockets, one write per watcher. */
+static void on_batch_end(void *userdata)
+{
+	struct api *a = userdata;
+
+	for (struct watcher *w = a->watchers; w; w = w->next)
+		varlink_call_flush(w->call);
+}
+
 /*
  * Leave events in the ring buffer while a watcher that keeps reading is half
  * a window behind: after a stall greeterd would otherwise read the whole
@@ -711,6 +720,7 @@ int daemon_api_start(struct daemon *d)
 		return r;
 	a->sink = events_add_sink(d->events, on_event, a);
 	events_set_pause(d->events, should_pause, a);
+	events_set_batch_end(d->events, on_batch_end, a);
 	r = sd_event_add_time_relative(d->loop, &a->status_timer, CLOCK_MONOTONIC,
 				       STATUS_INTERVAL_USEC, 1000000, on_status_timer, a);
 	if (r >= 0)
@@ -732,8 +742,11 @@ void daemon_api_stop(struct daemon *d)
 		varlink_server_shutdown(a->server, SHUTDOWN_FLUSH_USEC);
 		varlink_server_free(a->server);
 	}
-	if (d->events)
+	if (d->events) {
 		events_remove_sink(d->events, a->sink);
+		events_set_pause(d->events, NULL, NULL);
+		events_set_batch_end(d->events, NULL, NULL);
+	}
 	sd_event_source_disable_unref(a->status_timer);
 	free(a->event_text);
 	free(a);

@@ -2,14 +2,16 @@
 #include "events.h"
 #include "escape.h"
 #include "log.h"
+#include "ring_reader.h"
 
-#include <bpf/libbpf.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_SINKS 8
+/* Events handed on between two releases of the ring's consumer position. */
+#define BATCH_MAX 1024
 
 struct sink {
 	events_sink_fn fn;
@@ -18,7 +20,7 @@ struct sink {
 
 struct events {
 	sd_event *loop;
-	struct ring_buffer *rb;
+	struct ring_reader *ring;
 	sd_event_source *io;
 	sd_event_source *timer;
 	uint64_t max_delay_usec;
@@ -32,6 +34,9 @@ struct events {
 	struct events_counters counters;
 	bool (*should_pause)(void *userdata);
 	void *pause_userdata;
+	bool paused;
+	void (*batch_end)(void *userdata);
+	void *batch_userdata;
 };
 
 static void window_push(struct events *ev, const struct greeter_event *e)
@@ -52,11 +57,6 @@ static void window_push(struct events *ev, const struct greeter_event *e)
 	ev->window_total++;
 }
 
-/*
- * Hand an event on at once, while libbpf has not yet moved the ring's
- * consumer position past it: if greeterd dies here, the next one reads it
- * again rather than lose it.
- */
 static void dispatch(struct events *ev, const struct greeter_event *e)
 {
 	window_push(ev, e);
@@ -68,11 +68,16 @@ static void dispatch(struct events *ev, const struct greeter_event *e)
 			ev->sinks[s].fn(e, ev->sinks[s].userdata);
 }
 
-static int on_record(void *ctx, void *data, size_t size)
+static int on_record(void *ctx, const void *data, size_t size)
 {
 	struct events *ev = ctx;
 	struct greeter_event e;
 
+	/* Readers far behind: leave the rest in the ring buffer for now. */
+	if (ev->should_pause && ev->should_pause(ev->pause_userdata)) {
+		ev->paused = true;
+		return -EAGAIN;
+	}
 	if (size < sizeof(e)) {
 		ev->counters.malformed++;
 		return 0;
@@ -84,35 +89,61 @@ static int on_record(void *ctx, void *data, size_t size)
 	e.message[sizeof(e.message) - 1] = '\0';
 	ev->counters.received++;
 	dispatch(ev, &e);
-	/* Negative: libbpf stops after this record, which it counts as read. */
-	if (ev->should_pause && ev->should_pause(ev->pause_userdata))
-		return -EAGAIN;
 	return 0;
+}
+
+/*
+ * Read in batches. Each batch is handed on, and written into the watchers'
+ * sockets (batch_end), before the ring's consumer position moves past it: a
+ * greeterd that dies at any moment has delivered an event or leaves it in
+ * the ring for the next one.
+ */
+static size_t drain_ring(struct events *ev, struct ring_reader *ring, bool may_pause)
+{
+	size_t total = 0, n;
+
+	ev->paused = false;
+	do {
+		bool (*pause)(void *) = ev->should_pause;
+
+		if (!may_pause)
+			ev->should_pause = NULL;
+		n = ring_reader_read(ring, on_record, ev, BATCH_MAX);
+		ev->should_pause = pause;
+		if (n && ev->batch_end)
+			ev->batch_end(ev->batch_userdata);
+		ring_reader_commit(ring);
+		total += n;
+	} while (n == BATCH_MAX && !ev->paused);
+	return total;
 }
 
 int events_drain(struct events *ev)
 {
-	int n = ring_buffer__consume(ev->rb);
+	size_t n = drain_ring(ev, ev->ring, true);
 
-	if (n == -EAGAIN)
-		return 0; /* paused for slow readers */
-	if (n < 0)
-		log_warning("reading the ring buffer failed: %s", strerror(-n));
-	return n;
+	/*
+	 * While paused the ring stays readable: the wakeup would fire on every
+	 * turn of the loop. A watcher catching up, or the timer, resumes.
+	 */
+	if (ev->io)
+		(void)sd_event_source_set_enabled(ev->io, ev->paused ? SD_EVENT_OFF : SD_EVENT_ON);
+	return (int)n;
 }
 
 int events_drain_fd(struct events *ev, int ring_fd)
 {
-	struct ring_buffer *old = ring_buffer__new(ring_fd, on_record, ev, NULL);
-	int n;
+	struct ring_reader *old;
+	size_t n;
+	int r = ring_reader_open(&old, ring_fd);
 
-	if (!old)
-		return -errno;
-	n = ring_buffer__consume(old);
-	ring_buffer__free(old);
+	if (r < 0)
+		return r;
+	n = drain_ring(ev, old, false);
+	ring_reader_close(old);
 	if (n > 0)
-		log_notice("delivered %d event(s) left in the replaced ring buffer", n);
-	return n;
+		log_notice("delivered %zu event(s) left in the replaced ring buffer", n);
+	return (int)n;
 }
 
 static int on_ready(sd_event_source *s, int fd, uint32_t revents, void *userdata)
@@ -144,14 +175,14 @@ int events_start(struct events **out, sd_event *loop, int ring_fd, const struct 
 		events_free(ev);
 		return -ENOMEM;
 	}
-	ev->rb = ring_buffer__new(ring_fd, on_record, ev, NULL);
-	if (!ev->rb) {
-		r = -errno;
+	r = ring_reader_open(&ev->ring, ring_fd);
+	if (r < 0) {
 		log_error("cannot read the events ring buffer: %s", strerror(-r));
 		events_free(ev);
 		return r;
 	}
-	r = sd_event_add_io(loop, &ev->io, ring_buffer__epoll_fd(ev->rb), EPOLLIN, on_ready, ev);
+	/* The map itself is pollable: readable when the kernel wakes us. */
+	r = sd_event_add_io(loop, &ev->io, ring_fd, EPOLLIN, on_ready, ev);
 	if (r >= 0)
 		r = sd_event_add_time_relative(loop, &ev->timer, CLOCK_MONOTONIC, o->max_delay_usec,
 					       o->max_delay_usec / 10 + 1, on_timer, ev);
@@ -171,7 +202,7 @@ void events_free(struct events *ev)
 		return;
 	sd_event_source_disable_unref(ev->io);
 	sd_event_source_disable_unref(ev->timer);
-	ring_buffer__free(ev->rb);
+	ring_reader_close(ev->ring);
 	sd_event_unref(ev->loop);
 	free(ev->window);
 	free(ev);
@@ -181,6 +212,22 @@ void events_set_pause(struct events *ev, bool (*should_pause)(void *userdata), v
 {
 	ev->should_pause = should_pause;
 	ev->pause_userdata = userdata;
+}
+
+void events_set_batch_end(struct events *ev, void (*batch_end)(void *userdata), void *userdata)
+{
+	ev->batch_end = batch_end;
+	ev->batch_userdata = userdata;
+}
+
+uint64_t events_ring_pending(const struct events *ev)
+{
+	return ring_reader_pending(ev->ring);
+}
+
+uint64_t events_ring_size(const struct events *ev)
+{
+	return ring_reader_size(ev->ring);
 }
 
 int events_add_sink(struct events *ev, events_sink_fn fn, void *userdata)

@@ -41,11 +41,22 @@ int events_drain_fd(struct events *ev, int ring_fd);
 int events_drain(struct events *ev);
 
 /*
- * Backpressure: after each event, should_pause() may ask to leave the rest
- * in the ring buffer (which holds seconds of events) until readers catch up;
- * events_drain() then returns early and is called again later.
+ * Backpressure: before each event, should_pause() may ask to leave it and
+ * the rest in the ring buffer (which holds seconds of events) until readers
+ * catch up; events_drain() then returns early and is called again later (by
+ * the timer, or by the reader that caught up).
  */
 void events_set_pause(struct events *ev, bool (*should_pause)(void *userdata), void *userdata);
+
+/*
+ * Called after each batch of events was handed to the sinks, before the ring
+ * buffer lets go of them: where queued output is written out.
+ */
+void events_set_batch_end(struct events *ev, void (*batch_end)(void *userdata), void *userdata);
+
+/* Bytes waiting in the ring buffer, and its size. */
+uint64_t events_ring_pending(const struct events *ev);
+uint64_t events_ring_size(const struct events *ev);
 
 /* At most 8 sinks; returns a handle >= 0 or -ENOSPC. */
 int events_add_sink(struct events *ev, events_sink_fn fn, void *userdata);

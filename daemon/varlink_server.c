@@ -120,6 +120,7 @@ struct conn {
 	bool dead; /* close as soon as we are back in the loop */
 	bool close_after_flush; /* stop taking calls; close once output is sent */
 	bool running; /* inside conn_run() */
+	bool drained; /* varlink_call_flush() wrote everything: on_drain is due */
 };
 
 struct varlink_call {
@@ -380,18 +381,23 @@ int varlink_call_reply_text(struct varlink_call *c, const char *parameters_json,
 			  (unsigned)c->conn->peer.uid, OUTPUT_MAX);
 		conn_kill(c->conn);
 	} else {
-		/*
-		 * Into the socket now, not on the next turn of the loop: an event
-		 * is sent while the ring buffer still holds it, so a greeterd
-		 * killed right after has either delivered it or leaves it to the
-		 * next one. Errors and the rest are the loop's business.
-		 */
-		(void)varlink_outbuf_flush(&c->conn->out, c->conn->fd);
 		conn_kick(c->conn);
 	}
 	if (!continues)
 		call_end(c);
 	return r;
+}
+
+void varlink_call_flush(struct varlink_call *c)
+{
+	/* Errors and what the socket did not take are the loop's business. */
+	if (!c || c->ended || c->conn->dead || varlink_outbuf_pending(&c->conn->out) == 0)
+		return;
+	if (varlink_outbuf_flush(&c->conn->out, c->conn->fd) == 0) {
+		/* conn_flush() would not see the queue go empty: on_drain is due. */
+		c->conn->drained = true;
+		conn_kick(c->conn);
+	}
 }
 
 int varlink_call_error(struct varlink_call *c, const char *error, cJSON *parameters)
@@ -748,11 +754,13 @@ static bool conn_flush(struct conn *c)
 {
 	size_t before = varlink_outbuf_pending(&c->out);
 	struct varlink_call *call = c->call;
-	int r;
+	int r = 0;
 
-	if (before == 0 || c->dead)
+	if ((before == 0 && !c->drained) || c->dead)
 		return false;
-	r = varlink_outbuf_flush(&c->out, c->fd);
+	c->drained = false;
+	if (before > 0)
+		r = varlink_outbuf_flush(&c->out, c->fd);
 	if (r < 0 && r != -EAGAIN) {
 		log_debug("connection %u: write: %s", c->id, strerror(-r));
 		c->dead = true;
@@ -765,7 +773,12 @@ static bool conn_flush(struct conn *c)
 		if (call->ended)
 			call_free(call);
 	}
-	return varlink_outbuf_pending(&c->out) < before;
+	/*
+	 * What on_drain queued, or wrote out itself (varlink_call_flush() sets
+	 * drained, and cannot kick a running connection), counts as work: the
+	 * loop goes round once more.
+	 */
+	return varlink_outbuf_pending(&c->out) != before || c->drained;
 }
 
 /* Start the calls that are waiting, as far as we may. Returns how many. */

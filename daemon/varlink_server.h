@@ -101,6 +101,12 @@ int varlink_call_reply(struct varlink_call *c, cJSON *parameters, bool continues
  * event sent to many watchers, written once. Same rules as varlink_call_reply().
  */
 int varlink_call_reply_text(struct varlink_call *c, const char *parameters_json, bool continues);
+
+/*
+ * Write what is queued on the call's connection into its socket now, as far
+ * as the socket takes it, instead of on the next turn of the loop.
+ */
+void varlink_call_flush(struct varlink_call *c);
 /* Error reply; ends the call. Takes ownership of parameters (may be NULL). */
 int varlink_call_error(struct varlink_call *c, const char *error, cJSON *parameters);
 /* org.varlink.service.InvalidParameter with {"parameter": name}. */
