@@ -52,7 +52,9 @@ for path in sys.argv[1:]:
             skipped += 1
         else:
             failed += 1
-print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
+# The last line is what CI reads: "N passed, N failed".
+print("%d skipped (exit status 77: what this kernel or build cannot do)" % skipped)
+print("%d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)
 PY
 count=$?
