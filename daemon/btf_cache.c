@@ -3,6 +3,7 @@
 
 #include "btf_min.h"
 #include "dirs.h"
+#include "file_replace.h"
 
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -114,9 +115,8 @@ static bool is_cache_file(const char *name)
 }
 
 /* Other kernels' and objects' files: a kernel update leaves no garbage. */
-static void remove_others(const char *dir, const char *keep)
+static void remove_others(const char *dir, const char *keep_name)
 {
-	const char *keep_name = strrchr(keep, '/') ? strrchr(keep, '/') + 1 : keep;
 	DIR *d = opendir(dir);
 	struct dirent *e;
 
@@ -129,53 +129,12 @@ static void remove_others(const char *dir, const char *keep)
 	closedir(d);
 }
 
-static int write_file(const char *path, const void *data, size_t size, char *err,
-		      size_t err_size)
-{
-	char tmp[4096];
-	const char *p = data;
-	int fd, r = 0;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, err_size, "cannot create %s: %s", tmp, strerror(-r));
-		return r;
-	}
-	while (size > 0) {
-		ssize_t n = write(fd, p, size);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			r = n < 0 ? -errno : -EIO;
-			snprintf(err, err_size, "cannot write %s: %s", tmp, strerror(-r));
-			break;
-		}
-		p += n;
-		size -= (size_t)n;
-	}
-	/* No fsync: a file lost in a crash is written again; a torn one fails to parse. */
-	if (close(fd) < 0 && r == 0) {
-		r = -errno;
-		snprintf(err, err_size, "cannot write %s: %s", tmp, strerror(-r));
-	}
-	if (r == 0 && rename(tmp, path) < 0) {
-		r = -errno;
-		snprintf(err, err_size, "cannot rename %s to %s: %s", tmp, path, strerror(-r));
-	}
-	if (r < 0)
-		unlink(tmp);
-	return r;
-}
-
 int btf_cache_write(const char *dir, const char *path, const void *elf, size_t elf_size,
 		    char *err, size_t err_size)
 {
 	struct bpf_object *obj = NULL;
 	struct btf *vmlinux = NULL, *min = NULL;
+	const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	const void *raw;
 	__u32 raw_size;
 	int r;
@@ -208,9 +167,10 @@ int btf_cache_write(const char *dir, const char *path, const void *elf, size_t e
 		snprintf(err, err_size, "out of memory");
 		goto out;
 	}
-	r = write_file(path, raw, raw_size, err, err_size);
+	/* Not durable: a file lost in a crash is written again, a torn one fails to parse. */
+	r = file_replace(dir, name, raw, raw_size, false, err, err_size);
 	if (r == 0)
-		remove_others(dir, path);
+		remove_others(dir, name);
 out:
 	btf__free(min);
 	btf__free(vmlinux);

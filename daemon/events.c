@@ -34,6 +34,7 @@ struct events {
 	struct events_counters counters;
 	bool (*should_pause)(void *userdata);
 	void *pause_userdata;
+	bool may_pause; /* false while a replaced ring is emptied */
 	bool paused;
 	void (*batch_end)(void *userdata);
 	void *batch_userdata;
@@ -74,7 +75,7 @@ static int on_record(void *ctx, const void *data, size_t size)
 	struct greeter_event e;
 
 	/* Readers far behind: leave the rest in the ring buffer for now. */
-	if (ev->should_pause && ev->should_pause(ev->pause_userdata)) {
+	if (ev->may_pause && ev->should_pause && ev->should_pause(ev->pause_userdata)) {
 		ev->paused = true;
 		return -EAGAIN;
 	}
@@ -103,13 +104,9 @@ static size_t drain_ring(struct events *ev, struct ring_reader *ring, bool may_p
 	size_t total = 0, n;
 
 	ev->paused = false;
+	ev->may_pause = may_pause;
 	do {
-		bool (*pause)(void *) = ev->should_pause;
-
-		if (!may_pause)
-			ev->should_pause = NULL;
 		n = ring_reader_read(ring, on_record, ev, BATCH_MAX);
-		ev->should_pause = pause;
 		if (n && ev->batch_end)
 			ev->batch_end(ev->batch_userdata);
 		ring_reader_commit(ring);
@@ -218,16 +215,6 @@ void events_set_batch_end(struct events *ev, void (*batch_end)(void *userdata), 
 {
 	ev->batch_end = batch_end;
 	ev->batch_userdata = userdata;
-}
-
-uint64_t events_ring_pending(const struct events *ev)
-{
-	return ring_reader_pending(ev->ring);
-}
-
-uint64_t events_ring_size(const struct events *ev)
-{
-	return ring_reader_size(ev->ring);
 }
 
 int events_add_sink(struct events *ev, events_sink_fn fn, void *userdata)

@@ -54,9 +54,6 @@ void events_set_pause(struct events *ev, bool (*should_pause)(void *userdata), v
  */
 void events_set_batch_end(struct events *ev, void (*batch_end)(void *userdata), void *userdata);
 
-/* Bytes waiting in the ring buffer, and its size. */
-uint64_t events_ring_pending(const struct events *ev);
-uint64_t events_ring_size(const struct events *ev);
 
 /* At most 8 sinks; returns a handle >= 0 or -ENOSPC. */
 int events_add_sink(struct events *ev, events_sink_fn fn, void *userdata);

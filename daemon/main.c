@@ -437,6 +437,19 @@ static int run(struct daemon *d)
 	return r;
 }
 
+/* A directory systemd passes ($STATE_DIRECTORY and the like), else fallback. */
+static const char *dir_from_env(const char *name, char *buf, size_t size, const char *fallback)
+{
+	const char *env = getenv(name);
+
+	if (!env || !*env)
+		return fallback;
+	/* systemd may list several directories; the first is ours. */
+	snprintf(buf, size, "%s", env);
+	buf[strcspn(buf, ":")] = '\0';
+	return buf;
+}
+
 int main(int argc, char **argv)
 {
 	struct daemon d = {
@@ -450,24 +463,12 @@ int main(int argc, char **argv)
 			.replay_window = DEFAULT_WINDOW,
 		},
 	};
-	const char *state_env = getenv("STATE_DIRECTORY");
 	int r;
 
-	/* systemd may list several directories; the first is ours. */
-	if (state_env && *state_env) {
-		snprintf(d.state_dir_buf, sizeof(d.state_dir_buf), "%s", state_env);
-		d.state_dir_buf[strcspn(d.state_dir_buf, ":")] = '\0';
-		d.opt.state_dir = d.state_dir_buf;
-	} else {
-		d.opt.state_dir = GREETER_DEFAULT_STATE_DIR;
-	}
-	if (getenv("CACHE_DIRECTORY") && *getenv("CACHE_DIRECTORY")) {
-		snprintf(d.cache_dir_buf, sizeof(d.cache_dir_buf), "%s", getenv("CACHE_DIRECTORY"));
-		d.cache_dir_buf[strcspn(d.cache_dir_buf, ":")] = '\0';
-		d.opt.cache_dir = d.cache_dir_buf;
-	} else {
-		d.opt.cache_dir = GREETER_DEFAULT_CACHE_DIR;
-	}
+	d.opt.state_dir = dir_from_env("STATE_DIRECTORY", d.state_dir_buf, sizeof(d.state_dir_buf),
+				       GREETER_DEFAULT_STATE_DIR);
+	d.opt.cache_dir = dir_from_env("CACHE_DIRECTORY", d.cache_dir_buf, sizeof(d.cache_dir_buf),
+				       GREETER_DEFAULT_CACHE_DIR);
 	r = parse_options(argc, argv, &d.opt);
 	if (r >= 0)
 		return r;

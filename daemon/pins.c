@@ -96,10 +96,14 @@ const void *pins_object_elf(size_t *size)
 
 __u64 pins_build_id(void)
 {
+	static __u64 hash; /* asked for several times at start: hashed once */
 	size_t size = 0;
-	const unsigned char *bytes = greeter_bpf__elf_bytes(&size);
-	__u64 hash = 0xcbf29ce484222325ULL; /* FNV-1a */
+	const unsigned char *bytes;
 
+	if (hash)
+		return hash;
+	bytes = greeter_bpf__elf_bytes(&size);
+	hash = 0xcbf29ce484222325ULL; /* FNV-1a */
 	for (size_t i = 0; i < size; i++) {
 		hash ^= bytes[i];
 		hash *= 0x100000001b3ULL;
@@ -624,21 +628,21 @@ static int load_and_attach(struct pins *p, struct greeter_bpf **skel_out, struct
 			   const struct pins_options *opt, enum greeter_attach_mode mode,
 			   bool *reused, struct bpf_link **links)
 {
+	const char *btf = p->btf_cache_failed ? NULL : opt->btf_path;
 	struct greeter_bpf *skel = NULL;
 	int err;
 
-	p->btf_from_cache = false;
-	err = open_and_load(&skel, o, opt, mode, reused, p->btf_cache_failed ? NULL : opt->btf_path);
-	if (err && opt->btf_path && !p->btf_cache_failed) {
+	err = open_and_load(&skel, o, opt, mode, reused, btf);
+	if (err && btf) {
 		/* A cache file that does not fit costs a slower start, never a failed one. */
 		log_warning("loading with the cached kernel types %s failed (%s); using the "
 			    "kernel's own, and the cache is written again",
-			    opt->btf_path, strerror(-err));
+			    btf, strerror(-err));
 		p->btf_cache_failed = true;
+		btf = NULL;
 		err = open_and_load(&skel, o, opt, mode, reused, NULL);
-	} else if (!err && opt->btf_path && !p->btf_cache_failed) {
-		p->btf_from_cache = true;
 	}
+	p->btf_from_cache = !err && btf;
 	if (err) {
 		log_error("loading the BPF programs failed: %s%s", strerror(-err),
 			  log_verbose() ? "" : " (run with --verbose for the verifier's log)");

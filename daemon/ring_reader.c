@@ -105,16 +105,3 @@ void ring_reader_commit(struct ring_reader *r)
 {
 	__atomic_store_n(r->consumer_pos, r->read_pos, __ATOMIC_RELEASE);
 }
-
-uint64_t ring_reader_pending(const struct ring_reader *r)
-{
-	uint64_t prod = __atomic_load_n(r->producer_pos, __ATOMIC_ACQUIRE);
-	uint64_t cons = __atomic_load_n(r->consumer_pos, __ATOMIC_ACQUIRE);
-
-	return prod - cons;
-}
-
-uint64_t ring_reader_size(const struct ring_reader *r)
-{
-	return r->mask + 1;
-}

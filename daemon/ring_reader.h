@@ -28,8 +28,4 @@ size_t ring_reader_read(struct ring_reader *r, ring_record_fn fn, void *ctx, siz
 /* Release everything read so far to the kernel. */
 void ring_reader_commit(struct ring_reader *r);
 
-/* Bytes the kernel holds for us (committed or not), and the ring's size. */
-uint64_t ring_reader_pending(const struct ring_reader *r);
-uint64_t ring_reader_size(const struct ring_reader *r);
-
 #endif

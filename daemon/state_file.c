@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "escape.h"
+#include "file_replace.h"
 #include "state_file.h"
 #include "validate.h"
 
@@ -359,19 +360,6 @@ static int join(char *buf, size_t size, const char *dir, const char *name, char 
 	return 0;
 }
 
-static int sync_dir(const char *dir)
-{
-	int fd, r = 0;
-
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
 /* Rename path to <state_dir>/messages.json.corrupt-<stamp>[.N], never over
  * an earlier one. */
 static int move_aside(const char *state_dir, const char *path, char *dst, size_t dst_size)
@@ -410,7 +398,7 @@ static int move_aside(const char *state_dir, const char *path, char *dst, size_t
 	return -EEXIST;
 done:
 	/* Best effort: the rename is what matters, not its durability. */
-	sync_dir(state_dir);
+	file_sync_dir(state_dir);
 	return 0;
 }
 
@@ -520,84 +508,21 @@ out:
 	return r;
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int state_file_save(const char *state_dir, const struct greeter_entries *entries, char *err,
 		    size_t err_size)
 {
-	char path[PATH_MAX], tmp[PATH_MAX];
 	char *data = NULL;
 	size_t len = 0;
-	int fd = -1, r;
+	int r;
 
 	if (!state_dir || !*state_dir) {
 		set_err(err, err_size, "invalid arguments");
 		return -EINVAL;
 	}
-	r = join(path, sizeof(path), state_dir, STATE_FILE_NAME, err, err_size);
-	if (r < 0)
-		return r;
-	r = join(tmp, sizeof(tmp), state_dir, STATE_FILE_NAME ".tmp", err, err_size);
-	if (r < 0)
-		return r;
 	r = state_file_format(entries, &data, &len, err, err_size);
 	if (r < 0)
 		return r;
-
-	/* O_NOFOLLOW: do not write through a link planted in our place. */
-	fd = open(tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0644);
-	if (fd < 0) {
-		/* Nothing of ours to remove. */
-		r = set_errno(err, err_size, errno, "creating %s", tmp);
-		goto out;
-	}
-	r = write_all(fd, data, len);
-	if (r < 0) {
-		r = set_errno(err, err_size, -r, "writing %s", tmp);
-		goto fail;
-	}
-	if (fsync(fd) < 0) {
-		r = set_errno(err, err_size, errno, "syncing %s", tmp);
-		goto fail;
-	}
-	/* close() can report a late write error (e.g. NFS). Linux closes the
-	 * descriptor even on EINTR: never close it twice. */
-	r = close(fd);
-	fd = -1;
-	if (r < 0 && errno != EINTR) {
-		r = set_errno(err, err_size, errno, "closing %s", tmp);
-		goto fail;
-	}
-	if (rename(tmp, path) < 0) {
-		r = set_errno(err, err_size, errno, "renaming %s to %s", tmp, path);
-		goto fail;
-	}
-	/* The new name must survive a crash too. */
-	r = sync_dir(state_dir);
-	if (r < 0)
-		r = set_errno(err, err_size, -r, "syncing directory %s", state_dir);
-	goto out;
-fail:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-out:
+	r = file_replace(state_dir, STATE_FILE_NAME, data, len, true, err, err_size);
 	free(data);
 	return r;
 }
