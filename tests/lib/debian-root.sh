@@ -1,0 +1,213 @@
+# shellcheck shell=bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Debian roots for the suites that need another release than the host's, or
+# a fresh machine: `debootstrap --variant=minbase` of a release, cached, trees
+# derived from it with more packages (installed by that release's own apt),
+# and commands run inside a tree through chroot, in a private mount
+# namespace, on this machine's kernel. Sourced.
+#
+# Cache: $GREETER_TEST_CACHE (default /var/cache/greeter-test), outside git:
+#   roots/<codename>-minbase/        debootstrap minbase, never changed after
+#   roots/<codename>-<name>-<hash>/  minbase plus packages (droot_derived)
+#   apt/<codename>/                  .debs apt fetched, shared by every tree
+# Every function returns 0 on success; on failure it sets DROOT_ERROR to one
+# sentence and returns 2 when the Debian archive could not be reached (the
+# machine cannot do it: a caller may skip) or 1 for anything else (a fault
+# of ours: a caller fails).
+
+GREETER_TEST_CACHE=${GREETER_TEST_CACHE:-/var/cache/greeter-test}
+DROOT_ERROR=
+# The packages of a "guest" tree (droot_derived CODENAME guest
+# $DROOT_GUEST_PACKAGES): systemd as PID 1 (and varlinkctl) and greeter's
+# run-time libraries. The vm-systemd guests boot it; other suites borrow its
+# systemd tools.
+DROOT_GUEST_PACKAGES="systemd systemd-sysv libbpf1 libcjson1 libsystemd0"
+# Extra bind mounts for droot_run, "HOST_PATH:PATH_IN_TREE" each, and extra
+# environment, "NAME=VALUE" each; the caller sets them.
+DROOT_BINDS=()
+DROOT_ENV=()
+
+droot_say() { echo "[debian-root] $*" >&2; }
+
+# The Debian release number of a codename (what users call it).
+droot_version() { # codename
+	case $1 in
+	bullseye) echo 11 ;; bookworm) echo 12 ;; trixie) echo 13 ;; forky) echo 14 ;;
+	*) return 1 ;;
+	esac
+}
+
+# The mirror this machine's apt uses for Debian (the URI of a "deb" source
+# whose suite is a Debian codename); GREETER_DEBIAN_MIRROR overrides it.
+droot_mirror() {
+	local f
+	if [ -n "${GREETER_DEBIAN_MIRROR:-}" ]; then
+		echo "$GREETER_DEBIAN_MIRROR"
+		return 0
+	fi
+	{
+		for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+			[ -f "$f" ] || continue
+			awk '$1 == "deb" { for (i = 2; i < NF; i++) if ($i !~ /^\[/ && $i ~ /:\/\//) { print $i, $(i+1); break } }' "$f"
+		done
+		for f in /etc/apt/sources.list.d/*.sources; do
+			[ -f "$f" ] || continue
+			awk '
+				function flush() { if (deb) for (s in suites) print uri, s; deb = 0; uri = ""; split("", suites) }
+				/^[ \t]*$/ { flush(); next }
+				tolower($1) == "types:" { for (i = 2; i <= NF; i++) if ($i == "deb") deb = 1 }
+				tolower($1) == "uris:" { uri = $2 }
+				tolower($1) == "suites:" { for (i = 2; i <= NF; i++) suites[$i] = 1 }
+				END { flush() }' "$f"
+		done
+	} | awk '$2 ~ /^(bullseye|bookworm|trixie|forky|sid)$/ { print $1; exit }' | grep . ||
+		echo http://deb.debian.org/debian
+}
+
+droot_locked() { # command...: holds the cache lock (two checkouts may share it)
+	mkdir -p "$GREETER_TEST_CACHE" || return 1
+	(
+		flock 9 || exit 1
+		"$@"
+	) 9>"$GREETER_TEST_CACHE/.lock"
+}
+
+# 2 when a log shows that the archive could not be reached, else 1.
+droot_why() { # log
+	grep -qiE "Failed getting release file|Couldn't download|Temporary failure resolving|Could not resolve|Connection failed|Failed to fetch|Unable to connect|Network is unreachable" "$1" && return 2
+	return 1
+}
+
+# Runs a command inside TREE: a private mount namespace in which TREE is a
+# mount point (unshare and mount propagation want that), with proc, /sys and
+# /dev from the host, a tmpfs on /run and /tmp, a bpffs of its own on
+# /sys/fs/bpf (pins made inside never meet the host's), the host's DNS, the
+# release's apt cache and DROOT_BINDS. Everything mounted goes away with the
+# namespace, i.e. when the command and whatever it left running have ended:
+# a command that starts a daemon stops it before it returns.
+# droot_run TREE COMMAND...
+droot_run() {
+	local tree=$1 codename
+	shift
+	codename=$(cat "$tree/etc/greeter-test-release" 2>/dev/null)
+	mkdir -p "$GREETER_TEST_CACHE/apt/${codename:-unknown}/partial" || return 1
+	unshare --mount --propagation private -- bash -c '
+		set -e
+		t=$1 apt=$2 nb=$3
+		shift 3
+		binds=("${@:1:$nb}")
+		shift "$nb"
+		mount --bind "$t" "$t"
+		mount -t proc proc "$t/proc"
+		mount --rbind /sys "$t/sys"
+		mount --make-rslave "$t/sys"
+		mount -t bpf bpf "$t/sys/fs/bpf"
+		mount --rbind /dev "$t/dev"
+		mount --make-rslave "$t/dev"
+		mount -t tmpfs -o mode=0755 tmpfs "$t/run"
+		mount -t tmpfs -o mode=1777 tmpfs "$t/tmp"
+		mount --bind "$apt" "$t/var/cache/apt/archives"
+		if [ -e /etc/resolv.conf ]; then
+			: >"$t/run/resolv.conf"
+			cp -L /etc/resolv.conf "$t/run/resolv.conf" 2>/dev/null || true
+			rm -f "$t/etc/resolv.conf"
+			ln -s /run/resolv.conf "$t/etc/resolv.conf"
+		fi
+		for b in "${binds[@]}"; do
+			src=${b%%:*} dst=$t${b#*:}
+			if [ -d "$src" ]; then mkdir -p "$dst"; else mkdir -p "$(dirname "$dst")"; : >>"$dst"; fi
+			mount --bind "$src" "$dst"
+		done
+		exec chroot "$t" "$@"
+	' droot "$tree" "$GREETER_TEST_CACHE/apt/${codename:-unknown}" "${#DROOT_BINDS[@]}" "${DROOT_BINDS[@]}" \
+		/usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+		HOME=/root LANG=C.UTF-8 TERM=dumb DEBIAN_FRONTEND=noninteractive "${DROOT_ENV[@]}" "$@"
+}
+
+droot_make_base() { # codename dest
+	local work mirror t0 rc
+	[ -x "$2/usr/bin/apt-get" ] && return 0
+	mirror=$(droot_mirror)
+	work=$(mktemp -d "$GREETER_TEST_CACHE/.minbase.XXXXXX") || return 1
+	t0=$(date +%s)
+	droot_say "debootstrap --variant=minbase $1 from $mirror (cached afterwards)"
+	mkdir -p "$GREETER_TEST_CACHE/apt/$1"
+	if ! debootstrap --variant=minbase --cache-dir="$GREETER_TEST_CACHE/apt/$1" "$1" "$work/tree" "$mirror" \
+		>"$work/log" 2>&1; then
+		tail -20 "$work/log" | sed 's/^/    debootstrap: /' >&2
+		droot_why "$work/log"
+		rc=$?
+		DROOT_ERROR="debootstrap of Debian $1 from $mirror failed"
+		rm -rf "$work"
+		return $rc
+	fi
+	# The release's updates and security fixes, as a machine of it has.
+	{
+		echo "deb $mirror $1 main"
+		echo "deb $mirror $1-updates main"
+		case $mirror in */debian) echo "deb $mirror-security $1-security main" ;; esac
+	} >"$work/tree/etc/apt/sources.list"
+	echo "$1" >"$work/tree/etc/greeter-test-release"
+	droot_say "debootstrap took $(($(date +%s) - t0)) s"
+	rm -rf "$2" && mkdir -p "$(dirname "$2")" && mv "$work/tree" "$2"
+	rm -rf "$work"
+}
+
+# Prints the path of the cached minbase tree of a release, made if missing.
+# Callers copy it (droot_copy) rather than change it.
+droot_base() { # codename
+	local dest=$GREETER_TEST_CACHE/roots/$1-minbase
+	DROOT_ERROR=
+	droot_version "$1" >/dev/null || { DROOT_ERROR="unknown Debian release '$1'"; return 1; }
+	command -v debootstrap >/dev/null || { DROOT_ERROR="debootstrap is not installed"; return 1; }
+	if [ ! -x "$dest/usr/bin/apt-get" ]; then
+		droot_locked droot_make_base "$1" "$dest" || return $?
+	fi
+	echo "$dest"
+}
+
+# A new copy of a release's minbase tree at DEST (a fresh machine).
+droot_copy() { # codename dest
+	local base
+	base=$(droot_base "$1") || return $?
+	rm -rf "$2" && cp -a "$base" "$2" || { DROOT_ERROR="cannot copy $base to $2"; return 1; }
+}
+
+droot_make_derived() { # codename base dest packages...
+	local codename=$1 base=$2 dest=$3 work log rc
+	shift 3
+	[ -x "$dest/usr/bin/apt-get" ] && return 0
+	work=$(mktemp -d "$GREETER_TEST_CACHE/.derived.XXXXXX") || return 1
+	cp -a "$base" "$work/tree" || { DROOT_ERROR="cannot copy $base"; rm -rf "$work"; return 1; }
+	log=$work/log
+	droot_say "Debian $codename: apt-get install $*"
+	if ! droot_run "$work/tree" sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@"' \
+		apt "$@" >"$log" 2>&1; then
+		tail -20 "$log" | sed 's/^/    apt: /' >&2
+		droot_why "$log"
+		rc=$?
+		DROOT_ERROR="installing $* into a Debian $codename root failed"
+		rm -rf "$work"
+		return $rc
+	fi
+	rm -rf "$dest" && mkdir -p "$(dirname "$dest")" && mv "$work/tree" "$dest"
+	rm -rf "$work"
+}
+
+# Prints the path of a cached tree: a release's minbase plus PACKAGES (given
+# as words), made if missing; NAME says what it is for. A changed package
+# list is a new tree; the older trees of that NAME are removed.
+droot_derived() { # codename name packages...
+	local codename=$1 name=$2 key dest old base
+	shift 2
+	key=$(echo "$*" | sha256sum | cut -c1-12)
+	dest=$GREETER_TEST_CACHE/roots/$codename-$name-$key
+	if [ ! -x "$dest/usr/bin/apt-get" ]; then
+		base=$(droot_base "$codename") || return $?
+		droot_locked droot_make_derived "$codename" "$base" "$dest" "$@" || return $?
+		for old in "$GREETER_TEST_CACHE/roots/$codename-$name-"*; do
+			[ "$old" = "$dest" ] || rm -rf "$old"
+		done
+	fi
+	echo "$dest"
+}
