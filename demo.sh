@@ -1,11 +1,12 @@
 #!/bin/bash
-# The main job, from a fresh Debian 12 machine: install the build
+# The main job, from a fresh Debian 12 or 13 machine: install the build
 # dependencies, build, mount bpffs if needed, start greeterd, set "Hey root!"
 # for UID 0 and "Hi user 501!" for UID 501, run a program as root and as UID
 # 501, and show the greeted events. greeterd keeps running afterwards.
 set -euo pipefail
 cd "$(dirname "$0")"
 . tests/lib/deps.sh
+. tests/lib/build.sh
 
 if [ "$(id -u)" != 0 ]; then
 	echo "demo.sh: needs root (it loads BPF programs): sudo $0" >&2
@@ -13,9 +14,12 @@ if [ "$(id -u)" != 0 ]; then
 fi
 greeter_install_deps $GREETER_BUILD_DEPS
 
-echo "==> building"
-[ -d build ] || meson setup build >/dev/null
-ninja -C build >/dev/null
+# The system's C compiler (gcc where installed, else the clang just
+# installed), or $CC.
+compiler=${CC:-cc}
+command -v "$compiler" >/dev/null || compiler=clang
+echo "==> building (build/, $compiler)"
+greeter_build build "$compiler" || exit 1
 
 GREETERD=$PWD/build/daemon/greeterd
 GREETERCTL=$PWD/build/client/greeterctl

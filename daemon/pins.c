@@ -420,7 +420,9 @@ static __u64 read_old_sequence(int fd)
 	return value[0];
 }
 
-static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list args)
+/* libbpf hands its own formats through; the attribute says so to the compiler. */
+__attribute__((format(printf, 2, 0))) static int libbpf_log(enum libbpf_print_level level,
+							    const char *fmt, va_list args)
 {
 	char line[1024];
 	size_t n;

@@ -260,12 +260,39 @@ def bpftool_json(*args):
     return json.loads(r.stdout)
 
 
-def call_as(uid, gid, groups, socket_path, method, params=None, more=False, replies=1):
-    """Make a varlink call as another user (through setpriv); the replies."""
+_shared_scripts = None
+
+
+def as_user(uid, gid, groups, script, *args):
+    """The command line that runs one of these test scripts as another user.
+
+    The checkout may lie in a home directory that only root can enter (mode
+    0700, as /root and every home on Debian): the script and this module are
+    copied once into a directory anyone can read, and run with the system's
+    Python, which anyone can execute.
+    """
+    global _shared_scripts
+    if _shared_scripts is None:
+        _shared_scripts = tempfile.mkdtemp(prefix="greeter-test-scripts-")
+        os.chmod(_shared_scripts, 0o755)
+        import atexit
+        atexit.register(shutil.rmtree, _shared_scripts, True)
+    copies = []
+    for src in (__file__, script):
+        dst = os.path.join(_shared_scripts, os.path.basename(src))
+        shutil.copyfile(src, dst)
+        os.chmod(dst, 0o644)
+        copies.append(dst)
+    python = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
     cmd = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % gid]
     cmd += ["--groups=" + ",".join(str(g) for g in groups)] if groups else ["--clear-groups"]
-    cmd += [sys.executable, os.path.abspath(__file__), "call", socket_path, method,
-            json.dumps(params), "1" if more else "0", str(replies)]
+    return cmd + [python, copies[1]] + [str(a) for a in args]
+
+
+def call_as(uid, gid, groups, socket_path, method, params=None, more=False, replies=1):
+    """Make a varlink call as another user (through setpriv); the replies."""
+    cmd = as_user(uid, gid, groups, __file__, "call", socket_path, method,
+                  json.dumps(params), "1" if more else "0", replies)
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
     if r.returncode != 0:
         fail("call as %d failed: %s" % (uid, r.stderr))

@@ -35,13 +35,15 @@ static bool read_kernel_btf;
 		}                                          \
 	} while (0)
 
-static int on_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
+__attribute__((format(printf, 2, 0))) static int on_libbpf(enum libbpf_print_level level,
+							   const char *fmt, va_list args)
 {
 	char line[1024];
 
 	(void)level;
 	vsnprintf(line, sizeof(line), fmt, args);
-	if (strstr(line, "loading kernel BTF '/sys/kernel/btf/vmlinux'"))
+	/* libbpf 1.1 says "loading kernel BTF '...'", 1.5 "loaded kernel BTF from '...'". */
+	if (strstr(line, "kernel BTF") && strstr(line, "'/sys/kernel/btf/vmlinux'"))
 		read_kernel_btf = true;
 	return 0;
 }

@@ -202,8 +202,7 @@ try:
           (before["VmRSS"], before["RssAnon"], " (ASan)" if asan else ""))
 
     probe = subprocess.Popen(
-        ["setpriv", "--reuid=%d" % PROBE_UID, "--regid=%d" % PROBE_UID, "--clear-groups",
-         sys.executable, os.path.abspath(__file__), "probe", S],
+        as_user(PROBE_UID, PROBE_UID, [], __file__, "probe", S),
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     check(probe.stdout.readline().strip() == "ready", "probe client (UID %d) started" % PROBE_UID)
     t_base = time.monotonic()

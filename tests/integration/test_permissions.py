@@ -139,9 +139,7 @@ try:
     # Scope of an unfiltered WatchEvents: whose events arrive.
     def watch(name):
         uid, gid, groups = CALLERS[name]
-        cmd = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % gid]
-        cmd += ["--groups=" + ",".join(map(str, groups))] if groups else ["--clear-groups"]
-        cmd += [sys.executable, os.path.abspath(__file__), "watch", S, m.path, sentinel.path]
+        cmd = as_user(uid, gid, groups, __file__, "watch", S, m.path, sentinel.path)
         return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
 
     watchers = [(name, watch(name)) for name in names]

@@ -1,21 +1,70 @@
-# Debian 12 packages greeter needs. Sourced by demo.sh and run-tests.sh.
-# To build and run (cmocka too: meson configures the unit tests):
+# shellcheck shell=bash
+# The Debian packages greeter needs, named for the release this machine runs
+# (Debian 12 and 13 are tested). Sourced by demo.sh and run-tests.sh.
+#
+# To build and run (cmocka too: meson configures the unit tests). clang
+# builds the BPF object; it is also a C compiler, so a machine with no gcc
+# builds everything with it.
 GREETER_BUILD_DEPS="meson ninja-build pkg-config clang llvm bpftool libbpf-dev libelf-dev
 zlib1g-dev libsystemd-dev libcjson-dev libcmocka-dev scdoc mandoc python3 util-linux
 bash-completion"
-# To test as well: valgrind, systemd's tools, and for the VM suites
-# (tests/vm/) qemu under TCG, debootstrap and an ext4 image for the systemd
-# guest (the kernel and busybox are downloaded into their cache).
-GREETER_TEST_DEPS="valgrind libclang-rt-14-dev systemd qemu-system-x86 debootstrap e2fsprogs"
+# To test as well: gcc (CI builds with both compilers), valgrind, systemd's
+# tools, git (the newcomer suite clones), and for the suites that boot or
+# enter other Debian releases (tests/vm/, tests/newcomer/, tests/interop/)
+# qemu under TCG, debootstrap, an ext4 image and xz for Debian 13's modules.
+# The sanitizer runtime of the installed clang is added by
+# greeter_test_deps.
+GREETER_TEST_DEPS="gcc valgrind systemd git qemu-system-x86 debootstrap e2fsprogs xz-utils"
 
-# greeter_install_deps PACKAGES...: install those that are missing.
-greeter_install_deps() {
-	local missing=() p
-	for p in "$@"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+# The package with the sanitizer runtime of the clang that the `clang`
+# package installs (libclang-rt-14-dev on Debian 12, libclang-rt-19-dev on
+# Debian 13), asked of apt rather than assumed.
+greeter_clang_rt_package() {
+	local v p
+	v=$(dpkg-query -W -f='${Depends}' clang 2>/dev/null | grep -o '^clang-[0-9][0-9]*' | cut -d- -f2)
+	[ -n "$v" ] || return 1
+	for p in "libclang-rt-$v-dev" "libclang-common-$v-dev"; do
+		[ -n "$(apt-cache policy "$p" 2>/dev/null | sed -n 's/^ *Candidate: *//p' | grep -v '(none)')" ] &&
+			{ echo "$p"; return 0; }
 	done
-	[ ${#missing[@]} -eq 0 ] && return 0
-	echo "==> installing ${missing[*]}"
+	return 1
+}
+
+greeter_missing() { # packages...: those not installed
+	local p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || echo "$p"
+	done
+}
+
+# greeter_install_deps PACKAGES...: install those that are missing. apt's
+# output is shown when it fails.
+greeter_install_deps() {
+	local missing log
+	missing=$(greeter_missing "$@" | tr '\n' ' ')
+	[ -z "${missing// /}" ] && return 0
+	echo "==> installing $missing"
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	log=$(mktemp)
+	# shellcheck disable=SC2086
+	if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends $missing; } >"$log" 2>&1; then
+		cat "$log" >&2
+		rm -f "$log"
+		echo "installing $missing failed (apt-get's output above)" >&2
+		return 1
+	fi
+	rm -f "$log"
+}
+
+# Installs what the whole test suite needs: the build packages, the test
+# packages and clang's sanitizer runtime (known once clang is chosen).
+greeter_install_test_deps() {
+	local rt
+	# shellcheck disable=SC2086
+	greeter_install_deps $GREETER_BUILD_DEPS $GREETER_TEST_DEPS || return 1
+	rt=$(greeter_clang_rt_package) || { apt-get update -qq && rt=$(greeter_clang_rt_package); } || {
+		echo "apt knows no sanitizer runtime for $(dpkg-query -W -f='${Depends}' clang 2>/dev/null | cut -d' ' -f1)" >&2
+		return 1
+	}
+	greeter_install_deps "$rt"
 }
