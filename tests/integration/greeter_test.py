@@ -280,8 +280,11 @@ def as_user(uid, gid, groups, script, *args):
     copies = []
     for src in (__file__, script):
         dst = os.path.join(_shared_scripts, os.path.basename(src))
-        shutil.copyfile(src, dst)
-        os.chmod(dst, 0o644)
+        # Once, and whole: a script started earlier may be importing it.
+        if not os.path.exists(dst):
+            shutil.copyfile(src, dst + ".tmp")
+            os.chmod(dst + ".tmp", 0o644)
+            os.rename(dst + ".tmp", dst)
         copies.append(dst)
     python = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
     cmd = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % gid]

@@ -95,8 +95,12 @@ def status_kb(pid):
 
 
 def is_asan(pid):
+    """gcc links ASan's runtime as libasan.so; clang links it into the binary."""
     with open("/proc/%d/maps" % pid) as f:
-        return "libasan" in f.read()
+        if "libasan" in f.read():
+            return True
+    with open("/proc/%d/exe" % pid, "rb") as f:
+        return b"__asan_init" in f.read()
 
 
 class Sampler(threading.Thread):
