@@ -1,28 +1,27 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The kprobe suite: the greeterd and greeterctl just built on this host, run
-# on Debian's stock kernel (6.1, kprobes built in) under qemu TCG, from a
-# small initramfs (busybox, the two binaries with their shared libraries,
-# bpftool). Same build as on the host kernel: CO-RE across 6.1 and 6.18.
-# What the guest checks: kprobe-guest.sh.
+# on a Debian release's stock kernel (Debian 12: 6.1, Debian 13: 6.12;
+# kprobes built in) under qemu TCG, from a small initramfs (busybox, the two
+# binaries with their shared libraries, bpftool). Same build as on the host
+# kernel: CO-RE across kernels. What the guest checks: kprobe-guest.sh.
 #
-# kprobe.sh GREETERD GREETERCTL
-# Exit status: 0 pass, 1 fail, 77 skipped (no guest can boot here).
+# kprobe.sh CODENAME GREETERD GREETERCTL     (CODENAME: bookworm, trixie)
+# Exit status: 0 pass, 1 fail, 77 skipped (this machine cannot boot a guest).
 set -uo pipefail
 VM_SUITE=vm-kprobe
 here=$(dirname "$(realpath "$0")")
 . "$here/lib.sh"
 
-greeterd=$(realpath "${1:?usage: kprobe.sh GREETERD GREETERCTL}")
-greeterctl=$(realpath "${2:?usage: kprobe.sh GREETERD GREETERCTL}")
+usage="usage: kprobe.sh CODENAME GREETERD GREETERCTL"
+release=${1:?$usage}
+greeterd=$(realpath "${2:?$usage}")
+greeterctl=$(realpath "${3:?$usage}")
+vm_init "$release"
 [ -x "$greeterd" ] || vm_fail "greeterd not built: $greeterd"
 [ -x "$greeterctl" ] || vm_fail "greeterctl not built: $greeterctl"
-
-vm_init
-vm_need_tools qemu-system-x86_64:qemu-system-x86 dpkg-deb:dpkg gzip:gzip
-vm_fetch_kernel
-vm_fetch_busybox
-vm_log "downloads done; kernel $VM_KERNEL_RELEASE"
+vm_need_tools qemu-system-x86_64:qemu-system-x86 debootstrap:debootstrap gzip:gzip
+vm_fetch_all
 
 # The initramfs: busybox, /init (mounts, then the checks), the host build.
 root=$VM_TMP/initramfs
@@ -37,6 +36,8 @@ vm_copy_with_libs "$root" "${bins[@]}" || vm_fail "cannot copy the binaries and 
 printf 'root:x:0:0:root:/root:/bin/sh\nu501:x:501:501:UID 501:/tmp:/bin/sh\n' >"$root/etc/passwd"
 printf 'root:x:0:\ngreeter:x:990:\nu501:x:501:\n' >"$root/etc/group"
 printf '/bin/sh\n' >"$root/etc/shells"
+# What the guest checks the kernel against: the release of the package.
+echo "KERNEL_RELEASE=$VM_KERNEL_RELEASE" >"$root/etc/greeter-vm-expected"
 vm_pack_initramfs "$root" "$VM_TMP/initramfs.cpio.gz" || vm_fail "cannot pack the initramfs"
 vm_log "initramfs: $(du -h "$VM_TMP/initramfs.cpio.gz" | cut -f1)"
 

@@ -1,14 +1,23 @@
 # shellcheck shell=bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Shared by the VM suites (kprobe.sh, systemd.sh): progress and timing, the
-# download cache, Debian's stock kernel and busybox, qemu under TCG.
-# Sourced; the caller sets VM_SUITE first.
+# Shared by the VM suites (kprobe.sh, systemd.sh), which run per Debian
+# release: progress and timing, the release's guest tree (tests/lib/
+# debian-root.sh), its stock kernel and busybox fetched with its own apt,
+# qemu under TCG. Sourced; the caller sets VM_SUITE, then calls vm_init
+# CODENAME.
 #
-# Cache: $GREETER_VM_CACHE (default /var/cache/greeter-vm), outside git.
-# Exit status of a suite: 0 pass, 1 fail, 77 skip (no guest can boot here for
-# a reason outside the project, e.g. qemu cannot be installed).
+# Cache: $GREETER_TEST_CACHE/vm/<codename>/ (default /var/cache/greeter-test),
+# outside git; the Debian trees are debian-root.sh's, in the same cache.
+# Exit status of a suite: 0 pass, 1 fail, 77 skip. A skip is only for what
+# this machine cannot do: not root, the Debian archive unreachable, qemu not
+# installable. Anything else that goes wrong (a file missing from a package
+# we downloaded, a module we cannot find, a build that fails) is a fault of
+# ours: a failure, with the reason.
 
-VM_CACHE=${GREETER_VM_CACHE:-/var/cache/greeter-vm}
+# shellcheck source=../lib/debian-root.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/debian-root.sh"
+
+VM_CACHE=$GREETER_TEST_CACHE/vm
 VM_T0=$(date +%s%N)
 VM_TMP=
 VM_MARKER=GREETER-VM-RESULT
@@ -29,25 +38,35 @@ vm_skip() {
 	vm_log "SKIP: $*"
 	exit 77
 }
+# Shows the tail of a log, indented.
+vm_show() { # log [lines]
+	[ -f "$1" ] && tail -"${2:-30}" "$1" | sed 's/^/    /'
+}
 
 vm_cleanup() {
 	[ -n "$VM_TMP" ] && rm -rf "$VM_TMP"
 	VM_TMP=
 }
 
-# A work directory removed on exit, however the suite ends.
-vm_init() {
-	[ "$(id -u)" = 0 ] || vm_skip "needs root (debootstrap, BPF in the guest)"
-	VM_TMP=$(mktemp -d "${TMPDIR:-/tmp}/greeter-vm-$VM_SUITE.XXXXXX") ||
+# The release, a work directory removed on exit however the suite ends,
+# the release's cache folder. Sets VM_RELEASE, VM_RCACHE, VM_TMP.
+vm_init() { # codename
+	VM_RELEASE=$1
+	VM_SUITE=$VM_SUITE-$1
+	droot_version "$1" >/dev/null || vm_fail "unknown Debian release '$1'"
+	[ "$(id -u)" = 0 ] || vm_skip "needs root (Debian trees, BPF in the guest)"
+	VM_TMP=$(mktemp -d "${TMPDIR:-/tmp}/greeter-$VM_SUITE.XXXXXX") ||
 		vm_fail "cannot create a temporary directory"
 	trap vm_cleanup EXIT
 	trap 'vm_log "interrupted"; exit 1' INT TERM
-	mkdir -p "$VM_CACHE" || vm_fail "cannot create the cache directory $VM_CACHE"
-	vm_log "cache $VM_CACHE, work directory $VM_TMP"
+	VM_RCACHE=$VM_CACHE/$1
+	mkdir -p "$VM_RCACHE" || vm_fail "cannot create the cache directory $VM_RCACHE"
+	vm_log "Debian $(droot_version "$1") ($1); cache $VM_RCACHE, work directory $VM_TMP"
 }
 
 # Runs "$@" holding the cache lock: suites run one at a time, but two
-# builds (or two checkouts) may share the cache.
+# builds (or two checkouts) may share the cache. (Not debian-root.sh's lock,
+# which its functions take themselves.)
 vm_locked() {
 	(
 		flock 9 || exit 1
@@ -55,7 +74,8 @@ vm_locked() {
 	) 9>"$VM_CACHE/.lock"
 }
 
-# Installs the Debian packages that provide the commands named, when missing.
+# Installs the Debian packages that provide the commands named, when missing
+# (with this machine's apt: they run here, not in the guest).
 # vm_need_tools "command:package" ... ; skips when they cannot be installed.
 vm_need_tools() {
 	local spec missing=() pkgs=()
@@ -69,164 +89,306 @@ vm_need_tools() {
 	{ apt-get install -y -qq --no-install-recommends "${pkgs[@]}" ||
 		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends "${pkgs[@]}"; }; } \
 		>"$VM_TMP/apt-install.log" 2>&1 || {
-		sed 's/^/    /' "$VM_TMP/apt-install.log" | tail -20
-		vm_skip "cannot install ${pkgs[*]}: the guest cannot be booted here"
+		vm_show "$VM_TMP/apt-install.log" 20
+		vm_skip "cannot install ${pkgs[*]} on this machine: no guest can be booted here"
 	}
+	# Installed, yet still missing: a wrong package name is our mistake.
 	for spec in "$@"; do
-		command -v "${spec%%:*}" >/dev/null || vm_skip "${spec%%:*} still missing after installing ${spec#*:}"
+		command -v "${spec%%:*}" >/dev/null ||
+			vm_fail "${spec%%:*} still missing after installing ${spec#*:} (wrong package name?)"
 	done
 }
 
-# The candidate version of a Debian package ("" when apt does not know it).
-vm_apt_candidate() {
-	apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: *//p' | grep -v '(none)'
+# ---- Debian trees (tests/lib/debian-root.sh).
+
+# Runs a debian-root.sh function that prints a path; sets the variable named
+# to that path. Skips when the archive could not be reached (status 2),
+# fails otherwise, with debian-root.sh's reason.
+vm_droot() { # variable function args...
+	local var=$1 out rc
+	shift
+	rm -f "$VM_TMP/droot-error"
+	# shellcheck disable=SC2030
+	out=$(
+		"$@"
+		rc=$?
+		[ $rc -eq 0 ] || echo "$DROOT_ERROR" >"$VM_TMP/droot-error"
+		exit $rc
+	)
+	rc=$?
+	if [ $rc -ne 0 ]; then
+		[ $rc -eq 2 ] && vm_skip "$(cat "$VM_TMP/droot-error" 2>/dev/null) (the Debian archive cannot be reached)"
+		vm_fail "$(cat "$VM_TMP/droot-error" 2>/dev/null || echo "$1 failed")"
+	fi
+	[ -d "$out" ] || vm_fail "$1 printed '$out', not a directory"
+	printf -v "$var" %s "$out"
 }
 
-# apt knows the package, after an `apt-get update` if needed.
-vm_apt_knows() {
-	[ -n "$(vm_apt_candidate "$1")" ] && return 0
-	vm_log "apt does not know $1: apt-get update"
-	apt-get update -qq >/dev/null 2>&1
-	[ -n "$(vm_apt_candidate "$1")" ]
+# The release's guest tree: minbase plus systemd and greeter's run-time
+# libraries ($DROOT_GUEST_PACKAGES), cached and shared with other suites
+# (never changed here but for its apt lists). Its apt fetches the kernel and
+# busybox; the systemd suite boots a copy. Sets VM_GUEST_TREE.
+vm_guest_tree() {
+	vm_droot VM_GUEST_TREE droot_derived "$VM_RELEASE" guest $DROOT_GUEST_PACKAGES
+	vm_log "Debian $VM_RELEASE guest tree $VM_GUEST_TREE"
 }
 
-# Downloads a .deb into a directory; prints its path. Stale package lists
-# name versions the archive has dropped (the security suite keeps only the
-# newest kernel): update them and try once more.
-vm_apt_download() { # package dir
-	(cd "$2" && apt-get download -qq -o APT::Sandbox::User=root "$1" >/dev/null 2>&1) || {
-		vm_log "apt-get download $1 failed: apt-get update, then again" >&2
-		apt-get update -qq >/dev/null 2>&1
-		(cd "$2" && apt-get download -qq -o APT::Sandbox::User=root "$1" >&2) || return 1
+# Runs a command in the guest tree with the release's own apt, a directory
+# of ours bound at /vm-dl.
+vm_in_guest() { # dir command...
+	local DROOT_BINDS=("$1:/vm-dl")
+	shift
+	droot_run "$VM_GUEST_TREE" "$@"
+}
+
+# apt-get update in the guest tree; returns 2 when the archive could not be
+# reached, 1 for another failure (the log shown).
+vm_guest_apt_update() {
+	vm_log "apt-get update in the Debian $VM_RELEASE tree"
+	vm_in_guest "$VM_TMP" apt-get update -q >"$VM_TMP/apt-update.log" 2>&1 && return 0
+	vm_show "$VM_TMP/apt-update.log" 15
+	droot_why "$VM_TMP/apt-update.log"
+}
+
+# What the release's apt offers: VM_KERNEL_PKG (the package linux-image-amd64
+# depends on; the name moves with point releases), VM_KERNEL_VER, VM_BUSYBOX_VER.
+vm_apt_resolve_once() {
+	local out
+	out=$(vm_in_guest "$VM_TMP" sh -c '
+		cand() { apt-cache policy "$1" 2>/dev/null | sed -n "s/^ *Candidate: *//p" | grep -v "(none)"; }
+		k=$(apt-cache depends linux-image-amd64 2>/dev/null |
+			sed -n "s/^ *Depends: *\(linux-image-[0-9][^ ]*\).*/\1/p" | head -1)
+		echo "${k:--} $( [ -n "$k" ] && cand "$k" || echo -) $(cand busybox-static || echo -)"' \
+		2>"$VM_TMP/resolve.log")
+	read -r VM_KERNEL_PKG VM_KERNEL_VER VM_BUSYBOX_VER <<<"$out"
+	[ -n "$VM_KERNEL_VER" ] && [ "$VM_KERNEL_PKG" != - ] && [ "$VM_KERNEL_VER" != - ] &&
+		[ -n "$VM_BUSYBOX_VER" ] && [ "$VM_BUSYBOX_VER" != - ]
+}
+vm_apt_resolve() {
+	vm_apt_resolve_once && return 0
+	vm_log "the Debian $VM_RELEASE tree's apt knows no linux-image-amd64 or busybox-static yet"
+	vm_guest_apt_update
+	case $? in
+	0) ;;
+	2) vm_skip "apt-get update of Debian $VM_RELEASE failed: the Debian archive cannot be reached" ;;
+	*) vm_fail "apt-get update in the Debian $VM_RELEASE tree failed (above)" ;;
+	esac
+	vm_apt_resolve_once || {
+		vm_show "$VM_TMP/resolve.log"
+		vm_fail "Debian $VM_RELEASE's apt resolves no kernel or busybox-static after apt-get update (got: ${VM_KERNEL_PKG:-} ${VM_KERNEL_VER:-} ${VM_BUSYBOX_VER:-})"
 	}
-	ls "$2"/"$1"_*.deb 2>/dev/null | head -1
 }
+
+# Downloads PACKAGE=VERSION with the release's apt into DIR; returns 0, 2
+# when the archive could not be reached, 1 otherwise (the log shown).
+vm_apt_download() { # package version dir
+	vm_in_guest "$3" sh -c 'cd /vm-dl && apt-get download -q -o APT::Sandbox::User=root "$1=$2"' \
+		sh "$1" "$2" >"$VM_TMP/apt-download.log" 2>&1 && return 0
+	vm_show "$VM_TMP/apt-download.log" 15
+	droot_why "$VM_TMP/apt-download.log"
+}
+
+# Fetches one of the release's packages into the cache with LOCKED_FUNCTION
+# (run under the cache lock: downloads PACKAGE VERSION, unpacks it into
+# DEST). Stale package lists name versions the archive has dropped (the
+# security suite keeps only the newest kernel): after a failed download, apt-get
+# update, resolve again (RESOLVED_PKG/VER name the variables) and retry once.
+# vm_fetch WHAT LOCKED_FUNCTION DEST_FUNCTION PKG_VARIABLE VER_VARIABLE
+vm_fetch() {
+	local what=$1 fn=$2 destfn=$3 pv=$4 vv=$5 dest rc try
+	for try in 1 2; do
+		dest=$("$destfn")
+		[ -f "$dest/.complete" ] && {
+			vm_log "$what: ${!pv} ${!vv}, cached"
+			VM_FETCHED=$dest
+			return 0
+		}
+		vm_log "$what: downloading ${!pv} ${!vv} (Debian $VM_RELEASE's apt-get download)"
+		vm_locked "$fn" "${!pv}" "${!vv}" "$dest"
+		rc=$?
+		[ $rc -eq 0 ] && [ -f "$dest/.complete" ] && {
+			VM_FETCHED=$dest
+			return 0
+		}
+		case $rc in
+		2) vm_skip "cannot download $what ${!pv} ${!vv}: the Debian archive cannot be reached" ;;
+		3) ;; # the download failed: maybe stale lists
+		*) vm_fail "preparing $what ${!pv} ${!vv} failed (above)" ;;
+		esac
+		[ $try = 2 ] && vm_fail "apt-get download of ${!pv} ${!vv} failed again after apt-get update (above)"
+		vm_guest_apt_update
+		case $? in
+		0) ;;
+		2) vm_skip "apt-get update of Debian $VM_RELEASE failed: the Debian archive cannot be reached" ;;
+		*) vm_fail "apt-get update in the Debian $VM_RELEASE tree failed (above)" ;;
+		esac
+		vm_apt_resolve
+	done
+}
+
+# A download directory in the cache and the download itself; returns 2 when
+# the archive could not be reached, 3 when the download failed otherwise.
+vm_download_into() { # package version: sets VM_DL, VM_DEB
+	VM_DL=$(mktemp -d "$VM_RCACHE/.download.XXXXXX") || return 1
+	vm_apt_download "$1" "$2" "$VM_DL"
+	case $? in
+	0) ;;
+	2) rm -rf "$VM_DL"; return 2 ;;
+	*) rm -rf "$VM_DL"; return 3 ;;
+	esac
+	VM_DEB=$(ls "$VM_DL"/*.deb 2>/dev/null | head -1)
+	[ -n "$VM_DEB" ] || { vm_log "ERROR: apt-get download $1=$2 succeeded but left no .deb"; rm -rf "$VM_DL"; return 1; }
+}
+
+# Unpacks a downloaded .deb (in VM_DL) into VM_DL/x with the release's dpkg-deb.
+vm_unpack() { # deb
+	mkdir -p "$VM_DL/x"
+	vm_in_guest "$VM_DL" sh -c 'dpkg-deb --fsys-tarfile "/vm-dl/$1" | tar -x -C /vm-dl/x' sh "$(basename "$1")" \
+		>"$VM_TMP/unpack.log" 2>&1 || {
+		vm_show "$VM_TMP/unpack.log"
+		vm_log "ERROR: cannot unpack $(basename "$1")"
+		return 1
+	}
+}
+
+# Moves a finished cache entry into place and removes the older ones beside it.
+vm_install_entry() { # work_dir dest
+	touch "$1/.complete"
+	rm -rf "$2" && mkdir -p "$(dirname "$2")" && mv "$1" "$2" || return 1
+	find "$(dirname "$2")" -mindepth 1 -maxdepth 1 ! -path "$2" -exec rm -rf {} +
+}
+
+# ---- busybox-static, for the initramfs (and to decompress modules).
+
+vm_busybox_dest() { echo "$VM_RCACHE/busybox/$VM_BUSYBOX_VER"; }
+vm_fetch_busybox_locked() { # package version dest
+	local f
+	[ -f "$3/.complete" ] && return 0
+	vm_download_into "$1" "$2" || return $?
+	vm_unpack "$VM_DEB" || { rm -rf "$VM_DL"; return 1; }
+	# bin/busybox up to Debian 12, usr/bin/busybox from Debian 13.
+	for f in usr/bin/busybox bin/busybox; do
+		[ -f "$VM_DL/x/$f" ] && [ ! -L "$VM_DL/x/$f" ] && break
+		f=
+	done
+	if [ -z "$f" ]; then
+		vm_log "ERROR: $(basename "$VM_DEB") has neither usr/bin/busybox nor bin/busybox"
+		rm -rf "$VM_DL"
+		return 1
+	fi
+	mkdir -p "$VM_DL/e" && mv "$VM_DL/x/$f" "$VM_DL/e/busybox" && rm -rf "$VM_DL/x" "$VM_DEB" &&
+		vm_install_entry "$VM_DL/e" "$3"
+	local rc=$?
+	rm -rf "$VM_DL"
+	return $rc
+}
+
+# Sets VM_BUSYBOX. Needs vm_guest_tree and vm_apt_resolve.
+vm_fetch_busybox() {
+	vm_fetch busybox vm_fetch_busybox_locked vm_busybox_dest VM_BUSYBOX_PKG VM_BUSYBOX_VER
+	VM_BUSYBOX=$VM_FETCHED/busybox
+	[ -x "$VM_BUSYBOX" ] || vm_fail "$VM_BUSYBOX missing from the cache"
+}
+VM_BUSYBOX_PKG=busybox-static
 
 # ---- Debian's stock kernel: vmlinuz and the modules for a virtio-blk ext4 root.
 
 # Modules a guest needs to mount an ext4 root on virtio-blk, and what they
-# need (resolved from each module's "depends=", loaded in that order). ext4
-# and jbd2 ask for crc32c through the crypto API (a soft dependency);
-# systemd wants autofs4. Bump VM_KERNEL_CACHE when the list changes.
+# need (resolved from each module's "depends=", loaded in that order); those
+# the kernel has built in (modules.builtin: virtio_pci on Debian 13) are
+# left out. ext4 and jbd2 ask for crc32c through the crypto API (a soft
+# dependency); systemd wants autofs4. Bump VM_KERNEL_CACHE when the list or
+# the layout of an entry changes.
 VM_ROOT_MODULES="crc32c_generic virtio_pci virtio_blk ext4 autofs4"
-VM_KERNEL_CACHE=kernel-v1
+VM_KERNEL_CACHE=kernel-v2
 
-# The module files in load order (dependencies first), from a tree of .ko.
-vm_module_order() { # ko_dir module...
-	local dir=$1 m f deps d
-	shift
-	for m in "$@"; do
-		case " $VM_ORDER_SEEN " in *" $m "*) continue ;; esac
-		VM_ORDER_SEEN="$VM_ORDER_SEEN $m"
-		f=$(find "$dir" -name "$m.ko" | head -1)
-		[ -n "$f" ] || { echo "missing module $m" >&2; return 1; }
-		deps=$(tr '\0' '\n' <"$f" | sed -n 's/^depends=//p' | head -1 | tr ',' ' ')
-		for d in $deps; do
-			vm_module_order "$dir" "$d" || return 1
-		done
-		echo "$f"
+# "name path" for each module path read (dashes are underscores to modprobe).
+vm_modnames() {
+	awk '{ n = $0; sub(/.*\//, "", n); sub(/\.ko.*$/, "", n); gsub(/-/, "_", n); print n, $0 }'
+}
+
+# Copies a module, decompressed (.ko.xz on Debian 13, .ko on Debian 12),
+# with its dependencies first, into DIR/modules/NAME.ko and appends NAME.ko
+# to DIR/modules/order. Uses VM_MOD_INDEX ("name path" lines) and
+# VM_MOD_BUILTIN (names).
+vm_add_module() { # dir name
+	local dir=$1 m=$2 f out d
+	case " $VM_MOD_SEEN " in *" $m "*) return 0 ;; esac
+	VM_MOD_SEEN="$VM_MOD_SEEN $m"
+	if grep -qxF "$m" <<<"$VM_MOD_BUILTIN"; then
+		vm_log "module $m: built in"
+		return 0
+	fi
+	f=$(awk -v m="$m" '$1 == m { print $2; exit }' <<<"$VM_MOD_INDEX")
+	[ -n "$f" ] || { vm_log "ERROR: module $m is neither in the kernel package nor built in (modules.builtin)"; return 1; }
+	out=$dir/modules/$m.ko
+	case $f in
+	*.ko) cp "$f" "$out" ;;
+	*.ko.xz) "$VM_BUSYBOX" xzcat "$f" >"$out" ;;
+	*.ko.gz) "$VM_BUSYBOX" zcat "$f" >"$out" ;;
+	*) vm_log "ERROR: module $m: $f has a compression we cannot undo"; return 1 ;;
+	esac || { vm_log "ERROR: cannot decompress $f"; return 1; }
+	for d in $(tr '\0' '\n' <"$out" | sed -n 's/^depends=//p' | head -1 | tr ',' ' '); do
+		vm_add_module "$dir" "$d" || return 1
 	done
+	echo "$m.ko" >>"$dir/modules/order"
 }
 
-vm_fetch_kernel_locked() { # pkg version dest
-	local pkg=$1 dest=$3 dl deb f
-	[ -f "$dest/vmlinuz" ] && return 0
-	dl=$(mktemp -d "$VM_CACHE/.kernel.XXXXXX") || return 1
-	vm_log "downloading $pkg $2 (apt-get download)"
-	deb=$(vm_apt_download "$pkg" "$dl") && [ -n "$deb" ] || {
-		rm -rf "$dl"
-		echo "apt-get download $pkg failed" >&2
+vm_kernel_dest() { echo "$VM_RCACHE/$VM_KERNEL_CACHE/${VM_KERNEL_PKG}_$VM_KERNEL_VER"; }
+vm_fetch_kernel_locked() { # package version dest
+	local pkg=$1 ver=$2 dest=$3 x rel mods m
+	[ -f "$dest/.complete" ] && return 0
+	vm_download_into "$pkg" "$ver" || return $?
+	vm_unpack "$VM_DEB" || { rm -rf "$VM_DL"; return 1; }
+	x=$VM_DL/x
+	# The release string: lib/modules/<release>/ (Debian 12) or
+	# usr/lib/modules/<release>/ (Debian 13), with boot/vmlinuz-<release>.
+	mods=$(ls -d "$x"/usr/lib/modules/*/ "$x"/lib/modules/*/ 2>/dev/null | head -1)
+	mods=${mods%/}
+	rel=${mods##*/}
+	if [ -z "$mods" ] || [ ! -f "$x/boot/vmlinuz-$rel" ] || [ ! -f "$mods/modules.builtin" ]; then
+		vm_log "ERROR: $(basename "$VM_DEB"): no {usr/,}lib/modules/<release>/modules.builtin with boot/vmlinuz-<release> (found '${rel:-nothing}')"
+		rm -rf "$VM_DL"
 		return 1
-	}
-	vm_log "extracting vmlinuz and the root file system modules"
-	mkdir -p "$dl/x" "$dl/k/modules"
-	dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dl/x" --wildcards \
-		'./boot/vmlinuz-*' './lib/modules/*/kernel/drivers/virtio/*' \
-		'./lib/modules/*/kernel/drivers/block/virtio_blk.ko' \
-		'./lib/modules/*/kernel/fs/ext4/*' './lib/modules/*/kernel/fs/jbd2/*' \
-		'./lib/modules/*/kernel/fs/mbcache.ko' './lib/modules/*/kernel/fs/autofs/*' \
-		'./lib/modules/*/kernel/lib/*' \
-		'./lib/modules/*/kernel/crypto/*' || { rm -rf "$dl"; return 1; }
-	cp "$dl"/x/boot/vmlinuz-* "$dl/k/vmlinuz" || { rm -rf "$dl"; return 1; }
-	VM_ORDER_SEEN=
-	vm_module_order "$dl/x" $VM_ROOT_MODULES >"$dl/order" || { rm -rf "$dl"; return 1; }
-	while read -r f; do
-		cp "$f" "$dl/k/modules/"
-		basename "$f" >>"$dl/k/modules/order"
-	done <"$dl/order"
-	basename "$dl"/x/boot/vmlinuz-* | sed 's/^vmlinuz-//' >"$dl/k/release"
-	rm -rf "$dest" && mkdir -p "$(dirname "$dest")" && mv "$dl/k" "$dest"
-	rm -rf "$dl"
-	# Older kernels of the same flavour are not needed any more.
-	find "$(dirname "$dest")" -mindepth 1 -maxdepth 1 ! -path "$dest" -exec rm -rf {} +
+	fi
+	mkdir -p "$VM_DL/k/modules"
+	: >"$VM_DL/k/modules/order"
+	cp "$x/boot/vmlinuz-$rel" "$VM_DL/k/vmlinuz" || { rm -rf "$VM_DL"; return 1; }
+	echo "$rel" >"$VM_DL/k/release"
+	VM_MOD_BUILTIN=$(vm_modnames <"$mods/modules.builtin" | cut -d' ' -f1)
+	VM_MOD_INDEX=$(find "$mods/kernel" -name '*.ko*' | vm_modnames)
+	VM_MOD_SEEN=
+	for m in $VM_ROOT_MODULES; do
+		vm_add_module "$VM_DL/k" "$m" || { rm -rf "$VM_DL"; return 1; }
+	done
+	vm_log "kernel $rel; modules to load: $(tr '\n' ' ' <"$VM_DL/k/modules/order")"
+	vm_install_entry "$VM_DL/k" "$dest"
+	local rc=$?
+	rm -rf "$VM_DL"
+	return $rc
 }
 
-# Sets VM_KERNEL (vmlinuz), VM_MODULES (dir with "order") and VM_KERNEL_RELEASE.
-# The kernel is the one linux-image-amd64 depends on: Debian's stock kernel
-# for this release (6.1 on bookworm), with kprobes and BTF built in.
+# Sets VM_KERNEL (vmlinuz), VM_MODULES (directory with "order") and
+# VM_KERNEL_RELEASE (what `uname -r` says in the guest). The kernel is the
+# one linux-image-amd64 depends on in the release: its stock kernel (6.1 on
+# Debian 12, 6.12 on Debian 13), kprobes and BTF built in. Needs
+# vm_fetch_busybox (modules are decompressed with it).
 vm_fetch_kernel() {
-	local pkg ver dest
-	pkg=
-	if vm_apt_knows linux-image-amd64; then
-		pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
-			sed -n 's/^ *Depends: *\(linux-image-[0-9][^ ]*\).*/\1/p' | head -1)
-	fi
-	if [ -n "$pkg" ]; then
-		ver=$(vm_apt_candidate "$pkg")
-		dest=$VM_CACHE/$VM_KERNEL_CACHE/${pkg}_$ver
-		if [ -f "$dest/vmlinuz" ]; then
-			vm_log "kernel $pkg $ver: cached"
-		else
-			vm_locked vm_fetch_kernel_locked "$pkg" "$ver" "$dest" ||
-				vm_skip "cannot download Debian's kernel $pkg $ver: no guest to boot"
-		fi
-	else
-		dest=$(ls -d "$VM_CACHE/$VM_KERNEL_CACHE"/*/ 2>/dev/null | head -1)
-		[ -n "$dest" ] && [ -f "$dest/vmlinuz" ] ||
-			vm_skip "apt cannot resolve linux-image-amd64 and no kernel is cached: no guest to boot"
-		vm_log "apt cannot resolve linux-image-amd64; using the cached $(basename "$dest")"
-	fi
-	VM_KERNEL=${dest%/}/vmlinuz
-	VM_MODULES=${dest%/}/modules
-	VM_KERNEL_RELEASE=$(cat "${dest%/}/release")
+	vm_fetch kernel vm_fetch_kernel_locked vm_kernel_dest VM_KERNEL_PKG VM_KERNEL_VER
+	VM_KERNEL=$VM_FETCHED/vmlinuz
+	VM_MODULES=$VM_FETCHED/modules
+	VM_KERNEL_RELEASE=$(cat "$VM_FETCHED/release" 2>/dev/null)
+	[ -f "$VM_KERNEL" ] && [ -f "$VM_MODULES/order" ] && [ -n "$VM_KERNEL_RELEASE" ] ||
+		vm_fail "the cached kernel in $VM_FETCHED is incomplete"
 }
 
-# ---- busybox-static, for the initramfs.
-
-vm_fetch_busybox_locked() { # version dest
-	local dl deb
-	[ -x "$2/busybox" ] && return 0
-	dl=$(mktemp -d "$VM_CACHE/.busybox.XXXXXX") || return 1
-	vm_log "downloading busybox-static $1 (apt-get download)"
-	deb=$(vm_apt_download busybox-static "$dl") && [ -n "$deb" ] &&
-		dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dl" ./bin/busybox || {
-		rm -rf "$dl"
-		return 1
-	}
-	rm -rf "$2" && mkdir -p "$2" && mv "$dl/bin/busybox" "$2/busybox"
-	rm -rf "$dl"
-	find "$(dirname "$2")" -mindepth 1 -maxdepth 1 ! -path "$2" -exec rm -rf {} +
-}
-
-# Sets VM_BUSYBOX.
-vm_fetch_busybox() {
-	local ver dest
-	ver=
-	vm_apt_knows busybox-static && ver=$(vm_apt_candidate busybox-static)
-	if [ -n "$ver" ]; then
-		dest=$VM_CACHE/busybox/$ver
-		if [ -x "$dest/busybox" ]; then
-			vm_log "busybox-static $ver: cached"
-		else
-			vm_locked vm_fetch_busybox_locked "$ver" "$dest" ||
-				vm_skip "cannot download busybox-static: no initramfs to boot"
-		fi
-	else
-		dest=$(ls -d "$VM_CACHE"/busybox/*/ 2>/dev/null | head -1)
-		[ -n "$dest" ] && [ -x "$dest/busybox" ] ||
-			vm_skip "apt does not know busybox-static and none is cached"
-	fi
-	VM_BUSYBOX=${dest%/}/busybox
+# The guest tree, what its apt offers, busybox and the kernel.
+vm_fetch_all() {
+	vm_guest_tree
+	vm_apt_resolve
+	vm_fetch_busybox
+	vm_fetch_kernel
+	vm_log "downloads done; Debian $VM_RELEASE kernel $VM_KERNEL_RELEASE, busybox $VM_BUSYBOX_VER"
 }
 
 # ---- initramfs.

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Runs at boot in the systemd suite's Debian guest (greeter-vm-test.service),
-# on Debian's 6.1 kernel, against greeter as `meson install` put it there,
+# on the release's stock kernel, against greeter as `meson install` put there,
 # with the shipped units unchanged. Boot 1 (greeter_vm.phase=1 on the kernel
 # command line): start, API, restart, socket activation, status, watchdog.
 # Boot 2, same disk: messages back from the state file. Prints
@@ -12,7 +12,8 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 here=/usr/local/lib/greeter-vm
 phase=$(sed -n 's/.*greeter_vm\.phase=\([0-9]*\).*/\1/p' /proc/cmdline)
 phase=${phase:-1}
-# From the host: UNIT_SHA256, SOCKET_SHA256, PIN_DIR.
+# From the host: UNIT_SHA256, SOCKET_SHA256, PIN_DIR, KERNEL_RELEASE (of the
+# kernel package booted), RELEASE (the Debian codename of this tree).
 . "$here/expected"
 
 passed=0
@@ -52,8 +53,10 @@ active() { [ "$(systemctl is-active "$1")" = active ]; }
 inactive() { [ "$(systemctl is-active "$1")" = inactive ]; }
 prop() { systemctl show -P "$2" "$1"; }
 
-echo "boot $phase: kernel $(uname -r), $(systemctl --version | head -1)"
-check "Debian's 6.1 kernel" eval '[[ $(uname -r) == 6.1.* ]]'
+echo "boot $phase: Debian $RELEASE, kernel $(uname -r), $(systemctl --version | head -1)"
+check "the release's stock kernel ($KERNEL_RELEASE)" eval '[ -n "$KERNEL_RELEASE" ] && [ "$(uname -r)" = "$KERNEL_RELEASE" ]'
+check "Debian $RELEASE's systemd is PID 1" eval \
+	'[[ $(readlink /proc/1/exe) == */lib/systemd/systemd ]] && grep -qx "VERSION_CODENAME=$RELEASE" /etc/os-release'
 unit=$(prop greeterd.service FragmentPath)
 socket=$(prop greeterd.socket FragmentPath)
 echo "units: $unit $socket"

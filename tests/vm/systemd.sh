@@ -1,143 +1,121 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# The systemd suite: greeter installed by `meson install` (prefix /usr) into
-# a Debian minbase tree with systemd as PID 1, booted twice on Debian's stock
-# kernel (6.1) under qemu TCG from the same disk image. A test unit runs
-# systemd-guest.sh at each boot; it prints the result on the console.
+# The systemd suite, per Debian release: greeter built for that release (in
+# a build root of it), installed by `meson install` (prefix /usr) into a copy
+# of the release's guest tree (minbase, systemd as PID 1, greeter's run-time
+# libraries), booted twice on the release's stock kernel under qemu TCG from
+# the same disk image. A test unit runs systemd-guest.sh at each boot; it
+# prints the result on the console.
 #
-# systemd.sh MESON SOURCE_ROOT BUILD_ROOT [MESON_SETUP_OPTION...]
-#   The project is configured with --prefix=/usr in $GREETER_VM_BUILD
-#   (default BUILD_ROOT-vm, e.g. build-vm) with the options given.
-# Exit status: 0 pass, 1 fail, 77 skipped (no guest can boot here).
+# systemd.sh CODENAME SOURCE_ROOT BUILD_ROOT [MESON_SETUP_OPTION...]
+#   greeter is configured with --prefix=/usr and the options given in
+#   BUILD_ROOT/vm-CODENAME, by the release's meson and gcc (a binary built on
+#   a newer release does not run on an older one: glibc symbol versions).
+# Exit status: 0 pass, 1 fail, 77 skipped (this machine cannot boot a guest).
 set -uo pipefail
 VM_SUITE=vm-systemd
 here=$(dirname "$(realpath "$0")")
 . "$here/lib.sh"
 
-meson=${1:?usage: systemd.sh MESON SOURCE_ROOT BUILD_ROOT [OPTION...]}
-source_root=$(realpath "${2:?}")
-build_root=$(realpath "${3:?}")
+usage="usage: systemd.sh CODENAME SOURCE_ROOT BUILD_ROOT [OPTION...]"
+release=${1:?$usage}
+source_root=$(realpath "${2:?$usage}")
+build_root=$(realpath "${3:?$usage}")
 shift 3
-vm_build=${GREETER_VM_BUILD:-$build_root-vm}
+vm_build=$build_root/vm-$release
 
-# What the guest has besides minbase: systemd as PID 1 and greeter's
-# run-time libraries (what `ldd greeterd` needs beyond libc).
-GUEST_PACKAGES="systemd,systemd-sysv,libbpf1,libcjson1,libsystemd0"
-# Bump when the preparation of the cached tree changes.
-ROOTFS_PREP=1
-
-vm_init
+vm_init "$release"
 vm_need_tools qemu-system-x86_64:qemu-system-x86 debootstrap:debootstrap \
-	mkfs.ext4:e2fsprogs dpkg-deb:dpkg gzip:gzip systemd-sysusers:systemd
-[ "$meson" != - ] && command -v "$meson" >/dev/null || vm_fail "meson not found"
+	mkfs.ext4:e2fsprogs gzip:gzip
+vm_fetch_all
 
-# The mirror apt uses for this release (debootstrap fetches from it).
-debian_mirror() { # codename
-	local f
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-		[ -f "$f" ] || continue
-		awk -v s="$1" '$1 == "deb" { for (i = 2; i < NF; i++) if ($i !~ /^\[/ && $i ~ /:\/\//) { if ($(i+1) == s) print $i; break } }' "$f"
-	done
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -f "$f" ] || continue
-		awk -v s="$1" '
-			function flush() { if (deb && suite) print uri; deb = suite = 0; uri = "" }
-			/^[ \t]*$/ { flush(); next }
-			tolower($1) == "types:" { for (i = 2; i <= NF; i++) if ($i == "deb") deb = 1 }
-			tolower($1) == "uris:" { uri = $2 }
-			tolower($1) == "suites:" { for (i = 2; i <= NF; i++) if ($i == s) suite = 1 }
-			END { flush() }' "$f"
-	done
+# ---- greeter, built for the release.
+
+# The build packages as tests/lib/deps.sh names them for this release:
+# evaluated inside the release's tree. gcc: the build that ships is gcc's.
+deps=$(vm_in_guest "$source_root/tests/lib" bash -c '. /vm-dl/deps.sh && echo $GREETER_BUILD_DEPS' 2>"$VM_TMP/deps.log") &&
+	[ -n "$deps" ] || {
+	vm_show "$VM_TMP/deps.log"
+	vm_fail "cannot read GREETER_BUILD_DEPS from tests/lib/deps.sh in the Debian $release tree"
 }
+# shellcheck disable=SC2086
+vm_droot build_tree droot_derived "$release" vm-build $deps gcc
+vm_log "Debian $release build root $build_tree"
 
-# The Debian tree: debootstrap minbase plus GUEST_PACKAGES, prepared to boot
-# without udev, logind or a getty (no dbus in minbase, nobody to log in).
-prepare_rootfs() { # tree
-	local t=$1 u
-	: >"$t/etc/fstab" # a /dev/vda line would wait 90 s for udev
-	echo greeter-vm >"$t/etc/hostname"
-	rm -f "$t/etc/machine-id"
-	systemd-machine-id-setup --root="$t" >/dev/null || return 1
-	for u in serial-getty@ttyS0.service getty@tty1.service getty.target systemd-logind.service \
-		apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer; do
-		ln -sf /dev/null "$t/etc/systemd/system/$u"
-	done
-	rm -rf "$t"/var/cache/apt/archives/*.deb "$t"/var/lib/apt/lists/* \
-		"$t"/usr/share/doc/* "$t"/usr/share/man/* "$t"/usr/share/locale/* "$t"/usr/share/info/*
-}
-
-build_rootfs_locked() { # codename mirror dest
-	local work t0
-	[ -x "$3/sbin/init" ] && return 0
-	work=$(mktemp -d "$VM_CACHE/.rootfs.XXXXXX") || return 1
-	t0=$(date +%s)
-	vm_log "debootstrap --variant=minbase --include=$GUEST_PACKAGES $1 from $2 (cached afterwards)"
-	if ! debootstrap --variant=minbase --include="$GUEST_PACKAGES" "$1" "$work/tree" "$2" \
-		>"$work/debootstrap.log" 2>&1; then
-		tail -30 "$work/debootstrap.log" | sed 's/^/    debootstrap: /'
-		rm -rf "$work"
-		return 1
-	fi
-	prepare_rootfs "$work/tree" || { rm -rf "$work"; return 1; }
-	vm_log "debootstrap took $(($(date +%s) - t0)) s; tree $(du -sh "$work/tree" | cut -f1)"
-	rm -rf "$3" && mkdir -p "$(dirname "$3")" && mv "$work/tree" "$3"
-	rm -rf "$work"
-	find "$(dirname "$3")" -mindepth 1 -maxdepth 1 ! -path "$3" -exec rm -rf {} +
-}
-
-vm_fetch_kernel
-vm_fetch_busybox
-codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
-[ -n "$codename" ] || vm_skip "cannot tell this Debian release's codename"
-key=$(echo "$codename $GUEST_PACKAGES $ROOTFS_PREP" | sha256sum | cut -c1-12)
-rootfs=$VM_CACHE/rootfs/$codename-$key
-if [ -x "$rootfs/sbin/init" ]; then
-	vm_log "Debian $codename tree: cached ($rootfs)"
-else
-	mirror=${GREETER_VM_MIRROR:-$(debian_mirror "$codename" | head -1)}
-	[ -n "$mirror" ] || vm_skip "no Debian mirror for $codename in apt's sources (set GREETER_VM_MIRROR)"
-	vm_locked build_rootfs_locked "$codename" "$mirror" "$rootfs" ||
-		vm_skip "debootstrap of $codename from $mirror failed: no guest to boot"
+# Set up again from scratch when the options changed (meson keeps them).
+setup_stamp="--prefix=/usr $*"
+if [ -d "$vm_build" ] && [ "$(cat "$vm_build/.greeter-vm-setup" 2>/dev/null)" != "$setup_stamp" ]; then
+	vm_log "$vm_build was set up with other options: setting it up again"
+	rm -rf "$vm_build"
 fi
-vm_log "downloads done; kernel $VM_KERNEL_RELEASE"
 
-# greeter, built with --prefix=/usr and installed into a copy of the tree.
-if [ ! -f "$vm_build/build.ninja" ]; then
-	vm_log "meson setup $vm_build --prefix=/usr $*"
-	"$meson" setup "$vm_build" "$source_root" --prefix=/usr "$@" >"$VM_TMP/setup.log" 2>&1 || {
-		sed 's/^/    /' "$VM_TMP/setup.log"
-		vm_fail "meson setup $vm_build failed"
-	}
-fi
-prefix=$("$meson" introspect --buildoptions "$vm_build" 2>/dev/null |
-	python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "prefix"))')
-[ "$prefix" = /usr ] || vm_fail "$vm_build has prefix '$prefix', not /usr (remove it, or set GREETER_VM_BUILD)"
-ninja -C "$vm_build" >"$VM_TMP/ninja.log" 2>&1 || {
-	sed 's/^/    /' "$VM_TMP/ninja.log" | tail -40
-	vm_fail "building $vm_build failed"
-}
+# The guest tree: a copy of the release's, trimmed (apt lists and caches,
+# documentation) and prepared to boot without udev, logind or a getty (no
+# dbus in minbase, nobody to log in).
 tree=$VM_TMP/tree
-vm_log "copying the tree; DESTDIR=<tree> meson install -C $vm_build"
-cp -a "$rootfs" "$tree" || vm_fail "cannot copy $rootfs"
-DESTDIR=$tree "$meson" install -C "$vm_build" --no-rebuild --quiet >"$VM_TMP/install.log" 2>&1 || {
-	sed 's/^/    /' "$VM_TMP/install.log"
-	vm_fail "meson install into the guest tree failed"
+vm_log "copying the guest tree"
+mkdir -p "$tree" &&
+	tar -C "$VM_GUEST_TREE" --exclude=./var/lib/apt/lists/* --exclude=./var/cache/apt/*.bin --exclude=./var/cache/apt/archives/* \
+		--exclude=./usr/share/doc/* --exclude=./usr/share/man/* --exclude=./usr/share/locale/* \
+		--exclude=./usr/share/info/* --exclude=./vm-dl -cf - . | tar -C "$tree" -xf - ||
+	vm_fail "cannot copy $VM_GUEST_TREE"
+: >"$tree/etc/fstab" # a /dev/vda line would wait 90 s for udev
+echo greeter-vm >"$tree/etc/hostname"
+tr -d - </proc/sys/kernel/random/uuid >"$tree/etc/machine-id" # no first-boot setup
+for u in serial-getty@ttyS0.service getty@tty1.service getty.target systemd-logind.service \
+	apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer; do
+	ln -sf /dev/null "$tree/etc/systemd/system/$u"
+done
+
+# Build with the release's meson and gcc (tests/lib/build.sh's greeter_build,
+# as run-tests.sh does), the source bound at its own path, and install into
+# the guest tree (bound at /vm-dest).
+mkdir -p "$build_root" "$VM_TMP/out"
+vm_log "building $vm_build (Debian $release: meson setup --prefix=/usr $*; ninja; meson install)"
+t0=$(date +%s)
+DROOT_BINDS=("$source_root:$source_root" "$build_root:$build_root" "$tree:/vm-dest" "$VM_TMP/out:/vm-out")
+# (greeter_build is not written for set -e.)
+droot_run "$build_tree" bash -c '
+	src=$1 dir=$2
+	shift 2
+	cd "$src" && . tests/lib/build.sh || exit 1
+	greeter_build "$dir" gcc --prefix=/usr "$@" || exit 1
+	meson introspect --buildoptions "$dir" | python3 -c "
+import json, sys
+o = {x[\"name\"]: x[\"value\"] for x in json.load(sys.stdin)}
+print(\"prefix=%s\" % o[\"prefix\"])
+print(\"pin_dir=%s\" % o[\"pin_dir\"])" >/vm-out/options || exit 1
+	DESTDIR=/vm-dest meson install -C "$dir" --no-rebuild --quiet
+' sh "$source_root" "$vm_build" "$@" >"$VM_TMP/build.log" 2>&1 || {
+	vm_show "$VM_TMP/build.log" 60
+	vm_fail "building or installing greeter in the Debian $release build root failed (above)"
 }
-# What a package's postinst does: create the admin group from sysusers.d.
-systemd-sysusers --root="$tree" >/dev/null 2>&1 || vm_fail "systemd-sysusers --root failed"
+DROOT_BINDS=()
+echo "$setup_stamp" >"$vm_build/.greeter-vm-setup"
+vm_log "built and installed in $(($(date +%s) - t0)) s"
+prefix=$(sed -n 's/^prefix=//p' "$VM_TMP/out/options")
+pin_dir=$(sed -n 's/^pin_dir=//p' "$VM_TMP/out/options")
+[ "$prefix" = /usr ] || vm_fail "$vm_build has prefix '$prefix', not /usr"
+[ -n "$pin_dir" ] || vm_fail "no pin_dir in $vm_build's options"
 [ -x "$tree/usr/sbin/greeterd" ] && [ -x "$tree/usr/bin/greeterctl" ] ||
 	vm_fail "meson install did not put greeterd and greeterctl into /usr"
+# What a package's postinst does: create the admin group from sysusers.d,
+# with the release's systemd-sysusers.
+droot_run "$tree" systemd-sysusers >"$VM_TMP/sysusers.log" 2>&1 || {
+	vm_show "$VM_TMP/sysusers.log"
+	vm_fail "systemd-sysusers in the guest tree failed"
+}
 
 # The test unit, its script and what it compares against: the units as
-# built (greeterd.service) and shipped (greeterd.socket).
-pin_dir=$("$meson" introspect --buildoptions "$vm_build" |
-	python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "pin_dir"))')
+# built (greeterd.service) and shipped (greeterd.socket), the kernel.
 mkdir -p "$tree/usr/local/lib/greeter-vm"
 install -m 0755 "$here/systemd-guest.sh" "$tree/usr/local/lib/greeter-vm/guest-test.sh"
 {
 	echo "UNIT_SHA256=$(sha256sum <"$vm_build/systemd/greeterd.service" | cut -d' ' -f1)"
 	echo "SOCKET_SHA256=$(sha256sum <"$source_root/systemd/greeterd.socket" | cut -d' ' -f1)"
 	echo "PIN_DIR=$pin_dir"
+	echo "KERNEL_RELEASE=$VM_KERNEL_RELEASE"
+	echo "RELEASE=$release"
 } >"$tree/usr/local/lib/greeter-vm/expected"
 cat >"$tree/etc/systemd/system/greeter-vm-test.service" <<'EOF'
 [Unit]
@@ -156,7 +134,7 @@ ln -s ../greeter-vm-test.service "$tree/etc/systemd/system/multi-user.target.wan
 image=$VM_TMP/root.img
 size_mb=$(($(du -sm "$tree" | cut -f1) + 256))
 mkfs.ext4 -q -F -L greeter-vm -d "$tree" "$image" "${size_mb}M" >"$VM_TMP/mkfs.log" 2>&1 || {
-	cat "$VM_TMP/mkfs.log"
+	vm_show "$VM_TMP/mkfs.log"
 	vm_fail "mkfs.ext4 -d failed"
 }
 rm -rf "$tree"
