@@ -28,6 +28,13 @@ DROOT_BINDS=()
 DROOT_ENV=()
 
 droot_say() { echo "[debian-root] $*" >&2; }
+# Sets DROOT_ERROR and DROOT_RC and says the error on stderr (callers that
+# take a path from $(...) lose the variables).
+droot_fail() { # rc sentence
+	DROOT_RC=$1
+	DROOT_ERROR=$2
+	droot_say "$2"
+}
 
 # The Debian release number of a codename (what users call it).
 droot_version() { # codename
@@ -107,12 +114,8 @@ droot_run() {
 		mount -t tmpfs -o mode=0755 tmpfs "$t/run"
 		mount -t tmpfs -o mode=1777 tmpfs "$t/tmp"
 		mount --bind "$apt" "$t/var/cache/apt/archives"
-		if [ -e /etc/resolv.conf ]; then
-			: >"$t/run/resolv.conf"
-			cp -L /etc/resolv.conf "$t/run/resolv.conf" 2>/dev/null || true
-			rm -f "$t/etc/resolv.conf"
-			ln -s /run/resolv.conf "$t/etc/resolv.conf"
-		fi
+		# The tree'"'"'s resolv.conf points into its /run (droot_make_base).
+		cp -L /etc/resolv.conf "$t/run/resolv.conf" 2>/dev/null || : >"$t/run/resolv.conf"
 		for b in "${binds[@]}"; do
 			src=${b%%:*} dst=$t${b#*:}
 			if [ -d "$src" ]; then mkdir -p "$dst"; else mkdir -p "$(dirname "$dst")"; : >>"$dst"; fi
@@ -148,6 +151,8 @@ droot_make_base() { # codename dest
 		case $mirror in */debian) echo "deb $mirror-security $1-security main" ;; esac
 	} >"$work/tree/etc/apt/sources.list"
 	echo "$1" >"$work/tree/etc/greeter-test-release"
+	# The host's DNS, copied into the tree's private /run by droot_run.
+	ln -sfn /run/resolv.conf "$work/tree/etc/resolv.conf"
 	droot_say "debootstrap took $(($(date +%s) - t0)) s"
 	rm -rf "$2" && mkdir -p "$(dirname "$2")" && mv "$work/tree" "$2"
 	rm -rf "$work"
@@ -158,11 +163,13 @@ droot_make_base() { # codename dest
 droot_base() { # codename
 	local dest=$GREETER_TEST_CACHE/roots/$1-minbase
 	DROOT_ERROR=
-	droot_version "$1" >/dev/null || { DROOT_ERROR="unknown Debian release '$1'"; return 1; }
-	command -v debootstrap >/dev/null || { DROOT_ERROR="debootstrap is not installed"; return 1; }
+	droot_version "$1" >/dev/null || { droot_fail 1 "unknown Debian release '$1'"; return 1; }
+	command -v debootstrap >/dev/null || { droot_fail 1 "debootstrap is not installed"; return 1; }
 	if [ ! -x "$dest/usr/bin/apt-get" ]; then
-		droot_locked droot_make_base "$1" "$dest" || return $?
+		droot_locked droot_make_base "$1" "$dest" || { droot_fail $? "${DROOT_ERROR:-debootstrap of Debian $1 failed}"; return $DROOT_RC; }
 	fi
+	# Trees made before resolv.conf pointed into /run.
+	[ -L "$dest/etc/resolv.conf" ] || ln -sfn /run/resolv.conf "$dest/etc/resolv.conf"
 	echo "$dest"
 }
 
@@ -170,7 +177,7 @@ droot_base() { # codename
 droot_copy() { # codename dest
 	local base
 	base=$(droot_base "$1") || return $?
-	rm -rf "$2" && cp -a "$base" "$2" || { DROOT_ERROR="cannot copy $base to $2"; return 1; }
+	rm -rf "$2" && cp -a "$base" "$2" || { droot_fail 1 "cannot copy $base to $2"; return 1; }
 }
 
 droot_make_derived() { # codename base dest packages...
@@ -204,7 +211,8 @@ droot_derived() { # codename name packages...
 	dest=$GREETER_TEST_CACHE/roots/$codename-$name-$key
 	if [ ! -x "$dest/usr/bin/apt-get" ]; then
 		base=$(droot_base "$codename") || return $?
-		droot_locked droot_make_derived "$codename" "$base" "$dest" "$@" || return $?
+		droot_locked droot_make_derived "$codename" "$base" "$dest" "$@" ||
+			{ droot_fail $? "${DROOT_ERROR:-installing $* into a Debian $codename root failed}"; return $DROOT_RC; }
 		for old in "$GREETER_TEST_CACHE/roots/$codename-$name-"*; do
 			[ "$old" = "$dest" ] || rm -rf "$old"
 		done
