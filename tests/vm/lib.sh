@@ -117,8 +117,11 @@ vm_droot() { # variable function args...
 	)
 	rc=$?
 	if [ $rc -ne 0 ]; then
-		[ $rc -eq 2 ] && vm_skip "$(cat "$VM_TMP/droot-error" 2>/dev/null) (the Debian archive cannot be reached)"
-		vm_fail "$(cat "$VM_TMP/droot-error" 2>/dev/null || echo "$1 failed")"
+		# (DROOT_ERROR can be empty: set in a subshell of debian-root.sh's.)
+		out=$(cat "$VM_TMP/droot-error" 2>/dev/null)
+		out=${out:-"$* failed"}
+		[ $rc -eq 2 ] && vm_skip "$out (the Debian archive cannot be reached)"
+		vm_fail "$out (above)"
 	fi
 	[ -d "$out" ] || vm_fail "$1 printed '$out', not a directory"
 	printf -v "$var" %s "$out"
@@ -145,7 +148,7 @@ vm_in_guest() { # dir command...
 # reached, 1 for another failure (the log shown).
 vm_guest_apt_update() {
 	vm_log "apt-get update in the Debian $VM_RELEASE tree"
-	vm_in_guest "$VM_TMP" apt-get update -q >"$VM_TMP/apt-update.log" 2>&1 && return 0
+	vm_locked vm_in_guest "$VM_TMP" apt-get update -q >"$VM_TMP/apt-update.log" 2>&1 && return 0
 	vm_show "$VM_TMP/apt-update.log" 15
 	droot_why "$VM_TMP/apt-update.log"
 }
@@ -164,15 +167,35 @@ vm_apt_resolve_once() {
 	[ -n "$VM_KERNEL_VER" ] && [ "$VM_KERNEL_PKG" != - ] && [ "$VM_KERNEL_VER" != - ] &&
 		[ -n "$VM_BUSYBOX_VER" ] && [ "$VM_BUSYBOX_VER" != - ]
 }
-vm_apt_resolve() {
-	vm_apt_resolve_once && return 0
-	vm_log "the Debian $VM_RELEASE tree's apt knows no linux-image-amd64 or busybox-static yet"
+# The same, where the suite cannot go on without it: skips when the
+# archive cannot be reached, fails otherwise.
+vm_guest_apt_update_or_stop() {
 	vm_guest_apt_update
 	case $? in
-	0) ;;
+	0) echo "$VM_GUEST_TREE" >"$VM_RCACHE/lists-updated" ;;
 	2) vm_skip "apt-get update of Debian $VM_RELEASE failed: the Debian archive cannot be reached" ;;
 	*) vm_fail "apt-get update in the Debian $VM_RELEASE tree failed (above)" ;;
 	esac
+}
+
+# Package lists over a day old are refreshed first, so that a machine whose
+# cache lives on tests the release's current kernel (offline, the cached
+# kernel of the lists there are will do). $VM_RCACHE/lists-updated names the
+# guest tree last updated (apt keeps the archive's dates on its files).
+VM_LISTS_MAX_AGE_MIN=1440
+vm_apt_resolve() {
+	local stamp=$VM_RCACHE/lists-updated
+	if [ "$(cat "$stamp" 2>/dev/null)" != "$VM_GUEST_TREE" ] ||
+		[ -z "$(find "$stamp" -mmin -"$VM_LISTS_MAX_AGE_MIN" 2>/dev/null)" ]; then
+		if vm_guest_apt_update; then
+			echo "$VM_GUEST_TREE" >"$stamp"
+		else
+			vm_log "(going on with the package lists there are)"
+		fi
+	fi
+	vm_apt_resolve_once && return 0
+	vm_log "the Debian $VM_RELEASE tree's apt knows no linux-image-amd64 or busybox-static yet"
+	vm_guest_apt_update_or_stop
 	vm_apt_resolve_once || {
 		vm_show "$VM_TMP/resolve.log"
 		vm_fail "Debian $VM_RELEASE's apt resolves no kernel or busybox-static after apt-get update (got: ${VM_KERNEL_PKG:-} ${VM_KERNEL_VER:-} ${VM_BUSYBOX_VER:-})"
@@ -216,12 +239,7 @@ vm_fetch() {
 		*) vm_fail "preparing $what ${!pv} ${!vv} failed (above)" ;;
 		esac
 		[ $try = 2 ] && vm_fail "apt-get download of ${!pv} ${!vv} failed again after apt-get update (above)"
-		vm_guest_apt_update
-		case $? in
-		0) ;;
-		2) vm_skip "apt-get update of Debian $VM_RELEASE failed: the Debian archive cannot be reached" ;;
-		*) vm_fail "apt-get update in the Debian $VM_RELEASE tree failed (above)" ;;
-		esac
+		vm_guest_apt_update_or_stop
 		vm_apt_resolve
 	done
 }

@@ -1,9 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # /init of the systemd suite's small initramfs (busybox sh): Debian's kernel
-# package has virtio and ext4 as modules and no initrd of its own, so load
-# them (in the order written to /modules/order, dependencies first), mount
-# the root file system read-write and hand over to systemd.
+# package has virtio_blk and ext4 as modules (virtio_pci too on Debian 12)
+# and no initrd of its own, so load them (decompressed by the host, in the
+# order written to /modules/order, dependencies first), mount the root file
+# system read-write and hand over to systemd.
 export PATH=/bin
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
