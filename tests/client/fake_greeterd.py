@@ -73,7 +73,8 @@ class FakeGreeterd:
     def stop_listening(self):
         """Like a daemon going away: no more connections (refused, then absent)."""
         listener, self.listener = self.listener, None
-        listener.close()
+        if listener is not None:  # already away, between a restart's stop and listen
+            listener.close()
         if os.path.exists(self.path):
             os.unlink(self.path)
 

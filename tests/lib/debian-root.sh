@@ -108,6 +108,8 @@ droot_run() {
 		mount -t proc proc "$t/proc"
 		mount --rbind /sys "$t/sys"
 		mount --make-rslave "$t/sys"
+		# A bpffs of its own, not on top of the host'"'"'s (which --rbind brought).
+		umount -l "$t/sys/fs/bpf" 2>/dev/null || true
 		mount -t bpf bpf "$t/sys/fs/bpf"
 		mount --rbind /dev "$t/dev"
 		mount --make-rslave "$t/dev"
