@@ -44,10 +44,11 @@ static bool below(const char *path, const char *root)
 	return strncmp(path, root, n) == 0 && (path[n] == '/' || path[n] == '\0');
 }
 
-int kernel_fs_prepare_pin_dir(const char *pin_dir)
+int kernel_fs_prepare_pin_dir(const char *pin_dir, bool *created)
 {
 	char anc[PATH_MAX];
 
+	*created = false;
 	if (pin_dir[0] != '/') {
 		log_error("pin directory %s is not an absolute path", pin_dir);
 		return -EINVAL;
@@ -70,7 +71,9 @@ int kernel_fs_prepare_pin_dir(const char *pin_dir)
 		}
 		log_notice("mounted a bpf filesystem on %s", BPFFS_ROOT);
 	}
-	if (mkdir(pin_dir, 0700) < 0 && errno != EEXIST) {
+	if (mkdir(pin_dir, 0700) == 0) {
+		*created = true;
+	} else if (errno != EEXIST) {
 		int err = -errno;
 
 		log_error("cannot create pin directory %s: %s", pin_dir, strerror(-err));

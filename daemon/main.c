@@ -23,6 +23,8 @@
 #include "dirs.h"
 #include "events.h"
 #include "journal.h"
+#include "kernel_probe.h"
+#include "libbpf_log.h"
 #include "log.h"
 #include "messages.h"
 #include "pins.h"
@@ -102,7 +104,8 @@ static void usage(FILE *out)
 		"  -V, --version           print the version and exit\n"
 		"  -h, --help              print this help and exit\n"
 		"\n"
-		"Exit status: 0 success, 1 failure, 2 usage error.\n"
+		"Exit status: 0 success, 1 failure, 2 usage error, 3 the kernel lacks a BPF\n"
+		"feature greeterd needs.\n"
 		"See greeterd(8).\n");
 }
 
@@ -351,6 +354,13 @@ void daemon_notify_status(struct daemon *d)
 		   (unsigned long long)stats[GREETER_STAT_LOST]);
 }
 
+static void log_not_permitted(void)
+{
+	log_error("not permitted: greeterd needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN to "
+		  "mount)");
+}
+
+/* Returns the exit status, or a negative errno on failure. */
 static int run(struct daemon *d)
 {
 	struct greeter_entries initial = { 0 };
@@ -380,12 +390,15 @@ static int run(struct daemon *d)
 		d->opt.wakeup_bytes_set ? d->opt.wakeup_bytes : d->opt.ring_size / 4;
 	po.settings.flags = d->opt.report_failed ? GREETER_SETTING_REPORT_FAILED : 0;
 	r = pins_open(&d->pins, &po);
+	if (r < 0 && *d->pins.refusal) {
+		sd_notifyf(0, "STATUS=Refused: %s", d->pins.refusal);
+		r = KERNEL_PROBE_EXIT_LACKING;
+		goto out;
+	}
 	if (r < 0) {
-		greeter_entries_free(&initial);
 		if (r == -EPERM)
-			log_error("not permitted: greeterd needs root (CAP_BPF, CAP_PERFMON and "
-				  "CAP_SYS_ADMIN to mount)");
-		return r;
+			log_not_permitted();
+		goto out;
 	}
 	d->attached_usec = now_usec(CLOCK_MONOTONIC);
 	log_info("attached in %.1f ms (%s%s)", (double)(d->attached_usec - d->start_usec) / 1000.0,
@@ -393,23 +406,16 @@ static int run(struct daemon *d)
 		 d->pins.btf_from_cache ? "; kernel types from the cache" : "");
 
 	messages_init(&d->messages, d->pins.config_fd, d->opt.state_dir);
-	/* The map is the truth: bring the state file in line with it, if it is not. */
-	if (state_ok && !state_matches_map(d, &initial) &&
-	    messages_save(&d->messages, err, sizeof(err)) < 0)
-		log_warning("cannot write the state file: %s; changes will not survive a reboot",
-			    err);
-	greeter_entries_free(&initial);
-
 	r = setup_loop(d);
 	if (r < 0) {
 		log_error("cannot set up the event loop: %s", strerror(-r));
-		return r;
+		goto out;
 	}
 	eo.max_delay_usec = (uint64_t)d->opt.max_delay_ms * 1000;
 	eo.window = d->opt.replay_window;
 	r = events_start(&d->events, d->loop, d->pins.events_fd, &eo);
 	if (r < 0)
-		return r;
+		goto out;
 	if (d->opt.print_events) {
 		setvbuf(stdout, NULL, _IOLBF, 0);
 		events_add_sink(d->events, print_event, d);
@@ -418,7 +424,20 @@ static int run(struct daemon *d)
 		events_add_sink(d->events, journal_event, d);
 	r = daemon_api_start(d);
 	if (r < 0)
-		return r;
+		goto out;
+	/* Everything else is ready: only now may a new pin set take the old one's place. */
+	r = pins_commit(&d->pins);
+	if (r < 0) {
+		daemon_api_stop(d);
+		goto out;
+	}
+	/* The map is the truth: bring the state file in line with it, if it is not. */
+	if (state_ok && !state_matches_map(d, &initial) &&
+	    messages_save(&d->messages, err, sizeof(err)) < 0)
+		log_warning("cannot write the state file: %s; changes will not survive a reboot",
+			    err);
+	greeter_entries_free(&initial);
+
 	/* Events that waited in a replaced ring, then those that waited in ours. */
 	if (d->pins.old_events_fd >= 0)
 		events_drain_fd(d->events, d->pins.old_events_fd);
@@ -434,6 +453,9 @@ static int run(struct daemon *d)
 	r = sd_event_loop(d->loop);
 	events_drain(d->events);
 	daemon_api_stop(d);
+	return r;
+out:
+	greeter_entries_free(&initial);
 	return r;
 }
 
@@ -473,6 +495,7 @@ int main(int argc, char **argv)
 	if (r >= 0)
 		return r;
 	log_init(d.opt.verbose);
+	libbpf_log_init();
 	raise_fd_limit();
 
 	if (d.opt.remove_pins)
@@ -486,5 +509,5 @@ int main(int argc, char **argv)
 		sd_notifyf(0, "STATUS=Failed: %s\nERRNO=%d", strerror(-r), -r);
 		return 1;
 	}
-	return 0;
+	return r;
 }

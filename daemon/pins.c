@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "pins.h"
 #include "kernel_fs.h"
+#include "kernel_probe.h"
+#include "libbpf_log.h"
 #include "log.h"
 #include "validate.h"
 
@@ -14,6 +16,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -420,23 +423,6 @@ static __u64 read_old_sequence(int fd)
 	return value[0];
 }
 
-/* libbpf hands its own formats through; the attribute says so to the compiler. */
-__attribute__((format(printf, 2, 0))) static int libbpf_log(enum libbpf_print_level level,
-							    const char *fmt, va_list args)
-{
-	char line[1024];
-	size_t n;
-
-	if (!log_verbose())
-		return 0;
-	vsnprintf(line, sizeof(line), fmt, args);
-	n = strlen(line);
-	if (n && line[n - 1] == '\n')
-		line[n - 1] = '\0';
-	log_debug("libbpf: %s", line);
-	return 0;
-}
-
 static int lock_dir(struct pins *p)
 {
 	p->dir_fd = open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -466,11 +452,11 @@ static void fill_ids_from_fds(struct pins *p)
 	p->stats_map_id = map_id(p->stats_fd);
 }
 
-static int write_settings(struct pins *p, const struct pins_options *o)
+static int write_settings(int fd, const struct greeter_settings *settings)
 {
 	__u32 zero = 0;
 
-	if (bpf_map_update_elem(p->settings_fd, &zero, &o->settings, BPF_ANY) < 0) {
+	if (bpf_map_update_elem(fd, &zero, settings, BPF_ANY) < 0) {
 		int err = -errno;
 
 		log_error("cannot write settings map: %s", strerror(-err));
@@ -514,7 +500,9 @@ static int adopt(struct pins *p, struct old_pins *o, const struct pins_options *
 	p->outcome = PINS_REUSED;
 	p->messages_from_pins = true;
 	fill_ids_from_fds(p);
-	return write_settings(p, opt);
+	/* Written at commit: a start that fails leaves the pinned settings as they were. */
+	p->settings = opt->settings;
+	return 0;
 }
 
 static bool old_compatible(const struct old_pins *o, const struct pins_options *opt)
@@ -542,8 +530,10 @@ static bool old_compatible(const struct old_pins *o, const struct pins_options *
 /* Why the pinned set is being replaced, for the log. */
 static const char *replace_reason(const struct old_pins *o, const struct pins_options *opt)
 {
+	if (o->map_fd[MAP_META] < 0)
+		return "an incomplete pin set, without the meta map that marks a complete one";
 	if (!o->have_meta)
-		return "no readable ABI metadata (an incomplete or foreign pin set)";
+		return "its meta map cannot be read (another ABI)";
 	if (o->meta.abi_version != GREETER_ABI_VERSION)
 		return "a different ABI version";
 	if (o->meta.build_id != pins_build_id())
@@ -558,8 +548,9 @@ static const char *replace_reason(const struct old_pins *o, const struct pins_op
 	return "a different ring buffer size was requested";
 }
 
+/* Attach each program of the mode; on failure, *failed names the program that failed. */
 static int attach_all(struct greeter_bpf *skel, enum greeter_attach_mode mode,
-		      struct bpf_link **links)
+		      struct bpf_link **links, struct bpf_program **failed)
 {
 	const char *const *names = mode_progs(mode);
 
@@ -570,9 +561,11 @@ static int attach_all(struct greeter_bpf *skel, enum greeter_attach_mode mode,
 		if (!links[i]) {
 			int err = prog ? -errno : -ENOENT;
 
-			for (size_t j = 0; j < i; j++)
+			for (size_t j = 0; j < i; j++) {
 				bpf_link__destroy(links[j]);
-			log_debug("attaching %s failed: %s", names[i], strerror(-err));
+				links[j] = NULL;
+			}
+			*failed = prog;
 			return err;
 		}
 	}
@@ -607,6 +600,11 @@ static int open_and_load(struct greeter_bpf **skel_out, struct old_pins *o,
 	bpf_map__set_max_entries(skel->maps.events, opt->ring_size);
 
 	for (size_t i = 0; i < MAP_COUNT; i++) {
+		/* Written at every start: fresh maps, so a failed start leaves the old ones be. */
+		if (i == MAP_SETTINGS || i == MAP_META) {
+			reused[i] = false;
+			continue;
+		}
 		reused[i] = abi_same && map_matches(o->map_fd[i], maps[i]) &&
 			bpf_map__reuse_fd(maps[i], o->map_fd[i]) == 0;
 	}
@@ -626,15 +624,31 @@ static int open_and_load(struct greeter_bpf **skel_out, struct old_pins *o,
 	return 0;
 }
 
-static int load_and_attach(struct pins *p, struct greeter_bpf **skel_out, struct old_pins *o,
-			   const struct pins_options *opt, enum greeter_attach_mode mode,
-			   bool *reused, struct bpf_link **links)
+/* Why loading failed: the verifier's reason, else libbpf's first warning. */
+static void log_load_failure(int err)
+{
+	const char *prog = NULL, *reason = libbpf_log_verifier_reason(&prog);
+	const char *warning = libbpf_log_first_warning();
+
+	if (reason)
+		log_error("loading the BPF program %s failed (%s): the verifier says \"%s\"%s",
+			  prog, strerror(-err), reason,
+			  log_verbose() ? "" : " (--verbose shows its whole log)");
+	else if (warning)
+		log_error("loading the BPF programs failed (%s): libbpf says \"%s\"",
+			  strerror(-err), warning);
+	else
+		log_error("loading the BPF programs failed: %s", strerror(-err));
+}
+
+static int load(struct pins *p, struct greeter_bpf **skel_out, struct old_pins *o,
+		const struct pins_options *opt, enum greeter_attach_mode mode, bool *reused)
 {
 	const char *btf = p->btf_cache_failed ? NULL : opt->btf_path;
-	struct greeter_bpf *skel = NULL;
 	int err;
 
-	err = open_and_load(&skel, o, opt, mode, reused, btf);
+	libbpf_log_reset();
+	err = open_and_load(skel_out, o, opt, mode, reused, btf);
 	if (err && btf) {
 		/* A cache file that does not fit costs a slower start, never a failed one. */
 		log_warning("loading with the cached kernel types %s failed (%s); using the "
@@ -642,21 +656,13 @@ static int load_and_attach(struct pins *p, struct greeter_bpf **skel_out, struct
 			    btf, strerror(-err));
 		p->btf_cache_failed = true;
 		btf = NULL;
-		err = open_and_load(&skel, o, opt, mode, reused, NULL);
+		libbpf_log_reset();
+		err = open_and_load(skel_out, o, opt, mode, reused, NULL);
 	}
 	p->btf_from_cache = !err && btf;
-	if (err) {
-		log_error("loading the BPF programs failed: %s%s", strerror(-err),
-			  log_verbose() ? "" : " (run with --verbose for the verifier's log)");
-		return err;
-	}
-	err = attach_all(skel, mode, links);
-	if (err) {
-		greeter_bpf__destroy(skel);
-		return err;
-	}
-	*skel_out = skel;
-	return 0;
+	if (err)
+		log_load_failure(err);
+	return err;
 }
 
 /* Seed the maps that were created fresh, from their predecessors or the state file. */
@@ -692,7 +698,7 @@ static int seed_maps(struct pins *p, struct greeter_bpf *skel, struct old_pins *
 			return -errno;
 		log_notice("sequence numbers continue at %llu", (unsigned long long)seq.next);
 	}
-	return 0;
+	return write_settings(bpf_map__fd(skel->maps.settings), &opt->settings);
 }
 
 static int unpin_name(const char *dir, const char *prefix, const char *name)
@@ -709,59 +715,68 @@ static int unpin_name(const char *dir, const char *prefix, const char *name)
 	return 0;
 }
 
-static int pin_fd(int fd, const char *dir, const char *prefix, const char *name)
+static bool in_mode(const char *name, enum greeter_attach_mode mode)
 {
-	char path[PATH_MAX];
+	const char *const *names = mode_progs(mode);
 
-	pin_path(path, sizeof(path), dir, prefix, name);
-	if (bpf_obj_pin(fd, path) < 0) {
-		int err = -errno;
-
-		log_error("cannot pin %s: %s", path, strerror(-err));
-		return err;
-	}
-	return 0;
+	for (size_t i = 0; i < PINS_PROG_COUNT; i++)
+		if (strcmp(names[i], name) == 0)
+			return true;
+	return false;
 }
 
 /*
- * Swap the pin set: the new links are already attached, so unpinning and
- * closing the old ones leaves no moment without a program on exec.
+ * Pin the new set aside (pin_stage.h), to be put in place at commit: the
+ * programs and links, the maps made anew, meta last. The links are attached
+ * already, so the old ones can go at commit without a moment when no
+ * program runs on exec.
  */
-static int swap_pins(struct pins *p, struct greeter_bpf *skel, struct old_pins *o,
-		     const bool *reused, struct bpf_link **links, enum greeter_attach_mode mode)
+static int stage_pins(struct pins *p, struct greeter_bpf *skel, const struct old_pins *o,
+		      const bool *reused, struct bpf_link **links, enum greeter_attach_mode mode)
 {
 	const char *const *names = mode_progs(mode);
 	struct bpf_map *maps[MAP_COUNT] = {
 		skel->maps.config,   skel->maps.events,	 skel->maps.stats, skel->maps.sequence,
 		skel->maps.settings, skel->maps.pending, skel->maps.meta,
 	};
+	char name[PIN_NAME_MAX];
 	int err;
 
-	if (!reused[MAP_META] && (err = unpin_name(p->dir, "", map_names[MAP_META])))
+	err = pin_stage_begin(&p->stage, p->dir);
+	if (err)
 		return err;
+	/* The other mode's programs, should the old set have been attached in it. */
 	for (size_t i = 0; i < ALL_PROG_COUNT; i++) {
-		if ((err = unpin_name(p->dir, "link_", all_progs[i])) ||
-		    (err = unpin_name(p->dir, "prog_", all_progs[i])))
-			return err;
-		close_fd(&o->link_fd[i]);
-		close_fd(&o->prog_fd[i]);
-	}
-	for (size_t i = 0; i < MAP_COUNT - 1; i++) {
-		if (reused[i])
+		if (in_mode(all_progs[i], mode))
 			continue;
-		if ((err = unpin_name(p->dir, "", map_names[i])) ||
-		    (err = pin_fd(bpf_map__fd(maps[i]), p->dir, "", map_names[i])))
+		snprintf(name, sizeof(name), "link_%s", all_progs[i]);
+		if (o->link_fd[i] >= 0 && (err = pin_stage_drop(&p->stage, name, o->link_fd[i])))
+			return err;
+		snprintf(name, sizeof(name), "prog_%s", all_progs[i]);
+		if (o->prog_fd[i] >= 0 && (err = pin_stage_drop(&p->stage, name, o->prog_fd[i])))
 			return err;
 	}
 	for (size_t i = 0; i < PINS_PROG_COUNT; i++) {
 		struct bpf_program *prog = bpf_object__find_program_by_name(skel->obj, names[i]);
+		ssize_t k = prog_index(names[i]);
 
-		if ((err = pin_fd(bpf_program__fd(prog), p->dir, "prog_", names[i])) ||
-		    (err = pin_fd(bpf_link__fd(links[i]), p->dir, "link_", names[i])))
+		snprintf(name, sizeof(name), "prog_%s", names[i]);
+		err = pin_stage_add(&p->stage, name, bpf_program__fd(prog), o->prog_fd[k]);
+		if (err)
+			return err;
+		snprintf(name, sizeof(name), "link_%s", names[i]);
+		err = pin_stage_add(&p->stage, name, bpf_link__fd(links[i]), o->link_fd[k]);
+		if (err)
 			return err;
 	}
-	if (!reused[MAP_META])
-		return pin_fd(bpf_map__fd(skel->maps.meta), p->dir, "", map_names[MAP_META]);
+	/* MAP_META is last of all: it marks the set complete. */
+	for (size_t i = 0; i < MAP_COUNT; i++) {
+		if (reused[i])
+			continue;
+		err = pin_stage_add(&p->stage, map_names[i], bpf_map__fd(maps[i]), o->map_fd[i]);
+		if (err)
+			return err;
+	}
 	return 0;
 }
 
@@ -770,59 +785,124 @@ static int dup_fd(int fd)
 	return fcntl(fd, F_DUPFD_CLOEXEC, 3);
 }
 
+static enum greeter_attach_mode choose_mode(struct pins *p, const struct pins_options *opt)
+{
+	if (opt->attach != GREETER_ATTACH_AUTO) {
+		snprintf(p->attach_reason, sizeof(p->attach_reason), "requested with --attach %s",
+			 attach_mode_name(opt->attach));
+		return opt->attach;
+	}
+	if (kernel_has_kprobes()) {
+		snprintf(p->attach_reason, sizeof(p->attach_reason),
+			 "auto: the kernel supports kprobes");
+		return GREETER_ATTACH_KPROBE;
+	}
+	snprintf(p->attach_reason, sizeof(p->attach_reason),
+		 "auto: the kernel has no kprobe support, using the syscall tracepoints");
+	log_notice("the kernel has no kprobe support; attaching to the "
+		   "syscalls:sys_enter_execve{,at} tracepoints instead");
+	return GREETER_ATTACH_TRACEPOINT;
+}
+
+/* Load and attach the programs; in auto mode, kprobes that fail to attach fall back. */
+static int load_and_attach(struct pins *p, struct greeter_bpf **skel_out, struct old_pins *o,
+			   const struct pins_options *opt, enum greeter_attach_mode *mode,
+			   bool *reused, struct bpf_link **links)
+{
+	struct bpf_program *failed = NULL;
+	int err;
+
+	err = load(p, skel_out, o, opt, *mode, reused);
+	if (err)
+		return err;
+	err = attach_all(*skel_out, *mode, links, &failed);
+	if (err && *mode == GREETER_ATTACH_KPROBE && opt->attach == GREETER_ATTACH_AUTO && failed &&
+	    bpf_program__type(failed) == BPF_PROG_TYPE_KPROBE) {
+		log_notice("attaching the kprobe program %s failed (%s); falling back to the "
+			   "syscall tracepoints",
+			   bpf_program__name(failed), strerror(-err));
+		snprintf(p->attach_reason, sizeof(p->attach_reason),
+			 "auto: kprobe attach failed (%s), using the syscall tracepoints",
+			 strerror(-err));
+		greeter_bpf__destroy(*skel_out);
+		*skel_out = NULL;
+		*mode = GREETER_ATTACH_TRACEPOINT;
+		err = load(p, skel_out, o, opt, *mode, reused);
+		if (err)
+			return err;
+		failed = NULL;
+		err = attach_all(*skel_out, *mode, links, &failed);
+	}
+	if (err) {
+		if (failed)
+			log_error("attaching the BPF program %s (%s) failed: %s",
+				  bpf_program__name(failed), bpf_program__section_name(failed),
+				  strerror(-err));
+		else
+			log_error("attaching the BPF programs failed: a program is missing from "
+				  "the object");
+		greeter_bpf__destroy(*skel_out);
+		*skel_out = NULL;
+	}
+	return err;
+}
+
+/*
+ * Refuse, before anything is loaded, a kernel that lacks what the programs
+ * of the mode need. Only a start that loads asks: pins this build made show
+ * that the kernel has it all.
+ */
+static int check_kernel(struct pins *p, enum greeter_attach_mode mode)
+{
+	struct kernel_lacks lacks;
+	struct timespec t0, t1;
+	struct utsname u;
+	size_t size = 0;
+	const void *elf = greeter_bpf__elf_bytes(&size);
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = kernel_probe(elf, size, mode == GREETER_ATTACH_KPROBE, &lacks);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_debug("probed the kernel's BPF features in %.2f ms",
+		  (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	if (r < 0 && r != -EPERM)
+		log_error("cannot probe the kernel's BPF features: %s", strerror(-r));
+	if (r <= 0)
+		return r;
+	if (uname(&u) < 0)
+		snprintf(u.release, sizeof(u.release), "(release unknown)");
+	kernel_probe_refusal(&lacks, u.release, p->refusal, sizeof(p->refusal));
+	log_error("%s", p->refusal);
+	return -EOPNOTSUPP;
+}
+
 static int create(struct pins *p, struct old_pins *o, const struct pins_options *opt)
 {
 	struct bpf_link *links[PINS_PROG_COUNT] = { 0 };
 	struct greeter_bpf *skel = NULL;
-	enum greeter_attach_mode mode = opt->attach;
+	enum greeter_attach_mode mode = choose_mode(p, opt);
 	bool reused[MAP_COUNT] = { 0 };
 	struct greeter_meta meta = { 0 };
+	struct timespec ts;
 	__u32 zero = 0;
 	int err;
 
-	if (mode == GREETER_ATTACH_AUTO) {
-		if (kernel_has_kprobes()) {
-			mode = GREETER_ATTACH_KPROBE;
-			snprintf(p->attach_reason, sizeof(p->attach_reason),
-				 "auto: the kernel supports kprobes");
-		} else {
-			mode = GREETER_ATTACH_TRACEPOINT;
-			snprintf(
-				p->attach_reason, sizeof(p->attach_reason),
-				"auto: the kernel has no kprobe support, using the syscall tracepoints");
-			log_notice("the kernel has no kprobe support; attaching to the "
-				   "syscalls:sys_enter_execve{,at} tracepoints instead");
-		}
-	} else {
-		snprintf(p->attach_reason, sizeof(p->attach_reason), "requested with --attach %s",
-			 attach_mode_name(mode));
-	}
 	if (mode == GREETER_ATTACH_KPROBE && !kernel_has_kprobes()) {
 		log_error("--attach kprobe: this kernel has no kprobe support "
 			  "(CONFIG_KPROBES); use --attach tracepoint or auto");
 		return -EOPNOTSUPP;
 	}
+	err = check_kernel(p, mode);
+	if (err)
+		return err;
 	/* sched_process_exec is a tracepoint in either mode. */
 	err = kernel_fs_prepare_tracefs();
 	if (err)
 		return err;
-
-	err = load_and_attach(p, &skel, o, opt, mode, reused, links);
-	if (err && mode == GREETER_ATTACH_KPROBE && opt->attach == GREETER_ATTACH_AUTO) {
-		log_notice("attaching kprobes failed (%s); falling back to the syscall tracepoints",
-			   strerror(-err));
-		snprintf(p->attach_reason, sizeof(p->attach_reason),
-			 "auto: kprobe attach failed (%s), using the syscall tracepoints",
-			 strerror(-err));
-		mode = GREETER_ATTACH_TRACEPOINT;
-		err = load_and_attach(p, &skel, o, opt, mode, reused, links);
-	}
-	if (err) {
-		if (mode == GREETER_ATTACH_KPROBE || opt->attach != GREETER_ATTACH_AUTO)
-			log_error("attaching in %s mode failed: %s", attach_mode_name(mode),
-				  strerror(-err));
+	err = load_and_attach(p, &skel, o, opt, &mode, reused, links);
+	if (err)
 		return err;
-	}
 
 	err = seed_maps(p, skel, o, opt, reused);
 	if (err)
@@ -830,17 +910,18 @@ static int create(struct pins *p, struct old_pins *o, const struct pins_options 
 	meta.abi_version = GREETER_ABI_VERSION;
 	meta.attach_mode = mode;
 	meta.build_id = pins_build_id();
-	{
-		struct timespec ts;
-
-		clock_gettime(CLOCK_BOOTTIME, &ts);
-		meta.created_boot_ns = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
-	}
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	meta.created_boot_ns = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
 	snprintf(meta.attach_reason, sizeof(meta.attach_reason), "%s", p->attach_reason);
 	if (bpf_map_update_elem(bpf_map__fd(skel->maps.meta), &zero, &meta, BPF_ANY) < 0) {
 		err = -errno;
+		log_error("cannot write the meta map: %s", strerror(-err));
 		goto out;
 	}
+
+	err = stage_pins(p, skel, o, reused, links, mode);
+	if (err)
+		goto out;
 
 	/* A replaced ring buffer of this ABI still holds events to deliver. */
 	if (!reused[MAP_EVENTS] && o->map_fd[MAP_EVENTS] >= 0 && o->have_meta &&
@@ -848,14 +929,10 @@ static int create(struct pins *p, struct old_pins *o, const struct pins_options 
 		p->old_events_fd = o->map_fd[MAP_EVENTS];
 		o->map_fd[MAP_EVENTS] = -1;
 	} else if (!reused[MAP_EVENTS] && o->map_fd[MAP_EVENTS] >= 0) {
-		log_warning("events waiting in the old ring buffer (ABI version %u) cannot be "
-			    "decoded and are dropped",
-			    o->meta.abi_version);
+		log_warning("events waiting in the old ring buffer cannot be decoded (%s) and "
+			    "are dropped",
+			    o->have_meta ? "another ABI version" : "no meta map says their ABI");
 	}
-
-	err = swap_pins(p, skel, o, reused, links, mode);
-	if (err)
-		goto out;
 
 	p->mode = mode;
 	p->ring_size = bpf_map__max_entries(skel->maps.events);
@@ -874,9 +951,8 @@ static int create(struct pins *p, struct old_pins *o, const struct pins_options 
 		p->progs[i].prog_id = lprog;
 	}
 	fill_ids_from_fds(p);
-	err = write_settings(p, opt);
 out:
-	/* Pinned links stay attached when their fds close. */
+	/* The staged pins hold the links (attached) and programs from here. */
 	for (size_t i = 0; i < PINS_PROG_COUNT; i++)
 		bpf_link__destroy(links[i]);
 	greeter_bpf__destroy(skel);
@@ -896,20 +972,30 @@ int pins_open(struct pins *p, const struct pins_options *opt)
 	int err;
 
 	pins_init(p);
-	libbpf_set_print(libbpf_log);
 	snprintf(p->dir, sizeof(p->dir), "%s", opt->pin_dir);
-	err = kernel_fs_prepare_pin_dir(p->dir);
+	err = kernel_fs_prepare_pin_dir(p->dir, &p->dir_created);
 	if (err)
 		return err;
 	err = lock_dir(p);
-	if (err)
+	if (err) {
+		pins_close(p);
 		return err;
+	}
 
 	err = check_no_foreign(p->dir, false);
 	if (err) {
 		pins_close(p);
 		return err;
 	}
+	err = pin_stage_clear(p->dir);
+	if (err < 0) {
+		pins_close(p);
+		return err;
+	}
+	if (err > 0)
+		log_notice("removed the %s directory in %s, left by a greeterd stopped while it "
+			   "started",
+			   PIN_STAGE_DIR, p->dir);
 	old_pins_inspect(p->dir, &o);
 	if (o.any && old_compatible(&o, opt)) {
 		err = adopt(p, &o, opt);
@@ -921,10 +1007,6 @@ int pins_open(struct pins *p, const struct pins_options *opt)
 				   replace_reason(&o, opt));
 		err = create(p, &o, opt);
 		p->outcome = o.any ? PINS_REPLACED : PINS_CREATED;
-		if (!err)
-			log_info("%s and pinned in %s (%s mode)",
-				 o.any ? "replaced the programs" : "loaded, attached", p->dir,
-				 attach_mode_name(p->mode));
 	}
 	old_pins_close(&o);
 	if (err)
@@ -932,8 +1014,30 @@ int pins_open(struct pins *p, const struct pins_options *opt)
 	return err;
 }
 
+int pins_commit(struct pins *p)
+{
+	int err;
+
+	if (p->outcome == PINS_REUSED) {
+		err = write_settings(p->settings_fd, &p->settings);
+		p->committed = !err;
+		return err;
+	}
+	err = pin_stage_commit(&p->stage);
+	if (err)
+		return err;
+	pin_stage_end(&p->stage);
+	p->committed = true;
+	log_info("%s and pinned in %s (%s mode)",
+		 p->outcome == PINS_REPLACED ? "replaced the programs" : "loaded, attached", p->dir,
+		 attach_mode_name(p->mode));
+	return 0;
+}
+
 void pins_close(struct pins *p)
 {
+	/* A start that failed: what it staged goes, the pin directory stays as it was. */
+	pin_stage_end(&p->stage);
 	close_fd(&p->config_fd);
 	close_fd(&p->events_fd);
 	close_fd(&p->stats_fd);
@@ -941,6 +1045,9 @@ void pins_close(struct pins *p)
 	close_fd(&p->settings_fd);
 	close_fd(&p->meta_fd);
 	close_fd(&p->old_events_fd);
+	if (p->dir_created && !p->committed)
+		rmdir(p->dir);
+	p->dir_created = false;
 	close_fd(&p->dir_fd);
 }
 
@@ -997,6 +1104,12 @@ int pins_remove(const char *pin_dir)
 		pins_close(&p);
 		return err;
 	}
+	err = pin_stage_clear(pin_dir);
+	if (err < 0) {
+		pins_close(&p);
+		return err;
+	}
+	err = 0;
 	/* Links first: removing the last reference to a link detaches its program. */
 	for (size_t i = 0; i < ALL_PROG_COUNT && !err; i++)
 		err = unpin_name(pin_dir, "link_", all_progs[i]);

@@ -3,6 +3,8 @@
  * The kernel objects and their pins under the pin directory: load and attach
  * on a first start, reuse what an earlier greeterd left when it is
  * compatible, replace (carrying messages and the sequence over) when not.
+ * A new set is pinned aside and only put in place by pins_commit(), once
+ * the start has succeeded: a start that fails leaves the pins as they were.
  */
 #ifndef GREETER_PINS_H
 #define GREETER_PINS_H
@@ -14,6 +16,7 @@
 
 #include "greeter.h"
 #include "entries.h"
+#include "pin_stage.h"
 
 #define PINS_PROG_COUNT 5
 
@@ -65,9 +68,21 @@ struct pins {
 	__u32 stats_map_id;
 	struct pins_prog progs[PINS_PROG_COUNT];
 	size_t prog_count;
+	/* A new set, pinned aside until the commit (pin_stage.h). */
+	struct pin_stage stage;
+	/* A reused set's settings, written at the commit. */
+	struct greeter_settings settings;
+	/* Why the kernel was refused (kernel_probe.h), or "". */
+	char refusal[1024];
+	bool dir_created; /* by this start: removed again if it fails */
+	bool committed;
 };
 
+/* Reuse or make the kernel objects; a new set stays aside until pins_commit(). */
 int pins_open(struct pins *p, const struct pins_options *o);
+/* The start succeeded: put a new set in place, or write a reused set's settings. */
+int pins_commit(struct pins *p);
+/* Close the fds; before a commit, also remove what pins_open() made. */
 void pins_close(struct pins *p);
 
 /* Sum the per-CPU counters into out[GREETER_STAT_MAX]. */
