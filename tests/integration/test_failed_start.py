@@ -4,7 +4,8 @@ set and a good pin set pinned, starts that must replace it (another ring
 size) fail half-way: once everything is loaded, attached and pinned aside
 (the socket cannot be served), once on attaching (tracefs without the
 syscall tracepoints), once on loading (a memory cgroup too small for the
-ring). Each time: the failure is named for its step, the pins (names and
+ring), once in the commit (a rename fails with the new programs in place).
+Each time: the failure is named for its step, the pins (names and
 IDs), the messages in the maps and the state file are exactly as before,
 and nothing the start made is left in the kernel; a later normal start
 reuses the set and greets with the messages. Then: a staging directory left
@@ -136,6 +137,41 @@ try:
           "it got as far as the socket: %s" % r.stderr.strip().splitlines()[-1:])
     check("replaced the programs" not in r.stderr, "and put nothing in place")
     check_as_before(d, before, "after the socket failed")
+
+    # 1b. The commit itself fails half-way: the set's programs and links are in place when
+    # the ring's rename fails (a mount covers its name). bind() is held up under strace
+    # meanwhile, as the socket is bound between pinning aside and the commit.
+    if not shutil.which("strace"):
+        print("ok - strace is not installed: a commit that fails half-way is left out")
+    else:
+        cover = os.path.join(d.tmp, "cover")
+        with open(cover, "w"):
+            pass
+        stuck = ["strace", "-o", "/dev/null", "-e", "trace=bind",
+                 "-e", "inject=bind:delay_enter=2000000"]
+        env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "LISTEN_FDS")}
+        p = subprocess.Popen(stuck + d.args() + ["--ring-size", "128K"], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        covered = None
+        try:
+            staged = wait_for(lambda: os.path.exists(os.path.join(d.pin_dir, STAGING, "meta")))
+            check(staged, "the new set is pinned aside, meta last")
+            check(sorted(os.listdir(d.pin_dir)) == sorted(list(before["pins"]) + [STAGING]),
+                  "while the old set is in place")
+            covered = os.path.join(d.pin_dir, "events")
+            subprocess.run(["mount", "--bind", cover, covered], check=True)
+            _, err = p.communicate(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            if covered:
+                subprocess.run(["umount", covered])
+        check(p.returncode == 1, "a start whose commit fails exits 1 (%d)" % p.returncode)
+        check("cannot move %s into place" % os.path.join(d.pin_dir, STAGING, "events") in err and
+              "back as they were" in err, "the rename is named, the old set put back: %s"
+              % err.strip().splitlines()[-2:])
+        check_as_before(d, before, "after the commit failed")
 
     # 2. Attaching fails half-way: sched_exec attaches, the syscall tracepoints are missing.
     with open("/sys/kernel/tracing/events/sched/sched_process_exec/id") as f:
