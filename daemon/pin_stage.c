@@ -74,31 +74,40 @@ int pin_stage_begin(struct pin_stage *s, const char *dir)
 	return 0;
 }
 
-static struct pin_stage_item *new_item(struct pin_stage *s, const char *name, int old_fd)
+static int new_item(struct pin_stage *s, const char *name, int old_fd, bool staged)
 {
-	struct pin_stage_item *it;
+	struct pin_stage_item *it = &s->items[s->count];
 
-	if (s->count == PIN_STAGE_MAX || strlen(name) >= PIN_NAME_MAX)
-		return NULL;
-	it = &s->items[s->count];
+	if (s->count == PIN_STAGE_MAX || strlen(name) >= PIN_NAME_MAX) {
+		log_error("cannot stage %s: too many pins, or too long a name", name);
+		return -E2BIG;
+	}
 	memset(it, 0, sizeof(*it));
 	snprintf(it->name, sizeof(it->name), "%s", name);
+	it->staged = staged;
 	it->old_fd = old_fd >= 0 ? fcntl(old_fd, F_DUPFD_CLOEXEC, 3) : -1;
-	if (old_fd >= 0 && it->old_fd < 0)
-		return NULL;
+	if (old_fd >= 0 && it->old_fd < 0) {
+		int err = -errno;
+
+		log_error("cannot keep hold of the pinned %s: %s", name, strerror(-err));
+		return err;
+	}
 	s->count++;
-	return it;
+	return 0;
 }
 
 int pin_stage_add(struct pin_stage *s, const char *name, int fd, int old_fd)
 {
-	struct pin_stage_item *it;
 	char path[PATH_MAX];
 	int err;
 
-	if (join(path, sizeof(path), s->stage, name) < 0 || !(it = new_item(s, name, old_fd)))
-		return -ENOMEM;
-	it->staged = true;
+	if (join(path, sizeof(path), s->stage, name) < 0) {
+		log_error("cannot stage %s: the path is too long", name);
+		return -ENAMETOOLONG;
+	}
+	err = new_item(s, name, old_fd, true);
+	if (err)
+		return err;
 	if (bpf_obj_pin(fd, path) < 0) {
 		err = -errno;
 		log_error("cannot pin %s: %s", path, strerror(-err));
@@ -109,7 +118,7 @@ int pin_stage_add(struct pin_stage *s, const char *name, int fd, int old_fd)
 
 int pin_stage_drop(struct pin_stage *s, const char *name, int old_fd)
 {
-	return new_item(s, name, old_fd) ? 0 : -ENOMEM;
+	return new_item(s, name, old_fd, false);
 }
 
 /* Move a staged pin into the pin directory, in place of what was there. */

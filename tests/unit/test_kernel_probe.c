@@ -2,7 +2,8 @@
 /*
  * The refusal of a kernel that lacks what greeter needs, from the probes'
  * results (a 5.10 kernel lacks two features; this machine's has all), and
- * the verifier's reason picked out of a refused program's log.
+ * the verifier's reason picked out of a refused program's log, as libbpf's
+ * print callback hands it over.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <bpf/libbpf.h>
 #include <cmocka.h>
 #include <linux/bpf.h>
 
@@ -148,6 +150,47 @@ static void test_verifier_reason(void **state)
 	assert_string_equal(out, "a long");
 }
 
+__attribute__((format(printf, 3, 4))) static void
+print(libbpf_print_fn_t fn, enum libbpf_print_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fn(level, fmt, ap);
+	va_end(ap);
+}
+
+/* The print callback keeps libbpf's first warning and a refused program's reason. */
+static void test_capture(void **state)
+{
+	const char *prog = NULL;
+	libbpf_print_fn_t fn;
+
+	libbpf_log_init();
+	fn = libbpf_set_print(NULL);
+	libbpf_set_print(fn);
+	libbpf_log_reset();
+	/* As libbpf 1.1 to 1.5 print a refused program (the formats are theirs). */
+	print(fn, LIBBPF_WARN, "libbpf: prog '%s': BPF program load failed: %s\n", "sched_exec",
+	      "Invalid argument");
+	print(fn, LIBBPF_WARN,
+	      "libbpf: prog '%s': -- BEGIN PROG LOAD LOG --\n%s-- END PROG LOAD LOG --\n",
+	      "sched_exec",
+	      "0: R1=ctx() R10=fp0\nBPF_STX uses reserved fields\nprocessed 18 insns\n");
+	print(fn, LIBBPF_WARN, "libbpf: failed to load object '%s'\n", "greeter_bpf");
+	assert_string_equal(libbpf_log_first_warning(),
+			    "prog 'sched_exec': BPF program load failed: Invalid argument");
+	assert_string_equal(libbpf_log_verifier_reason(&prog), "BPF_STX uses reserved fields");
+	assert_string_equal(prog, "sched_exec");
+	libbpf_log_reset();
+	assert_null(libbpf_log_first_warning());
+	assert_null(libbpf_log_verifier_reason(&prog));
+	/* Debug lines are no warnings. */
+	print(fn, LIBBPF_DEBUG, "libbpf: loading kernel BTF '%s': %d\n", "/sys/kernel/btf/vmlinux",
+	      0);
+	assert_null(libbpf_log_first_warning());
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -158,6 +201,7 @@ int main(void)
 		cmocka_unit_test(test_other_types),
 		cmocka_unit_test(test_truncates),
 		cmocka_unit_test(test_verifier_reason),
+		cmocka_unit_test(test_capture),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
