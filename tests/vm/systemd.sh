@@ -62,8 +62,10 @@ mkdir -p "$tree" &&
 : >"$tree/etc/fstab" # a /dev/vda line would wait 90 s for udev
 echo greeter-vm >"$tree/etc/hostname"
 tr -d - </proc/sys/kernel/random/uuid >"$tree/etc/machine-id" # no first-boot setup
+# No /usr/lib/modules in the guest (the initramfs loads what it needs):
+# systemd-modules-load would fail (systemd 257 says so on the console).
 for u in serial-getty@ttyS0.service getty@tty1.service getty.target systemd-logind.service \
-	apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer; do
+	systemd-modules-load.service apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer; do
 	ln -sf /dev/null "$tree/etc/systemd/system/$u"
 done
 
