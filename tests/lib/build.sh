@@ -15,7 +15,7 @@ greeter_build() {
 		echo "no C compiler '$compiler' is installed" >&2
 		return 1
 	}
-	had=$(cat "$dir/.greeter-compiler" 2>/dev/null)
+	had=$(cat "$dir/.greeter-compiler" 2>/dev/null || true)
 	if [ -d "$dir" ] && { [ "$had" != "$want" ] || [ ! -f "$dir/build.ninja" ]; }; then
 		if [ -n "$had" ] && [ "$had" != "$want" ]; then
 			echo "==> $dir was set up for ${had}; setting it up again for $want"

@@ -9,12 +9,12 @@ GREETER_BUILD_DEPS="meson ninja-build pkg-config clang llvm bpftool libbpf-dev l
 zlib1g-dev libsystemd-dev libcjson-dev libcmocka-dev scdoc mandoc python3 util-linux
 bash-completion"
 # To test as well: gcc (CI builds with both compilers), valgrind, systemd's
-# tools, git (the newcomer suite clones), and for the suites that boot or
-# enter other Debian releases (tests/vm/, tests/newcomer/, tests/interop/)
-# qemu under TCG, debootstrap, an ext4 image and xz for Debian 13's modules.
-# The sanitizer runtime of the installed clang is added by
-# greeter_test_deps.
-GREETER_TEST_DEPS="gcc valgrind systemd git qemu-system-x86 debootstrap e2fsprogs xz-utils"
+# tools, git (the newcomer suite lists the clone's files), and for the
+# suites that boot or enter other Debian releases (tests/vm/,
+# tests/newcomer/, tests/interop/) qemu under TCG, debootstrap and an ext4
+# image. The sanitizer runtime of the installed clang is added by
+# greeter_install_test_deps.
+GREETER_TEST_DEPS="gcc valgrind systemd git qemu-system-x86 debootstrap e2fsprogs"
 
 # The package with the sanitizer runtime of the clang that the `clang`
 # package installs (libclang-rt-14-dev on Debian 12, libclang-rt-19-dev on
