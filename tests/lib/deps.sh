@@ -8,13 +8,14 @@
 GREETER_BUILD_DEPS="meson ninja-build pkg-config clang llvm bpftool libbpf-dev libelf-dev
 zlib1g-dev libsystemd-dev libcjson-dev libcmocka-dev scdoc mandoc python3 util-linux
 bash-completion"
-# To test as well: gcc (CI builds with both compilers), valgrind, systemd's
+# To test as well: gcc (CI builds with both compilers), valgrind, strace (a
+# start made to fail half-way), systemd's
 # tools, git (the newcomer suite lists the clone's files), and for the
 # suites that boot or enter other Debian releases (tests/vm/,
 # tests/newcomer/, tests/interop/) qemu under TCG, debootstrap and an ext4
 # image. The sanitizer runtime of the installed clang is added by
 # greeter_install_test_deps.
-GREETER_TEST_DEPS="gcc valgrind systemd git qemu-system-x86 debootstrap e2fsprogs"
+GREETER_TEST_DEPS="gcc valgrind strace systemd git qemu-system-x86 debootstrap e2fsprogs"
 
 # The package with the sanitizer runtime of the clang that the `clang`
 # package installs (libclang-rt-14-dev on Debian 12, libclang-rt-19-dev on
