@@ -694,15 +694,17 @@ int daemon_api_start(struct daemon *d)
 	if (!a)
 		return -ENOMEM;
 	a->d = d;
+	a->sink = -1;
 	d->api = a;
 	o.userdata = a;
 	r = varlink_server_new(&a->server, d->loop, &o);
 	if (r < 0)
-		return r;
+		goto fail;
 	n = sd_listen_fds(1);
 	if (n > 1) {
 		log_error("received %d sockets from the service manager; expected one", n);
-		return -EINVAL;
+		r = -EINVAL;
+		goto fail;
 	}
 	if (n == 1) {
 		r = varlink_server_listen_fd(a->server, SD_LISTEN_FDS_START);
@@ -717,7 +719,7 @@ int daemon_api_start(struct daemon *d)
 			log_info("serving on %s", d->opt.socket_path);
 	}
 	if (r < 0)
-		return r;
+		goto fail;
 	a->sink = events_add_sink(d->events, on_event, a);
 	events_set_pause(d->events, should_pause, a);
 	events_set_batch_end(d->events, on_batch_end, a);
@@ -725,7 +727,12 @@ int daemon_api_start(struct daemon *d)
 				       STATUS_INTERVAL_USEC, 1000000, on_status_timer, a);
 	if (r >= 0)
 		r = sd_event_source_set_enabled(a->status_timer, SD_EVENT_ON);
-	return r < 0 ? r : 0;
+	if (r >= 0)
+		return 0;
+fail:
+	/* A start that fails leaves nothing behind. */
+	daemon_api_stop(d);
+	return r;
 }
 
 void daemon_api_stop(struct daemon *d)
