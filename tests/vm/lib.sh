@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Shared by the VM suites (kprobe.sh, systemd.sh), which run per Debian
-# release: progress and timing, the release's guest tree (tests/lib/
+# Shared by the VM suites (kprobe.sh, refuse.sh, systemd.sh), which run per
+# Debian release: progress and timing, the release's guest tree (tests/lib/
 # debian-root.sh), its stock kernel and busybox fetched with its own apt,
 # qemu under TCG. Sourced; the caller sets VM_SUITE, then calls vm_init
 # CODENAME.
@@ -131,7 +131,17 @@ vm_droot() { # variable function args...
 # libraries ($DROOT_GUEST_PACKAGES), cached and shared with other suites
 # (never changed here but for its apt lists). Its apt fetches the kernel and
 # busybox; the systemd suite boots a copy. Sets VM_GUEST_TREE.
+# A suite that only downloads from the release (refuse.sh: Debian 11 has no
+# libbpf1, so no guest tree) sets VM_APT_TREE=1 first: then the tree is the
+# minbase with nothing added, a copy of its own ("<codename>-apt-<hash>"),
+# as the minbase itself is never changed and apt-get update would.
+VM_APT_TREE=
 vm_guest_tree() {
+	if [ -n "$VM_APT_TREE" ]; then
+		vm_droot VM_GUEST_TREE droot_derived "$VM_RELEASE" apt
+		vm_log "Debian $VM_RELEASE apt tree (minbase) $VM_GUEST_TREE"
+		return
+	fi
 	vm_droot VM_GUEST_TREE droot_derived "$VM_RELEASE" guest $DROOT_GUEST_PACKAGES
 	vm_log "Debian $VM_RELEASE guest tree $VM_GUEST_TREE"
 }
@@ -284,7 +294,7 @@ vm_fetch_busybox_locked() { # package version dest
 	[ -f "$3/.complete" ] && return 0
 	vm_download_into "$1" "$2" || return $?
 	vm_unpack "$VM_DEB" || { rm -rf "$VM_DL"; return 1; }
-	# bin/busybox up to Debian 12, usr/bin/busybox from Debian 13.
+	# bin/busybox up to Debian 12 (11 too), usr/bin/busybox from Debian 13.
 	for f in usr/bin/busybox bin/busybox; do
 		[ -f "$VM_DL/x/$f" ] && [ ! -L "$VM_DL/x/$f" ] && break
 		f=
@@ -325,7 +335,7 @@ vm_modnames() {
 	awk '{ n = $0; sub(/.*\//, "", n); sub(/\.ko.*$/, "", n); gsub(/-/, "_", n); print n, $0 }'
 }
 
-# Copies a module, decompressed (.ko.xz on Debian 13, .ko on Debian 12),
+# Copies a module, decompressed (.ko.xz on Debian 13, .ko on Debian 11 and 12),
 # with its dependencies first, into DIR/modules/NAME.ko and appends NAME.ko
 # to DIR/modules/order. Uses VM_MOD_INDEX ("name path" lines) and
 # VM_MOD_BUILTIN (names).
@@ -359,7 +369,7 @@ vm_fetch_kernel_locked() { # package version dest
 	vm_download_into "$pkg" "$ver" || return $?
 	vm_unpack "$VM_DEB" || { rm -rf "$VM_DL"; return 1; }
 	x=$VM_DL/x
-	# The release string: lib/modules/<release>/ (Debian 12) or
+	# The release string: lib/modules/<release>/ (Debian 11 and 12) or
 	# usr/lib/modules/<release>/ (Debian 13), with boot/vmlinuz-<release>.
 	mods=$(ls -d "$x"/usr/lib/modules/*/ "$x"/lib/modules/*/ 2>/dev/null | head -1)
 	mods=${mods%/}
@@ -388,9 +398,9 @@ vm_fetch_kernel_locked() { # package version dest
 
 # Sets VM_KERNEL (vmlinuz), VM_MODULES (directory with "order") and
 # VM_KERNEL_RELEASE (what `uname -r` says in the guest). The kernel is the
-# one linux-image-amd64 depends on in the release: its stock kernel (6.1 on
-# Debian 12, 6.12 on Debian 13), kprobes and BTF built in. Needs
-# vm_fetch_busybox (modules are decompressed with it).
+# one linux-image-amd64 depends on in the release: its stock kernel (5.10 on
+# Debian 11, 6.1 on Debian 12, 6.12 on Debian 13), kprobes and BTF built
+# in. Needs vm_fetch_busybox (modules are decompressed with it).
 vm_fetch_kernel() {
 	vm_fetch kernel vm_fetch_kernel_locked vm_kernel_dest VM_KERNEL_PKG VM_KERNEL_VER
 	VM_KERNEL=$VM_FETCHED/vmlinuz
@@ -437,6 +447,28 @@ vm_copy_with_libs() { # root file:destpath...
 
 vm_pack_initramfs() { # dir output
 	(cd "$1" && find . | "$VM_BUSYBOX" cpio -o -H newc 2>/dev/null | gzip -1) >"$2"
+}
+
+# The host build in an initramfs (kprobe.sh, refuse.sh): busybox, GUEST as
+# /init, the greeterd and greeterctl built here with their shared libraries
+# and bpftool (when installed), a user 501 to run a program as (busybox su),
+# the admin group, and the kernel's release string (KERNEL_RELEASE) in
+# /etc/greeter-vm-expected. Needs vm_fetch_all; fails the suite if it cannot.
+vm_host_initramfs() { # guest greeterd greeterctl output
+	local root=$VM_TMP/initramfs bins bpftool
+	vm_initramfs_root "$root"
+	cp "$1" "$root/init" && chmod 0755 "$root/init" || vm_fail "cannot copy $1 to the initramfs"
+	bins=("$2:/usr/sbin/greeterd" "$3:/usr/bin/greeterctl")
+	bpftool=$(command -v bpftool || ls /usr/sbin/bpftool 2>/dev/null)
+	[ -n "$bpftool" ] && bins+=("$(realpath "$bpftool"):/usr/sbin/bpftool")
+	vm_copy_with_libs "$root" "${bins[@]}" || vm_fail "cannot copy the binaries and their libraries"
+	printf 'root:x:0:0:root:/root:/bin/sh\nu501:x:501:501:UID 501:/tmp:/bin/sh\n' >"$root/etc/passwd"
+	printf 'root:x:0:\ngreeter:x:990:\nu501:x:501:\n' >"$root/etc/group"
+	printf '/bin/sh\n' >"$root/etc/shells"
+	# What the guest checks the kernel against: the release of the package.
+	echo "KERNEL_RELEASE=$VM_KERNEL_RELEASE" >"$root/etc/greeter-vm-expected"
+	vm_pack_initramfs "$root" "$4" || vm_fail "cannot pack the initramfs"
+	vm_log "initramfs: $(du -h "$4" | cut -f1)"
 }
 
 # ---- qemu.

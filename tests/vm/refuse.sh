@@ -1,0 +1,41 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The refusal suite: the greeterd and greeterctl just built on this host, run
+# on a kernel too old for greeter (Debian 11's stock kernel, 5.10: no atomic
+# fetch-and-add, no BPF links for kprobes and tracepoints; kprobes and BTF
+# built in) under qemu TCG, from the same kind of initramfs as kprobe.sh's.
+# greeterd must refuse it up front, in one sentence, with exit status 3, and
+# leave nothing behind. What the guest checks: refuse-guest.sh.
+#
+# refuse.sh CODENAME GREETERD GREETERCTL     (CODENAME: bullseye)
+# Exit status: 0 pass, 1 fail, 77 skipped (this machine cannot boot a guest).
+set -uo pipefail
+VM_SUITE=vm-refuse
+here=$(dirname "$(realpath "$0")")
+. "$here/lib.sh"
+
+usage="usage: refuse.sh CODENAME GREETERD GREETERCTL"
+release=${1:?$usage}
+greeterd=$(realpath "${2:?$usage}")
+greeterctl=$(realpath "${3:?$usage}")
+vm_init "$release"
+[ -x "$greeterd" ] || vm_fail "greeterd not built: $greeterd"
+[ -x "$greeterctl" ] || vm_fail "greeterctl not built: $greeterctl"
+# bpftool is what tells the guest that nothing was left loaded.
+vm_need_tools qemu-system-x86_64:qemu-system-x86 debootstrap:debootstrap gzip:gzip bpftool:bpftool
+# Only the release's kernel and busybox are needed from it: its apt in a
+# minbase copy (Debian 11 has none of the libbpf1 the guest trees list).
+VM_APT_TREE=1
+vm_fetch_all
+
+vm_host_initramfs "$here/refuse-guest.sh" "$greeterd" "$greeterctl" "$VM_TMP/initramfs.cpio.gz"
+
+vm_boot refuse 120 -kernel "$VM_KERNEL" -initrd "$VM_TMP/initramfs.cpio.gz" \
+	-append "console=ttyS0 panic=-1 quiet"
+rc=$?
+vm_wall " (guest ${VM_BOOT_SECONDS}s)"
+if [ $rc -ne 0 ]; then
+	vm_log "FAIL"
+	exit 1
+fi
+vm_log "PASS"
