@@ -4,42 +4,8 @@
 # stock kernel (the one in /etc/greeter-vm-expected): mounts what the kernel
 # does not, then checks greeterd end to end, prints
 # "GREETER-VM-RESULT kprobe passed=N failed=N" and powers off.
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mount -t bpf bpf /sys/fs/bpf
-mount -t tracefs tracefs /sys/kernel/tracing
-mount -t tmpfs tmpfs /run
-mount -t tmpfs tmpfs /tmp
-mkdir -p /var/lib
-chmod 1777 /tmp
-# From the host: KERNEL_RELEASE, the release of the kernel package booted.
-KERNEL_RELEASE=
-. /etc/greeter-vm-expected
-
-passed=0
-failed=0
-ok() {
-	passed=$((passed + 1))
-	echo "ok - $*"
-}
-not_ok() {
-	failed=$((failed + 1))
-	echo "not ok - $*"
-}
-check() { # description command...
-	d=$1
-	shift
-	if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
-finish() {
-	echo "GREETER-VM-RESULT kprobe passed=$passed failed=$failed"
-	sync
-	poweroff -f
-	sleep 10
-}
+GUEST_NAME=kprobe
+. /initramfs-guest-lib.sh
 
 ctl() { timeout 30 greeterctl "$@"; }
 # Starts greeterd and waits for its Nth "ready in" in the shared log.

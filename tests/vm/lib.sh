@@ -458,6 +458,8 @@ vm_host_initramfs() { # guest greeterd greeterctl output
 	local root=$VM_TMP/initramfs bins bpftool
 	vm_initramfs_root "$root"
 	cp "$1" "$root/init" && chmod 0755 "$root/init" || vm_fail "cannot copy $1 to the initramfs"
+	cp "$(dirname "${BASH_SOURCE[0]}")/initramfs-guest-lib.sh" "$root/" ||
+		vm_fail "cannot copy initramfs-guest-lib.sh to the initramfs"
 	bins=("$2:/usr/sbin/greeterd" "$3:/usr/bin/greeterctl")
 	bpftool=$(command -v bpftool || ls /usr/sbin/bpftool 2>/dev/null)
 	[ -n "$bpftool" ] && bins+=("$(realpath "$bpftool"):/usr/sbin/bpftool")

@@ -7,42 +7,8 @@
 # EXIT STATUS): exit status 3, one sentence on stderr naming the kernel
 # release and what it lacks, nothing pinned, no program, link or map left
 # loaded. Prints "GREETER-VM-RESULT refuse passed=N failed=N" and powers off.
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mount -t bpf bpf /sys/fs/bpf
-mount -t tracefs tracefs /sys/kernel/tracing
-mount -t tmpfs tmpfs /run
-mount -t tmpfs tmpfs /tmp
-mkdir -p /var/lib
-chmod 1777 /tmp
-# From the host: KERNEL_RELEASE, the release of the kernel package booted.
-KERNEL_RELEASE=
-. /etc/greeter-vm-expected
-
-passed=0
-failed=0
-ok() {
-	passed=$((passed + 1))
-	echo "ok - $*"
-}
-not_ok() {
-	failed=$((failed + 1))
-	echo "not ok - $*"
-}
-check() { # description command...
-	d=$1
-	shift
-	if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
-finish() {
-	echo "GREETER-VM-RESULT refuse passed=$passed failed=$failed"
-	sync
-	poweroff -f
-	sleep 10
-}
+GUEST_NAME=refuse
+. /initramfs-guest-lib.sh
 
 PIN_DIR=/sys/fs/bpf/greeter
 REL=$(uname -r)
