@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Runs inside the fresh Debian 13 root that newcomer.sh prepared, as root:
+# Runs inside the fresh Debian root that newcomer.sh prepared, as root:
 # what a newcomer does with a clone in /root/greeter. Steps:
-#   fresh     the premise: Debian 13, no compiler, /root 0700
+#   fresh     the premise: the release asked for, no compiler, /root 0700
 #   demo      ./demo.sh: it installs the build dependencies, builds, starts
 #             greeterd and shows root greeted "Hey root!", UID 501 "Hi user 501!"
 #   stop      stop the greeterd demo.sh left running, greeterd --remove-pins
@@ -76,9 +76,10 @@ trap 'say "interrupted"; echo "$step" >"$out/failed-step"; exit 1' INT TERM
 
 rm -rf "$out" && mkdir -p "$out" || { echo "inside.sh: cannot create $out" >&2; exit 1; }
 
-begin fresh "a fresh Debian 13 minbase, no compiler, the clone in root's 0700 home"
+want=$(cat /opt/greeter-newcomer/release)
+begin fresh "a fresh Debian $want minbase, no compiler, the clone in root's 0700 home"
 release=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
-[ "$release" = trixie ] || fail "this root is '$release', not trixie"
+[ "$release" = "$want" ] || fail "this root is '$release', not $want"
 say "$(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r)"
 for c in cc gcc clang c99 tcc; do
 	command -v "$c" >/dev/null && fail "a compiler is preinstalled: $(command -v "$c")"

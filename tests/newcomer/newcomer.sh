@@ -1,16 +1,17 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# The newcomer suite: the two commands of the README on a fresh Debian 13
-# machine. A copy of the cached Debian 13 (trixie) minbase tree, no compiler
+# The newcomer suite: the two commands of the README on a fresh Debian
+# machine of a release. A copy of the cached minbase tree of it, no compiler
 # in it, the project's files (the working tree as this test runs it) at
 # /root/greeter; inside it, through tests/lib/debian-root.sh (chroot, a
 # private mount namespace, its own bpffs), inside.sh runs ./demo.sh, stops
 # the greeterd it left running and removes its pins, then runs
 # ./run-tests.sh without the vm, newcomer and interop suites.
 #
-# newcomer.sh SOURCE_ROOT
-# Exit status: 0 pass, 1 fail, 77 skipped (not root, the host already is
-# Debian 13, or the Debian archive cannot be reached).
+# newcomer.sh CODENAME SOURCE_ROOT   (bookworm, trixie)
+# Exit status: 0 pass, 1 fail, 77 skipped (not root, or the Debian archive
+# cannot be reached). A host of the same release runs it too: its root
+# starts with no compiler and a 0700 /root, which the host may not have.
 set -uo pipefail
 self=$(realpath "$0")
 here=$(dirname "$self")
@@ -64,15 +65,15 @@ if [ "${1:-}" = --reap ]; then
 	exit 0
 fi
 
-src=$(realpath "${1:?usage: newcomer.sh SOURCE_ROOT}")
+codename=${1:?usage: newcomer.sh CODENAME SOURCE_ROOT}
+src=$(realpath "${2:?usage: newcomer.sh CODENAME SOURCE_ROOT}")
 [ "$(id -u)" = 0 ] || skip "needs root (chroot, mount namespaces, BPF inside)"
-host=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
-[ "$host" = trixie ] && skip "this machine already is Debian 13: ./run-tests.sh here is the newcomer path"
 command -v git >/dev/null || fail "git is not installed: cannot list the project's files in $src"
 git -c safe.directory="$src" -C "$src" rev-parse --is-inside-work-tree >/dev/null 2>&1 ||
 	fail "$src is not a git work tree: cannot list the project's files"
 
 . "$here/../lib/debian-root.sh"
+version=$(droot_version "$codename") || fail "unknown Debian release '$codename'"
 if ! command -v debootstrap >/dev/null; then
 	. "$here/../lib/deps.sh"
 	greeter_install_deps debootstrap || skip "debootstrap is not installed and cannot be installed"
@@ -112,14 +113,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'log "interrupted"; exit 1' INT TERM
 
-log "Debian 13 root: a copy of the cached minbase tree in $work"
-droot_copy trixie "$tree"
+log "Debian $version root: a copy of the cached minbase tree in $work"
+droot_copy "$codename" "$tree"
 case $? in
 0) ;;
 2) skip "${DROOT_ERROR:-the Debian archive cannot be reached}" ;;
-*) fail "${DROOT_ERROR:-droot_copy trixie failed}" ;;
+*) fail "${DROOT_ERROR:-droot_copy "$codename" failed}" ;;
 esac
-[ "$(cat "$tree/etc/greeter-test-release" 2>/dev/null)" = trixie ] || fail "$tree is not a Debian 13 tree"
+[ "$(cat "$tree/etc/greeter-test-release" 2>/dev/null)" = "$codename" ] || fail "$tree is not a Debian $version tree"
 
 # The project as a clone has it, but as this test runs it: git's files of
 # the source tree as they are in the work tree now (uncommitted edits
@@ -144,8 +145,9 @@ log "$(find "$tree/root/greeter" -type f | wc -l) files"
 # does not run it).
 mkdir -p "$tree/opt/greeter-newcomer" && cp "$here/inside.sh" "$tree/opt/greeter-newcomer/" ||
 	fail "cannot copy inside.sh into the tree"
+echo "$codename" >"$tree/opt/greeter-newcomer/release"
 
-log "inside the Debian 13 root (chroot, private mount namespace); its output follows"
+log "inside the Debian $version root (chroot, private mount namespace); its output follows"
 droot_run "$tree" /bin/bash /opt/greeter-newcomer/inside.sh &
 inner_pid=$!
 wait "$inner_pid"
@@ -158,7 +160,7 @@ if [ -n "$left" ]; then
 	# shellcheck disable=SC2086 # a list of pids
 	ps -o pid=,user=,args= -p "$(echo $left | tr ' ' ,)" 2>/dev/null | sed 's/^/    left running: /'
 	kill_tree_procs "$tree"
-	fail "processes left running inside the Debian 13 root after it returned: $left"
+	fail "processes left running inside the Debian $version root after it returned: $left"
 fi
 
 result=$tree/var/tmp/greeter-newcomer
@@ -168,10 +170,10 @@ if [ "$rc" -ne 0 ]; then
 	# A step whose apt could not reach the archive: the machine cannot do it.
 	if [ -n "$step" ] && [ -f "$result/$step.log" ]; then
 		droot_why "$result/$step.log"
-		[ $? -eq 2 ] && skip "inside the Debian 13 root, step '$step': apt could not reach the Debian archive"
+		[ $? -eq 2 ] && skip "inside the Debian $version root, step '$step': apt could not reach the Debian archive"
 	fi
-	fail "inside the Debian 13 root, step '${step:-unknown}' failed (exit status $rc); see its output above"
+	fail "inside the Debian $version root, step '${step:-unknown}' failed (exit status $rc); see its output above"
 fi
-log "PASS: demo.sh greeted root and UID 501, run-tests.sh passed on Debian 13"
+log "PASS: demo.sh greeted root and UID 501, run-tests.sh passed on Debian $version"
 log "wall time $(elapsed) s"
 exit 0
