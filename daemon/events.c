@@ -2,6 +2,7 @@
 #include "events.h"
 #include "escape.h"
 #include "log.h"
+#include "reorder.h"
 #include "ring_reader.h"
 
 #include <errno.h>
@@ -25,6 +26,8 @@ struct events {
 	sd_event_source *timer;
 	uint64_t max_delay_usec;
 	struct sink sinks[MAX_SINKS];
+	struct ring_reader *reading; /* the ring being drained */
+	struct reorder order;
 	/* The replay window: a circular buffer in sequence order. */
 	struct greeter_event *window;
 	size_t window_cap;
@@ -58,8 +61,10 @@ static void window_push(struct events *ev, const struct greeter_event *e)
 	ev->window_total++;
 }
 
-static void dispatch(struct events *ev, const struct greeter_event *e)
+static void dispatch(const struct greeter_event *e, void *ctx)
 {
+	struct events *ev = ctx;
+
 	window_push(ev, e);
 	if (!ev->counters.have_seq || e->seq > ev->counters.last_seq)
 		ev->counters.last_seq = e->seq;
@@ -89,7 +94,7 @@ static int on_record(void *ctx, const void *data, size_t size)
 	e.filename[sizeof(e.filename) - 1] = '\0';
 	e.message[sizeof(e.message) - 1] = '\0';
 	ev->counters.received++;
-	dispatch(ev, &e);
+	reorder_push(&ev->order, &e, ring_reader_pos(ev->reading), dispatch, ev);
 	return 0;
 }
 
@@ -105,13 +110,21 @@ static size_t drain_ring(struct events *ev, struct ring_reader *ring, bool may_p
 
 	ev->paused = false;
 	ev->may_pause = may_pause;
+	ev->reading = ring;
 	do {
+		uint64_t held;
+
 		n = ring_reader_read(ring, on_record, ev, BATCH_MAX);
+		if (!ev->paused && ring_reader_caught_up(ring))
+			reorder_settle(&ev->order, dispatch, ev);
 		if (n && ev->batch_end)
 			ev->batch_end(ev->batch_userdata);
-		ring_reader_commit(ring);
+		/* Events held for their turn stay in the ring too. */
+		ring_reader_commit(
+			ring, reorder_oldest_pos(&ev->order, &held) ? held : ring_reader_pos(ring));
 		total += n;
 	} while (n == BATCH_MAX && !ev->paused);
+	ev->reading = NULL;
 	return total;
 }
 
@@ -137,6 +150,11 @@ int events_drain_fd(struct events *ev, int ring_fd)
 	if (r < 0)
 		return r;
 	n = drain_ring(ev, old, false);
+	/* Nothing writes to a replaced ring any more: what is missing was lost. */
+	reorder_settle(&ev->order, dispatch, ev);
+	if (ev->batch_end)
+		ev->batch_end(ev->batch_userdata);
+	ring_reader_commit(old, ring_reader_pos(old));
 	ring_reader_close(old);
 	if (n > 0)
 		log_notice("delivered %zu event(s) left in the replaced ring buffer", n);
@@ -166,6 +184,7 @@ int events_start(struct events **out, sd_event *loop, int ring_fd, const struct 
 		return -ENOMEM;
 	ev->loop = sd_event_ref(loop);
 	ev->max_delay_usec = o->max_delay_usec;
+	reorder_init(&ev->order);
 	ev->window_cap = o->window;
 	ev->window = o->window ? calloc(o->window, sizeof(*ev->window)) : NULL;
 	if (o->window && !ev->window) {

@@ -4,7 +4,6 @@
 #include <bpf/bpf.h>
 #include <errno.h>
 #include <linux/bpf.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -101,7 +100,23 @@ size_t ring_reader_read(struct ring_reader *r, ring_record_fn fn, void *ctx, siz
 	return taken;
 }
 
-void ring_reader_commit(struct ring_reader *r)
+uint64_t ring_reader_pos(const struct ring_reader *r)
 {
-	__atomic_store_n(r->consumer_pos, r->read_pos, __ATOMIC_RELEASE);
+	return r->read_pos;
+}
+
+bool ring_reader_caught_up(const struct ring_reader *r)
+{
+	return r->read_pos >= __atomic_load_n(r->producer_pos, __ATOMIC_ACQUIRE);
+}
+
+void ring_reader_commit(struct ring_reader *r, uint64_t pos)
+{
+	uint64_t cons = __atomic_load_n(r->consumer_pos, __ATOMIC_RELAXED);
+
+	if (pos > r->read_pos)
+		pos = r->read_pos;
+	/* The consumer position never moves back. */
+	if (pos > cons)
+		__atomic_store_n(r->consumer_pos, pos, __ATOMIC_RELEASE);
 }

@@ -8,6 +8,7 @@
 #ifndef GREETER_RING_READER_H
 #define GREETER_RING_READER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,7 +26,13 @@ void ring_reader_close(struct ring_reader *r);
  */
 size_t ring_reader_read(struct ring_reader *r, ring_record_fn fn, void *ctx, size_t max);
 
-/* Release everything read so far to the kernel. */
-void ring_reader_commit(struct ring_reader *r);
+/* Where the record handed to fn starts (while in fn), or the next one will. */
+uint64_t ring_reader_pos(const struct ring_reader *r);
+
+/* Everything the producer had submitted when asked has been read. */
+bool ring_reader_caught_up(const struct ring_reader *r);
+
+/* Release to the kernel what was read before pos (at most all read so far). */
+void ring_reader_commit(struct ring_reader *r, uint64_t pos);
 
 #endif
