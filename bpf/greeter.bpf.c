@@ -177,15 +177,17 @@ static __always_inline struct greeter_event *start_event(void)
 /*
  * Submit without waking the reader unless enough data is pending: a wakeup
  * costs far more than the rest of the work, and greeterd drains on a timer.
+ * Pending is what greeterd has not read yet: the events it retains in the
+ * ring (behind its read position) wake nobody.
  */
 static __always_inline void submit_event(struct greeter_event *e)
 {
 	__u32 zero = 0;
 	struct greeter_settings *s = bpf_map_lookup_elem(&settings, &zero);
-	__u64 threshold = s ? s->wakeup_bytes : 0;
+	__u64 threshold = s ? s->wakeup_bytes : 0, read = s ? s->read_pos : 0;
 	__u64 flags = BPF_RB_NO_WAKEUP;
 
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= threshold) {
+	if (bpf_ringbuf_query(&events, BPF_RB_PROD_POS) - read >= threshold) {
 		flags = BPF_RB_FORCE_WAKEUP;
 		count(GREETER_STAT_WAKEUPS);
 	}

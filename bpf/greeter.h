@@ -11,7 +11,9 @@
 #ifndef GREETER_H
 #define GREETER_H
 
-#define GREETER_ABI_VERSION 1
+#define GREETER_ABI_VERSION 2
+/* The oldest ABI whose event records this build reads (struct greeter_event). */
+#define GREETER_EVENT_ABI_MIN 1
 
 /* A message is up to 63 bytes of UTF-8 plus its terminating NUL. */
 #define GREETER_MESSAGE_SIZE 64
@@ -75,16 +77,24 @@ enum greeter_setting_flags {
 	GREETER_SETTING_REPORT_FAILED = 1 << 0,
 };
 
-/* Value of the settings map (one entry), written by greeterd at start. */
+/* Value of the settings map (one entry), written by greeterd only. */
 struct greeter_settings {
-	__u64 wakeup_bytes; /* wake user space once this much data is pending */
+	__u64 wakeup_bytes; /* wake user space once this much is pending past read_pos */
 	__u32 flags; /* enum greeter_setting_flags */
 	__u32 reserved;
+	/*
+	 * Ring position up to which greeterd has read and handed events on;
+	 * the next greeterd reads on from here. Wakeups count from it, not
+	 * from the consumer position, which may lag behind (events retained).
+	 */
+	__u64 read_pos;
 };
 
 /* Value of the sequence map (one entry). */
 struct greeter_sequence {
 	__u64 next; /* events numbered so far; the next one gets next + 1 */
+	/* Random, made when numbering starts at 1; kept while it continues. */
+	__u64 stream_id;
 };
 
 /* Value of the meta map (one entry): identifies the build that made the pins. */

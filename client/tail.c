@@ -61,6 +61,8 @@ struct tail {
 	bool header_shown;
 	/* "connection lost" said and no state reply since. */
 	bool lost_announced;
+	/* The stream last_seq belongs to, as greeterd names it; "" before the first. */
+	char stream[33];
 };
 
 static void print_header(void)
@@ -150,6 +152,8 @@ static cJSON *watch_params(const struct tail *t)
 		ok = cJSON_AddTrueToObject(p, "include_failed") != NULL;
 	if (ok && t->have_last)
 		ok = cJSON_AddNumberToObject(p, "after_seq", (double)t->last_seq) != NULL;
+	if (ok && t->have_last && *t->stream)
+		ok = cJSON_AddStringToObject(p, "stream", t->stream) != NULL;
 	if (!ok) {
 		cJSON_Delete(p);
 		return NULL;
@@ -174,6 +178,18 @@ static int handle_reply(struct tail *t, const cJSON *reply, bool *got_state)
 		fprintf(stderr, "greeterctl: %llu event(s) lost\n", (unsigned long long)dropped);
 
 	if (!cJSON_IsObject(event)) {
+		const char *stream = json_str(reply, "stream");
+
+		/* Numbering began anew (new pins, a reboot): the old last_seq means nothing. */
+		if (*t->stream && *stream && strcmp(stream, t->stream)) {
+			fprintf(stderr,
+				"greeterctl: a new event stream began (the pins were made anew); "
+				"showing it from its start\n");
+			t->have_last = true;
+			t->last_seq = 0;
+		}
+		if (strlen(stream) < sizeof(t->stream))
+			snprintf(t->stream, sizeof(t->stream), "%s", stream);
 		/* The state reply: resume after its seq if nothing else is known. */
 		if (!*got_state && !t->have_last &&
 		    json_uint(cJSON_GetObjectItemCaseSensitive(reply, "seq"), 9007199254740991.0,

@@ -532,18 +532,32 @@ static void watcher_on_close(struct varlink_call *c, void *userdata)
 	free(w);
 }
 
+/* The stream id as the API writes it: 16 hex digits (a JSON number loses bits). */
+#define STREAM_ID_SIZE 17
+
+static void format_stream_id(struct api *a, char out[STREAM_ID_SIZE])
+{
+	__u64 id = 0;
+
+	pins_read_stream_id(&a->d->pins, &id);
+	snprintf(out, STREAM_ID_SIZE, "%016llx", (unsigned long long)id);
+}
+
 static void method_watch_events(struct varlink_call *c, const cJSON *p, void *userdata)
 {
-	static const char *const known[] = { "uid", "comm", "after_seq", "include_failed", NULL };
+	static const char *const known[] = { "uid",    "comm",		 "after_seq",
+					     "stream", "include_failed", NULL };
 	struct api *a = userdata;
 	const struct events_counters *ec = events_counters(a->d->events);
 	const cJSON *comm = cJSON_GetObjectItemCaseSensitive(p, "comm");
 	const cJSON *after = cJSON_GetObjectItemCaseSensitive(p, "after_seq");
 	const cJSON *failed = cJSON_GetObjectItemCaseSensitive(p, "include_failed");
 	const cJSON *uid = cJSON_GetObjectItemCaseSensitive(p, "uid");
+	const cJSON *stream = cJSON_GetObjectItemCaseSensitive(p, "stream");
 	struct watcher *w;
 	cJSON *first;
 	double after_seq = -1;
+	char stream_id[STREAM_ID_SIZE];
 
 	if (!varlink_call_more(c)) {
 		varlink_call_error(c, "org.varlink.service.ExpectedMore", NULL);
@@ -585,6 +599,15 @@ static void method_watch_events(struct varlink_call *c, const cJSON *p, void *us
 		varlink_call_error_invalid_parameter(c, "after_seq");
 		goto fail;
 	}
+	if (stream && !cJSON_IsNull(stream) &&
+	    (!cJSON_IsString(stream) || strlen(stream->valuestring) >= STREAM_ID_SIZE)) {
+		varlink_call_error_invalid_parameter(c, "stream");
+		goto fail;
+	}
+	format_stream_id(a, stream_id);
+	/* A sequence number of another stream says nothing here: from the start. */
+	if (after_seq >= 0 && cJSON_IsString(stream) && strcmp(stream->valuestring, stream_id))
+		after_seq = 0;
 	if (!w->all_users && w->has_uid && w->uid != w->peer_uid) {
 		char text[160];
 
@@ -620,6 +643,7 @@ static void method_watch_events(struct varlink_call *c, const cJSON *p, void *us
 		pins_read_last_seq(&a->d->pins, &next);
 		cJSON_AddNumberToObject(first, "seq", (double)next);
 	}
+	cJSON_AddStringToObject(first, "stream", stream_id);
 	if (w->dropped) {
 		cJSON_AddNumberToObject(first, "dropped", (double)w->dropped);
 		w->dropped_total += w->dropped;

@@ -41,6 +41,9 @@ struct events {
 	bool paused;
 	void (*batch_end)(void *userdata);
 	void *batch_userdata;
+	void (*store_pos)(uint64_t pos, void *userdata);
+	void *store_userdata;
+	uint64_t stored_pos;
 };
 
 static void window_push(struct events *ev, const struct greeter_event *e)
@@ -120,8 +123,13 @@ static size_t drain_ring(struct events *ev, struct ring_reader *ring, bool may_p
 		if (n && ev->batch_end)
 			ev->batch_end(ev->batch_userdata);
 		/* Events held for their turn stay in the ring too. */
-		ring_reader_commit(
-			ring, reorder_oldest_pos(&ev->order, &held) ? held : ring_reader_pos(ring));
+		if (!reorder_oldest_pos(&ev->order, &held))
+			held = ring_reader_pos(ring);
+		ring_reader_commit(ring, held);
+		if (ring == ev->ring && held != ev->stored_pos && ev->store_pos) {
+			ev->store_pos(held, ev->store_userdata);
+			ev->stored_pos = held;
+		}
 		total += n;
 	} while (n == BATCH_MAX && !ev->paused);
 	ev->reading = NULL;
@@ -197,6 +205,11 @@ int events_start(struct events **out, sd_event *loop, int ring_fd, const struct 
 		events_free(ev);
 		return r;
 	}
+	ev->store_pos = o->store_pos;
+	ev->store_userdata = o->userdata;
+	ev->stored_pos = ring_reader_pos(ev->ring);
+	if (ev->store_pos)
+		ev->store_pos(ev->stored_pos, ev->store_userdata);
 	/* The map itself is pollable: readable when the kernel wakes us. */
 	r = sd_event_add_io(loop, &ev->io, ring_fd, EPOLLIN, on_ready, ev);
 	if (r >= 0)

@@ -22,6 +22,9 @@ typedef void (*events_sink_fn)(const struct greeter_event *e, void *userdata);
 struct events_options {
 	uint64_t max_delay_usec; /* drain at least this often */
 	size_t window; /* events kept for replay */
+	/* Keeps the ring position read up to, for the next greeterd and the wakeups. */
+	void (*store_pos)(uint64_t pos, void *userdata);
+	void *userdata;
 };
 
 struct events_counters {

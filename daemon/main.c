@@ -251,6 +251,15 @@ static void raise_fd_limit(void)
 	}
 }
 
+static void store_read_pos(uint64_t pos, void *userdata)
+{
+	struct daemon *d = userdata;
+	int r = pins_store_read_pos(&d->pins, pos);
+
+	if (r < 0)
+		log_warning("cannot keep the ring's read position: %s", strerror(-r));
+}
+
 static void print_event(const struct greeter_event *e, void *userdata)
 {
 	char line[1024];
@@ -413,6 +422,8 @@ static int run(struct daemon *d)
 	}
 	eo.max_delay_usec = (uint64_t)d->opt.max_delay_ms * 1000;
 	eo.window = d->opt.replay_window;
+	eo.store_pos = store_read_pos;
+	eo.userdata = d;
 	r = events_start(&d->events, d->loop, d->pins.events_fd, &eo);
 	if (r < 0)
 		goto out;

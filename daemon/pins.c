@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -409,18 +410,35 @@ static int write_messages(int fd, const struct greeter_entries *entries)
 	return 0;
 }
 
-static __u64 read_old_sequence(int fd)
+/* An old array map's value, as far as it goes: fields it lacks stay 0. */
+static void read_old_value(int fd, void *out, size_t size)
 {
 	struct bpf_map_info info = { 0 };
 	__u32 len = sizeof(info), zero = 0;
 	__u64 value[64] = { 0 };
 
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0 || info.type != BPF_MAP_TYPE_ARRAY ||
-	    info.value_size < sizeof(__u64) || info.value_size > sizeof(value))
-		return 0;
+	memset(out, 0, size);
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) < 0 ||
+	    info.type != BPF_MAP_TYPE_ARRAY || info.value_size < sizeof(__u64) ||
+	    info.value_size > sizeof(value))
+		return;
 	if (bpf_map_lookup_elem(fd, &zero, value) < 0)
-		return 0;
-	return value[0];
+		return;
+	memcpy(out, value, info.value_size < size ? info.value_size : size);
+}
+
+/* A stream id: random, never 0 (0 stands for none). */
+static __u64 new_stream_id(void)
+{
+	__u64 id = 0;
+	struct timespec ts;
+
+	if (getrandom(&id, sizeof(id), GRND_NONBLOCK) != sizeof(id)) {
+		clock_gettime(CLOCK_BOOTTIME, &ts);
+		id = ((__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec) ^
+			((__u64)getpid() << 40);
+	}
+	return id ? id : 1;
 }
 
 static int lock_dir(struct pins *p)
@@ -463,6 +481,16 @@ static int write_settings(int fd, const struct greeter_settings *settings)
 		return err;
 	}
 	return 0;
+}
+
+/* The settings asked for now, with the read position the map holds. */
+static int update_settings(int fd, const struct greeter_settings *settings)
+{
+	struct greeter_settings st = *settings, cur;
+	__u32 zero = 0;
+
+	st.read_pos = bpf_map_lookup_elem(fd, &zero, &cur) == 0 ? cur.read_pos : 0;
+	return write_settings(fd, &st);
 }
 
 /* Adopt everything pinned: programs and links stay attached as they are. */
@@ -669,6 +697,7 @@ static int load(struct pins *p, struct greeter_bpf **skel_out, struct old_pins *
 static int seed_maps(struct pins *p, struct greeter_bpf *skel, struct old_pins *o,
 		     const struct pins_options *opt, const bool *reused)
 {
+	struct greeter_settings st = opt->settings, old;
 	__u32 zero = 0;
 	int err;
 
@@ -690,15 +719,23 @@ static int seed_maps(struct pins *p, struct greeter_bpf *skel, struct old_pins *
 	} else {
 		p->messages_from_pins = true;
 	}
-	if (!reused[MAP_SEQUENCE] && o->map_fd[MAP_SEQUENCE] >= 0) {
-		struct greeter_sequence seq = { .next = read_old_sequence(
-							o->map_fd[MAP_SEQUENCE]) };
+	if (!reused[MAP_SEQUENCE]) {
+		struct greeter_sequence seq;
 
+		/* The numbers and the stream go on; a build of ABI 1 had no stream id. */
+		read_old_value(o->map_fd[MAP_SEQUENCE], &seq, sizeof(seq));
+		if (!seq.stream_id)
+			seq.stream_id = new_stream_id();
 		if (bpf_map_update_elem(bpf_map__fd(skel->maps.sequence), &zero, &seq, BPF_ANY) < 0)
 			return -errno;
-		log_notice("sequence numbers continue at %llu", (unsigned long long)seq.next);
+		if (o->map_fd[MAP_SEQUENCE] >= 0)
+			log_notice("sequence numbers continue at %llu",
+				   (unsigned long long)seq.next);
 	}
-	return write_settings(bpf_map__fd(skel->maps.settings), &opt->settings);
+	/* A read position is one in the ring it was read from. */
+	read_old_value(o->map_fd[MAP_SETTINGS], &old, sizeof(old));
+	st.read_pos = reused[MAP_EVENTS] ? old.read_pos : 0;
+	return write_settings(bpf_map__fd(skel->maps.settings), &st);
 }
 
 static int unpin_name(const char *dir, const char *prefix, const char *name)
@@ -923,9 +960,10 @@ static int create(struct pins *p, struct old_pins *o, const struct pins_options 
 	if (err)
 		goto out;
 
-	/* A replaced ring buffer of this ABI still holds events to deliver. */
+	/* A replaced ring buffer of an ABI with our event record still holds events. */
 	if (!reused[MAP_EVENTS] && o->map_fd[MAP_EVENTS] >= 0 && o->have_meta &&
-	    o->meta.abi_version == GREETER_ABI_VERSION) {
+	    o->meta.abi_version >= GREETER_EVENT_ABI_MIN &&
+	    o->meta.abi_version <= GREETER_ABI_VERSION) {
 		p->old_events_fd = o->map_fd[MAP_EVENTS];
 		o->map_fd[MAP_EVENTS] = -1;
 	} else if (!reused[MAP_EVENTS] && o->map_fd[MAP_EVENTS] >= 0) {
@@ -1019,7 +1057,7 @@ int pins_commit(struct pins *p)
 	int err;
 
 	if (p->outcome == PINS_REUSED) {
-		err = write_settings(p->settings_fd, &p->settings);
+		err = update_settings(p->settings_fd, &p->settings);
 		p->committed = !err;
 		return err;
 	}
@@ -1081,6 +1119,40 @@ int pins_read_last_seq(const struct pins *p, __u64 *next)
 		return -errno;
 	*next = seq.next;
 	return 0;
+}
+
+int pins_read_stream_id(const struct pins *p, __u64 *id)
+{
+	struct greeter_sequence seq;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(p->sequence_fd, &zero, &seq) < 0)
+		return -errno;
+	*id = seq.stream_id;
+	return 0;
+}
+
+int pins_read_pos(const struct pins *p, __u64 *pos)
+{
+	struct greeter_settings st;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(p->settings_fd, &zero, &st) < 0)
+		return -errno;
+	*pos = st.read_pos;
+	return 0;
+}
+
+int pins_store_read_pos(struct pins *p, __u64 pos)
+{
+	struct greeter_settings st;
+	__u32 zero = 0;
+
+	/* Only greeterd writes this map, and one greeterd at a time (the lock). */
+	if (bpf_map_lookup_elem(p->settings_fd, &zero, &st) < 0)
+		return -errno;
+	st.read_pos = pos;
+	return bpf_map_update_elem(p->settings_fd, &zero, &st, BPF_ANY) < 0 ? -errno : 0;
 }
 
 int pins_remove(const char *pin_dir)
