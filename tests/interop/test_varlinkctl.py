@@ -1009,8 +1009,10 @@ def suite():
         first = rs[0] if rs else None
         firsts[s.name] = first
         check(first is not None and idl.check(first, idl.methods["WatchEvents"][1], "first") == []
-              and set(first) == {"seq"} and first["seq"] >= 0,
-              "WatchEvents (%s): the first reply is the state, {\"seq\": N}" % s.name, (first, s.stderr()))
+              and set(first) == {"seq", "stream"} and first["seq"] >= 0
+              and isinstance(first["stream"], str) and first["stream"] != "",
+              "WatchEvents (%s): the first reply is the state, {\"seq\": N, \"stream\": ID}" % s.name,
+              (first, s.stderr()))
     st = json.loads(call(G + "GetStatus", {}).out or "{}")
     check(st.get("watchers") == 3, "GetStatus: 3 watchers while three WatchEvents are open", st.get("watchers"))
     run0 = run_marker()
@@ -1046,8 +1048,10 @@ def suite():
     rs = s.wait_replies(lambda rs: len(events_of(rs, mk)) >= 2)
     s.stop()
     evs = events_of(rs, mk)
-    check(len(rs) == 3 and set(rs[0]) == {"seq"} and len(evs) == 2 and evs[0]["pid"] == run0["pid"]
-          and evs[1]["pid"] == run1["pid"], "WatchEvents after_seq: both execs replayed", rs)
+    stream = firsts["root"].get("stream") if firsts.get("root") else None
+    check(len(rs) == 3 and set(rs[0]) == {"seq", "stream"} and rs[0]["stream"] == stream
+          and len(evs) == 2 and evs[0]["pid"] == run0["pid"] and evs[1]["pid"] == run1["pid"],
+          "WatchEvents after_seq: both execs replayed, in the same stream", rs)
     deadline = time.time() + 5
     while json.loads(call(G + "GetStatus", {}).out or "{}").get("watchers") != 0 and time.time() < deadline:
         time.sleep(0.05)
