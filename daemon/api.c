@@ -29,10 +29,8 @@
 #define MAX_CONNECTIONS 4096
 #define MAX_CONNECTIONS_PER_UID 512
 #define MAX_REQUEST_SIZE (64 * 1024)
-/* A watcher's socket may hold this much before greeterd keeps events back. */
+/* A watcher's socket may hold this much; the rest waits in the ring for it. */
 #define WATCH_OUTPUT_HIGH (64 * 1024)
-/* A watcher that took nothing for this long no longer holds the ring back. */
-#define WATCH_STUCK_USEC (500 * 1000)
 /* At shutdown, what is left is queued up to this much per watcher. */
 #define WATCH_OUTPUT_FLUSH (4 * 1024 * 1024)
 #define SHUTDOWN_FLUSH_USEC (2 * 1000 * 1000)
@@ -50,7 +48,6 @@ struct watcher {
 	uint64_t pos; /* next window position to consider */
 	uint64_t dropped; /* lost since the last reply that said so */
 	uint64_t dropped_total;
-	uint64_t last_progress_usec; /* CLOCK_MONOTONIC of its last event sent */
 	uint32_t peer_uid;
 	bool all_users;
 	bool has_uid;
@@ -429,10 +426,8 @@ static void watcher_send(struct watcher *w, uint64_t pos, const struct greeter_e
 	else
 		snprintf(params, size, "{\"event\":%s}", text);
 	w->dropped = 0;
-	if (varlink_call_reply_text(w->call, params, true) == 0) {
+	if (varlink_call_reply_text(w->call, params, true) == 0)
 		w->api->delivered++;
-		w->last_progress_usec = now_usec(CLOCK_MONOTONIC);
-	}
 	free(params);
 }
 
@@ -481,38 +476,11 @@ static void on_batch_end(void *userdata)
 		varlink_call_flush(w->call);
 }
 
-/*
- * Leave events in the ring buffer while a watcher that keeps reading is half
- * a window behind: after a stall greeterd would otherwise read the whole
- * backlog at once and push the window past it. A watcher that has taken
- * nothing for a while holds up nobody; it loses its oldest events instead.
- */
-static bool should_pause(void *userdata)
-{
-	struct api *a = userdata;
-	struct events *ev = a->d->events;
-	uint64_t end = events_window_end(ev), now = 0, half = a->d->opt.replay_window / 2;
-
-	if (a->flushing)
-		return false;
-	for (struct watcher *w = a->watchers; w; w = w->next) {
-		if (end - w->pos <= half)
-			continue;
-		if (!now)
-			now = now_usec(CLOCK_MONOTONIC);
-		if (now - w->last_progress_usec < WATCH_STUCK_USEC)
-			return true;
-	}
-	return false;
-}
-
 static void watcher_on_drain(struct varlink_call *c, void *userdata)
 {
 	struct watcher *w = userdata;
 
 	watcher_pump(w);
-	/* It took what it had: read on from the ring buffer. */
-	events_drain(w->api->d->events);
 }
 
 static void watcher_on_close(struct varlink_call *c, void *userdata)
@@ -573,7 +541,6 @@ static void method_watch_events(struct varlink_call *c, const cJSON *p, void *us
 	w->api = a;
 	w->call = c;
 	w->peer_uid = (uint32_t)varlink_call_peer(c)->uid;
-	w->last_progress_usec = now_usec(CLOCK_MONOTONIC);
 	w->all_users = is_admin(a, varlink_call_peer(c));
 	if (uid && !cJSON_IsNull(uid)) {
 		w->has_uid = true;
@@ -745,7 +712,6 @@ int daemon_api_start(struct daemon *d)
 	if (r < 0)
 		goto fail;
 	a->sink = events_add_sink(d->events, on_event, a);
-	events_set_pause(d->events, should_pause, a);
 	events_set_batch_end(d->events, on_batch_end, a);
 	r = sd_event_add_time_relative(d->loop, &a->status_timer, CLOCK_MONOTONIC,
 				       STATUS_INTERVAL_USEC, 1000000, on_status_timer, a);
@@ -775,7 +741,6 @@ void daemon_api_stop(struct daemon *d)
 	}
 	if (d->events) {
 		events_remove_sink(d->events, a->sink);
-		events_set_pause(d->events, NULL, NULL);
 		events_set_batch_end(d->events, NULL, NULL);
 	}
 	sd_event_source_disable_unref(a->status_timer);

@@ -11,70 +11,110 @@
 #include <string.h>
 
 #define MAX_SINKS 8
-/* Events handed on between two releases of the ring's consumer position. */
+/* Events handed on between two stores of the read position. */
 #define BATCH_MAX 1024
+/* Window entries searched for a lower ring position than the oldest's (inversions). */
+#define RELEASE_SCAN (2 * REORDER_MAX)
 
 struct sink {
 	events_sink_fn fn;
 	void *userdata;
 };
 
+/* An event retained in a ring: the window holds where it is, not a copy. */
+struct window_entry {
+	uint64_t seq;
+	uint64_t ring_pos;
+	bool old; /* in the replaced ring, not ours */
+};
+
 struct events {
 	sd_event *loop;
 	struct ring_reader *ring;
+	struct ring_reader *old; /* a replaced ring, kept for replay; or NULL */
+	struct ring_reader *reading; /* the ring being drained */
 	sd_event_source *io;
 	sd_event_source *timer;
 	uint64_t max_delay_usec;
 	struct sink sinks[MAX_SINKS];
-	struct ring_reader *reading; /* the ring being drained */
 	struct reorder order;
-	/* The replay window: a circular buffer in sequence order. */
-	struct greeter_event *window;
-	size_t window_cap;
+	/* The replay window: retained events in sequence order, a circular buffer. */
+	struct window_entry *window;
+	size_t window_cap; /* events retained at most */
 	size_t window_head; /* index of the oldest */
 	size_t window_len;
-	uint64_t window_total; /* events ever pushed: the next position */
+	uint64_t window_total; /* events ever added: the next position */
+	uint64_t retain_bytes; /* ring bytes retained at most */
+	struct greeter_event scratch; /* events_window_at()'s copy */
 	struct events_counters counters;
-	bool (*should_pause)(void *userdata);
-	void *pause_userdata;
-	bool may_pause; /* false while a replaced ring is emptied */
-	bool paused;
 	void (*batch_end)(void *userdata);
 	void *batch_userdata;
 	void (*store_pos)(uint64_t pos, void *userdata);
 	void *store_userdata;
 	uint64_t stored_pos;
+	uint64_t index_until; /* while indexing a ring: records before this were handed on */
 };
 
-static void window_push(struct events *ev, const struct greeter_event *e)
+static struct window_entry *window_entry(const struct events *ev, size_t i)
 {
-	size_t idx;
+	return &ev->window[(ev->window_head + i) % ev->window_cap];
+}
 
-	if (ev->window_cap == 0) {
-		ev->window_total++;
+static void window_pop(struct events *ev)
+{
+	ev->window_head = (ev->window_head + 1) % ev->window_cap;
+	ev->window_len--;
+}
+
+/* Add in sequence order: inversions, when rebuilt from a ring, are a few deep. */
+static void window_add(struct events *ev, uint64_t seq, uint64_t ring_pos, bool old)
+{
+	size_t i;
+
+	if (ev->window_len == ev->window_cap)
+		window_pop(ev);
+	i = ev->window_len;
+	while (i > 0 && window_entry(ev, i - 1)->seq > seq)
+		i--;
+	if (i > 0 && window_entry(ev, i - 1)->seq == seq)
 		return;
-	}
-	if (ev->window_len == ev->window_cap) {
-		ev->window_head = (ev->window_head + 1) % ev->window_cap;
-		ev->window_len--;
-	}
-	idx = (ev->window_head + ev->window_len) % ev->window_cap;
-	ev->window[idx] = *e;
+	for (size_t j = ev->window_len; j > i; j--)
+		*window_entry(ev, j) = *window_entry(ev, j - 1);
+	*window_entry(ev, i) = (struct window_entry){ seq, ring_pos, old };
 	ev->window_len++;
 	ev->window_total++;
 }
 
-static void dispatch(const struct greeter_event *e, void *ctx)
+static void saw_seq(struct events *ev, uint64_t seq)
+{
+	if (!ev->counters.have_seq || seq > ev->counters.last_seq)
+		ev->counters.last_seq = seq;
+	ev->counters.have_seq = true;
+}
+
+static void dispatch(const struct greeter_event *e, uint64_t ring_pos, void *ctx)
 {
 	struct events *ev = ctx;
 
-	window_push(ev, e);
-	if (!ev->counters.have_seq || e->seq > ev->counters.last_seq)
-		ev->counters.last_seq = e->seq;
-	ev->counters.have_seq = true;
+	window_add(ev, e->seq, ring_pos, ev->reading != ev->ring);
+	saw_seq(ev, e->seq);
 	for (size_t s = 0; s < MAX_SINKS; s++)
 		if (ev->sinks[s].fn)
 			ev->sinks[s].fn(e, ev->sinks[s].userdata);
+}
+
+/* A record as an event, its strings bounded whatever the record holds. */
+static bool decode(struct events *ev, const void *data, size_t size, struct greeter_event *e)
+{
+	if (size < sizeof(*e)) {
+		ev->counters.malformed++;
+		return false;
+	}
+	memcpy(e, data, sizeof(*e));
+	e->comm[sizeof(e->comm) - 1] = '\0';
+	e->filename[sizeof(e->filename) - 1] = '\0';
+	e->message[sizeof(e->message) - 1] = '\0';
+	return true;
 }
 
 static int on_record(void *ctx, const void *data, size_t size)
@@ -82,90 +122,147 @@ static int on_record(void *ctx, const void *data, size_t size)
 	struct events *ev = ctx;
 	struct greeter_event e;
 
-	/* Readers far behind: leave the rest in the ring buffer for now. */
-	if (ev->may_pause && ev->should_pause && ev->should_pause(ev->pause_userdata)) {
-		ev->paused = true;
-		return -EAGAIN;
-	}
-	if (size < sizeof(e)) {
-		ev->counters.malformed++;
+	if (!decode(ev, data, size, &e))
 		return 0;
-	}
-	memcpy(&e, data, sizeof(e));
-	/* Strings from the kernel are bounded here, whatever the record holds. */
-	e.comm[sizeof(e.comm) - 1] = '\0';
-	e.filename[sizeof(e.filename) - 1] = '\0';
-	e.message[sizeof(e.message) - 1] = '\0';
 	ev->counters.received++;
 	reorder_push(&ev->order, &e, ring_reader_pos(ev->reading), dispatch, ev);
 	return 0;
 }
 
-/*
- * Read in batches. Each batch is handed on, and written into the watchers'
- * sockets (batch_end), before the ring's consumer position moves past it: a
- * greeterd that dies at any moment has delivered an event or leaves it in
- * the ring for the next one.
- */
-static size_t drain_ring(struct events *ev, struct ring_reader *ring, bool may_pause)
+/* Records an earlier greeterd handed on and retained: into the window only. */
+static int on_retained(void *ctx, const void *data, size_t size)
+{
+	struct events *ev = ctx;
+	uint64_t pos = ring_reader_pos(ev->reading);
+	struct greeter_event e;
+
+	if (pos >= ev->index_until)
+		return -1;
+	if (decode(ev, data, size, &e)) {
+		window_add(ev, e.seq, pos, ev->reading != ev->ring);
+		saw_seq(ev, e.seq);
+	}
+	return 0;
+}
+
+/* Index what ring holds before until; returns how many events. */
+static size_t index_retained(struct events *ev, struct ring_reader *ring, uint64_t until)
 {
 	size_t total = 0, n;
 
-	ev->paused = false;
-	ev->may_pause = may_pause;
+	ev->reading = ring;
+	ev->index_until = until;
+	do {
+		n = ring_reader_read(ring, on_retained, ev, BATCH_MAX);
+		total += n;
+	} while (n == BATCH_MAX);
+	ev->reading = NULL;
+	/* Numbers up to the last retained were handed on: repeats are dropped. */
+	if (ev->counters.have_seq)
+		reorder_resume(&ev->order, ev->counters.last_seq + 1);
+	return total;
+}
+
+/*
+ * Keep at most the window's worth of events, and at most retain_bytes of
+ * the ring; release the rest to the kernel, but nothing that is retained
+ * or held for its turn.
+ */
+static void retain(struct events *ev)
+{
+	uint64_t read = ring_reader_pos(ev->ring), release = read, held;
+	size_t scan;
+
+	while (ev->window_len) {
+		const struct window_entry *w = window_entry(ev, 0);
+
+		if (!w->old && read - w->ring_pos <= ev->retain_bytes)
+			break;
+		if (w->old && ev->window_len < ev->window_cap)
+			break;
+		window_pop(ev);
+	}
+	if (reorder_oldest_pos(&ev->order, &held) && held < release)
+		release = held;
+	scan = ev->window_len < RELEASE_SCAN ? ev->window_len : RELEASE_SCAN;
+	for (size_t i = 0; i < scan; i++) {
+		const struct window_entry *w = window_entry(ev, i);
+
+		if (!w->old && w->ring_pos < release)
+			release = w->ring_pos;
+	}
+	ring_reader_commit(ev->ring, release);
+}
+
+/* Where the next greeterd reads on: everything before it was handed on. */
+static void store_read_pos(struct events *ev)
+{
+	uint64_t pos = ring_reader_pos(ev->ring), held;
+
+	if (reorder_oldest_pos(&ev->order, &held) && held < pos)
+		pos = held;
+	if (pos != ev->stored_pos && ev->store_pos) {
+		ev->store_pos(pos, ev->store_userdata);
+		ev->stored_pos = pos;
+	}
+}
+
+/*
+ * Read in batches. Each batch is handed on, and written into the watchers'
+ * sockets (batch_end), before the read position is stored for the next
+ * greeterd: a greeterd that dies at any moment has delivered an event or
+ * leaves it for the next one to read.
+ */
+static size_t drain_ring(struct events *ev, struct ring_reader *ring)
+{
+	size_t total = 0, n;
+
 	ev->reading = ring;
 	do {
-		uint64_t held;
-
 		n = ring_reader_read(ring, on_record, ev, BATCH_MAX);
-		if (!ev->paused && ring_reader_caught_up(ring))
+		if (ring_reader_caught_up(ring))
 			reorder_settle(&ev->order, dispatch, ev);
 		if (n && ev->batch_end)
 			ev->batch_end(ev->batch_userdata);
-		/* Events held for their turn stay in the ring too. */
-		if (!reorder_oldest_pos(&ev->order, &held))
-			held = ring_reader_pos(ring);
-		ring_reader_commit(ring, held);
-		if (ring == ev->ring && held != ev->stored_pos && ev->store_pos) {
-			ev->store_pos(held, ev->store_userdata);
-			ev->stored_pos = held;
+		if (ring == ev->ring) {
+			store_read_pos(ev);
+			retain(ev);
 		}
 		total += n;
-	} while (n == BATCH_MAX && !ev->paused);
+	} while (n == BATCH_MAX);
 	ev->reading = NULL;
 	return total;
 }
 
 int events_drain(struct events *ev)
 {
-	size_t n = drain_ring(ev, ev->ring, true);
-
-	/*
-	 * While paused the ring stays readable: the wakeup would fire on every
-	 * turn of the loop. A watcher catching up, or the timer, resumes.
-	 */
-	if (ev->io)
-		(void)sd_event_source_set_enabled(ev->io, ev->paused ? SD_EVENT_OFF : SD_EVENT_ON);
-	return (int)n;
+	return (int)drain_ring(ev, ev->ring);
 }
 
-int events_drain_fd(struct events *ev, int ring_fd)
+int events_drain_fd(struct events *ev, int ring_fd, uint64_t read_pos)
 {
-	struct ring_reader *old;
-	size_t n;
-	int r = ring_reader_open(&old, ring_fd);
+	size_t kept, n;
+	int r;
 
+	if (ev->old)
+		return -EBUSY;
+	r = ring_reader_open(&ev->old, ring_fd);
 	if (r < 0)
 		return r;
-	n = drain_ring(ev, old, false);
-	/* Nothing writes to a replaced ring any more: what is missing was lost. */
+	/* Our ring's order first: the replaced ring's numbers come before. */
 	reorder_settle(&ev->order, dispatch, ev);
+	kept = index_retained(ev, ev->old, read_pos);
+	n = drain_ring(ev, ev->old);
+	/* Nothing writes to a replaced ring any more: what is missing was lost. */
+	ev->reading = ev->old;
+	reorder_settle(&ev->order, dispatch, ev);
+	ev->reading = NULL;
 	if (ev->batch_end)
 		ev->batch_end(ev->batch_userdata);
-	ring_reader_commit(old, ring_reader_pos(old));
-	ring_reader_close(old);
-	if (n > 0)
-		log_notice("delivered %zu event(s) left in the replaced ring buffer", n);
+	if (n > 0 || kept > 0)
+		log_notice("delivered %zu event(s) left in the replaced ring buffer, and kept %zu "
+			   "it had delivered for replay",
+			   n, kept);
 	return (int)n;
 }
 
@@ -186,6 +283,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 int events_start(struct events **out, sd_event *loop, int ring_fd, const struct events_options *o)
 {
 	struct events *ev = calloc(1, sizeof(*ev));
+	size_t kept;
 	int r;
 
 	if (!ev)
@@ -193,9 +291,9 @@ int events_start(struct events **out, sd_event *loop, int ring_fd, const struct 
 	ev->loop = sd_event_ref(loop);
 	ev->max_delay_usec = o->max_delay_usec;
 	reorder_init(&ev->order);
-	ev->window_cap = o->window;
-	ev->window = o->window ? calloc(o->window, sizeof(*ev->window)) : NULL;
-	if (o->window && !ev->window) {
+	ev->window_cap = o->window ? o->window : 1;
+	ev->window = calloc(ev->window_cap, sizeof(*ev->window));
+	if (!ev->window) {
 		events_free(ev);
 		return -ENOMEM;
 	}
@@ -205,13 +303,21 @@ int events_start(struct events **out, sd_event *loop, int ring_fd, const struct 
 		events_free(ev);
 		return r;
 	}
+	/* Half the ring at most: the other half takes what comes while nobody reads. */
+	ev->retain_bytes = ring_reader_size(ev->ring) / 2;
+	kept = index_retained(ev, ev->ring, o->read_pos);
+	if (kept)
+		log_info("%zu event(s) retained in the ring buffer for replay", kept);
 	ev->store_pos = o->store_pos;
 	ev->store_userdata = o->userdata;
 	ev->stored_pos = ring_reader_pos(ev->ring);
 	if (ev->store_pos)
 		ev->store_pos(ev->stored_pos, ev->store_userdata);
-	/* The map itself is pollable: readable when the kernel wakes us. */
-	r = sd_event_add_io(loop, &ev->io, ring_fd, EPOLLIN, on_ready, ev);
+	/*
+	 * The map is pollable, and readable while anything is retained: edge
+	 * triggered, so that only the kernel's wakeups count.
+	 */
+	r = sd_event_add_io(loop, &ev->io, ring_fd, EPOLLIN | EPOLLET, on_ready, ev);
 	if (r >= 0)
 		r = sd_event_add_time_relative(loop, &ev->timer, CLOCK_MONOTONIC, o->max_delay_usec,
 					       o->max_delay_usec / 10 + 1, on_timer, ev);
@@ -232,15 +338,10 @@ void events_free(struct events *ev)
 	sd_event_source_disable_unref(ev->io);
 	sd_event_source_disable_unref(ev->timer);
 	ring_reader_close(ev->ring);
+	ring_reader_close(ev->old);
 	sd_event_unref(ev->loop);
 	free(ev->window);
 	free(ev);
-}
-
-void events_set_pause(struct events *ev, bool (*should_pause)(void *userdata), void *userdata)
-{
-	ev->should_pause = should_pause;
-	ev->pause_userdata = userdata;
 }
 
 void events_set_batch_end(struct events *ev, void (*batch_end)(void *userdata), void *userdata)
@@ -277,19 +378,35 @@ uint64_t events_window_end(const struct events *ev)
 	return ev->window_total;
 }
 
-const struct greeter_event *events_window_at(const struct events *ev, uint64_t pos)
+const struct greeter_event *events_window_at(struct events *ev, uint64_t pos)
 {
+	const struct window_entry *w;
+	const void *data;
+	size_t size;
+
 	if (pos < events_window_start(ev) || pos >= ev->window_total)
 		return NULL;
-	return &ev->window[(ev->window_head + (pos - events_window_start(ev))) % ev->window_cap];
+	w = window_entry(ev, (size_t)(pos - events_window_start(ev)));
+	if (ring_reader_record(w->old ? ev->old : ev->ring, w->ring_pos, &data, &size) < 0 ||
+	    !decode(ev, data, size, &ev->scratch))
+		return NULL;
+	return &ev->scratch;
 }
 
 uint64_t events_window_find_after(const struct events *ev, uint64_t after_seq)
 {
-	for (uint64_t pos = events_window_start(ev); pos < ev->window_total; pos++)
-		if (events_window_at(ev, pos)->seq > after_seq)
-			return pos;
-	return ev->window_total;
+	size_t lo = 0, hi = ev->window_len;
+
+	/* The window is in sequence order. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (window_entry(ev, mid)->seq > after_seq)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return events_window_start(ev) + lo;
 }
 
 const struct events_counters *events_counters(const struct events *ev)

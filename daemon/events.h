@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The event stream: drains the ring buffer (on a wakeup or, at the latest,
- * on a timer), puts events in sequence order, keeps a bounded window of
- * recent events for replay, and hands each event to the registered sinks.
+ * on a timer), puts events in sequence order and hands each to the
+ * registered sinks. The ring is the replay window: events read stay in it,
+ * indexed, until they fall out of the retention (a number of events, and
+ * half the ring), and are released to the kernel only then.
  */
 #ifndef GREETER_EVENTS_H
 #define GREETER_EVENTS_H
@@ -21,7 +23,8 @@ typedef void (*events_sink_fn)(const struct greeter_event *e, void *userdata);
 
 struct events_options {
 	uint64_t max_delay_usec; /* drain at least this often */
-	size_t window; /* events kept for replay */
+	size_t window; /* events retained for replay, at most */
+	uint64_t read_pos; /* where the last greeterd stopped handing events on */
 	/* Keeps the ring position read up to, for the next greeterd and the wakeups. */
 	void (*store_pos)(uint64_t pos, void *userdata);
 	void *userdata;
@@ -37,19 +40,14 @@ struct events_counters {
 int events_start(struct events **out, sd_event *loop, int ring_fd, const struct events_options *o);
 void events_free(struct events *ev);
 
-/* Deliver what a replaced ring buffer still holds, once. Closes nothing. */
-int events_drain_fd(struct events *ev, int ring_fd);
+/*
+ * Deliver what a replaced ring buffer holds past read_pos, and keep what it
+ * retained before for replay. Closes nothing.
+ */
+int events_drain_fd(struct events *ev, int ring_fd, uint64_t read_pos);
 
 /* Read everything pending now (e.g. before shutting down). */
 int events_drain(struct events *ev);
-
-/*
- * Backpressure: before each event, should_pause() may ask to leave it and
- * the rest in the ring buffer (which holds seconds of events) until readers
- * catch up; events_drain() then returns early and is called again later (by
- * the timer, or by the reader that caught up).
- */
-void events_set_pause(struct events *ev, bool (*should_pause)(void *userdata), void *userdata);
 
 /*
  * Called after each batch of events was handed to the sinks, before the ring
@@ -65,15 +63,18 @@ void events_remove_sink(struct events *ev, int handle);
 const struct events_counters *events_counters(const struct events *ev);
 
 /*
- * The window as a stream: each event read gets a position, counting up from
- * 0. Readers (watchers) keep a position of their own instead of a copy of
- * the events, so a slow reader costs no memory; it loses what the window
- * has dropped by the time it catches up.
+ * The window as a stream: each event retained gets a position, counting up
+ * from 0. Readers (watchers) keep a position of their own instead of a copy
+ * of the events, so a slow reader costs no memory and holds up nobody; it
+ * loses what left the retention by the time it catches up.
  */
 uint64_t events_window_start(const struct events *ev); /* oldest position held */
 uint64_t events_window_end(const struct events *ev); /* next position to be written */
-/* The event at pos, or NULL when it has left the window or not yet arrived. */
-const struct greeter_event *events_window_at(const struct events *ev, uint64_t pos);
+/*
+ * The event at pos, read again from the ring, or NULL when it has left the
+ * window or not yet arrived. Valid until the next call.
+ */
+const struct greeter_event *events_window_at(struct events *ev, uint64_t pos);
 /* The first position whose event has seq > after_seq (window_end if none). */
 uint64_t events_window_find_after(const struct events *ev, uint64_t after_seq);
 

@@ -30,9 +30,9 @@
 #include "pins.h"
 #include "state_file.h"
 
-#define DEFAULT_RING_SIZE (16u << 20)
+#define DEFAULT_RING_SIZE (32u << 20)
 #define DEFAULT_MAX_DELAY_MS 10
-#define DEFAULT_WINDOW 8192
+#define DEFAULT_WINDOW 32768
 
 enum {
 	OPT_SOCKET = 0x100,
@@ -91,11 +91,12 @@ static void usage(FILE *out)
 		"      --admin-group NAME  members may watch all users' events\n"
 		"                          (default " GREETER_DEFAULT_ADMIN_GROUP ")\n"
 		"      --ring-size BYTES   ring buffer size, a power of two; K and M suffixes\n"
-		"                          (default 16M)\n"
+		"                          (default 32M)\n"
 		"      --max-delay MS      deliver each event within MS milliseconds (default 10)\n"
 		"      --wakeup-bytes N    wake greeterd at once when N bytes are pending\n"
 		"                          (default a quarter of the ring buffer)\n"
-		"      --replay-window N   recent events kept for clients that resume (default 8192)\n"
+		"      --replay-window N   recent events retained in the ring buffer for clients\n"
+		"                          that resume, at most half of it (default 32768)\n"
 		"      --report-failed     also report failed exec attempts\n"
 		"      --print-events      print each event on standard output\n"
 		"      --journal-events    write each event to the journal as a structured entry\n"
@@ -422,6 +423,12 @@ static int run(struct daemon *d)
 	}
 	eo.max_delay_usec = (uint64_t)d->opt.max_delay_ms * 1000;
 	eo.window = d->opt.replay_window;
+	{
+		__u64 pos = 0;
+
+		pins_read_pos(&d->pins, &pos);
+		eo.read_pos = pos;
+	}
 	eo.store_pos = store_read_pos;
 	eo.userdata = d;
 	r = events_start(&d->events, d->loop, d->pins.events_fd, &eo);
@@ -451,7 +458,7 @@ static int run(struct daemon *d)
 
 	/* Events that waited in a replaced ring, then those that waited in ours. */
 	if (d->pins.old_events_fd >= 0)
-		events_drain_fd(d->events, d->pins.old_events_fd);
+		events_drain_fd(d->events, d->pins.old_events_fd, d->pins.old_read_pos);
 	events_drain(d->events);
 
 	d->ready_usec = now_usec(CLOCK_MONOTONIC);

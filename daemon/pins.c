@@ -669,6 +669,28 @@ static void log_load_failure(int err)
 		log_error("loading the BPF programs failed: %s", strerror(-err));
 }
 
+/*
+ * A new sequence map goes on from its predecessor, with its stream (a build
+ * of ABI 1 had no stream id): written before the programs are attached, as
+ * they number events from the first exec on.
+ */
+static int seed_sequence(struct greeter_bpf *skel, struct old_pins *o, const bool *reused)
+{
+	struct greeter_sequence seq;
+	__u32 zero = 0;
+
+	if (reused[MAP_SEQUENCE])
+		return 0;
+	read_old_value(o->map_fd[MAP_SEQUENCE], &seq, sizeof(seq));
+	if (!seq.stream_id)
+		seq.stream_id = new_stream_id();
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.sequence), &zero, &seq, BPF_ANY) < 0)
+		return -errno;
+	if (o->map_fd[MAP_SEQUENCE] >= 0)
+		log_notice("sequence numbers continue at %llu", (unsigned long long)seq.next);
+	return 0;
+}
+
 static int load(struct pins *p, struct greeter_bpf **skel_out, struct old_pins *o,
 		const struct pins_options *opt, enum greeter_attach_mode mode, bool *reused)
 {
@@ -688,8 +710,16 @@ static int load(struct pins *p, struct greeter_bpf **skel_out, struct old_pins *
 		err = open_and_load(skel_out, o, opt, mode, reused, NULL);
 	}
 	p->btf_from_cache = !err && btf;
-	if (err)
+	if (err) {
 		log_load_failure(err);
+		return err;
+	}
+	err = seed_sequence(*skel_out, o, reused);
+	if (err) {
+		log_error("cannot write the sequence map: %s", strerror(-err));
+		greeter_bpf__destroy(*skel_out);
+		*skel_out = NULL;
+	}
 	return err;
 }
 
@@ -698,7 +728,6 @@ static int seed_maps(struct pins *p, struct greeter_bpf *skel, struct old_pins *
 		     const struct pins_options *opt, const bool *reused)
 {
 	struct greeter_settings st = opt->settings, old;
-	__u32 zero = 0;
 	int err;
 
 	if (!reused[MAP_CONFIG]) {
@@ -718,19 +747,6 @@ static int seed_maps(struct pins *p, struct greeter_bpf *skel, struct old_pins *
 			return err;
 	} else {
 		p->messages_from_pins = true;
-	}
-	if (!reused[MAP_SEQUENCE]) {
-		struct greeter_sequence seq;
-
-		/* The numbers and the stream go on; a build of ABI 1 had no stream id. */
-		read_old_value(o->map_fd[MAP_SEQUENCE], &seq, sizeof(seq));
-		if (!seq.stream_id)
-			seq.stream_id = new_stream_id();
-		if (bpf_map_update_elem(bpf_map__fd(skel->maps.sequence), &zero, &seq, BPF_ANY) < 0)
-			return -errno;
-		if (o->map_fd[MAP_SEQUENCE] >= 0)
-			log_notice("sequence numbers continue at %llu",
-				   (unsigned long long)seq.next);
 	}
 	/* A read position is one in the ring it was read from. */
 	read_old_value(o->map_fd[MAP_SETTINGS], &old, sizeof(old));
@@ -941,6 +957,14 @@ static int create(struct pins *p, struct old_pins *o, const struct pins_options 
 	if (err)
 		return err;
 
+	/* Where the old ring was read up to, before seed_maps() starts ours at 0. */
+	if (!reused[MAP_EVENTS]) {
+		struct greeter_settings old;
+
+		/* ABI 1 kept no read position: it released all it read. */
+		read_old_value(o->map_fd[MAP_SETTINGS], &old, sizeof(old));
+		p->old_read_pos = old.read_pos;
+	}
 	err = seed_maps(p, skel, o, opt, reused);
 	if (err)
 		goto out;

@@ -52,8 +52,9 @@ struct pins {
 	int sequence_fd;
 	int settings_fd;
 	int meta_fd;
-	/* A replaced ring buffer of this ABI still to be drained, or -1. */
+	/* A replaced ring buffer still to be drained, or -1; where it was read up to. */
 	int old_events_fd;
+	__u64 old_read_pos;
 	enum greeter_attach_mode mode;
 	char attach_reason[128];
 	enum pins_outcome outcome;

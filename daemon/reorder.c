@@ -15,13 +15,14 @@ void reorder_init(struct reorder *r)
 static void emit_first(struct reorder *r, reorder_emit_fn emit, void *ctx)
 {
 	struct greeter_event e = r->items[0].e;
+	uint64_t pos = r->items[0].ring_pos;
 
 	if (r->next && e.seq > r->next)
 		r->gaps += e.seq - r->next;
 	r->next = e.seq + 1;
 	r->len--;
 	memmove(&r->items[0], &r->items[1], r->len * sizeof(r->items[0]));
-	emit(&e, ctx);
+	emit(&e, pos, ctx);
 }
 
 /* Emit the held events that come next in order. */
@@ -53,7 +54,7 @@ void reorder_push(struct reorder *r, const struct greeter_event *e, uint64_t rin
 			if (r->next && e->seq > r->next)
 				r->gaps += e->seq - r->next;
 			r->next = e->seq + 1;
-			emit(e, ctx);
+			emit(e, ring_pos, ctx);
 			emit_ready(r, emit, ctx);
 			return;
 		}
@@ -65,6 +66,18 @@ void reorder_push(struct reorder *r, const struct greeter_event *e, uint64_t rin
 	r->items[i].ring_pos = ring_pos;
 	r->len++;
 	emit_ready(r, emit, ctx);
+}
+
+void reorder_resume(struct reorder *r, uint64_t next)
+{
+	if (next > r->next)
+		r->next = next;
+	/* What is held below it now goes; what follows on from it leaves. */
+	while (r->len && r->items[0].e.seq < r->next) {
+		r->late++;
+		r->len--;
+		memmove(&r->items[0], &r->items[1], r->len * sizeof(r->items[0]));
+	}
 }
 
 void reorder_settle(struct reorder *r, reorder_emit_fn emit, void *ctx)

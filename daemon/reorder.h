@@ -20,7 +20,8 @@
 /* Events held at most; a gap held longer than this is a loss. */
 #define REORDER_MAX 256
 
-typedef void (*reorder_emit_fn)(const struct greeter_event *e, void *ctx);
+/* An event in order, with where its record starts in the ring. */
+typedef void (*reorder_emit_fn)(const struct greeter_event *e, uint64_t ring_pos, void *ctx);
 
 struct reorder_item {
 	struct greeter_event e;
@@ -40,6 +41,9 @@ void reorder_init(struct reorder *r);
 /* Take an event read from the ring; emits what is now in order. */
 void reorder_push(struct reorder *r, const struct greeter_event *e, uint64_t ring_pos,
 		  reorder_emit_fn emit, void *ctx);
+
+/* Numbers below next were handed on before (by an earlier greeterd): drop them. */
+void reorder_resume(struct reorder *r, uint64_t next);
 
 /* The reader caught up with the producer: emit all held, gaps are losses. */
 void reorder_settle(struct reorder *r, reorder_emit_fn emit, void *ctx);

@@ -120,3 +120,33 @@ void ring_reader_commit(struct ring_reader *r, uint64_t pos)
 	if (pos > cons)
 		__atomic_store_n(r->consumer_pos, pos, __ATOMIC_RELEASE);
 }
+
+uint64_t ring_reader_size(const struct ring_reader *r)
+{
+	return r->mask + 1;
+}
+
+uint64_t ring_reader_released(const struct ring_reader *r)
+{
+	return __atomic_load_n(r->consumer_pos, __ATOMIC_ACQUIRE);
+}
+
+int ring_reader_record(const struct ring_reader *r, uint64_t pos, const void **data,
+		       size_t *size)
+{
+	const unsigned char *rec;
+	__u32 len;
+
+	/* The record at read_pos is the one being read, when asked from fn. */
+	if (pos < ring_reader_released(r) || pos > r->read_pos || (pos & 7))
+		return -ENOENT;
+	rec = r->data + (pos & r->mask);
+	len = __atomic_load_n((const __u32 *)rec, __ATOMIC_ACQUIRE);
+	if (len & (BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT))
+		return -ENOENT;
+	if (len > r->mask + 1 - BPF_RINGBUF_HDR_SZ)
+		return -ENOENT;
+	*data = rec + BPF_RINGBUF_HDR_SZ;
+	*size = len;
+	return 0;
+}

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Reads a BPF ring buffer map, with the consumer position moved only when
- * asked (ring_reader_commit): what was read but not yet handed on stays in
- * the ring, for the next reader, should this one die. (libbpf's ring_buffer
- * moves it after every record.)
+ * asked (ring_reader_commit): what was read but not yet released stays in
+ * the ring, for replay and for the next reader, should this one die.
+ * (libbpf's ring_buffer moves it after every record.)
  */
 #ifndef GREETER_RING_READER_H
 #define GREETER_RING_READER_H
@@ -34,5 +34,18 @@ bool ring_reader_caught_up(const struct ring_reader *r);
 
 /* Release to the kernel what was read before pos (at most all read so far). */
 void ring_reader_commit(struct ring_reader *r, uint64_t pos);
+
+/* The ring's size in bytes. */
+uint64_t ring_reader_size(const struct ring_reader *r);
+
+/* Up to where the kernel may reuse the ring: what was released. */
+uint64_t ring_reader_released(const struct ring_reader *r);
+
+/*
+ * A record read but not released (or the one fn is given), by the position
+ * it starts at: the kernel writes there no more, so it can be read again
+ * (replayed) as often as asked. -ENOENT when pos holds no such record.
+ */
+int ring_reader_record(const struct ring_reader *r, uint64_t pos, const void **data, size_t *size);
 
 #endif

@@ -19,7 +19,7 @@ struct out {
 
 static struct reorder order;
 
-static void collect(const struct greeter_event *e, void *ctx)
+static void collect(const struct greeter_event *e, uint64_t ring_pos, void *ctx)
 {
 	struct out *o = ctx;
 
