@@ -815,7 +815,12 @@ def suite():
           "GetStatus: pin_dir and state_dir as greeterd was started", st)
     check(st.get("messages") == len(want_list), "GetStatus: messages = %d, as ListMessages" % len(want_list), st)
     check(st.get("watchers") == 0, "GetStatus: no watchers yet", st.get("watchers"))
-    check(st.get("ring_size") == 16 << 20, "GetStatus: ring_size 16 MiB (the default)", st.get("ring_size"))
+    # The default, as greeterd --help states it ("(default 32M)").
+    helptext = subprocess.run([GREETERD, "--help"], capture_output=True, text=True).stdout
+    m = re.search(r"--ring-size[^(]*\(default (\d+)([KM])\)", helptext)
+    default_ring = int(m.group(1)) << (20 if m.group(2) == "M" else 10) if m else None
+    check(default_ring and st.get("ring_size") == default_ring,
+          "GetStatus: ring_size is the default greeterd --help states (%s)" % default_ring, st.get("ring_size"))
     check(isinstance(st.get("uptime_usec"), int) and 0 < st["uptime_usec"] < 600e6, "GetStatus: uptime_usec", st)
     check(st.get("programs") and all(p["program_id"] > 0 and p["link_id"] > 0 for p in st["programs"]),
           "GetStatus: programs with their ids", st.get("programs"))
