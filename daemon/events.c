@@ -43,6 +43,7 @@ struct events {
 	size_t window_cap; /* events retained at most */
 	size_t window_head; /* index of the oldest */
 	size_t window_len;
+	size_t window_old; /* of them from the replaced ring: the oldest, by number */
 	uint64_t window_total; /* events ever added: the next position */
 	uint64_t retain_bytes; /* ring bytes retained at most */
 	struct greeter_event scratch; /* events_window_at()'s copy */
@@ -62,6 +63,8 @@ static struct window_entry *window_entry(const struct events *ev, size_t i)
 
 static void window_pop(struct events *ev)
 {
+	if (window_entry(ev, 0)->old && ev->window_old)
+		ev->window_old--;
 	ev->window_head = (ev->window_head + 1) % ev->window_cap;
 	ev->window_len--;
 }
@@ -82,6 +85,7 @@ static void window_add(struct events *ev, uint64_t seq, uint64_t ring_pos, bool 
 		*window_entry(ev, j) = *window_entry(ev, j - 1);
 	*window_entry(ev, i) = (struct window_entry){ seq, ring_pos, old };
 	ev->window_len++;
+	ev->window_old += old;
 	ev->window_total++;
 }
 
@@ -173,12 +177,14 @@ static void retain(struct events *ev)
 	uint64_t read = ring_reader_pos(ev->ring), release = read, held;
 	size_t scan;
 
-	while (ev->window_len) {
-		const struct window_entry *w = window_entry(ev, 0);
+	/*
+	 * Our ring's oldest retained event decides; the replaced ring's, older
+	 * still, go first when ours must (they cost our ring nothing).
+	 */
+	while (ev->window_len > ev->window_old) {
+		const struct window_entry *w = window_entry(ev, ev->window_old);
 
 		if (!w->old && read - w->ring_pos <= ev->retain_bytes)
-			break;
-		if (w->old && ev->window_len < ev->window_cap)
 			break;
 		window_pop(ev);
 	}
