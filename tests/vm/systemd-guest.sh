@@ -42,8 +42,8 @@ finish() {
 
 ctl() { timeout 30 greeterctl "$@"; }
 as_501() { setpriv --reuid 501 --regid 501 --clear-groups /bin/true; }
-# The first event of UID 501's that greeterd still holds.
-greeting_501() { ctl tail --after 0 -u 501 -n 1 --json 2>/dev/null; }
+# The first event of UID 501's after sequence number $1 (default 0) that greeterd holds.
+greeting_501() { ctl tail --after "${1:-0}" -u 501 -n 1 --json 2>/dev/null; }
 greeted() { # json: UID 501's event with its message
 	grep -q '"uid":501' <<<"$1" && grep -q '"message":"Hi user 501!"' <<<"$1"
 }
@@ -121,7 +121,7 @@ check "greeterd active after the restart, a new process" eval 'active greeterd.s
 check "the restart kept the pins and the links (same link IDs)" eval '[ -n "$links1" ] && [ "$links1" = "$links2" ]'
 check "the restart kept the message" eval 'ctl get 501 | grep -q "Hi user 501!"'
 as_501
-ev2=$(greeting_501)
+ev2=$(greeting_501 "$(seq_of "$ev")")
 check "greeted after the restart" eval 'greeted "$ev2" && [ "$(seq_of "$ev2")" -gt "$(seq_of "$ev")" ]'
 
 # Socket activation: the service stopped, the socket kept; the first client
