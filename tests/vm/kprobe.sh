@@ -23,15 +23,4 @@ vm_init "$release"
 vm_need_tools qemu-system-x86_64:qemu-system-x86 debootstrap:debootstrap gzip:gzip
 vm_fetch_all
 
-# The initramfs: busybox, /init (mounts, then the checks), the host build.
-vm_host_initramfs "$here/kprobe-guest.sh" "$greeterd" "$greeterctl" "$VM_TMP/initramfs.cpio.gz"
-
-vm_boot kprobe 120 -kernel "$VM_KERNEL" -initrd "$VM_TMP/initramfs.cpio.gz" \
-	-append "console=ttyS0 panic=-1 quiet"
-rc=$?
-vm_wall " (guest ${VM_BOOT_SECONDS}s)"
-if [ $rc -ne 0 ]; then
-	vm_log "FAIL"
-	exit 1
-fi
-vm_log "PASS"
+vm_initramfs_suite kprobe "$here/kprobe-guest.sh" "$greeterd" "$greeterctl"

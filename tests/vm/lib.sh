@@ -473,6 +473,24 @@ vm_host_initramfs() { # guest greeterd greeterctl output
 	vm_log "initramfs: $(du -h "$4" | cut -f1)"
 }
 
+# The rest of an initramfs suite (kprobe.sh, refuse.sh): the initramfs with
+# GUEST_SCRIPT as /init and the host build, one boot, its verdict as the
+# suite's exit status.
+vm_initramfs_suite() { # name guest_script greeterd greeterctl
+	local rc
+	vm_host_initramfs "$2" "$3" "$4" "$VM_TMP/initramfs.cpio.gz"
+	vm_boot "$1" 120 -kernel "$VM_KERNEL" -initrd "$VM_TMP/initramfs.cpio.gz" \
+		-append "console=ttyS0 panic=-1 quiet"
+	rc=$?
+	vm_wall " (guest ${VM_BOOT_SECONDS}s)"
+	if [ $rc -ne 0 ]; then
+		vm_log "FAIL"
+		exit 1
+	fi
+	vm_log "PASS"
+	exit 0
+}
+
 # ---- qemu.
 
 # Boots the guest under TCG (KVM hangs on this kind of machine) and streams

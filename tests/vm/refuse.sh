@@ -28,14 +28,4 @@ vm_need_tools qemu-system-x86_64:qemu-system-x86 debootstrap:debootstrap gzip:gz
 VM_APT_TREE=1
 vm_fetch_all
 
-vm_host_initramfs "$here/refuse-guest.sh" "$greeterd" "$greeterctl" "$VM_TMP/initramfs.cpio.gz"
-
-vm_boot refuse 120 -kernel "$VM_KERNEL" -initrd "$VM_TMP/initramfs.cpio.gz" \
-	-append "console=ttyS0 panic=-1 quiet"
-rc=$?
-vm_wall " (guest ${VM_BOOT_SECONDS}s)"
-if [ $rc -ne 0 ]; then
-	vm_log "FAIL"
-	exit 1
-fi
-vm_log "PASS"
+vm_initramfs_suite refuse "$here/refuse-guest.sh" "$greeterd" "$greeterctl"
