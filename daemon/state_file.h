@@ -2,13 +2,7 @@
 /*
  * The durable message store, <state_dir>/messages.json. While the host is up
  * the pinned BPF map is the truth; this file brings the messages back after a
- * reboot. Format:
- *
- *   {"version": 1, "messages": {"501": "Hi user 501!", "default": "Hello all"}}
- *
- * Keys are decimal UIDs, or "default" for GREETER_DEFAULT_UID; the file is
- * written with keys sorted by UID and "default" last. Unknown top-level keys
- * are ignored.
+ * reboot. Its contents are a messages document (messages_json.h).
  */
 #ifndef GREETER_STATE_FILE_H
 #define GREETER_STATE_FILE_H
@@ -16,30 +10,9 @@
 #include <stddef.h>
 
 #include "entries.h"
+#include "messages_json.h"
 
 #define STATE_FILE_NAME "messages.json"
-#define STATE_FILE_VERSION 1
-#define STATE_FILE_MAX_SIZE (4u << 20)
-
-/*
- * Parse the len bytes at data (no NUL needed) into out, which must be empty
- * (zero-initialised). All or nothing: on error out stays empty.
- *
- * Returns 0, -EBADMSG if the data is not a valid state file (err says why;
- * hostile bytes in it are escaped), -ENOMEM.
- */
-int state_file_parse(const char *data, size_t len, struct greeter_entries *out, char *err,
-		     size_t err_size);
-
-/*
- * Serialise entries (NULL means none) as the file's contents: *out is a
- * NUL-terminated, malloc'd buffer of *out_len bytes ending in a newline.
- *
- * Returns 0, -EINVAL if an entry holds an invalid message or a duplicated UID
- * (err says which), -ENOMEM.
- */
-int state_file_format(const struct greeter_entries *entries, char **out, size_t *out_len, char *err,
-		      size_t err_size);
 
 /*
  * Load <state_dir>/messages.json into out, which must be empty; on any result
@@ -47,7 +20,7 @@ int state_file_format(const struct greeter_entries *entries, char **out, size_t 
  *   0         loaded;
  *   1         no file (or no state_dir): nothing saved yet;
  *   -EBADMSG  the file was corrupt (not JSON, wrong version or types, a bad
- *             UID or message, larger than STATE_FILE_MAX_SIZE): it was renamed
+ *             UID or message, larger than MESSAGES_JSON_MAX_SIZE): it was renamed
  *             to messages.json.corrupt-<UTC YYYYmmddTHHMMSS>[.N] and err says
  *             what was wrong and where it went;
  *   -EINVAL   messages.json is not a regular file (left alone);

@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ ${#targets[@]} -gt 0 ] ||
-	targets=(fuzz_varlink_server fuzz_varlink_framer fuzz_validate fuzz_state_file)
+	targets=(fuzz_varlink_server fuzz_varlink_framer fuzz_validate fuzz_messages_json)
 
 # Is libFuzzer really there? (Debian: libclang-rt-14-dev, or clang 13's own.)
 if ! command -v clang >/dev/null; then
@@ -69,13 +69,13 @@ declare -A dict=(
 	[fuzz_varlink_server]=varlink.dict
 	[fuzz_varlink_framer]=varlink.dict
 	[fuzz_validate]=json.dict
-	[fuzz_state_file]=json.dict
+	[fuzz_messages_json]=json.dict
 )
 declare -A max_len=(
 	[fuzz_varlink_server]=16384
 	[fuzz_varlink_framer]=8192
 	[fuzz_validate]=1024
-	[fuzz_state_file]=8192
+	[fuzz_messages_json]=8192
 )
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_may_return_null=1}

@@ -293,14 +293,14 @@ static void test_stable_format(void **state)
 	assert_int_equal(greeter_entries_add(&in, 1000, "b"), 0);
 	assert_int_equal(greeter_entries_add(&in, GREETER_DEFAULT_UID, "Hello all"), 0);
 	assert_int_equal(greeter_entries_add(&in, 501, "a"), 0);
-	assert_int_equal(state_file_format(&in, &text, &len, f->err, sizeof(f->err)), 0);
+	assert_int_equal(messages_json_format(&in, &text, &len, f->err, sizeof(f->err)), 0);
 	assert_string_equal(text, expected);
 	assert_int_equal(len, strlen(expected));
 	free(text);
 	greeter_entries_free(&in);
 
 	/* Nothing to save is an empty object. */
-	assert_int_equal(state_file_format(NULL, &text, &len, f->err, sizeof(f->err)), 0);
+	assert_int_equal(messages_json_format(NULL, &text, &len, f->err, sizeof(f->err)), 0);
 	assert_string_equal(text, "{\n\t\"version\":\t1,\n\t\"messages\":\t{\n\t}\n}\n");
 	free(text);
 }
@@ -536,7 +536,7 @@ static void test_hostile_key_escaped(void **state)
 	struct greeter_entries out = { 0 };
 	const char *p;
 
-	assert_int_equal(state_file_parse(LIT(data), &out, f->err, sizeof(f->err)), -EBADMSG);
+	assert_int_equal(messages_json_parse(LIT(data), &out, f->err, sizeof(f->err)), -EBADMSG);
 	assert_int_equal(out.count, 0);
 	/* Escaped, and cut short. */
 	assert_string_equal(f->err,
@@ -549,7 +549,7 @@ static void test_hostile_key_escaped(void **state)
 static void test_too_large(void **state)
 {
 	struct fixture *f = *state;
-	size_t len = STATE_FILE_MAX_SIZE + 1;
+	size_t len = MESSAGES_JSON_MAX_SIZE + 1;
 	char *data = malloc(len);
 	static const char head[] = "{\"version\":1,\"messages\":{}}";
 
@@ -592,7 +592,7 @@ static void test_too_many(void **state)
 	greeter_entries_free(&out);
 	greeter_entries_free(&in);
 	data = read_file(f->file, &len);
-	assert_true(len < STATE_FILE_MAX_SIZE);
+	assert_true(len < MESSAGES_JSON_MAX_SIZE);
 	free(data);
 
 	/* One more message than allowed: 16385 short members. */
@@ -635,7 +635,7 @@ static void test_parse_direct(void **state)
 	struct fixture *f = *state;
 	struct greeter_entries out = { 0 };
 
-	assert_int_equal(state_file_parse(LIT("{\"version\":1,\"messages\":{\"default\":\"Hello "
+	assert_int_equal(messages_json_parse(LIT("{\"version\":1,\"messages\":{\"default\":\"Hello "
 					      "all\",\"501\":\"Hi user 501!\"}}"),
 					  &out, f->err, sizeof(f->err)),
 			 0);
@@ -645,24 +645,24 @@ static void test_parse_direct(void **state)
 	assert_int_equal(out.items[1].uid, GREETER_DEFAULT_UID);
 	assert_string_equal(out.items[1].text, "Hello all");
 	/* out must be empty on entry. */
-	assert_int_equal(state_file_parse(LIT("{}"), &out, f->err, sizeof(f->err)), -EINVAL);
+	assert_int_equal(messages_json_parse(LIT("{}"), &out, f->err, sizeof(f->err)), -EINVAL);
 	greeter_entries_free(&out);
 
 	/* No NUL terminator needed: parsing stops at len. */
-	assert_int_equal(state_file_parse("{\"version\":1,\"messages\":{}}garbage", 27, &out,
+	assert_int_equal(messages_json_parse("{\"version\":1,\"messages\":{}}garbage", 27, &out,
 					  f->err, sizeof(f->err)),
 			 0);
 	/* err may be NULL or tiny. */
-	assert_int_equal(state_file_parse(LIT("x"), &out, NULL, 0), -EBADMSG);
-	assert_int_equal(state_file_parse(LIT("x"), &out, f->err, 4), -EBADMSG);
+	assert_int_equal(messages_json_parse(LIT("x"), &out, NULL, 0), -EBADMSG);
+	assert_int_equal(messages_json_parse(LIT("x"), &out, f->err, 4), -EBADMSG);
 	assert_string_equal(f->err, "not");
-	assert_int_equal(state_file_parse(NULL, 0, &out, f->err, sizeof(f->err)), -EBADMSG);
+	assert_int_equal(messages_json_parse(NULL, 0, &out, f->err, sizeof(f->err)), -EBADMSG);
 	/* Deeply nested input is refused, not a stack overflow. */
 	{
 		static char deep[100000];
 
 		memset(deep, '[', sizeof(deep));
-		assert_int_equal(state_file_parse(deep, sizeof(deep), &out, f->err, sizeof(f->err)),
+		assert_int_equal(messages_json_parse(deep, sizeof(deep), &out, f->err, sizeof(f->err)),
 				 -EBADMSG);
 	}
 }

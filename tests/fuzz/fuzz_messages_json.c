@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * daemon/state_file.c: state_file_parse() on arbitrary bytes, and the round
- * trip through state_file_format().
+ * common/messages_json.c: messages_json_parse() on arbitrary bytes, and the round
+ * trip through messages_json_format().
  *
  * 1. The input as a file. On success the entries are sorted, unique and
  *    valid, and parse(format(entries)) gives them back; on failure the
  *    entries stay empty and the reason is printable.
  * 2. The input as entries, records of a 4-byte UID (little endian), a length
  *    byte and that many bytes of text (up to 64), put in the list as they
- *    come, unsorted, duplicates and all. state_file_format() must fail
+ *    come, unsorted, duplicates and all. messages_json_format() must fail
  *    exactly when there is a duplicate or an invalid message; when it
  *    succeeds, parse(format(x)) == x (sorted) and formatting again gives the
  *    same bytes.
@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "fuzz_ref.h"
-#include "state_file.h"
+#include "messages_json.h"
 #include "validate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -69,13 +69,13 @@ static void round_trip(const struct greeter_entries *x, const struct greeter_ent
 	char err[256] = "", *out = NULL, *again = NULL;
 	size_t len = 0, len2 = 0;
 
-	if (state_file_format(x, &out, &len, err, sizeof(err)) != 0)
+	if (messages_json_format(x, &out, &len, err, sizeof(err)) != 0)
 		abort();
 	if (len != strlen(out) || len == 0 || out[len - 1] != '\n')
 		abort();
-	if (state_file_parse(out, len, &back, err, sizeof(err)) != 0 || !same(&back, sorted))
+	if (messages_json_parse(out, len, &back, err, sizeof(err)) != 0 || !same(&back, sorted))
 		abort();
-	if (state_file_format(&back, &again, &len2, err, sizeof(err)) != 0 || len2 != len ||
+	if (messages_json_format(&back, &again, &len2, err, sizeof(err)) != 0 || len2 != len ||
 	    memcmp(out, again, len) != 0)
 		abort();
 	free(again);
@@ -87,7 +87,7 @@ static void as_file(const uint8_t *data, size_t size)
 {
 	struct greeter_entries list = {0};
 	char err[512] = "";
-	int r = state_file_parse((const char *)data, size, &list, err, sizeof(err));
+	int r = messages_json_parse((const char *)data, size, &list, err, sizeof(err));
 
 	if (r != 0) {
 		if ((r != -EBADMSG && r != -ENOMEM) || list.count != 0 || list.items || !*err)
@@ -143,7 +143,7 @@ static void as_entries(const uint8_t *data, size_t size)
 	for (i = 1; i < sorted.count; i++)
 		ok &= sorted.items[i - 1].uid != sorted.items[i].uid;
 
-	r = state_file_format(&x, &out, &len, err, sizeof(err));
+	r = messages_json_format(&x, &out, &len, err, sizeof(err));
 	if (ok) {
 		if (r != 0)
 			abort();
