@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,12 +123,18 @@ static int parse_size(const char *s, unsigned long long *out)
 	v = strtoull(s, &end, 10);
 	if (errno || end == s)
 		return -EINVAL;
+	unsigned shift = 0;
+
 	if (*end == 'K' || *end == 'k')
-		v <<= 10, end++;
+		shift = 10, end++;
 	else if (*end == 'M' || *end == 'm')
-		v <<= 20, end++;
+		shift = 20, end++;
 	if (*end)
 		return -EINVAL;
+	/* A size the shift would wrap is refused, not taken modulo 2^64. */
+	if (v > (ULLONG_MAX >> shift))
+		return -ERANGE;
+	v <<= shift;
 	*out = v;
 	return 0;
 }
