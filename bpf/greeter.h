@@ -81,7 +81,12 @@ enum greeter_setting_flags {
 struct greeter_settings {
 	__u64 wakeup_bytes; /* wake user space once this much is pending past read_pos */
 	__u32 flags; /* enum greeter_setting_flags */
-	__u32 reserved;
+	/*
+	 * Bytes past read_pos that greeterd may have handed on already (the
+	 * batch in flight): after a kill, the next greeterd hands them on again
+	 * and counts them as repeated. 0 from builds before it was kept.
+	 */
+	__u32 handing;
 	/*
 	 * Ring position up to which greeterd has read and handed events on;
 	 * the next greeterd reads on from here. Wakeups count from it, not

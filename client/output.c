@@ -403,6 +403,11 @@ void print_status(const cJSON *reply)
 	       "%llu not written to the journal\n",
 	       json_num(counters, "lost_kernel"), json_num(counters, "dropped_watchers"),
 	       json_num(counters, "dropped_journal"));
+	if (json_num(counters, "repeated")) {
+		label("Repeated:");
+		printf("%llu handed on again after a kill (the journal may hold them twice)\n",
+		       json_num(counters, "repeated"));
+	}
 	label("Failed execs:");
 	printf("%llu\n", json_num(counters, "failed_execs"));
 }

@@ -344,6 +344,8 @@ static void method_get_status(struct varlink_call *c, const cJSON *p, void *user
 	cJSON_AddNumberToObject(counters, "delivered", (double)a->delivered);
 	cJSON_AddNumberToObject(counters, "dropped_watchers", (double)a->dropped);
 	cJSON_AddNumberToObject(counters, "dropped_journal", (double)journal_dropped());
+	cJSON_AddNumberToObject(counters, "dropped_late", (double)ec->late);
+	cJSON_AddNumberToObject(counters, "repeated", (double)ec->repeated);
 	varlink_call_reply(c, r, false);
 }
 

@@ -50,9 +50,14 @@ struct events {
 	struct events_counters counters;
 	void (*batch_end)(void *userdata);
 	void *batch_userdata;
-	void (*store_pos)(uint64_t pos, void *userdata);
+	void (*store_pos)(uint64_t pos, uint64_t until, void *userdata);
 	void *store_userdata;
 	uint64_t stored_pos;
+	/* Kept as where events may have been handed on up to: a batch reads no further. */
+	uint64_t stored_until;
+	bool at_bound; /* the batch stopped there */
+	/* Our ring's records before this were perhaps handed on by the last greeterd. */
+	uint64_t repeat_until;
 	uint64_t index_until; /* while indexing a ring: records before this were handed on */
 };
 
@@ -102,6 +107,8 @@ static void dispatch(const struct greeter_event *e, uint64_t ring_pos, void *ctx
 
 	window_add(ev, e->seq, ring_pos, ev->reading != ev->ring);
 	saw_seq(ev, e->seq);
+	if (ev->reading == ev->ring && ring_pos < ev->repeat_until)
+		ev->counters.repeated++;
 	for (size_t s = 0; s < MAX_SINKS; s++)
 		if (ev->sinks[s].fn)
 			ev->sinks[s].fn(e, ev->sinks[s].userdata);
@@ -125,11 +132,17 @@ static int on_record(void *ctx, const void *data, size_t size)
 {
 	struct events *ev = ctx;
 	struct greeter_event e;
+	uint64_t pos = ring_reader_pos(ev->reading);
 
+	/* Past what the next greeterd would count as perhaps handed on: wait. */
+	if (ev->reading == ev->ring && pos >= ev->stored_until) {
+		ev->at_bound = true;
+		return -1;
+	}
 	if (!decode(ev, data, size, &e))
 		return 0;
 	ev->counters.received++;
-	reorder_push(&ev->order, &e, ring_reader_pos(ev->reading), dispatch, ev);
+	reorder_push(&ev->order, &e, pos, dispatch, ev);
 	return 0;
 }
 
@@ -200,24 +213,44 @@ static void retain(struct events *ev)
 	ring_reader_commit(ev->ring, release);
 }
 
-/* Where the next greeterd reads on: everything before it was handed on. */
+static void store(struct events *ev, uint64_t pos, uint64_t until)
+{
+	if (ev->store_pos && (pos != ev->stored_pos || until != ev->stored_until))
+		ev->store_pos(pos, until, ev->store_userdata);
+	ev->stored_pos = pos;
+	ev->stored_until = until;
+}
+
+/*
+ * Where the next greeterd reads on: everything before it was handed on.
+ * What was read after it (past an event held for its turn) may have been,
+ * and so may what the last greeterd had in flight, until we pass it.
+ */
 static void store_read_pos(struct events *ev)
 {
-	uint64_t pos = ring_reader_pos(ev->ring), held;
+	uint64_t read = ring_reader_pos(ev->ring), pos = read, held;
 
 	if (reorder_oldest_pos(&ev->order, &held) && held < pos)
 		pos = held;
-	if (pos != ev->stored_pos && ev->store_pos) {
-		ev->store_pos(pos, ev->store_userdata);
-		ev->stored_pos = pos;
-	}
+	store(ev, pos, read > ev->repeat_until ? read : ev->repeat_until);
+}
+
+/* Before a batch: it may hand on all the producer has submitted now. */
+static void store_batch_bound(struct events *ev)
+{
+	uint64_t until = ring_reader_produced(ev->ring);
+
+	if (until > ev->stored_until)
+		store(ev, ev->stored_pos, until);
 }
 
 /*
  * Read in batches. Each batch is handed on, and written into the watchers'
  * sockets (batch_end), before the read position is stored for the next
  * greeterd: a greeterd that dies at any moment has delivered an event or
- * leaves it for the next one to read.
+ * leaves it for the next one to read. Before a batch, how far it may go is
+ * stored too, so that the next greeterd knows which events it hands on
+ * again (the journal may hold them twice) and counts them.
  */
 static size_t drain_ring(struct events *ev, struct ring_reader *ring)
 {
@@ -225,6 +258,9 @@ static size_t drain_ring(struct events *ev, struct ring_reader *ring)
 
 	ev->reading = ring;
 	do {
+		if (ring == ev->ring)
+			store_batch_bound(ev);
+		ev->at_bound = false;
 		n = ring_reader_read(ring, on_record, ev, BATCH_MAX);
 		if (ring_reader_caught_up(ring))
 			reorder_settle(&ev->order, dispatch, ev);
@@ -234,8 +270,9 @@ static size_t drain_ring(struct events *ev, struct ring_reader *ring)
 			store_read_pos(ev);
 			retain(ev);
 		}
+		ev->counters.late = ev->order.late;
 		total += n;
-	} while (n == BATCH_MAX);
+	} while (n == BATCH_MAX || (n > 0 && ev->at_bound));
 	ev->reading = NULL;
 	return total;
 }
@@ -314,11 +351,14 @@ int events_start(struct events **out, sd_event *loop, int ring_fd, const struct 
 	kept = index_retained(ev, ev->ring, o->read_pos);
 	if (kept)
 		log_info("%zu event(s) retained in the ring buffer for replay", kept);
-	ev->store_pos = o->store_pos;
 	ev->store_userdata = o->userdata;
+	/* What the last greeterd may have handed on stays counted if we die too. */
+	ev->repeat_until = o->handed_until;
 	ev->stored_pos = ring_reader_pos(ev->ring);
+	ev->stored_until = o->handed_until > ev->stored_pos ? o->handed_until : ev->stored_pos;
+	ev->store_pos = o->store_pos;
 	if (ev->store_pos)
-		ev->store_pos(ev->stored_pos, ev->store_userdata);
+		ev->store_pos(ev->stored_pos, ev->stored_until, ev->store_userdata);
 	/*
 	 * The map is pollable, and readable while anything is retained: edge
 	 * triggered, so that only the kernel's wakeups count.

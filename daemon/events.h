@@ -25,14 +25,21 @@ struct events_options {
 	uint64_t max_delay_usec; /* drain at least this often */
 	size_t window; /* events retained for replay, at most */
 	uint64_t read_pos; /* where the last greeterd stopped handing events on */
-	/* Keeps the ring position read up to, for the next greeterd and the wakeups. */
-	void (*store_pos)(uint64_t pos, void *userdata);
+	uint64_t handed_until; /* and up to where it may have handed some on */
+	/*
+	 * Keeps, for the next greeterd and the wakeups, the ring position
+	 * events were handed on up to, and up to where they may be (until).
+	 */
+	void (*store_pos)(uint64_t pos, uint64_t until, void *userdata);
 	void *userdata;
 };
 
 struct events_counters {
 	uint64_t received; /* events read from the ring buffer */
 	uint64_t malformed; /* records of the wrong size (never expected) */
+	/* Handed on again: a killed greeterd may have handed them on already. */
+	uint64_t repeated;
+	uint64_t late; /* dropped: their number had been given up on, or came twice */
 	uint64_t last_seq; /* highest sequence number seen */
 	bool have_seq;
 };

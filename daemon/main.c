@@ -259,10 +259,10 @@ static void raise_fd_limit(void)
 	}
 }
 
-static void store_read_pos(uint64_t pos, void *userdata)
+static void store_read_pos(uint64_t pos, uint64_t until, void *userdata)
 {
 	struct daemon *d = userdata;
-	int r = pins_store_read_pos(&d->pins, pos);
+	int r = pins_store_read_pos(&d->pins, pos, until);
 
 	if (r < 0)
 		log_warning("cannot keep the ring's read position: %s", strerror(-r));
@@ -431,10 +431,11 @@ static int run(struct daemon *d)
 	eo.max_delay_usec = (uint64_t)d->opt.max_delay_ms * 1000;
 	eo.window = d->opt.replay_window;
 	{
-		__u64 pos = 0;
+		__u64 pos = 0, until = 0;
 
-		pins_read_pos(&d->pins, &pos);
+		pins_read_pos(&d->pins, &pos, &until);
 		eo.read_pos = pos;
+		eo.handed_until = until;
 	}
 	eo.store_pos = store_read_pos;
 	eo.userdata = d;

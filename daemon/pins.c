@@ -1156,7 +1156,7 @@ int pins_read_stream_id(const struct pins *p, __u64 *id)
 	return 0;
 }
 
-int pins_read_pos(const struct pins *p, __u64 *pos)
+int pins_read_pos(const struct pins *p, __u64 *pos, __u64 *until)
 {
 	struct greeter_settings st;
 	__u32 zero = 0;
@@ -1164,10 +1164,11 @@ int pins_read_pos(const struct pins *p, __u64 *pos)
 	if (bpf_map_lookup_elem(p->settings_fd, &zero, &st) < 0)
 		return -errno;
 	*pos = st.read_pos;
+	*until = st.read_pos + st.handing;
 	return 0;
 }
 
-int pins_store_read_pos(struct pins *p, __u64 pos)
+int pins_store_read_pos(struct pins *p, __u64 pos, __u64 until)
 {
 	struct greeter_settings st;
 	__u32 zero = 0;
@@ -1176,6 +1177,8 @@ int pins_store_read_pos(struct pins *p, __u64 pos)
 	if (bpf_map_lookup_elem(p->settings_fd, &zero, &st) < 0)
 		return -errno;
 	st.read_pos = pos;
+	/* A batch spans less than the ring, and a ring is at most 1 GiB. */
+	st.handing = until > pos ? (__u32)(until - pos) : 0;
 	return bpf_map_update_elem(p->settings_fd, &zero, &st, BPF_ANY) < 0 ? -errno : 0;
 }
 

@@ -94,8 +94,12 @@ int pins_read_last_seq(const struct pins *p, __u64 *next);
 /* The id of the event stream: made when numbering started at 1. */
 int pins_read_stream_id(const struct pins *p, __u64 *id);
 /* Where the last greeterd stopped reading the ring, and keeping it for the next. */
-int pins_read_pos(const struct pins *p, __u64 *pos);
-int pins_store_read_pos(struct pins *p, __u64 pos);
+/*
+ * Where the last greeterd had handed events on up to (pos), and up to where
+ * it may have handed some on (until >= pos: the batch it was at).
+ */
+int pins_read_pos(const struct pins *p, __u64 *pos, __u64 *until);
+int pins_store_read_pos(struct pins *p, __u64 pos, __u64 until);
 
 /* Detach and remove everything greeter pinned in pin_dir; foreign files stay. */
 int pins_remove(const char *pin_dir);

@@ -105,6 +105,11 @@ uint64_t ring_reader_pos(const struct ring_reader *r)
 	return r->read_pos;
 }
 
+uint64_t ring_reader_produced(const struct ring_reader *r)
+{
+	return __atomic_load_n(r->producer_pos, __ATOMIC_ACQUIRE);
+}
+
 bool ring_reader_caught_up(const struct ring_reader *r)
 {
 	return r->read_pos >= __atomic_load_n(r->producer_pos, __ATOMIC_ACQUIRE);
@@ -131,8 +136,7 @@ uint64_t ring_reader_released(const struct ring_reader *r)
 	return __atomic_load_n(r->consumer_pos, __ATOMIC_ACQUIRE);
 }
 
-int ring_reader_record(const struct ring_reader *r, uint64_t pos, const void **data,
-		       size_t *size)
+int ring_reader_record(const struct ring_reader *r, uint64_t pos, const void **data, size_t *size)
 {
 	const unsigned char *rec;
 	__u32 len;

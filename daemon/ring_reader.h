@@ -29,6 +29,9 @@ size_t ring_reader_read(struct ring_reader *r, ring_record_fn fn, void *ctx, siz
 /* Where the record handed to fn starts (while in fn), or the next one will. */
 uint64_t ring_reader_pos(const struct ring_reader *r);
 
+/* Where the producer is: everything before it is reserved or submitted. */
+uint64_t ring_reader_produced(const struct ring_reader *r);
+
 /* Everything the producer had submitted when asked has been read. */
 bool ring_reader_caught_up(const struct ring_reader *r);
 

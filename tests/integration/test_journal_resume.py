@@ -2,8 +2,10 @@
 """The journal sink resumes: with --journal-events, greeterd killed with
 SIGKILL 20 times during a load, every exec is written to the journal at
 least once; the repeats are bounded (what a killed greeterd had handed on
-after it last stored its read position: one batch at most per kill). In
-private mount and network namespaces, with a journal socket of its own."""
+after it last stored its read position: one batch at most per kill) and
+counted: the "repeated" counters of the greeterds that followed the kills
+add up to at least the repeats the journal got. In private mount and
+network namespaces, with a journal socket of its own."""
 import os
 import random
 import socket
@@ -67,8 +69,10 @@ try:
     loops = [subprocess.Popen(["bash", "-c", "for i in $(seq %d); do %s; sleep 0.001; done"
                                % (N // 2, m.path)]) for _ in range(2)]
     kills = 0
+    counted = 0  # each greeterd's "repeated", read just before it is killed
     while kills < KILLS and any(p.poll() is None for p in loops):
         time.sleep(random.uniform(0.05, 0.15))
+        counted += d.call("io.greeter.GetStatus")["parameters"]["counters"]["repeated"]
         d.kill9()
         kills += 1
         d.start()
@@ -76,6 +80,7 @@ try:
         check(p.wait() == 0, "exec loop ran")
     wait_for(lambda: len(set(seqs)) >= N, timeout=15)
     st = d.call("io.greeter.GetStatus")["parameters"]["counters"]
+    counted += st["repeated"]
     check(d.stop() == 0, "greeterd stops on SIGTERM")
     reading.clear()
     t.join(5)
@@ -84,6 +89,8 @@ try:
     check(len(set(seqs)) == N, "every exec journaled at least once (%d of %d)" % (len(set(seqs)), N))
     repeats = len(seqs) - len(set(seqs))
     check(repeats <= KILLS * BATCH, "repeats bounded: %d after %d kills" % (repeats, kills))
+    check(repeats <= counted <= KILLS * BATCH,
+          "GetStatus counted the repeats: %d counted, %d in the journal" % (counted, repeats))
 finally:
     d.cleanup()
     m.cleanup()
