@@ -23,6 +23,7 @@
 #include "daemon.h"
 #include "dirs.h"
 #include "events.h"
+#include "heap_trim.h"
 #include "journal.h"
 #include "kernel_probe.h"
 #include "libbpf_log.h"
@@ -355,6 +356,9 @@ static int setup_loop(struct daemon *d)
 	signal(SIGPIPE, SIG_IGN);
 	if ((r = sd_event_add_signal(d->loop, NULL, SIGTERM, on_signal, d)) < 0 ||
 	    (r = sd_event_add_signal(d->loop, NULL, SIGINT, on_signal, d)) < 0)
+		return r;
+	r = heap_trim_start(d->loop);
+	if (r < 0)
 		return r;
 	/* Pings the watchdog when WatchdogSec= is set. */
 	return sd_event_set_watchdog(d->loop, true);

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "heap_trim.h"
+
+#include <malloc.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#define TRIM_INTERVAL_USEC (5 * 1000 * 1000)
+/* Free heap worth giving back; below it a trim is not worth its walk. */
+#define TRIM_FREE_BYTES (1u << 20)
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	/* fordblks: free bytes in the arenas, the top pad included. */
+	if (mi.fordblks >= TRIM_FREE_BYTES)
+		malloc_trim(0);
+	return sd_event_source_set_time_relative(s, TRIM_INTERVAL_USEC);
+}
+
+int heap_trim_start(sd_event *loop)
+{
+	sd_event_source *s;
+	int r;
+
+	/* Soon after start: the BPF object's load has just freed what it used. */
+	r = sd_event_add_time_relative(loop, &s, CLOCK_MONOTONIC, 1000 * 1000, 100 * 1000,
+				       on_timer, NULL);
+	if (r < 0)
+		return r;
+	r = sd_event_source_set_enabled(s, SD_EVENT_ON);
+	if (r >= 0)
+		r = sd_event_source_set_floating(s, true);
+	sd_event_source_unref(s);
+	return r;
+}
