@@ -28,7 +28,8 @@
 #define HELP_EXIT                                                                                  \
 	"Exit status: 0 success; 1 greeterd returned an error or did not answer within\n"          \
 	"10 s; 2 usage error; 3 greeterd is not running, cannot be reached, or the\n"              \
-	"connection to it was lost.\n"
+	"connection to it was lost; 4 (import) the file cannot be read or was refused,\n"          \
+	"and nothing was changed.\n"
 
 static const char help_main[] =
 	"Usage: greeterctl [OPTIONS] COMMAND [ARGS]\n"
@@ -44,14 +45,16 @@ static const char help_main[] =
 	"  list                          list the messages that are set\n"
 	"  status                        show greeterd's state and counters\n"
 	"  tail                          follow program starts until interrupted\n"
+	"  export                        print every message as a messages document\n"
+	"  import [--replace] FILE|-     set the messages of a document (root only)\n"
 	"\n"
 	"Options (before or after the command):\n" HELP_SOCKET
-	"      --json          print replies as JSON (get, list, status, tail)\n"
+	"      --json          print replies as JSON (get, list, status, tail, import)\n"
 	"  -h, --help          print this help (after a COMMAND, its help) and exit\n"
 	"  -V, --version       print the version and exit\n"
 	"\n"
-	"tail has options of its own: see 'greeterctl tail --help'. A message that\n"
-	"starts with '-' goes after '--'.\n"
+	"tail and import have options of their own: see 'greeterctl tail --help'. A\n"
+	"message that starts with '-' goes after '--'.\n"
 	"\n" HELP_EXIT "See greeterctl(1).\n";
 
 static const char help_set[] =
@@ -136,6 +139,39 @@ static const char help_tail[] =
 	"  -h, --help           print this help and exit\n"
 	"\n" HELP_EXIT;
 
+static const char help_export[] =
+	"Usage: greeterctl export\n"
+	"\n"
+	"Print every message that is set as a messages document, for a file or a pipe:\n"
+	"\n"
+	"  {\"version\": 1, \"messages\": {\"501\": \"Hi user 501!\", \"default\": \"Hello\"}}\n"
+	"\n"
+	"keys sorted by UID, \"default\" last, strings in JSON's escaping, a newline at\n"
+	"the end. 'greeterctl import' reads it back; 'greeterctl export > msgs.json' on\n"
+	"one host and 'greeterctl import --replace msgs.json' on another give the second\n"
+	"the same messages.\n"
+	"\n"
+	"Options:\n" HELP_SOCKET "  -h, --help          print this help and exit\n"
+	"\n" HELP_EXIT;
+
+static const char help_import[] =
+	"Usage: greeterctl import [--replace] FILE|-\n"
+	"\n"
+	"Set the messages of a messages document (as 'greeterctl export' prints it;\n"
+	"'-' reads standard input), in one durable write: all of them or, when any is\n"
+	"refused, none. Messages the file does not name are kept, unless --replace is\n"
+	"given: then they are removed, and the messages become those of the file. Root\n"
+	"only. Prints what was done: \"set N, removed M\".\n"
+	"\n"
+	"A file larger than 4 MiB, that is not a messages document, or that holds an\n"
+	"invalid message changes nothing: the error names the key or the byte offset.\n"
+	"\n"
+	"Options:\n"
+	"      --replace       remove the messages the file does not name\n" HELP_SOCKET
+	"      --json          print greeterd's reply ({\"set\": N, \"removed\": M}) as JSON\n"
+	"  -h, --help          print this help and exit\n"
+	"\n" HELP_EXIT;
+
 /* Command line */
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -217,6 +253,7 @@ enum {
 	OPT_FAILED,
 	OPT_AFTER,
 	OPT_NO_RECONNECT,
+	OPT_REPLACE,
 };
 
 static const struct option long_options[] = { { "socket", required_argument, NULL, OPT_SOCKET },
@@ -230,20 +267,29 @@ static const struct option long_options[] = { { "socket", required_argument, NUL
 					      { "after", required_argument, NULL, OPT_AFTER },
 					      { "no-reconnect", no_argument, NULL,
 						OPT_NO_RECONNECT },
+					      { "replace", no_argument, NULL, OPT_REPLACE },
 					      { 0 } };
 
 struct command_line {
 	struct ctl_options o;
 	bool help, version;
-	const char *tail_option; /* the first tail-only option seen, for the error */
+	/* The first option of one command only seen, and that command, for the error. */
+	const char *only_option, *only_command;
 	char **args; /* command and its arguments */
 	int n_args;
 };
 
+static void only_for(struct command_line *cl, const char *command, const char *option)
+{
+	if (!cl->only_option) {
+		cl->only_option = option;
+		cl->only_command = command;
+	}
+}
+
 static void tail_only(struct command_line *cl, const char *option)
 {
-	if (!cl->tail_option)
-		cl->tail_option = option;
+	only_for(cl, "tail", option);
 }
 
 static char prog_name[] = "greeterctl";
@@ -324,6 +370,10 @@ static int parse_command_line(int argc, char **argv, struct command_line *cl)
 			tail_only(cl, "--no-reconnect");
 			cl->o.no_reconnect = true;
 			break;
+		case OPT_REPLACE:
+			only_for(cl, "import", "--replace");
+			cl->o.replace = true;
+			break;
 		default:
 			/* getopt said what was wrong. */
 			fputs("Try 'greeterctl --help'.\n", stderr);
@@ -379,19 +429,15 @@ int ctl_transport_error(const char *what, int r)
 	}
 }
 
-/*
- * Make one call and wait for its one reply. Returns 0 with *reply (the
- * caller frees it), or an exit status after saying what failed.
- */
-static int call(const struct ctl_options *o, const char *what, const char *method, cJSON *params,
-		cJSON **reply)
+int ctl_call_raw(const struct ctl_options *o, const char *what, const char *method, cJSON *params,
+		 cJSON **reply, char **error)
 {
 	struct varlink_client *c = NULL;
-	char *error = NULL;
 	bool continues = false;
 	int r;
 
 	*reply = NULL;
+	*error = NULL;
 	r = ctl_connect(o, &c);
 	if (r) {
 		cJSON_Delete(params);
@@ -399,21 +445,31 @@ static int call(const struct ctl_options *o, const char *what, const char *metho
 	}
 	r = varlink_client_call(c, method, params, 0);
 	if (r >= 0)
-		r = varlink_client_read_reply(c, CALL_TIMEOUT_MS, reply, &error, &continues);
+		r = varlink_client_read_reply(c, CALL_TIMEOUT_MS, reply, error, &continues);
+	varlink_client_free(c);
 	if (r < 0) {
-		r = ctl_transport_error(what, r);
-	} else if (error) {
-		print_daemon_error(what, error, *reply);
-		r = EXIT_DAEMON;
-	} else {
-		r = 0;
-	}
-	if (r) {
 		cJSON_Delete(*reply);
 		*reply = NULL;
+		free(*error);
+		*error = NULL;
+		return ctl_transport_error(what, r);
+	}
+	return 0;
+}
+
+int ctl_call(const struct ctl_options *o, const char *what, const char *method, cJSON *params,
+	     cJSON **reply)
+{
+	char *error;
+	int r = ctl_call_raw(o, what, method, params, reply, &error);
+
+	if (r == 0 && error) {
+		print_daemon_error(what, error, *reply);
+		cJSON_Delete(*reply);
+		*reply = NULL;
+		r = EXIT_DAEMON;
 	}
 	free(error);
-	varlink_client_free(c);
 	return r;
 }
 
@@ -437,7 +493,7 @@ static void describe_target(char *buf, size_t size, const char *verb, uint32_t u
 		snprintf(buf, size, "cannot %s the message for UID %u", verb, uid);
 }
 
-static int out_of_memory(void)
+int out_of_memory(void)
 {
 	fprintf(stderr, "greeterctl: out of memory\n");
 	return EXIT_DAEMON;
@@ -465,7 +521,7 @@ static int cmd_set(const struct ctl_options *o, char **args)
 		return out_of_memory();
 	}
 	describe_target(what, sizeof(what), "set", uid);
-	r = call(o, what, "io.greeter.SetMessage", p, &reply);
+	r = ctl_call(o, what, "io.greeter.SetMessage", p, &reply);
 	cJSON_Delete(reply);
 	return r;
 }
@@ -484,7 +540,7 @@ static int cmd_unset(const struct ctl_options *o, char **args)
 	if (!p)
 		return out_of_memory();
 	describe_target(what, sizeof(what), "remove", uid);
-	r = call(o, what, "io.greeter.RemoveMessage", p, &reply);
+	r = ctl_call(o, what, "io.greeter.RemoveMessage", p, &reply);
 	cJSON_Delete(reply);
 	return r;
 }
@@ -494,7 +550,7 @@ static int read_and_print(const struct ctl_options *o, const char *what, const c
 			  cJSON *params, void (*print_human)(const cJSON *reply))
 {
 	cJSON *reply;
-	int r = call(o, what, method, params, &reply);
+	int r = ctl_call(o, what, method, params, &reply);
 
 	if (r)
 		return r;
@@ -558,6 +614,8 @@ static const struct command commands[] = {
 	{ "list", 0, 0, "no arguments", help_list, cmd_list },
 	{ "status", 0, 0, "no arguments", help_status, cmd_status },
 	{ "tail", 0, 0, "no arguments (only options)", help_tail, cmd_tail_args },
+	{ "export", 0, 0, "no arguments", help_export, cmd_export },
+	{ "import", 1, 1, "a FILE (- for standard input)", help_import, cmd_import },
 };
 
 static const struct command *find_command(const char *name)
@@ -614,8 +672,9 @@ static int run(int argc, char **argv)
 		r = usage_error("no command given");
 		goto out;
 	}
-	if (cl.tail_option && strcmp(cmd->name, "tail") != 0) {
-		r = usage_error("%s is an option of tail, not of %s", cl.tail_option, cmd->name);
+	if (cl.only_option && strcmp(cmd->name, cl.only_command) != 0) {
+		r = usage_error("%s is an option of %s, not of %s", cl.only_option, cl.only_command,
+				cmd->name);
 		goto out;
 	}
 	if (cl.n_args - 1 < cmd->min_args) {

@@ -16,6 +16,7 @@ enum {
 	EXIT_DAEMON = 1, /* greeterd answered with an error, or not in time */
 	EXIT_USAGE = 2, /* bad command line */
 	EXIT_NOT_RUNNING = 3, /* greeterd cannot be reached, or went away */
+	EXIT_BAD_FILE = 4, /* import: the file cannot be read or was refused; nothing changed */
 };
 
 /* Non-tail calls wait this long for greeterd's answer. */
@@ -34,6 +35,8 @@ struct ctl_options {
 	bool has_after;
 	uint64_t after;
 	bool no_reconnect;
+	/* import */
+	bool replace;
 };
 
 /* greeterctl.c */
@@ -42,10 +45,27 @@ struct ctl_options {
 int ctl_connect(const struct ctl_options *o, struct varlink_client **c);
 /* Print "greeterctl: <what>: connection to greeterd ..." for a failed call or read. */
 int ctl_transport_error(const char *what, int r);
+/*
+ * Make one call (params taken) and wait for its one reply. Returns 0 with
+ * *reply (free it), or an exit status after saying what failed; an error
+ * reply is printed as "greeterctl: <what>: <error>: <reason>" (status 1).
+ */
+int ctl_call(const struct ctl_options *o, const char *what, const char *method, cJSON *params,
+	     cJSON **reply);
+/* The same, but an error reply is the caller's: *error (free it) with *reply its parameters. */
+int ctl_call_raw(const struct ctl_options *o, const char *what, const char *method, cJSON *params,
+		 cJSON **reply, char **error);
+/* Say so; returns EXIT_DAEMON. */
+int out_of_memory(void);
 
 /* tail.c */
 
 int cmd_tail(const struct ctl_options *o);
+
+/* import_export.c */
+
+int cmd_export(const struct ctl_options *o, char **args);
+int cmd_import(const struct ctl_options *o, char **args);
 
 /* output.c */
 

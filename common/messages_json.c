@@ -74,16 +74,42 @@ static int lex_check(const unsigned char *s, size_t len, char *err, size_t err_s
 	return 0;
 }
 
+static int cmp_uid(const void *a, const void *b)
+{
+	const struct greeter_entry *x = a, *y = b;
+
+	return (x->uid > y->uid) - (x->uid < y->uid);
+}
+
+/*
+ * Entries are collected as they come and sorted once: inserting each in
+ * place would move the list for every member of an unsorted file, which is
+ * quadratic in the number of messages.
+ */
 static int parse_messages(const cJSON *messages, struct greeter_entries *list, char *err,
 			  size_t err_size)
 {
 	const cJSON *m;
+	size_t n = 0, i;
 	int r;
 
+	cJSON_ArrayForEach (m, messages)
+		n++;
+	if (n > GREETER_MAX_MESSAGES)
+		return bad(err, err_size, "more than %d messages", GREETER_MAX_MESSAGES);
+	if (n == 0)
+		return 0; /* no items at all, as an empty list has */
+	list->items = calloc(n, sizeof(*list->items));
+	if (!list->items)
+		return set_errno(err, err_size, ENOMEM, "reading the messages");
+	list->capacity = n;
+
 	cJSON_ArrayForEach (m, messages) {
+		struct greeter_entry *e = &list->items[list->count];
 		struct quoted q;
 		const char *why;
 		uint32_t uid;
+		size_t len;
 
 		if (!m->string)
 			return bad(err, err_size, "\"messages\" has a member without a name");
@@ -102,18 +128,23 @@ static int parse_messages(const cJSON *messages, struct greeter_entries *list, c
 			return bad(err, err_size, "message for \"%s\" is not a string",
 				   quote(&q, m->string));
 		/* lex_check() ruled out embedded NULs: strlen() is the length. */
-		if (greeter_validate_message(m->valuestring, strlen(m->valuestring), &why) < 0)
+		len = strlen(m->valuestring);
+		if (greeter_validate_message(m->valuestring, len, &why) < 0)
 			return bad(err, err_size, "\"%s\": %s", quote(&q, m->string), why);
-		if (greeter_entries_find(list, uid)) {
-			if (uid == GREETER_DEFAULT_UID)
-				return bad(err, err_size, "\"default\" appears twice");
-			return bad(err, err_size, "UID %" PRIu32 " appears twice", uid);
-		}
-		r = greeter_entries_add(list, uid, m->valuestring);
-		if (r == -ENOSPC)
-			return bad(err, err_size, "more than %d messages", GREETER_MAX_MESSAGES);
-		if (r < 0)
-			return set_errno(err, err_size, -r, "adding \"%s\"", quote(&q, m->string));
+		e->uid = uid;
+		memcpy(e->text, m->valuestring, len); /* calloc'd: zero-padded */
+		list->count++;
+	}
+
+	qsort(list->items, list->count, sizeof(*list->items), cmp_uid);
+	for (i = 1; i < list->count; i++) {
+		uint32_t uid = list->items[i].uid;
+
+		if (uid != list->items[i - 1].uid)
+			continue;
+		if (uid == GREETER_DEFAULT_UID)
+			return bad(err, err_size, "\"default\" appears twice");
+		return bad(err, err_size, "UID %" PRIu32 " appears twice", uid);
 	}
 	return 0;
 }

@@ -176,3 +176,71 @@ def wait_for(cond, timeout=10.0):
             return True
         time.sleep(0.01)
     return cond()
+
+
+def _message_problem(text):
+    """Why greeterd would refuse text as a message (validate.c's rules), or None."""
+    if not isinstance(text, str):
+        return "not a string"
+    raw = text.encode("utf-8", "surrogatepass")
+    if not raw:
+        return "message is empty"
+    if len(raw) > 63:
+        return "message is longer than 63 bytes"
+    if any(ord(ch) < 0x20 or 0x7f <= ord(ch) <= 0x9f for ch in text):
+        return "message contains a control character"
+    return None
+
+
+class FakeMessages:
+    """greeterd's messages behind ListMessages and ImportMessages, as the IDL
+    has them: an import is all or nothing, refused when not allowed (root
+    only), and with replace the set becomes the list. Keys: a UID, or None
+    for the default message. handle() answers the two methods and returns
+    True, else returns False."""
+
+    def __init__(self, messages=None):
+        self.messages = dict(messages or {})
+        self.allow_import = True
+        self.write_fails = False
+
+    def listing(self):
+        out = []
+        for uid, text in self.messages.items():
+            out.append({"message": text} if uid is None else {"uid": uid, "message": text})
+        return {"messages": out}
+
+    def handle(self, conn, req):
+        method = req.get("method")
+        params = req.get("parameters") or {}
+        if method == "io.greeter.ListMessages":
+            conn.reply(self.listing())
+            return True
+        if method != "io.greeter.ImportMessages":
+            return False
+        if not self.allow_import:
+            conn.error("io.greeter.PermissionDenied",
+                       {"reason": "only root may import messages, not UID 1000"})
+            return True
+        new = {}
+        for i, m in enumerate(params.get("messages", [])):
+            uid = m.get("uid")
+            why = _message_problem(m.get("message"))
+            if uid is not None and (not isinstance(uid, int) or not 0 <= uid <= 4294967294):
+                why = "invalid uid"
+            if why is None and uid in new:
+                why = "the uid appears twice"
+            if why:
+                conn.error("io.greeter.InvalidImport", {"index": i, "reason": why})
+                return True
+            new[uid] = m["message"]
+        if self.write_fails:
+            conn.error("io.greeter.WriteFailed", {"reason": "cannot write the state file"})
+            return True
+        removed = 0
+        if params.get("replace"):
+            removed = len([u for u in self.messages if u not in new])
+            self.messages = {}
+        self.messages.update(new)
+        conn.reply({"set": len(new), "removed": removed})
+        return True

@@ -58,11 +58,11 @@ usage_error()
 
 for h in --help -h; do
 	expect 0 out "Usage: greeterctl [OPTIONS] COMMAND [ARGS]" -- $h
-	for cmd in set get unset list status tail; do
+	for cmd in set get unset list status tail export import; do
 		grep -q "^  $cmd" "$tmp/out" || fail "greeterctl $h does not list $cmd"
 	done
 	for word in --socket --json --help --version "Exit status" "2 usage error" \
-		"3 greeterd is not running"; do
+		"3 greeterd is not running" "4 (import)"; do
 		[[ $out == *"$word"* ]] || fail "greeterctl $h does not mention '$word'"
 	done
 done
@@ -70,7 +70,7 @@ expect 0 out "greeterctl " -- --version
 [[ $out =~ ^greeterctl\ [0-9]+\.[0-9]+ ]] || fail "--version printed '$out'"
 expect 0 out "greeterctl " -- -V
 
-for cmd in set get unset list status tail; do
+for cmd in set get unset list status tail export import; do
 	expect 0 out "Usage: greeterctl $cmd" -- "$cmd" --help
 	expect 0 out "Usage: greeterctl $cmd" -- --help "$cmd"
 	expect 0 out "Usage: greeterctl $cmd" -- "$cmd" -h
@@ -80,6 +80,9 @@ done
 expect 0 out "Usage: greeterctl set" -- set --help
 for opt in --user --comm --count --failed --after --no-reconnect --json; do
 	expect 0 out "$opt" -- tail --help
+done
+for opt in --replace --json --socket; do
+	expect 0 out "$opt" -- import --help
 done
 
 # Usage errors
@@ -97,6 +100,13 @@ usage_error "unexpected argument" get 501 502
 usage_error "unexpected argument 'x'" list x
 usage_error "unexpected argument" status x
 usage_error "unexpected argument" tail x
+usage_error "unexpected argument 'x'" export x
+usage_error "import needs a FILE" import
+usage_error "import needs a FILE" import --replace
+usage_error "unexpected argument 'b'" import a b
+usage_error "--replace is an option of import, not of export" export --replace
+usage_error "--replace is an option of import, not of set" set 501 hi --replace
+usage_error "--count is an option of tail, not of import" import --count 1 f
 
 usage_error "UID 4294967295 is out of range" set 4294967295 "hi"
 usage_error "UID 4294967295 is out of range" get 4294967295
@@ -149,6 +159,21 @@ expect 3 err "$notrunning" -- set root "Hi user 501!"
 expect 3 err "$notrunning" -- list --socket "$none"
 GREETER_SOCKET="$tmp/env.sock" expect 3 err "cannot connect to $tmp/env.sock: No such" -- list
 expect 3 err "cannot connect to $tmp/opt.sock" -- --socket "$tmp/opt.sock" list
+
+# export, and import of a valid file, get as far as connecting; a bad file
+# is refused first, with status 4, daemon or not.
+expect 3 err "$notrunning" -- --socket "$none" export
+[[ -z $out ]] || fail "export printed on stdout without a daemon: $out"
+printf '{"version": 1, "messages": {"501": "Hi", "default": "All"}}\n' >"$tmp/ok.json"
+expect 3 err "$notrunning" -- --socket "$none" import "$tmp/ok.json"
+expect 3 err "$notrunning" -- --socket "$none" import --replace - <"$tmp/ok.json"
+printf '{"version": 1, "messages": {"501": "Hi", "bob": "x"}}\n' >"$tmp/bad.json"
+expect 4 err '"bob" is neither a UID nor "default"; nothing was changed' -- \
+	--socket "$none" import "$tmp/bad.json"
+expect 4 err "standard input is not a valid messages document: empty file" -- \
+	--socket "$none" import - </dev/null
+expect 4 err "cannot read $tmp/missing.json: No such file or directory" -- \
+	--socket "$none" import "$tmp/missing.json"
 
 # A socket nobody listens on: refused, also "not running".
 if python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' \
