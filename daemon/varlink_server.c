@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -833,6 +834,7 @@ static void conn_free(struct conn *c)
 	varlink_framer_done(&c->in);
 	varlink_outbuf_done(&c->out);
 	log_debug("connection %u closed", c->id);
+	free(c->peer.groups);
 	free(c);
 }
 
@@ -929,27 +931,48 @@ static void reject(struct varlink_server *s, int fd, const struct varlink_peer *
 	s->rejects_unlogged = 0;
 }
 
-/* Supplementary groups, the first VARLINK_PEER_GROUPS_MAX of them. */
+/*
+ * Every supplementary group of the peer. The kernel says ERANGE, and how
+ * much it has, when the buffer is too small: grow to that, up to
+ * NGROUPS_MAX. The groups were fixed at connect(), so a second try fits.
+ * On failure the peer has no groups: it is given less, never more.
+ */
 static void peer_groups(int fd, struct varlink_peer *peer)
 {
-	socklen_t len = sizeof(peer->groups);
-	gid_t *all;
+	socklen_t size = 64 * sizeof(gid_t);
+	gid_t *buf = NULL;
+	int err = EAGAIN;
 
+	peer->groups = NULL;
 	peer->n_groups = 0;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, peer->groups, &len) == 0) {
-		peer->n_groups = len / sizeof(gid_t);
-		return;
+	for (int tries = 0; tries < 4; tries++) {
+		socklen_t len = size;
+		gid_t *p = realloc(buf, size);
+
+		if (!p) {
+			err = ENOMEM;
+			break;
+		}
+		buf = p;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, buf, &len) == 0) {
+			if (len > size)
+				break;
+			peer->n_groups = len / sizeof(gid_t);
+			if (peer->n_groups)
+				peer->groups = buf;
+			else
+				free(buf);
+			return;
+		}
+		err = errno;
+		if (err != ERANGE || len <= size || len > NGROUPS_MAX * sizeof(gid_t))
+			break;
+		size = len;
 	}
-	/* ERANGE: the kernel copied nothing and says how much it has. */
-	if (errno != ERANGE || len <= sizeof(peer->groups) || len > (65536u * sizeof(gid_t)))
-		return;
-	all = malloc(len);
-	if (all && getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, all, &len) == 0 &&
-	    len >= sizeof(peer->groups)) {
-		memcpy(peer->groups, all, sizeof(peer->groups));
-		peer->n_groups = VARLINK_PEER_GROUPS_MAX;
-	}
-	free(all);
+	log_warning("cannot get the supplementary groups of UID %u PID %d (%s): it is treated "
+		    "as a member of none",
+		    (unsigned)peer->uid, (int)peer->pid, strerror(err));
+	free(buf);
 }
 
 static void conn_new(struct varlink_server *s, int fd)
@@ -967,7 +990,6 @@ static void conn_new(struct varlink_server *s, int fd)
 		return;
 	}
 	peer = (struct varlink_peer){ .uid = cred.uid, .gid = cred.gid, .pid = cred.pid };
-	peer_groups(fd, &peer);
 	for (struct conn *i = s->conns; i; i = i->next)
 		if (i->peer.uid == peer.uid)
 			same_uid++;
@@ -985,6 +1007,7 @@ static void conn_new(struct varlink_server *s, int fd)
 		close(fd);
 		return;
 	}
+	peer_groups(fd, &peer);
 	c->server = s;
 	c->fd = fd;
 	c->peer = peer;
@@ -1004,6 +1027,7 @@ static void conn_new(struct varlink_server *s, int fd)
 		sd_event_source_disable_unref(c->kick);
 		varlink_framer_done(&c->in);
 		close(fd);
+		free(c->peer.groups);
 		free(c);
 		return;
 	}

@@ -17,14 +17,15 @@
 struct varlink_server;
 struct varlink_call;
 
-#define VARLINK_PEER_GROUPS_MAX 64
-
 struct varlink_peer {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
-	/* Supplementary groups at connect time (SO_PEERGROUPS), at most the first 64. */
-	gid_t groups[VARLINK_PEER_GROUPS_MAX];
+	/*
+	 * Every supplementary group at connect time (SO_PEERGROUPS, up to the
+	 * kernel's NGROUPS_MAX), owned by the connection: valid while it is.
+	 */
+	gid_t *groups;
 	size_t n_groups;
 };
 

@@ -723,13 +723,19 @@ static void test_hold_blocks_pipeline(void **state)
 	assert_int_equal(held_peer.gid, getgid());
 	assert_int_equal(held_peer.pid, getpid());
 	{
-		gid_t groups[VARLINK_PEER_GROUPS_MAX];
-		int n = getgroups(VARLINK_PEER_GROUPS_MAX, groups);
+		/* All of them, however many (test_admin_groups.py tries 70). */
+		int n = getgroups(0, NULL);
+		gid_t *groups = calloc((size_t)(n > 0 ? n : 1), sizeof(gid_t));
 
+		assert_non_null(groups);
+		n = getgroups(n, groups);
 		if (n >= 0) {
 			assert_int_equal(held_peer.n_groups, n);
-			assert_memory_equal(held_peer.groups, groups, (size_t)n * sizeof(gid_t));
+			if (n > 0)
+				assert_memory_equal(held_peer.groups, groups,
+						    (size_t)n * sizeof(gid_t));
 		}
+		free(groups);
 	}
 	/* The echo waits behind the open call. */
 	raw_expect_nothing(&r);
