@@ -176,8 +176,11 @@ class Daemon:
             evs += self.events(r)
         return evs
 
+    # Seconds a call may take; longer under valgrind.
+    call_timeout = 10
+
     def varlink(self):
-        return Varlink(self.socket)
+        return Varlink(self.socket, timeout=self.call_timeout)
 
     def call(self, method, params=None):
         c = self.varlink()

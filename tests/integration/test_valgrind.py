@@ -21,6 +21,9 @@ ensure_bpffs()
 supp = os.path.join(os.path.dirname(__file__), "..", "valgrind.supp")
 d = Daemon("valgrind", wrapper=["valgrind", "-q", "--error-exitcode=9", "--leak-check=full",
                                 "--errors-for-leak-kinds=definite", "--suppressions=" + supp])
+# Under valgrind, on a loaded machine, the first start's kernel type cache
+# (a parse of the whole kernel BTF, after READY) can hold a call for seconds.
+d.call_timeout = 120
 m = Marker("valgrind")
 try:
     for run in ("cold start", "restart on the pins"):
