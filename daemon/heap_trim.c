@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#define TRIM_INTERVAL_USEC (5 * 1000 * 1000)
+#define TRIM_INTERVAL_USEC (2 * 1000 * 1000)
 /* Free heap worth giving back; below it a trim is not worth its walk. */
 #define TRIM_FREE_BYTES (1u << 20)
 
