@@ -247,11 +247,14 @@ static int import_error(const char *path, const struct greeter_entries *entries,
 		return EXIT_BAD_FILE;
 	}
 	if (!strcmp(error, "io.greeter.PermissionDenied")) {
+		const char *why = json_str(params, "reason");
+
+		/* greeterd decides who may; without its reason, say what the rule is. */
 		fputs("greeterctl: cannot import ", stderr);
 		print_file_name(stderr, path);
-		fputs(": only root may import messages (io.greeter.PermissionDenied: ", stderr);
-		print_escaped(stderr, json_str(params, "reason"));
-		fputs(")\n", stderr);
+		fputs(": io.greeter.PermissionDenied: ", stderr);
+		print_escaped(stderr, *why ? why : "only root may import messages");
+		fputc('\n', stderr);
 		return EXIT_DAEMON;
 	}
 	print_daemon_error("cannot import the messages", error, params);

@@ -202,6 +202,7 @@ class FakeMessages:
     def __init__(self, messages=None):
         self.messages = dict(messages or {})
         self.allow_import = True
+        self.reason = "only root may import messages, not UID 1000"
         self.write_fails = False
 
     def listing(self):
@@ -220,7 +221,7 @@ class FakeMessages:
             return False
         if not self.allow_import:
             conn.error("io.greeter.PermissionDenied",
-                       {"reason": "only root may import messages, not UID 1000"})
+                       {"reason": self.reason} if self.reason else {})
             return True
         new = {}
         for i, m in enumerate(params.get("messages", [])):

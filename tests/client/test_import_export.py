@@ -203,9 +203,14 @@ def main():
 
         store.allow_import = False
         r = run(ctl, sock, "import", f)
-        t.check(r.returncode == 1 and b"only root may import messages "
-                b"(io.greeter.PermissionDenied: only root may import" in r.stderr,
-                "PermissionDenied: status 1, says root only", r.stderr)
+        t.check(r.returncode == 1 and b"greeterctl: cannot import " + f.encode() +
+                b": io.greeter.PermissionDenied: only root may import messages, not UID 1000\n"
+                == r.stderr, "PermissionDenied: status 1, greeterd's reason", r.stderr)
+        store.reason = ""
+        r = run(ctl, sock, "import", f)
+        t.check(r.returncode == 1 and r.stderr.endswith(
+            b": io.greeter.PermissionDenied: only root may import messages\n"),
+            "PermissionDenied without a reason: status 1, says root only", r.stderr)
         store.allow_import = True
         store.write_fails = True
         r = run(ctl, sock, "import", f)
