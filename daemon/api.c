@@ -29,6 +29,8 @@
 #define MAX_CONNECTIONS 4096
 #define MAX_CONNECTIONS_PER_UID 512
 #define MAX_REQUEST_SIZE (64 * 1024)
+/* Root's calls may be larger: an ImportMessages of the map's 16,384 messages. */
+#define MAX_ROOT_REQUEST_SIZE (4 * 1024 * 1024)
 /* A watcher's socket may hold this much; the rest waits in the ring for it. */
 #define WATCH_OUTPUT_HIGH (64 * 1024)
 /* At shutdown, what is left is queued up to this much per watcher. */
@@ -70,6 +72,18 @@ struct api {
 	/* The last event written as JSON, and its window position. */
 	char *event_text;
 	uint64_t event_text_pos;
+	/* ListMessages' reply as JSON, for the messages as of batch list_batches. */
+	char *list_text;
+	uint64_t list_batches;
+};
+
+/* A change being written: its call is answered once it is on disk. */
+struct pending_call {
+	struct api *api;
+	struct varlink_call *call;
+	enum { PENDING_SET, PENDING_REMOVE, PENDING_IMPORT } kind;
+	uint32_t uid;
+	size_t set, removed;
 };
 
 /* Parameters */
@@ -177,13 +191,85 @@ static void write_error(struct varlink_call *c, int r, const char *err)
 	(void)r;
 }
 
+/* The change is on disk (r == 0) or failed: answer its call. */
+static void pending_done(void *userdata, int r, const char *err)
+{
+	struct pending_call *p = userdata;
+	struct varlink_call *c = p->call;
+	unsigned peer = (unsigned)varlink_call_peer(c)->uid;
+	cJSON *reply = NULL;
+
+	if (r < 0) {
+		write_error(c, r, err);
+		free(p);
+		return;
+	}
+	switch (p->kind) {
+	case PENDING_SET:
+		if (p->uid == GREETER_DEFAULT_UID)
+			log_info("default message set by UID %u", peer);
+		else
+			log_info("message for UID %u set by UID %u", p->uid, peer);
+		break;
+	case PENDING_REMOVE:
+		break;
+	case PENDING_IMPORT:
+		log_info("imported %zu message(s), removed %zu, by UID %u", p->set, p->removed,
+			 peer);
+		reply = cJSON_CreateObject();
+		cJSON_AddNumberToObject(reply, "set", (double)p->set);
+		cJSON_AddNumberToObject(reply, "removed", (double)p->removed);
+		break;
+	}
+	varlink_call_reply(c, reply, false);
+	free(p);
+}
+
+/* The caller hung up while its change was being written: it is written anyway. */
+static void pending_close(struct varlink_call *c, void *userdata)
+{
+	struct pending_call *p = userdata;
+
+	messages_forget(&p->api->d->messages, p);
+	free(p);
+}
+
+static struct pending_call *pending_new(struct api *a, struct varlink_call *c, int kind,
+					uint32_t uid)
+{
+	struct pending_call *p = calloc(1, sizeof(*p));
+
+	if (!p) {
+		varlink_call_error(c, "io.greeter.WriteFailed", reason("out of memory"));
+		return NULL;
+	}
+	p->api = a;
+	p->call = c;
+	p->kind = kind;
+	p->uid = uid;
+	return p;
+}
+
+/* The change was queued (r == 0): the reply comes from pending_done(). */
+static void pending_queued(struct pending_call *p, int r, const char *err)
+{
+	if (r < 0) {
+		write_error(p->call, r, err);
+		free(p);
+		return;
+	}
+	varlink_call_defer(p->call);
+	varlink_call_set_callbacks(p->call, p, NULL, pending_close);
+}
+
 static void method_set_message(struct varlink_call *c, const cJSON *p, void *userdata)
 {
 	static const char *const known[] = { "uid", "message", NULL };
 	struct api *a = userdata;
 	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(p, "message");
 	const char *why = NULL;
-	char err[512];
+	struct pending_call *pending;
+	char err[800];
 	uint32_t uid;
 	size_t len;
 	int r;
@@ -209,25 +295,20 @@ static void method_set_message(struct varlink_call *c, const cJSON *p, void *use
 		varlink_call_error(c, "io.greeter.InvalidMessage", reason(why));
 		return;
 	}
-	r = messages_set(&a->d->messages, uid, msg->valuestring, len, err, sizeof(err));
-	if (r < 0) {
-		write_error(c, r, err);
+	pending = pending_new(a, c, PENDING_SET, uid);
+	if (!pending)
 		return;
-	}
-	if (uid == GREETER_DEFAULT_UID)
-		log_info("default message set by UID %u", (unsigned)varlink_call_peer(c)->uid);
-	else
-		log_info("message for UID %u set by UID %u", uid,
-			 (unsigned)varlink_call_peer(c)->uid);
-	varlink_call_reply(c, NULL, false);
-	daemon_notify_status(a->d);
+	r = messages_set(&a->d->messages, uid, msg->valuestring, len, pending_done, pending, err,
+			 sizeof(err));
+	pending_queued(pending, r, err);
 }
 
 static void method_remove_message(struct varlink_call *c, const cJSON *p, void *userdata)
 {
 	static const char *const known[] = { "uid", NULL };
 	struct api *a = userdata;
-	char err[512];
+	struct pending_call *pending;
+	char err[800];
 	uint32_t uid;
 	int r;
 
@@ -235,21 +316,20 @@ static void method_remove_message(struct varlink_call *c, const cJSON *p, void *
 		return;
 	if (!may_edit(c, uid))
 		return;
-	r = messages_remove(&a->d->messages, uid, err, sizeof(err));
+	pending = pending_new(a, c, PENDING_REMOVE, uid);
+	if (!pending)
+		return;
+	r = messages_remove(&a->d->messages, uid, pending_done, pending, err, sizeof(err));
 	if (r == -ENOENT) {
 		cJSON *e = cJSON_CreateObject();
 
 		if (uid != GREETER_DEFAULT_UID)
 			cJSON_AddNumberToObject(e, "uid", uid);
 		varlink_call_error(c, "io.greeter.NoSuchMessage", e);
+		free(pending);
 		return;
 	}
-	if (r < 0) {
-		write_error(c, r, err);
-		return;
-	}
-	varlink_call_reply(c, NULL, false);
-	daemon_notify_status(a->d);
+	pending_queued(pending, r, err);
 }
 
 static void method_get_message(struct varlink_call *c, const cJSON *p, void *userdata)
@@ -272,30 +352,166 @@ static void method_get_message(struct varlink_call *c, const cJSON *p, void *use
 	varlink_call_reply(c, r, false);
 }
 
+/* ListMessages' reply, written once per change of the messages, not per call. */
+static const char *list_text(struct api *a)
+{
+	const struct greeter_entries *all = messages_all(&a->d->messages);
+	cJSON *r, *list;
+
+	if (a->list_text && a->list_batches == a->d->messages.batches)
+		return a->list_text;
+	free(a->list_text);
+	r = cJSON_CreateObject();
+	list = cJSON_AddArrayToObject(r, "messages");
+	for (size_t i = 0; list && i < all->count; i++) {
+		cJSON *m = cJSON_CreateObject();
+		char text[GREETER_UTF8_SANITIZED_SIZE(GREETER_MESSAGE_SIZE)];
+
+		if (all->items[i].uid != GREETER_DEFAULT_UID)
+			cJSON_AddNumberToObject(m, "uid", all->items[i].uid);
+		greeter_utf8_sanitize(text, sizeof(text), all->items[i].text, GREETER_MESSAGE_SIZE);
+		cJSON_AddStringToObject(m, "message", text);
+		cJSON_AddItemToArray(list, m);
+	}
+	a->list_text = r ? greeter_json_print(r) : NULL;
+	a->list_batches = a->d->messages.batches;
+	cJSON_Delete(r);
+	return a->list_text;
+}
+
 static void method_list_messages(struct varlink_call *c, const cJSON *p, void *userdata)
 {
 	static const char *const known[] = { NULL };
 	struct api *a = userdata;
-	struct greeter_entries all = { 0 };
-	cJSON *r, *list;
+	const char *text;
 
 	if (!check_parameters(c, p, known))
 		return;
-	messages_list(&a->d->messages, &all);
-	r = cJSON_CreateObject();
-	list = cJSON_AddArrayToObject(r, "messages");
-	for (size_t i = 0; i < all.count; i++) {
-		cJSON *m = cJSON_CreateObject();
-		char text[GREETER_UTF8_SANITIZED_SIZE(GREETER_MESSAGE_SIZE)];
-
-		if (all.items[i].uid != GREETER_DEFAULT_UID)
-			cJSON_AddNumberToObject(m, "uid", all.items[i].uid);
-		greeter_utf8_sanitize(text, sizeof(text), all.items[i].text, GREETER_MESSAGE_SIZE);
-		cJSON_AddStringToObject(m, "message", text);
-		cJSON_AddItemToArray(list, m);
+	text = list_text(a);
+	if (!text) {
+		varlink_call_error(c, "io.greeter.WriteFailed", reason("out of memory"));
+		return;
 	}
-	greeter_entries_free(&all);
-	varlink_call_reply(c, r, false);
+	varlink_call_reply_text(c, text, false);
+}
+
+/* One entry of an ImportMessages list; false (and InvalidImport sent) if bad. */
+static bool import_entry(struct varlink_call *c, const cJSON *item, size_t index,
+			 struct greeter_entries *list)
+{
+	const cJSON *uid = NULL, *msg = NULL, *f;
+	char why[200] = "";
+	const char *bad_text = NULL;
+	uint32_t key = GREETER_DEFAULT_UID;
+	double d;
+	int r;
+
+	if (!cJSON_IsObject(item)) {
+		snprintf(why, sizeof(why), "not an object");
+		goto bad;
+	}
+	cJSON_ArrayForEach (f, item) {
+		const cJSON **slot = NULL;
+
+		if (strcmp(f->string, "uid") == 0)
+			slot = &uid;
+		else if (strcmp(f->string, "message") == 0)
+			slot = &msg;
+		if (!slot || *slot) {
+			snprintf(why, sizeof(why), "%s key", slot ? "repeated" : "unknown");
+			goto bad;
+		}
+		*slot = f;
+	}
+	if (uid && !cJSON_IsNull(uid)) {
+		if (!json_integer(uid, 0, 4294967294.0, &d)) {
+			snprintf(why, sizeof(why), "uid is not a UID (0 to 4294967294)");
+			goto bad;
+		}
+		key = (uint32_t)d;
+	}
+	if (!cJSON_IsString(msg)) {
+		snprintf(why, sizeof(why), "message is missing or not a string");
+		goto bad;
+	}
+	r = greeter_validate_message(msg->valuestring, strlen(msg->valuestring), &bad_text);
+	if (r < 0) {
+		snprintf(why, sizeof(why), "message: %s",
+			 r == -E2BIG ? "longer than 63 bytes" : bad_text);
+		goto bad;
+	}
+	if (greeter_entries_find(list, key)) {
+		if (key == GREETER_DEFAULT_UID)
+			snprintf(why, sizeof(why), "the default message is listed twice");
+		else
+			snprintf(why, sizeof(why), "UID %u is listed twice", key);
+		goto bad;
+	}
+	r = greeter_entries_add(list, key, msg->valuestring);
+	if (r == 0)
+		return true;
+	snprintf(why, sizeof(why), "%s", strerror(-r));
+bad: {
+	cJSON *e = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(e, "index", (double)index);
+	cJSON_AddStringToObject(e, "reason", why);
+	varlink_call_error(c, "io.greeter.InvalidImport", e);
+	return false;
+}
+}
+
+static void method_import_messages(struct varlink_call *c, const cJSON *p, void *userdata)
+{
+	static const char *const known[] = { "messages", "replace", NULL };
+	struct api *a = userdata;
+	const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(p, "messages");
+	const cJSON *rep = cJSON_GetObjectItemCaseSensitive(p, "replace");
+	struct greeter_entries list = { 0 };
+	struct pending_call *pending;
+	const cJSON *item;
+	size_t index = 0;
+	char err[800];
+	int r;
+
+	if (!check_parameters(c, p, known))
+		return;
+	if (!cJSON_IsArray(msgs)) {
+		varlink_call_error_invalid_parameter(c, "messages");
+		return;
+	}
+	if (rep && !cJSON_IsNull(rep) && !cJSON_IsBool(rep)) {
+		varlink_call_error_invalid_parameter(c, "replace");
+		return;
+	}
+	if (varlink_call_peer(c)->uid != 0) {
+		varlink_call_error(c, "io.greeter.PermissionDenied",
+				   reason("only root may import messages"));
+		return;
+	}
+	if (cJSON_GetArraySize(msgs) > GREETER_MAX_MESSAGES) {
+		cJSON *e = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(e, "index", GREETER_MAX_MESSAGES);
+		cJSON_AddStringToObject(e, "reason",
+					"more messages than the config map holds (16384)");
+		varlink_call_error(c, "io.greeter.InvalidImport", e);
+		return;
+	}
+	cJSON_ArrayForEach (item, msgs) {
+		if (!import_entry(c, item, index++, &list)) {
+			greeter_entries_free(&list);
+			return;
+		}
+	}
+	pending = pending_new(a, c, PENDING_IMPORT, 0);
+	if (!pending) {
+		greeter_entries_free(&list);
+		return;
+	}
+	r = messages_import(&a->d->messages, &list, cJSON_IsTrue(rep), &pending->set,
+			    &pending->removed, pending_done, pending, err, sizeof(err));
+	pending_queued(pending, r, err);
 }
 
 static void method_get_status(struct varlink_call *c, const cJSON *p, void *userdata)
@@ -639,6 +855,7 @@ static const struct varlink_method methods[] = {
 	{ "io.greeter.GetMessage", method_get_message },
 	{ "io.greeter.RemoveMessage", method_remove_message },
 	{ "io.greeter.ListMessages", method_list_messages },
+	{ "io.greeter.ImportMessages", method_import_messages },
 	{ "io.greeter.GetStatus", method_get_status },
 	{ "io.greeter.WatchEvents", method_watch_events },
 };
@@ -654,6 +871,14 @@ size_t api_method_count(void)
 const char *api_method_name(size_t i)
 {
 	return i < api_method_count() ? methods[i].name : NULL;
+}
+
+/* A batch of changes is on disk and applied. */
+static void on_messages_changed(void *userdata)
+{
+	struct api *a = userdata;
+
+	daemon_notify_status(a->d);
 }
 
 static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
@@ -678,6 +903,7 @@ int daemon_api_start(struct daemon *d)
 		.max_connections = MAX_CONNECTIONS,
 		.max_connections_per_uid = MAX_CONNECTIONS_PER_UID,
 		.max_message_size = MAX_REQUEST_SIZE,
+		.max_root_message_size = MAX_ROOT_REQUEST_SIZE,
 		.error_request_too_large = "io.greeter.RequestTooLarge",
 		.error_too_many_connections = "io.greeter.TooManyConnections",
 	};
@@ -713,6 +939,8 @@ int daemon_api_start(struct daemon *d)
 	}
 	if (r < 0)
 		goto fail;
+	d->messages.changed = on_messages_changed;
+	d->messages.changed_userdata = a;
 	a->sink = events_add_sink(d->events, on_event, a);
 	events_set_batch_end(d->events, on_batch_end, a);
 	r = sd_event_add_time_relative(d->loop, &a->status_timer, CLOCK_MONOTONIC,
@@ -733,6 +961,9 @@ void daemon_api_stop(struct daemon *d)
 
 	if (!a)
 		return;
+	/* Changes being written are answered before the calls end. */
+	messages_flush(&d->messages);
+	d->messages.changed = NULL;
 	/* Give every watcher what is queued for it before the calls end. */
 	a->flushing = true;
 	for (struct watcher *w = a->watchers; w; w = w->next)
@@ -747,6 +978,7 @@ void daemon_api_stop(struct daemon *d)
 	}
 	sd_event_source_disable_unref(a->status_timer);
 	free(a->event_text);
+	free(a->list_text);
 	free(a);
 	d->api = NULL;
 }

@@ -31,6 +31,7 @@
 #include "messages.h"
 #include "pins.h"
 #include "state_file.h"
+#include "change_log.h"
 
 #define DEFAULT_RING_SIZE (32u << 20)
 #define DEFAULT_MAX_DELAY_MS 10
@@ -278,38 +279,42 @@ static void print_event(const struct greeter_event *e, void *userdata)
 }
 
 /*
- * Messages after a reboot come from the state file; a bad file is not fatal.
- * Returns false when the file exists but could not be read: then it must not
- * be overwritten.
+ * Messages after a reboot come from the snapshot and the change log; a
+ * damaged file is moved aside and is not fatal. What could not be read
+ * makes every change refused (load->refusal), so that nothing replaces it.
  */
-static bool load_state(struct daemon *d, struct greeter_entries *entries)
+static void load_state(struct daemon *d, struct greeter_entries *entries,
+		       struct change_log_load *load)
 {
-	char err[512] = "";
 	int r;
 
 	r = dirs_make(d->opt.state_dir, 0755);
-	if (r < 0)
-		log_warning("cannot create state directory %s: %s; messages will not survive a "
-			    "reboot",
-			    d->opt.state_dir, strerror(-r));
-	r = state_file_load(d->opt.state_dir, entries, err, sizeof(err));
-	if (r == -EBADMSG)
-		log_error("state file: %s; starting without its messages", err);
-	else if (r < 0)
-		log_error("cannot read the state file: %s; leaving it as it is", err);
-	return r >= 0 || r == -EBADMSG;
+	if (r < 0) {
+		memset(load, 0, sizeof(*load));
+		snprintf(load->refusal, sizeof(load->refusal),
+			 "the state directory %s cannot be created (%s): greeterd refuses "
+			 "changes, which would not survive a reboot; create it (or pass another "
+			 "--state-dir) and restart greeterd",
+			 d->opt.state_dir, strerror(-r));
+		log_error("%s", load->refusal);
+		return;
+	}
+	change_log_load(d->opt.state_dir, entries, load);
+	if (*load->refusal)
+		log_error("%s", load->refusal);
+	else if (load->replayed)
+		log_info("replayed %zu change(s) from the change log in %.1f ms", load->replayed,
+			 load->usec / 1000.0);
 }
 
-/* Whether the state file just read holds what the map holds (both sorted by UID). */
-static bool state_matches_map(struct daemon *d, const struct greeter_entries *file)
+/* Whether two lists (both sorted by UID) hold the same messages. */
+static bool same_entries(const struct greeter_entries *a, const struct greeter_entries *b)
 {
-	struct greeter_entries map = { 0 };
-	bool same = messages_list(&d->messages, &map) == 0 && map.count == file->count;
+	bool same = a->count == b->count;
 
-	for (size_t i = 0; same && i < map.count; i++)
-		same = map.items[i].uid == file->items[i].uid &&
-		       strcmp(map.items[i].text, file->items[i].text) == 0;
-	greeter_entries_free(&map);
+	for (size_t i = 0; same && i < a->count; i++)
+		same = a->items[i].uid == b->items[i].uid &&
+		       strcmp(a->items[i].text, b->items[i].text) == 0;
 	return same;
 }
 
@@ -369,8 +374,9 @@ void daemon_notify_status(struct daemon *d)
 	__u64 stats[GREETER_STAT_MAX] = { 0 };
 
 	pins_read_stats(&d->pins, stats);
-	sd_notifyf(0, "STATUS=Attached (%s), %zu message(s), %llu event(s), %llu lost",
+	sd_notifyf(0, "STATUS=Attached (%s), %zu message(s)%s, %llu event(s), %llu lost",
 		   attach_mode_name(d->pins.mode), messages_count(&d->messages),
+		   *d->messages.refusal ? " (changes refused: see the log)" : "",
 		   (unsigned long long)stats[GREETER_STAT_EMITTED],
 		   (unsigned long long)stats[GREETER_STAT_LOST]);
 }
@@ -385,16 +391,16 @@ static void log_not_permitted(void)
 static int run(struct daemon *d)
 {
 	struct greeter_entries initial = { 0 };
+	struct change_log_load load;
 	struct pins_options po = { 0 };
 	struct events_options eo = { 0 };
-	char err[512];
 	char btf_cache[PATH_MAX] = "";
-	bool state_ok;
+	bool compact = false;
 	int r;
 
 	d->start_usec = now_usec(CLOCK_MONOTONIC);
 	d->start_realtime_usec = now_usec(CLOCK_REALTIME);
-	state_ok = load_state(d, &initial);
+	load_state(d, &initial, &load);
 
 	po.pin_dir = d->opt.pin_dir;
 	po.attach = d->opt.attach;
@@ -427,6 +433,24 @@ static int run(struct daemon *d)
 		 d->pins.btf_from_cache ? "; kernel types from the cache" : "");
 
 	messages_init(&d->messages, d->pins.config_fd, d->opt.state_dir);
+	if (*load.refusal)
+		messages_refuse(&d->messages, load.refusal);
+	/* The map is the truth while the host is up; after a reboot it was seeded from the files. */
+	if (d->pins.messages_from_pins) {
+		struct greeter_entries map = { 0 };
+
+		r = messages_read_map(&d->messages, &map);
+		if (r < 0) {
+			log_error("cannot read the config map: %s", strerror(-r));
+			greeter_entries_free(&map);
+			goto out;
+		}
+		compact = !same_entries(&map, &initial);
+		messages_adopt(&d->messages, &map);
+	} else {
+		messages_adopt(&d->messages, &initial);
+	}
+	compact |= load.compact_needed;
 	r = setup_loop(d);
 	if (r < 0) {
 		log_error("cannot set up the event loop: %s", strerror(-r));
@@ -461,11 +485,8 @@ static int run(struct daemon *d)
 		daemon_api_stop(d);
 		goto out;
 	}
-	/* The map is the truth: bring the state file in line with it, if it is not. */
-	if (state_ok && !state_matches_map(d, &initial) &&
-	    messages_save(&d->messages, err, sizeof(err)) < 0)
-		log_warning("cannot write the state file: %s; changes will not survive a reboot",
-			    err);
+	/* The map is the truth: bring the files in line with it, if they are not. */
+	messages_open_log(&d->messages, d->loop, compact);
 	greeter_entries_free(&initial);
 
 	/* Events that waited in a replaced ring, then those that waited in ours. */
@@ -483,6 +504,7 @@ static int run(struct daemon *d)
 	r = sd_event_loop(d->loop);
 	events_drain(d->events);
 	daemon_api_stop(d);
+	messages_close(&d->messages);
 	return r;
 out:
 	greeter_entries_free(&initial);

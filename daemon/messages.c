@@ -1,49 +1,61 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "messages.h"
-#include "state_file.h"
-#include "validate.h"
 
 #include <bpf/bpf.h>
 #include <errno.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "err_text.h"
+#include "log.h"
+#include "validate.h"
+
+struct change {
+	struct change_record rec;
+	long delta; /* messages it adds to what it applies to */
+	messages_done_fn done; /* NULL once its caller has gone */
+	void *userdata;
+	struct change *next;
+};
+
+static void batch_init(struct change_batch *b)
+{
+	b->head = NULL;
+	b->tail = &b->head;
+	b->count = 0;
+}
+
+static void batch_push(struct change_batch *b, struct change *c)
+{
+	c->next = NULL;
+	*b->tail = c;
+	b->tail = &c->next;
+	b->count++;
+}
+
 void messages_init(struct messages *m, int config_fd, const char *state_dir)
 {
+	memset(m, 0, sizeof(*m));
 	m->config_fd = config_fd;
 	snprintf(m->state_dir, sizeof(m->state_dir), "%s", state_dir);
+	batch_init(&m->queued);
+	batch_init(&m->inflight);
 }
 
-int messages_lookup(struct messages *m, uint32_t uid, char out[GREETER_MESSAGE_SIZE])
+void messages_refuse(struct messages *m, const char *why)
 {
-	struct greeter_message msg;
-
-	if (bpf_map_lookup_elem(m->config_fd, &uid, &msg) < 0)
-		return -errno;
-	memcpy(out, msg.text, GREETER_MESSAGE_SIZE);
-	out[GREETER_MESSAGE_SIZE - 1] = '\0';
-	return 0;
+	snprintf(m->refusal, sizeof(m->refusal), "%s", why);
 }
 
-int messages_get(struct messages *m, uint32_t uid, char out[GREETER_MESSAGE_SIZE],
-		 enum greeter_source *source)
+void messages_adopt(struct messages *m, struct greeter_entries *state)
 {
-	if (uid != GREETER_DEFAULT_UID && messages_lookup(m, uid, out) == 0) {
-		*source = GREETER_SOURCE_UID;
-		return 0;
-	}
-	if (messages_lookup(m, GREETER_DEFAULT_UID, out) == 0) {
-		*source = GREETER_SOURCE_DEFAULT;
-		return 0;
-	}
-	snprintf(out, GREETER_MESSAGE_SIZE, "%s", GREETER_BUILTIN_MESSAGE);
-	*source = GREETER_SOURCE_BUILTIN;
-	return 0;
+	greeter_entries_free(&m->state);
+	m->state = *state;
+	*state = (struct greeter_entries){ 0 };
 }
 
-int messages_list(struct messages *m, struct greeter_entries *out)
+int messages_read_map(struct messages *m, struct greeter_entries *out)
 {
 	__u32 key, next;
 	void *prev = NULL;
@@ -66,93 +78,366 @@ int messages_list(struct messages *m, struct greeter_entries *out)
 	return 0;
 }
 
-size_t messages_count(struct messages *m)
-{
-	struct greeter_entries all = { 0 };
-	size_t n;
+/* Lookups through the pending changes */
 
-	messages_list(m, &all);
-	n = all.count;
-	greeter_entries_free(&all);
-	return n;
+/* Whether rec, applied, leaves uid with a message (*text), without one, or
+ * says nothing about uid (-1). */
+static int record_says(const struct change_record *rec, uint32_t uid, const char **text)
+{
+	const struct greeter_entry *e = greeter_entries_find(&rec->entries, uid);
+
+	switch (rec->op) {
+	case CHANGE_SET:
+		if (!e)
+			return -1;
+		*text = e->text;
+		return 1;
+	case CHANGE_REMOVE:
+		return e ? 0 : -1;
+	case CHANGE_REPLACE:
+		if (e)
+			*text = e->text;
+		return e ? 1 : 0;
+	}
+	return -1;
 }
 
-int messages_save(struct messages *m, char *err, size_t err_size)
+/* Whether uid has a message once the pending changes before stop (NULL: all) apply. */
+static bool effective_has(const struct messages *m, uint32_t uid, const struct change *stop)
 {
-	struct greeter_entries all = { 0 };
-	int r = messages_list(m, &all);
+	const struct change_batch *batches[] = { &m->inflight, &m->queued };
+	int has = greeter_entries_find(&m->state, uid) != NULL;
 
-	if (r < 0)
-		snprintf(err, err_size, "reading the config map: %s", strerror(-r));
-	else
-		r = state_file_save(m->state_dir, &all, err, err_size);
-	greeter_entries_free(&all);
-	return r;
+	for (size_t b = 0; b < 2; b++)
+		for (const struct change *c = batches[b]->head; c; c = c->next) {
+			const char *text;
+			int says;
+
+			if (c == stop)
+				return has;
+			says = record_says(&c->rec, uid, &text);
+			if (says >= 0)
+				has = says;
+		}
+	return has;
 }
 
-/* Put back what was in the map before a change whose durable write failed. */
-static void restore(struct messages *m, uint32_t uid, bool had, const struct greeter_message *old)
+static size_t effective_count(const struct messages *m)
 {
-	if (had)
-		bpf_map_update_elem(m->config_fd, &uid, old, BPF_ANY);
-	else
-		bpf_map_delete_elem(m->config_fd, &uid);
+	return (size_t)((long)m->state.count + m->pending_delta);
 }
 
-int messages_set(struct messages *m, uint32_t uid, const char *text, size_t len, char *err,
-		 size_t err_size)
+/* What c adds to the count, applied after the pending changes before it. */
+static long change_delta(const struct messages *m, const struct change *c, size_t count_before)
 {
-	struct greeter_message old, msg = { 0 };
-	const char *why = NULL;
-	bool had;
+	const struct greeter_entries *e = &c->rec.entries;
+	long d = 0;
+
+	switch (c->rec.op) {
+	case CHANGE_SET:
+		for (size_t i = 0; i < e->count; i++)
+			d += !effective_has(m, e->items[i].uid, c);
+		return d;
+	case CHANGE_REMOVE:
+		for (size_t i = 0; i < e->count; i++)
+			d -= effective_has(m, e->items[i].uid, c);
+		return d;
+	case CHANGE_REPLACE:
+		return (long)e->count - (long)count_before;
+	}
+	return 0;
+}
+
+/* After a failed write, what the queued changes add is counted again. */
+static void recount(struct messages *m)
+{
+	size_t count = m->state.count;
+
+	m->pending_delta = 0;
+	for (struct change *c = m->queued.head; c; c = c->next) {
+		c->delta = change_delta(m, c, count);
+		count = (size_t)((long)count + c->delta);
+		m->pending_delta += c->delta;
+	}
+}
+
+/* Writing and applying */
+
+static void apply_to_map(struct messages *m, const struct change_record *rec)
+{
+	const struct greeter_entries *e = &rec->entries;
+
+	if (rec->op == CHANGE_REPLACE)
+		for (size_t i = 0; i < m->state.count; i++)
+			if (!greeter_entries_find(e, m->state.items[i].uid))
+				bpf_map_delete_elem(m->config_fd, &m->state.items[i].uid);
+	for (size_t i = 0; i < e->count; i++) {
+		struct greeter_message msg = { 0 };
+		int r;
+
+		if (rec->op == CHANGE_REMOVE) {
+			r = bpf_map_delete_elem(m->config_fd, &e->items[i].uid);
+			if (r < 0 && errno == ENOENT)
+				r = 0;
+		} else {
+			memcpy(msg.text, e->items[i].text, sizeof(msg.text));
+			r = bpf_map_update_elem(m->config_fd, &e->items[i].uid, &msg, BPF_ANY);
+		}
+		if (r < 0)
+			log_error("cannot update the config map for UID %u: %s; it differs from "
+				  "the stored messages until greeterd restarts",
+				  e->items[i].uid, strerror(errno));
+	}
+}
+
+static void free_change(struct change *c)
+{
+	change_record_free(&c->rec);
+	free(c);
+}
+
+/* Send the queued changes to the log, all in one write. */
+static void submit(struct messages *m)
+{
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	if (!m->log || change_log_busy(m->log) || !m->queued.count)
+		return;
+	for (struct change *c = m->queued.head; c; c = c->next)
+		if (change_record_append(&c->rec, &buf, &len, &cap) < 0) {
+			/* Out of memory: they stay queued for the next write. */
+			free(buf);
+			return;
+		}
+	m->inflight = m->queued;
+	batch_init(&m->queued);
+	change_log_write(m->log, buf, len);
+}
+
+static void on_written(void *userdata, int r, const char *err)
+{
+	struct messages *m = userdata;
+	struct change_batch b = m->inflight;
+
+	batch_init(&m->inflight);
+	if (r == 0) {
+		m->batches++;
+		for (struct change *c = b.head; c; c = c->next) {
+			int a;
+
+			apply_to_map(m, &c->rec);
+			a = change_record_apply(&c->rec, &m->state);
+			if (a < 0)
+				log_error("BUG: a stored change does not apply: %s", strerror(-a));
+			m->pending_delta -= c->delta;
+			m->writes++;
+		}
+	} else {
+		for (struct change *c = b.head; c; c = c->next)
+			m->pending_delta -= c->delta;
+		recount(m);
+	}
+	for (struct change *c = b.head, *next; c; c = next) {
+		next = c->next;
+		if (c->done)
+			c->done(c->userdata, r, err);
+		free_change(c);
+	}
+	if (r == 0 && m->changed)
+		m->changed(m->changed_userdata);
+	if (m->log)
+		change_log_maybe_compact(m->log, &m->state);
+	submit(m);
+}
+
+int messages_open_log(struct messages *m, sd_event *loop, bool compact)
+{
+	char err[512] = "", why[768];
 	int r;
 
-	r = greeter_validate_message(text, len, &why);
+	if (*m->refusal)
+		return -EROFS;
+	r = change_log_open(&m->log, m->state_dir, loop, on_written, m, err, sizeof(err));
+	if (r == 0 && compact)
+		r = change_log_compact_now(m->log, &m->state, err, sizeof(err));
 	if (r < 0) {
-		snprintf(err, err_size, "%s", why);
-		return r;
+		set_err(why, sizeof(why),
+			"the change log in %s cannot be written (%s): greeterd refuses changes, "
+			"which would not survive a reboot; make the directory writable and "
+			"restart greeterd",
+			m->state_dir, err);
+		messages_refuse(m, why);
+		log_error("%s", why);
+		change_log_close(m->log);
+		m->log = NULL;
 	}
-	memcpy(msg.text, text, len);
-	had = bpf_map_lookup_elem(m->config_fd, &uid, &old) == 0;
-	if (bpf_map_update_elem(m->config_fd, &uid, &msg, BPF_ANY) < 0) {
-		r = -errno;
-		snprintf(err, err_size, "updating the config map: %s", strerror(-r));
-		return r;
-	}
-	r = messages_save(m, err, err_size);
-	if (r < 0)
-		restore(m, uid, had, &old);
 	return r;
 }
 
-int messages_remove(struct messages *m, uint32_t uid, char *err, size_t err_size)
+static int queue(struct messages *m, struct change *c, char *err, size_t err_size)
 {
-	struct greeter_message old;
+	size_t before = effective_count(m);
+
+	c->delta = change_delta(m, c, before);
+	if (c->delta > 0 && before + (size_t)c->delta > GREETER_MAX_MESSAGES) {
+		snprintf(err, err_size, "the config map holds at most %d messages",
+			 GREETER_MAX_MESSAGES);
+		free_change(c);
+		return -ENOSPC;
+	}
+	m->pending_delta += c->delta;
+	batch_push(&m->queued, c);
+	submit(m);
+	return 0;
+}
+
+static struct change *new_change(struct messages *m, enum change_op op, messages_done_fn done,
+				 void *userdata, char *err, size_t err_size, int *r)
+{
+	struct change *c;
+
+	if (*m->refusal || !m->log) {
+		snprintf(err, err_size, "%s",
+			 *m->refusal ? m->refusal : "the change log is not open");
+		*r = -EROFS;
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(err, err_size, "out of memory");
+		*r = -ENOMEM;
+		return NULL;
+	}
+	c->rec.op = op;
+	c->done = done;
+	c->userdata = userdata;
+	return c;
+}
+
+int messages_set(struct messages *m, uint32_t uid, const char *text, size_t len,
+		 messages_done_fn done, void *userdata, char *err, size_t err_size)
+{
+	char buf[GREETER_MESSAGE_SIZE] = { 0 };
+	struct change *c;
 	int r;
 
-	if (bpf_map_lookup_elem(m->config_fd, &uid, &old) < 0) {
+	if (len > GREETER_MESSAGE_MAX) {
+		snprintf(err, err_size, "longer than %d bytes", GREETER_MESSAGE_MAX);
+		return -E2BIG;
+	}
+	c = new_change(m, CHANGE_SET, done, userdata, err, err_size, &r);
+	if (!c)
+		return r;
+	memcpy(buf, text, len);
+	r = greeter_entries_add(&c->rec.entries, uid, buf);
+	if (r < 0) {
+		snprintf(err, err_size, "%s", strerror(-r));
+		free_change(c);
+		return r;
+	}
+	return queue(m, c, err, err_size);
+}
+
+int messages_remove(struct messages *m, uint32_t uid, messages_done_fn done, void *userdata,
+		    char *err, size_t err_size)
+{
+	struct change *c;
+	int r;
+
+	if (!effective_has(m, uid, NULL)) {
 		snprintf(err, err_size, "no message is set");
 		return -ENOENT;
 	}
-	if (bpf_map_delete_elem(m->config_fd, &uid) < 0) {
-		r = -errno;
-		snprintf(err, err_size, "updating the config map: %s", strerror(-r));
+	c = new_change(m, CHANGE_REMOVE, done, userdata, err, err_size, &r);
+	if (!c)
+		return r;
+	r = greeter_entries_add(&c->rec.entries, uid, "x");
+	if (r < 0) {
+		snprintf(err, err_size, "%s", strerror(-r));
+		free_change(c);
 		return r;
 	}
-	r = messages_save(m, err, err_size);
-	if (r < 0)
-		restore(m, uid, true, &old);
-	return r;
+	memset(c->rec.entries.items[0].text, 0, GREETER_MESSAGE_SIZE);
+	return queue(m, c, err, err_size);
 }
 
-int messages_load(struct messages *m, const struct greeter_entries *entries)
+int messages_import(struct messages *m, struct greeter_entries *list, bool replace, size_t *set,
+		    size_t *removed, messages_done_fn done, void *userdata, char *err,
+		    size_t err_size)
 {
-	for (size_t i = 0; i < entries->count; i++) {
-		struct greeter_message msg = { 0 };
+	struct change *c;
+	size_t present = 0;
+	int r;
 
-		snprintf(msg.text, sizeof(msg.text), "%s", entries->items[i].text);
-		if (bpf_map_update_elem(m->config_fd, &entries->items[i].uid, &msg, BPF_ANY) < 0)
-			return -errno;
+	c = new_change(m, replace ? CHANGE_REPLACE : CHANGE_SET, done, userdata, err, err_size, &r);
+	if (!c) {
+		greeter_entries_free(list);
+		return r;
 	}
+	for (size_t i = 0; i < list->count; i++)
+		present += effective_has(m, list->items[i].uid, NULL);
+	*set = list->count;
+	*removed = replace ? effective_count(m) - present : 0;
+	c->rec.entries = *list;
+	*list = (struct greeter_entries){ 0 };
+	return queue(m, c, err, err_size);
+}
+
+void messages_forget(struct messages *m, void *userdata)
+{
+	struct change_batch *batches[] = { &m->inflight, &m->queued };
+
+	for (size_t b = 0; b < 2; b++)
+		for (struct change *c = batches[b]->head; c; c = c->next)
+			if (c->userdata == userdata)
+				c->done = NULL;
+}
+
+void messages_flush(struct messages *m)
+{
+	while (m->log && change_log_busy(m->log))
+		change_log_wait(m->log);
+}
+
+void messages_close(struct messages *m)
+{
+	change_log_close(m->log);
+	m->log = NULL;
+	greeter_entries_free(&m->state);
+}
+
+/* Reading */
+
+int messages_get(struct messages *m, uint32_t uid, char out[GREETER_MESSAGE_SIZE],
+		 enum greeter_source *source)
+{
+	const struct greeter_entry *e = NULL;
+
+	if (uid != GREETER_DEFAULT_UID)
+		e = greeter_entries_find(&m->state, uid);
+	if (e) {
+		*source = GREETER_SOURCE_UID;
+	} else {
+		e = greeter_entries_find(&m->state, GREETER_DEFAULT_UID);
+		*source = GREETER_SOURCE_DEFAULT;
+	}
+	if (e) {
+		memcpy(out, e->text, GREETER_MESSAGE_SIZE);
+		out[GREETER_MESSAGE_SIZE - 1] = '\0';
+		return 0;
+	}
+	snprintf(out, GREETER_MESSAGE_SIZE, "%s", GREETER_BUILTIN_MESSAGE);
+	*source = GREETER_SOURCE_BUILTIN;
 	return 0;
+}
+
+const struct greeter_entries *messages_all(const struct messages *m)
+{
+	return &m->state;
+}
+
+size_t messages_count(const struct messages *m)
+{
+	return m->state.count;
 }

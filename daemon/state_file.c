@@ -33,26 +33,27 @@ static int join(char *buf, size_t size, const char *dir, const char *name, char 
 	return 0;
 }
 
-/* Rename path to <state_dir>/messages.json.corrupt-<stamp>[.N], never over
- * an earlier one. */
-static int move_aside(const char *state_dir, const char *path, char *dst, size_t dst_size)
+int state_file_move_aside(const char *state_dir, const char *name, char *dst, size_t dst_size)
 {
+	char path[PATH_MAX];
 	char stamp[32] = "unknown";
 	time_t now = time(NULL);
 	struct tm tm;
 	int i, n;
 
+	n = snprintf(path, sizeof(path), "%s/%s", state_dir, name);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
 	if (gmtime_r(&now, &tm))
 		strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
 	for (i = 0; i < ASIDE_TRIES; i++) {
 		struct stat st;
 
 		if (i == 0)
-			n = snprintf(dst, dst_size, "%s/%s.corrupt-%s", state_dir, STATE_FILE_NAME,
-				     stamp);
+			n = snprintf(dst, dst_size, "%s/%s.corrupt-%s", state_dir, name, stamp);
 		else
-			n = snprintf(dst, dst_size, "%s/%s.corrupt-%s.%d", state_dir,
-				     STATE_FILE_NAME, stamp, i);
+			n = snprintf(dst, dst_size, "%s/%s.corrupt-%s.%d", state_dir, name, stamp,
+				     i);
 		if (n < 0 || (size_t)n >= dst_size)
 			return -ENAMETOOLONG;
 		if (renameat2(AT_FDCWD, path, AT_FDCWD, dst, RENAME_NOREPLACE) == 0)
@@ -168,7 +169,7 @@ int state_file_load(const char *state_dir, struct greeter_entries *out, char *er
 	}
 
 	if (r == -EBADMSG) {
-		m = move_aside(state_dir, path, aside, sizeof(aside));
+		m = state_file_move_aside(state_dir, STATE_FILE_NAME, aside, sizeof(aside));
 		if (m == 0)
 			set_err(err, err_size, "%s: %s; moved it to %s", path, why, aside);
 		else

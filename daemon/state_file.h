@@ -39,4 +39,11 @@ int state_file_load(const char *state_dir, struct greeter_entries *out, char *er
 int state_file_save(const char *state_dir, const struct greeter_entries *entries, char *err,
 		    size_t err_size);
 
+/*
+ * Rename <state_dir>/<name> to <name>.corrupt-<UTC YYYYmmddTHHMMSS>[.N] in
+ * the same directory, never over an earlier one; dst gets the new path.
+ * Returns 0 or a negative errno.
+ */
+int state_file_move_aside(const char *state_dir, const char *name, char *dst, size_t dst_size);
+
 #endif /* GREETER_STATE_FILE_H */

@@ -130,6 +130,7 @@ struct varlink_call {
 	bool more;
 	bool oneway;
 	bool ended;
+	bool deferred; /* the handler replies later (varlink_call_defer()) */
 	unsigned busy; /* we are inside one of its callbacks: free later */
 	void *userdata;
 	void (*on_drain)(struct varlink_call *c, void *userdata);
@@ -150,6 +151,16 @@ struct varlink_server {
 };
 
 static void conn_run(struct conn *c, bool do_read);
+
+/* The largest request the connection's peer may send. */
+static size_t conn_message_max(const struct conn *c)
+{
+	const struct varlink_server_options *o = &c->server->o;
+
+	return c->peer.uid == 0 && o->max_root_message_size > o->max_message_size
+		       ? o->max_root_message_size
+		       : o->max_message_size;
+}
 
 static uint64_t now_usec(void)
 {
@@ -285,6 +296,11 @@ const struct varlink_peer *varlink_call_peer(const struct varlink_call *c)
 const char *varlink_call_method(const struct varlink_call *c)
 {
 	return c->method;
+}
+
+void varlink_call_defer(struct varlink_call *c)
+{
+	c->deferred = true;
 }
 
 bool varlink_call_more(const struct varlink_call *c)
@@ -690,7 +706,7 @@ static void conn_dispatch(struct conn *c, const char *msg, size_t len)
 	call->busy = 1;
 	c->call = call;
 	fn(call, cJSON_IsObject(field[1]) ? field[1] : s->empty, userdata);
-	if (!call->ended && !more) {
+	if (!call->ended && !more && !call->deferred) {
 		if (!oneway)
 			log_error("BUG: method %s returned without replying", name);
 		varlink_call_error(call, "org.varlink.service.MethodNotImplemented",
@@ -800,11 +816,10 @@ static unsigned conn_dispatch_some(struct conn *c, unsigned budget)
 			const char *err = c->server->o.error_request_too_large;
 
 			log_debug("connection %u (UID %u): request over %zu bytes, closing", c->id,
-				  (unsigned)c->peer.uid, c->server->o.max_message_size);
+				  (unsigned)c->peer.uid, conn_message_max(c));
 			if (err)
-				conn_send_error(
-					c, err,
-					one_number("limit", (double)c->server->o.max_message_size));
+				conn_send_error(c, err,
+						one_number("limit", (double)conn_message_max(c)));
 			c->close_after_flush = true;
 			break;
 		}
@@ -1014,7 +1029,7 @@ static void conn_new(struct varlink_server *s, int fd)
 	c->id = ++s->next_id;
 	c->events = EPOLLIN;
 	varlink_outbuf_init(&c->out, OUTPUT_MAX);
-	r = varlink_framer_init(&c->in, s->o.max_message_size);
+	r = varlink_framer_init(&c->in, conn_message_max(c));
 	if (r >= 0)
 		r = sd_event_add_io(s->loop, &c->io, fd, c->events, conn_on_io, c);
 	if (r >= 0)
@@ -1179,6 +1194,8 @@ int varlink_server_new(struct varlink_server **out, sd_event *loop,
 		s->o.max_connections_per_uid = DEFAULT_MAX_PER_UID;
 	if (!s->o.max_message_size || s->o.max_message_size > OUTPUT_MAX)
 		s->o.max_message_size = s->o.max_message_size ? OUTPUT_MAX : DEFAULT_MAX_MESSAGE;
+	if (s->o.max_root_message_size > OUTPUT_MAX)
+		s->o.max_root_message_size = OUTPUT_MAX;
 	s->empty = cJSON_CreateObject();
 	if (!s->empty) {
 		free(s);

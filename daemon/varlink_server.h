@@ -62,6 +62,7 @@ struct varlink_server_options {
 	size_t max_connections;
 	size_t max_connections_per_uid;
 	size_t max_message_size; /* a request larger than this: error, then close */
+	size_t max_root_message_size; /* root's bound, when larger (bulk calls) */
 	/* Error names the server itself sends (e.g. "io.greeter.RequestTooLarge"). */
 	const char *error_request_too_large; /* parameter: limit */
 	const char *error_too_many_connections; /* parameter: limit */
@@ -89,6 +90,12 @@ void varlink_server_free(struct varlink_server *s);
 const struct varlink_peer *varlink_call_peer(const struct varlink_call *c);
 const char *varlink_call_method(const struct varlink_call *c);
 bool varlink_call_more(const struct varlink_call *c);
+/*
+ * The handler will reply later (after returning), from the event loop:
+ * for a call without "more" too. Until it does, the connection starts no
+ * other call; set callbacks to learn when the connection goes away.
+ */
+void varlink_call_defer(struct varlink_call *c);
 bool varlink_call_oneway(const struct varlink_call *c);
 
 /*

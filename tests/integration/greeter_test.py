@@ -315,3 +315,47 @@ if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "call":
         out.append(c.recv())
     for reply in out:
         print(json.dumps(reply))
+
+
+def stored_messages(state_dir):
+    """What greeterd would restore after a reboot: the snapshot (messages.json),
+    then the change logs (messages.log.<N> in order, then messages.log), read
+    here independently of greeterd's code. {uid or None: text}; a torn last
+    record is ignored, a damaged one raises ValueError."""
+    import zlib
+
+    def key(k):
+        return None if k == "default" else int(k)
+
+    state = {}
+    snap = os.path.join(state_dir, "messages.json")
+    if os.path.exists(snap):
+        with open(snap) as f:
+            state = {key(k): v for k, v in json.load(f)["messages"].items()}
+    old = sorted(int(n.rsplit(".", 1)[1]) for n in os.listdir(state_dir)
+                 if re.fullmatch(r"messages\.log\.[1-9][0-9]*", n))
+    for name in ["messages.log.%d" % n for n in old] + ["messages.log"]:
+        path = os.path.join(state_dir, name)
+        if not os.path.exists(path):
+            continue
+        with open(path, "rb") as f:
+            data = f.read()
+        lines = data.split(b"\n")
+        for line in lines[:-1]:  # the last is b"" or a torn record
+            crc, _, body = line.partition(b" ")
+            if int(crc, 16) != zlib.crc32(body):
+                raise ValueError("%s: bad checksum: %r" % (name, line[:60]))
+            fields = body.decode().split("\t")
+            op, rest = fields[0], fields[1:]
+            if op == "remove":
+                for k in rest:
+                    state.pop(key(k), None)
+                continue
+            pairs = {key(rest[i]): rest[i + 1] for i in range(0, len(rest), 2)}
+            if op == "replace":
+                state = pairs
+            elif op == "set":
+                state.update(pairs)
+            else:
+                raise ValueError("%s: unknown op %r" % (name, op))
+    return state

@@ -63,9 +63,7 @@ try:
             acked[uid] = msgs[uid]
         if any(not re.fullmatch(r"round \d+ write \d+", v) for v in msgs.values()):
             fail("round %d: a corrupt message: %r" % (rnd, msgs))
-        with open(os.path.join(d.state_dir, "messages.json")) as f:
-            state = json.load(f)["messages"]
-        if {int(k): v for k, v in state.items()} != msgs:
+        if stored_messages(d.state_dir) != msgs:
             fail("round %d: the state file does not match the map" % rnd)
         now = sorted(p["link_id"] for p in d.call("io.greeter.GetStatus")["parameters"]["programs"])
         if now != links:

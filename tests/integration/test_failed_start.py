@@ -43,12 +43,15 @@ def dump(pin_dir, name):
 def snapshot(d):
     """What a failed start must leave as it was. (The ring, the counters and the
     sequence move on: the pinned programs keep running.)"""
-    state = os.path.join(d.state_dir, "messages.json")
-    with open(state, "rb") as f:
-        text = f.read()
+    files = {}
+    for name in ("messages.json", "messages.log"):
+        path = os.path.join(d.state_dir, name)
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                files[name] = (f.read(), os.stat(path).st_mtime_ns)
     return {"pins": pin_ids(d.pin_dir), "config": dump(d.pin_dir, "config"),
             "meta": dump(d.pin_dir, "meta"), "settings": dump(d.pin_dir, "settings"),
-            "state file": (text, os.stat(state).st_mtime_ns)}
+            "state files": files}
 
 
 def failing_rings():

@@ -49,8 +49,8 @@ try:
     m.run(uid=501)
     evs = wait_for(lambda: m.mine(d.events()))
     check(evs and evs[0]["message"] == "Hi user 501", "exec greeted with the carried message")
-    with open(os.path.join(d.state_dir, "messages.json")) as f:
-        check("Hi user 501" in f.read(), "carried messages written to the state file")
+    check(stored_messages(d.state_dir).get(501) == "Hi user 501",
+          "carried messages written to the state (snapshot and change log)")
 
     # 2. Same layout, different ABI version in the metadata.
     d.set_message(502, "Hi user 502!")

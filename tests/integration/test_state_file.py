@@ -33,8 +33,14 @@ try:
     moved = glob.glob(path + ".corrupt-*")
     check(len(moved) == 1, "corrupt state file moved aside (%s)" % moved)
     check(d.call("io.greeter.ListMessages")["parameters"]["messages"] == [], "daemon runs without its messages")
+    check(glob.glob(os.path.join(d.state_dir, "messages.log.corrupt-*")),
+          "the change log that followed it moved aside with it")
     d.set_message(501, "Back again")
-    with open(path) as f:
-        check("Back again" in f.read(), "a new state file is written")
+    check(stored_messages(d.state_dir) == {501: "Back again"}, "the change is stored")
+    d.stop()
+    d.remove_pins()
+    d.start()
+    msgs = d.call("io.greeter.ListMessages")["parameters"]["messages"]
+    check(msgs == [{"uid": 501, "message": "Back again"}], "and comes back after a reboot: %s" % msgs)
 finally:
     d.cleanup()

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The durable store on disk: the snapshot <state_dir>/messages.json and the
+ * change log beside it, <state_dir>/messages.log (records: change_record.h).
+ *
+ * A durable write appends records to messages.log and fsyncs it (and the
+ * directory, when the file is new), on a worker thread: the event loop goes
+ * on meanwhile and learns of the result from an eventfd. When the log has
+ * grown past twice the snapshot (at least LOG_COMPACT_MIN bytes), it is
+ * compacted: renamed to messages.log.<N>, a fresh messages.log started, and
+ * a second thread writes the snapshot of the state the renamed logs led to
+ * (tmp + fsync + rename + directory fsync), then removes them. A restart
+ * reads the snapshot, then messages.log.<N> in order, then messages.log;
+ * records are idempotent, so a crash anywhere in between loses nothing.
+ */
+#ifndef GREETER_CHANGE_LOG_H
+#define GREETER_CHANGE_LOG_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "entries.h"
+
+#define CHANGE_LOG_NAME "messages.log"
+
+struct change_log;
+
+/* Called on the event loop when a write or a compaction has finished. */
+typedef void (*change_log_written_fn)(void *userdata, int r, const char *err);
+
+struct change_log_load {
+	/* Why changes must be refused ("" if they may be made): what to do. */
+	char refusal[768];
+	size_t replayed; /* records replayed from logs */
+	bool compact_needed; /* a damaged log was moved aside: write the snapshot now */
+	double usec; /* time taken */
+};
+
+/*
+ * Read the snapshot and the logs into out (empty). Damaged files are moved
+ * aside (logged), a torn last record dropped (logged). Never fails: what
+ * could not be read is named in res->refusal, and then nothing may write.
+ */
+void change_log_load(const char *state_dir, struct greeter_entries *out,
+		     struct change_log_load *res);
+
+/*
+ * Open messages.log for appending (creating it) and start the worker.
+ * Returns 0 or a negative errno (err says what failed).
+ */
+int change_log_open(struct change_log **out, const char *state_dir, sd_event *loop,
+		    change_log_written_fn written, void *userdata, char *err, size_t err_size);
+
+/* Whether a write is in flight. */
+bool change_log_busy(const struct change_log *log);
+
+/*
+ * Append data (whole records) durably; takes data (malloc'd). written()
+ * runs on the loop once it is on disk, or failed: then the log is cut back
+ * to what it was. Only when !change_log_busy().
+ */
+int change_log_write(struct change_log *log, char *data, size_t len);
+
+/*
+ * Compact, from state (the durable state now), in the background, if the
+ * log is due for it and no compaction runs. Only when !change_log_busy().
+ */
+void change_log_maybe_compact(struct change_log *log, const struct greeter_entries *state);
+
+/* Write the snapshot from state now and empty the logs (start-up, tests). */
+int change_log_compact_now(struct change_log *log, const struct greeter_entries *state, char *err,
+			   size_t err_size);
+
+/* Wait for the write in flight to finish and run written() for it (shutdown). */
+void change_log_wait(struct change_log *log);
+
+/* Wait for what is in flight (without running written()), stop the threads, close. */
+void change_log_close(struct change_log *log);
+
+/* Bytes in messages.log. */
+uint64_t change_log_size(const struct change_log *log);
+
+#endif
