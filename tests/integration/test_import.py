@@ -13,7 +13,8 @@
   with --replace into a second one, export the same bytes there, also
   after that greeterd restarts;
 - 10,000 messages through one `greeterctl import` (a request beyond the
-  64 KiB bound of unprivileged callers).
+  64 KiB bound of unprivileged callers, within root's 4 MiB), and calls
+  over either bound refused.
 
 ImportMessages missing from greeterd is a failure, never a skip."""
 import grp
@@ -212,6 +213,29 @@ try:
     check(got == many, "all 10,000 messages are set")
     r = b.call("io.greeter.GetStatus")
     check(r.get("parameters", {}).get("messages") == 10000, "GetStatus counts 10,000")
+    # The request bound: 64 KiB for other callers, 4 MiB for root.
+    pad = [{"uid": 601, "message": "x" * 60}] * 1200  # about 100 KiB
+    r = call_as(601, 601, [], b.socket, "io.greeter.ImportMessages", {"messages": pad})[0]
+    check(r.get("error") == "io.greeter.RequestTooLarge" and
+          r.get("parameters", {}).get("limit") == 65536,
+          "UID 601: a 100 KiB call is RequestTooLarge, limit 65536 (%r)" % r)
+    c = b.varlink()
+    try:
+        try:
+            c.send({"method": "io.greeter.ImportMessages", "parameters": {
+                "messages": [{"uid": 1, "message": "x" * 60}] * 60000}})  # about 4.3 MiB
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # greeterd said why and hung up before taking it all
+        try:
+            r = c.recv()
+        except (OSError, ConnectionError) as e:
+            r = {"no reply": str(e)}
+    finally:
+        c.close()
+    check(r.get("error") == "io.greeter.RequestTooLarge" and
+          r.get("parameters", {}).get("limit") == 4 << 20,
+          "root: a 4.3 MiB call is RequestTooLarge, limit 4 MiB (%r)" % r)
+    check(messages_of(b) == many, "calls over the bound changed nothing")
     check("BUG" not in a.log() + b.log(), "no BUG in greeterd's logs")
 finally:
     a.cleanup()
