@@ -58,6 +58,7 @@ struct change_log {
 	uint64_t snapshot_size;
 	/* messages.log.<old_min .. old_next-1> may exist (logs awaiting compaction). */
 	unsigned old_min, old_next;
+	bool due; /* compact at the next chance, however small the log */
 	change_log_written_fn written;
 	void *userdata;
 	int efd;
@@ -650,7 +651,8 @@ void change_log_maybe_compact(struct change_log *log, const struct greeter_entri
 
 	if (bound < LOG_COMPACT_MIN)
 		bound = LOG_COMPACT_MIN;
-	if (log->compacting || log->busy || (log->size <= bound && log->old_next == log->old_min))
+	if (log->compacting || log->busy ||
+	    (log->size <= bound && log->old_next == log->old_min && !(log->due && log->size)))
 		return;
 	if (log->compact_failed_usec && mono_usec() - log->compact_failed_usec < COMPACT_RETRY_USEC)
 		return;
@@ -675,6 +677,12 @@ void change_log_maybe_compact(struct change_log *log, const struct greeter_entri
 		return;
 	}
 	log->compacting = true;
+	log->due = false;
+}
+
+void change_log_compact_soon(struct change_log *log)
+{
+	log->due = true;
 }
 
 int change_log_compact_now(struct change_log *log, const struct greeter_entries *state, char *err,

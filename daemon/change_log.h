@@ -72,6 +72,9 @@ int change_log_write(struct change_log *log, char *data, size_t len);
  */
 void change_log_maybe_compact(struct change_log *log, const struct greeter_entries *state);
 
+/* Make the next change_log_maybe_compact() compact whatever the log holds. */
+void change_log_compact_soon(struct change_log *log);
+
 /* Write the snapshot from state now and empty the logs (start-up, tests). */
 int change_log_compact_now(struct change_log *log, const struct greeter_entries *state, char *err,
 			   size_t err_size);

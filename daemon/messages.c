@@ -261,6 +261,12 @@ int messages_open_log(struct messages *m, sd_event *loop, bool compact)
 	r = change_log_open(&m->log, m->state_dir, loop, on_written, m, err, sizeof(err));
 	if (r == 0 && compact)
 		r = change_log_compact_now(m->log, &m->state, err, sizeof(err));
+	if (r == 0) {
+		/* What the last run logged goes into the snapshot, off the start's path. */
+		if (change_log_size(m->log) > 0)
+			change_log_compact_soon(m->log);
+		change_log_maybe_compact(m->log, &m->state);
+	}
 	if (r < 0) {
 		set_err(why, sizeof(why),
 			"the change log in %s cannot be written (%s): greeterd refuses changes, "
