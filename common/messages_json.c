@@ -35,6 +35,27 @@ static const char *quote(struct quoted *q, const char *s)
 	return q->text;
 }
 
+/* "byte N (line L, column C)": what a person editing the file looks for. */
+struct where {
+	char text[80];
+};
+
+static const char *at(struct where *w, const unsigned char *s, size_t offset)
+{
+	size_t line = 1, column = 1;
+
+	for (size_t i = 0; i < offset; i++) {
+		if (s[i] == '\n') {
+			line++;
+			column = 1;
+		} else if ((s[i] & 0xc0) != 0x80) {
+			column++; /* a character, not each byte of one */
+		}
+	}
+	snprintf(w->text, sizeof(w->text), "byte %zu (line %zu, column %zu)", offset, line, column);
+	return w->text;
+}
+
 /*
  * Checks cJSON does not make: a NUL (raw or \u0000) would silently cut a
  * string short; raw control bytes are not JSON. Counting commas bounds the
@@ -44,23 +65,24 @@ static int lex_check(const unsigned char *s, size_t len, char *err, size_t err_s
 {
 	bool in_string = false;
 	size_t commas = 0, i;
+	struct where w;
 
 	for (i = 0; i < len; i++) {
 		unsigned char c = s[i];
 
 		if (c == '\0')
-			return bad(err, err_size, "NUL byte at byte %zu", i);
+			return bad(err, err_size, "NUL byte at %s", at(&w, s, i));
 		if (in_string) {
 			if (c < 0x20)
-				return bad(err, err_size,
-					   "control character in a string at byte %zu", i);
+				return bad(err, err_size, "control character in a string at %s",
+					   at(&w, s, i));
 			if (c == '"') {
 				in_string = false;
 			} else if (c == '\\') {
 				if (i + 1 < len && (s[i + 1] == '"' || s[i + 1] == '\\'))
 					i++;
 				else if (len - i >= 6 && memcmp(s + i + 1, "u0000", 5) == 0)
-					return bad(err, err_size, "\\u0000 at byte %zu", i);
+					return bad(err, err_size, "\\u0000 at %s", at(&w, s, i));
 			}
 		} else if (c == '"') {
 			in_string = true;
@@ -68,7 +90,7 @@ static int lex_check(const unsigned char *s, size_t len, char *err, size_t err_s
 			if (++commas > MAX_COMMAS)
 				return bad(err, err_size, "more than %d values", MAX_COMMAS);
 		} else if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
-			return bad(err, err_size, "control character at byte %zu", i);
+			return bad(err, err_size, "control character at %s", at(&w, s, i));
 		}
 	}
 	return 0;
@@ -154,6 +176,7 @@ int messages_json_parse(const char *data, size_t len, struct greeter_entries *ou
 {
 	struct greeter_entries list = { 0 };
 	const cJSON *item, *version = NULL, *messages = NULL;
+	struct where w;
 	const char *end = NULL;
 	cJSON *root = NULL;
 	size_t i;
@@ -174,14 +197,14 @@ int messages_json_parse(const char *data, size_t len, struct greeter_entries *ou
 	/* Not cJSON_GetErrorPtr(): it is global state. */
 	root = cJSON_ParseWithLengthOpts(data, len, &end, false);
 	if (!root) {
-		r = bad(err, err_size, "not valid JSON (error at byte %zu)",
-			end ? (size_t)(end - data) : (size_t)0);
+		r = bad(err, err_size, "not valid JSON: error at %s",
+			at(&w, (const unsigned char *)data, end ? (size_t)(end - data) : 0));
 		goto out;
 	}
 	for (i = (size_t)(end - data); i < len; i++) {
 		if (data[i] != ' ' && data[i] != '\t' && data[i] != '\n' && data[i] != '\r') {
-			r = bad(err, err_size, "unexpected data after the JSON value at byte %zu",
-				i);
+			r = bad(err, err_size, "unexpected data after the JSON value at %s",
+				at(&w, (const unsigned char *)data, i));
 			goto out;
 		}
 	}

@@ -130,7 +130,11 @@ def main():
         big = b'{"version": 1, "messages": {}, "pad": "' + b"x" * (4 << 20) + b'"}'
         bad_files = [
             ("empty", b"", "empty file"),
-            ("not JSON", b'{"version": 1, "messages": {"7": "x",', "not valid JSON (error at byte"),
+            ("not JSON", b'{"version": 1, "messages": {"7": "x",', "not valid JSON: error at byte"),
+            ("not JSON, line 3", b'{"version": 1,\n "messages": {"7": "x",\n  "8" "y"}}',
+             "not valid JSON: error at byte 45 (line 3, column 7)"),
+            ("a raw control byte, line 2", b'{"version": 1,\n "messages": {"7": "\xc3\xa9\x01"}}',
+             "control character in a string at byte 37 (line 2, column 22)"),
             ("trailing data", doc({}) + "x", "unexpected data after the JSON value at byte"),
             ("no version", json.dumps({"messages": {}}), 'no "version"'),
             ("version 2", json.dumps({"version": 2, "messages": {}}), "unsupported version 2"),
