@@ -164,7 +164,8 @@ static const char help_import[] =
 	"only. Prints what was done: \"set N, removed M\".\n"
 	"\n"
 	"A file larger than 4 MiB, that is not a messages document, or that holds an\n"
-	"invalid message changes nothing: the error names the key or the byte offset.\n"
+	"invalid message changes nothing (status 4): the error names the key, or the\n"
+	"byte, line and column.\n"
 	"\n"
 	"Options:\n"
 	"      --replace       remove the messages the file does not name\n" HELP_SOCKET
