@@ -5,6 +5,7 @@
  * client, optionally while IDLE other connections are held open.
  *
  *   api_bench SOCKET set|get CONNS CALLS_PER_CONN [IDLE]
+ *   api_bench SOCKET flood CONNS SECONDS UID
  *
  * Prints one line of key=value pairs: calls, errors, ops per second, round
  * trip p50/p99/max in microseconds, and the idle connections accepted and
@@ -14,6 +15,11 @@
  * spread over several UIDs, IDLE_PER_UID each, by children that setuid().
  * Each idle connection makes one GetMessage call first, so that we know
  * greeterd accepted it rather than refused it.
+ *
+ * flood: as UID, CONNS connections each pipeline GetStatus, ListMessages,
+ * GetStatus, ListMessages, read the four replies, and again, for SECONDS;
+ * prints calls, errors and calls per second. A client that would keep
+ * greeterd's loop busy, while others measure what it does to them.
  */
 #include <errno.h>
 #include <grp.h>
@@ -24,6 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -111,6 +119,96 @@ static void *work(void *arg)
 	}
 	varlink_client_free(c);
 	return NULL;
+}
+
+#define FLOOD_DEPTH 4
+
+static uint64_t flood_until;
+
+/* A connection of our own: replies are counted, not parsed (a client that
+ * parsed 16,384 messages per reply would measure itself, not greeterd). */
+static int raw_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void *flood(void *arg)
+{
+	static const char calls[] = "{\"method\":\"io.greeter.GetStatus\"}\0"
+				    "{\"method\":\"io.greeter.ListMessages\"}\0"
+				    "{\"method\":\"io.greeter.GetStatus\"}\0"
+				    "{\"method\":\"io.greeter.ListMessages\"}";
+	struct worker *w = arg;
+	char buf[1 << 16];
+	int fd = raw_connect(socket_path);
+
+	pthread_barrier_wait(&barrier);
+	if (fd < 0) {
+		fprintf(stderr, "api_bench: connect: %s\n", strerror(errno));
+		w->errors = 1;
+		return NULL;
+	}
+	while (now_ns() < flood_until) {
+		unsigned replies = 0;
+
+		/* sizeof includes the last NUL: FLOOD_DEPTH calls. */
+		if (write(fd, calls, sizeof(calls)) != (ssize_t)sizeof(calls))
+			break;
+		while (replies < FLOOD_DEPTH) {
+			ssize_t n = read(fd, buf, sizeof(buf));
+
+			if (n <= 0) {
+				w->errors++;
+				goto out;
+			}
+			for (ssize_t i = 0; i < n; i++)
+				replies += buf[i] == '\0';
+			if (replies == FLOOD_DEPTH && memmem(buf, (size_t)n, "\"error\"", 7))
+				w->errors++;
+		}
+		w->calls += FLOOD_DEPTH;
+	}
+out:
+	close(fd);
+	return NULL;
+}
+
+static int flood_main(unsigned conns, unsigned seconds, unsigned uid)
+{
+	unsigned long calls = 0, errors = 0;
+	struct worker *ws = calloc(conns, sizeof(*ws));
+	uint64_t t0;
+
+	if (!ws || setgroups(0, NULL) < 0 || setgid(uid) < 0 || setuid(uid) < 0) {
+		fprintf(stderr, "api_bench: cannot become UID %u: %s\n", uid, strerror(errno));
+		return 1;
+	}
+	if (pthread_barrier_init(&barrier, NULL, conns + 1))
+		return 1;
+	t0 = now_ns();
+	flood_until = t0 + (uint64_t)seconds * 1000000000u;
+	for (unsigned i = 0; i < conns; i++)
+		if (pthread_create(&ws[i].thread, NULL, flood, &ws[i]))
+			return 1;
+	pthread_barrier_wait(&barrier);
+	for (unsigned i = 0; i < conns; i++) {
+		pthread_join(ws[i].thread, NULL);
+		calls += ws[i].calls;
+		errors += ws[i].errors;
+	}
+	printf("calls=%lu errors=%lu seconds=%.3f ops=%.0f\n", calls, errors,
+	       (double)(now_ns() - t0) / 1e9, (double)calls / ((double)(now_ns() - t0) / 1e9));
+	free(ws);
+	return errors ? 1 : 0;
 }
 
 static volatile sig_atomic_t idle_stop;
@@ -210,8 +308,16 @@ int main(int argc, char **argv)
 	struct worker *ws;
 	uint64_t *all, t0, t1;
 
+	if (argc == 6 && strcmp(argv[2], "flood") == 0) {
+		socket_path = argv[1];
+		return flood_main((unsigned)strtoul(argv[3], NULL, 10),
+				  (unsigned)strtoul(argv[4], NULL, 10),
+				  (unsigned)strtoul(argv[5], NULL, 10));
+	}
 	if (argc < 5 || argc > 6 || (strcmp(argv[2], "set") && strcmp(argv[2], "get"))) {
-		fprintf(stderr, "Usage: api_bench SOCKET set|get CONNS CALLS_PER_CONN [IDLE]\n");
+		fprintf(stderr,
+			"Usage: api_bench SOCKET set|get CONNS CALLS_PER_CONN [IDLE]\n"
+			"       api_bench SOCKET flood CONNS SECONDS UID\n");
 		return 2;
 	}
 	socket_path = argv[1];

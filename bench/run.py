@@ -64,7 +64,8 @@ class Bench:
             self.watchers = [1, 4]
             self.storm_s, self.stop_s = 2.5, 1.0  # storm length, SIGSTOP length
             self.api = {"set1": 50, "set32": (4, 10), "get1": 200, "get32": (4, 50),
-                        "idle": 20, "idle_get": 100}
+                        "idle": 20, "idle_get": 100, "durable_many": 300,
+                        "durable_import": 200, "durable_calls": 20, "flood_s": 3}
         else:
             self.n1, self.n2 = 3000, 6000
             self.rounds = 3
@@ -72,7 +73,9 @@ class Bench:
             self.watchers = [1, 16, 64]
             self.storm_s, self.stop_s = 9.0, 5.0
             self.api = {"set1": 1000, "set32": (32, 30), "get1": 20000, "get32": (32, 500),
-                        "idle": 1000, "idle_get": 5000, "nofile_probe": 2000}
+                        "idle": 1000, "idle_get": 5000, "nofile_probe": 2000,
+                        "durable_many": 16000, "durable_import": 10000, "durable_calls": 500,
+                        "flood_s": 10}
         self.cleanups = []
         self.failures = []
         self.work = tempfile.mkdtemp(prefix="greeter-bench-")
@@ -768,6 +771,74 @@ def greeter_run(b, stats, res):
         g.stop()
     g.remove_pins()
 
+    log("greeter: durable writes")
+    durable_run(b, g, res)
+
+
+def api_bench(b, g, *args):
+    p = subprocess.run([b.api_bench, g.socket] + [str(a) for a in args],
+                       capture_output=True, text=True)
+    b.check(p.returncode == 0, "api_bench %s (%s %s)" % (" ".join(str(a) for a in args),
+                                                      p.stdout.strip(), p.stderr.strip()))
+    return kv(p.stdout)
+
+
+def durable_run(b, g, res):
+    """(7) Durable writes (issue 13): what a SetMessage costs with 16,000
+    messages set against none; a start that restores 16,000 from the state
+    after a reboot (no pins); an import of 10,000; a watcher's latency while
+    an unprivileged client floods GetStatus and ListMessages of 16,384."""
+    a = b.api
+    many, imported, calls = a["durable_many"], a["durable_import"], a["durable_calls"]
+    d = {}
+    g.remove_pins()
+    g.start()
+    api_bench(b, g, "set", 1, 20)  # warm: the first calls after a start pay for its tail
+    d["set_none"] = api_bench(b, g, "set", 1, calls)
+    msgs = [{"uid": 200000 + i, "message": "Bench import %d" % i} for i in range(imported)]
+    t0 = time.monotonic()
+    r = g.call("ImportMessages", {"messages": msgs, "replace": True})
+    d["import_s"] = time.monotonic() - t0
+    d["import_n"] = imported
+    b.check(r.get("set") == imported, "ImportMessages set %d (%s)" % (imported, r))
+    msgs = [{"uid": 300000 + i, "message": "Bench message number %d" % i} for i in range(many)]
+    g.call("ImportMessages", {"messages": msgs, "replace": True})
+    d["many"] = many
+    d["set_many"] = api_bench(b, g, "set", 1, calls)
+    count = g.call("GetStatus")["messages"]
+
+    # A reboot: the pins go, the state stays.
+    g.stop()
+    subprocess.run([b.greeterd, "--pin-dir", g.pin_dir, "--remove-pins"], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    d["restore_ready_s"] = g.start()
+    d["restore_logged_s"] = g.logged("ready")
+    d["cold_logged_s"] = g.logged("attached")
+    d["state_read_s"] = g.logged("change log)")
+    got = g.call("GetStatus")["messages"]
+    b.check(got == count, "restored %d of %d messages after a reboot" % (got, count))
+    d["restored"] = got
+
+    # The map full (16,384), and 32 connections of UID 65534 pipelining
+    # GetStatus and ListMessages while a watcher measures exec-to-client.
+    fill = [{"uid": 400000 + i, "message": "Fill %d" % i} for i in range(16384 - got)]
+    g.call("ImportMessages", {"messages": fill})
+    d["flood_messages"] = g.call("GetStatus")["messages"]
+    w = watch(b, g, 1)
+    flood = subprocess.Popen([b.api_bench, g.socket, "flood", "32", str(a["flood_s"]), "65534"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    lg = loadgen(b, seconds=a["flood_s"] - 1.5, pause_usec=2000)
+    r = watch_result(b, w, lg["execs"])
+    out, err = flood.communicate(timeout=60)
+    b.check(flood.returncode == 0, "flood client (%s %s)" % (out.strip(), err.strip()))
+    r["flood"] = kv(out)
+    r["execs"] = lg["execs"]
+    d["flood_watch"] = r
+    g.stop()
+    g.remove_pins()
+    res["durable"] = d
+
 
 # The report
 
@@ -875,6 +946,34 @@ def report(b, res):
              "another client then served", "%d of %d; %s (%d EMFILE logged)" % (
                  x.get("idle_ok", 0), x.get("idle", 0),
                  "yes" if x.get("errors") == 0 else "**no**", x["emfile"]))
+    # (7)
+    u = g.get("durable")
+    if u:
+        for key, what in (("set_none", "no messages"), ("set_many", "%d messages" % u["many"])):
+            x = u[key]
+            text("(7) SetMessage, 1 connection, %s set: p50, p99, ops/s" % what,
+                 "%s, %s, %s/s" % (fmt(x.get("p50_us"), " µs"), fmt(x.get("p99_us"), " µs"),
+                                   fmt(x.get("ops"), "", 0)))
+        text("(7) start restoring %d messages after a reboot (no pins): to READY=1 / "
+             "greeterd's \"ready in\"" % u["restored"],
+             "%s / %s" % (fmt(u["restore_ready_s"] * ms, " ms"),
+                          fmt((u["restore_logged_s"] or 0) * ms, " ms")))
+        text("(7) of which: attached (cold start with the type cache) / the state read "
+             "(snapshot + change log)", "%s / %s" % (
+                 fmt((u["cold_logged_s"] or 0) * ms, " ms"),
+                 fmt((u["state_read_s"] or 0) * ms, " ms")))
+        text("(7) ImportMessages of %d messages, one call" % u["import_n"],
+             fmt(u["import_s"] * ms, " ms"))
+        f = u["flood_watch"]
+        text("(7) watcher exec-to-client p50, p99, max while 32 connections of UID 65534 "
+             "pipeline GetStatus+ListMessages of %d messages; their calls/s; events lost"
+             % u["flood_messages"],
+             "%s, %s, %s; %s/s; %d" % (fmt(f.get("lat_p50_us", 0) / ms, " ms"),
+                                       fmt(f.get("lat_p99_us", 0) / ms, " ms"),
+                                       fmt(f.get("lat_max_us", 0) / ms, " ms"),
+                                       fmt(f["flood"].get("ops"), "", 0),
+                                       max(f["execs"] - f.get("marker_min", 0),
+                                           f.get("gaps", 0), f.get("dropped", 0))))
     # (6)
     row("(6) VmRSS idle (after start)", rss(g["rss_idle_kib"]), rss(r["rss_kib"]),
         rss(t.get("rss_kib")), " MiB")
@@ -931,6 +1030,30 @@ def report(b, res):
                fmt(a["get1"].get("p99_us"), " µs"), fmt(a["get32"].get("p99_us"), " µs"),
                a["get32"]["conns"], fmt(a["get1_idle"].get("p99_us"), " µs"),
                a["get1_idle"]["idle"]))
+    s1, s32 = a["set1"].get("ops"), a["set32"].get("ops")
+    target("SetMessage ops/s on %d connections ≥ 8× on 1" % a["set32"]["conns"],
+           bool(s1 and s32 and s32 >= 8 * s1),
+           "%s/s against %s/s: %s (before issue 13: 1,242/s against 1,513/s, 0.82×)"
+           % (fmt(s32, "", 0), fmt(s1, "", 0), ratio(s32, s1)))
+    target("SetMessage 1-connection p99 no worse than before issue 13 (531 µs)",
+           a["set1"].get("p99_us", 1e9) <= 531, fmt(a["set1"].get("p99_us"), " µs"))
+    u = g.get("durable")
+    if u:
+        x0, x1 = u["set_none"].get("p50_us"), u["set_many"].get("p50_us")
+        m0 = u["set_none"].get("seconds", 0) / max(u["set_none"].get("calls", 1), 1)
+        m1 = u["set_many"].get("seconds", 0) / max(u["set_many"].get("calls", 1), 1)
+        target("SetMessage latency with %d messages ≤ 2× with none" % u["many"],
+               bool(m0 and m1 and m1 <= 2 * m0),
+               "mean %s against %s (%s); p50 %s against %s" % (
+                   fmt(m1 * 1e6, " µs"), fmt(m0 * 1e6, " µs"), ratio(m1, m0),
+                   fmt(x1, " µs"), fmt(x0, " µs")))
+        target("start restoring %d messages after a reboot well under 100 ms" % u["restored"],
+               u["restore_ready_s"] < 0.100, fmt(u["restore_ready_s"] * ms, " ms") + " to READY=1")
+        target("ImportMessages of %d well under a second" % u["import_n"], u["import_s"] < 0.5,
+               fmt(u["import_s"] * ms, " ms"))
+        f = u["flood_watch"]
+        target("watcher p99 ≤ 25 ms under a GetStatus/ListMessages flood",
+               f.get("lat_p99_us", 1e9) / ms <= 25, fmt(f.get("lat_p99_us", 0) / ms, " ms"))
     ring = g["ring_size"] / 1024
     limit = 4 * 1024 + ring
     idle = g["rss_idle_kib"]

@@ -302,9 +302,10 @@ static void load_state(struct daemon *d, struct greeter_entries *entries,
 	change_log_load(d->opt.state_dir, entries, load);
 	if (*load->refusal)
 		log_error("%s", load->refusal);
-	else if (load->replayed)
-		log_info("replayed %zu change(s) from the change log in %.1f ms", load->replayed,
-			 load->usec / 1000.0);
+	else
+		log_info("read %zu message(s) from the state (%zu change(s) replayed from the "
+			 "change log) in %.1f ms",
+			 entries->count, load->replayed, load->usec / 1000.0);
 }
 
 /* Whether two lists (both sorted by UID) hold the same messages. */

@@ -55,23 +55,58 @@ void messages_adopt(struct messages *m, struct greeter_entries *state)
 	*state = (struct greeter_entries){ 0 };
 }
 
-int messages_read_map(struct messages *m, struct greeter_entries *out)
+/* One entry read from the map; values written behind greeterd's back
+ * (bpftool) that are not valid messages are left out. */
+static int add_from_map(struct greeter_entries *out, uint32_t uid, struct greeter_message *msg)
 {
-	__u32 key, next;
-	void *prev = NULL;
-	struct greeter_message msg;
 	int err;
 
+	msg->text[sizeof(msg->text) - 1] = '\0';
+	err = greeter_entries_add(out, uid, msg->text);
+	return err == -EINVAL || err == -E2BIG ? 0 : err;
+}
+
+#define MAP_BATCH 4096
+
+int messages_read_map(struct messages *m, struct greeter_entries *out)
+{
+	static __u32 keys[MAP_BATCH];
+	static struct greeter_message values[MAP_BATCH];
+	__u32 key, next, batch = 0;
+	void *prev = NULL;
+	struct greeter_message msg;
+	bool first = true;
+	int err;
+
+	/* A few syscalls for the whole map (a warm start with 16,384 messages
+	 * would take 32,768 otherwise); one by one where batches are missing. */
+	for (;;) {
+		__u32 n = MAP_BATCH;
+
+		err = bpf_map_lookup_batch(m->config_fd, first ? NULL : &batch, &batch, keys,
+					   values, &n, NULL);
+		if (err < 0 && errno != ENOENT) {
+			if (first &&
+			    (errno == EINVAL || errno == 524 /* ENOTSUPP */ || errno == EOPNOTSUPP))
+				break;
+			return -errno;
+		}
+		for (__u32 i = 0; i < n; i++) {
+			int r = add_from_map(out, keys[i], &values[i]);
+
+			if (r < 0)
+				return r;
+		}
+		if (err < 0)
+			return 0; /* ENOENT: that was the last batch */
+		first = false;
+	}
 	while (bpf_map_get_next_key(m->config_fd, prev, &next) == 0) {
 		key = next;
 		prev = &key;
 		if (bpf_map_lookup_elem(m->config_fd, &key, &msg) < 0)
 			continue;
-		msg.text[sizeof(msg.text) - 1] = '\0';
-		err = greeter_entries_add(out, key, msg.text);
-		/* A value written behind greeterd's back (bpftool) may not be valid. */
-		if (err == -EINVAL || err == -E2BIG)
-			continue;
+		err = add_from_map(out, key, &msg);
 		if (err < 0)
 			return err;
 	}
