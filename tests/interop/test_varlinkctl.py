@@ -700,9 +700,10 @@ def suite():
     check(r.rc == 0 and parse_json(r.out, "list-interfaces") == info.get("interfaces"),
           "list-interfaces --json=short: GetInfo's list", r)
     want_methods = sorted("io.greeter." + m for m in idl.methods)
-    check(want_methods == ["io.greeter." + m for m in ("GetMessage", "GetStatus", "ListMessages",
-                                                       "RemoveMessage", "SetMessage", "WatchEvents")],
-          "the shipped IDL has the six methods of io.greeter(7)", want_methods)
+    check(want_methods == ["io.greeter." + m for m in ("GetMessage", "GetStatus", "ImportMessages",
+                                                       "ListMessages", "RemoveMessage", "SetMessage",
+                                                       "WatchEvents")],
+          "the shipped IDL has the seven methods of io.greeter(7)", want_methods)
     r = vctl("list-methods", ADDR)
     check(r.rc == 0 and r.out.split("\n")[:-1] == want_methods + [
         "org.varlink.service.GetInfo", "org.varlink.service.GetInterfaceDescription"],
@@ -905,9 +906,13 @@ def suite():
           "--graceful=io.greeter.NoSuchMessage: exit 0", r)
     r = call(G + "RemoveMessage", {"uid": 777}, opts=("--json=short", "--collect"))
     expect_error(r, G + "RemoveMessage", G + "NoSuchMessage", "--collect of a call that fails", {"uid": 777})
-    # RequestTooLarge: a call over 64 KiB; then greeterd serves on.
+    # RequestTooLarge: a call over 64 KiB from a user (root's bound is 4 MiB); then
+    # greeterd serves on.
+    expect_error(call(G + "SetMessage", {"uid": U, "message": "x" * 70000}, user=U), G + "SetMessage",
+                 G + "RequestTooLarge", "a call of 70 kB from UID 501", {"limit": 65536})
     expect_error(call(G + "SetMessage", {"uid": 12, "message": "x" * 70000}), G + "SetMessage",
-                 G + "RequestTooLarge", "a call of 70 kB", {"limit": 65536})
+                 G + "MessageTooLong", "a call of 70 kB from root: read, the message too long",
+                 {"limit": 63})
     expect_reply(call(G + "GetMessage", {"uid": 12}), G + "GetMessage", "greeterd serves on after RequestTooLarge",
                  {"uid": 12, "message": "Interop default 2", "source": "default"})
     # WriteFailed: the state directory read-only.
@@ -971,6 +976,33 @@ def suite():
         time.sleep(0.1)
     expect_reply(r, G + "GetMessage", "UID 502 is served once it let go",
                  {"uid": U2, "message": "Interop default 2", "source": "default"})
+
+    # -- ImportMessages (root only, all or nothing)
+    expect_reply(call(G + "ImportMessages", {"messages": [{"uid": 30, "message": "imported 30"},
+                                                         {"uid": 31, "message": "imported 31"}]}),
+                 G + "ImportMessages", "ImportMessages: a merge of two", {"set": 2, "removed": 0})
+    expect_reply(call(G + "GetMessage", {"uid": 31}), G + "GetMessage", "the imported message is set",
+                 {"uid": 31, "message": "imported 31", "source": "uid"})
+    expect_reply(call(G + "ImportMessages", {"messages": [], "replace": False}), G + "ImportMessages",
+                 "ImportMessages: an empty merge, replace false", {"set": 0, "removed": 0})
+    v = expect_error(call(G + "ImportMessages", {"messages": [{"uid": 32, "message": "fine"},
+                                                             {"uid": 32, "message": "twice"}]}),
+                     G + "ImportMessages", G + "InvalidImport", "ImportMessages: a UID twice")
+    check(isinstance(v, dict) and v.get("index") == 1 and v.get("reason"), "InvalidImport: index 1, a reason", v)
+    expect_error(call(G + "ImportMessages", {"messages": [{"uid": 32, "message": "a\u0007bell"}]}),
+                 G + "ImportMessages", G + "InvalidImport", "ImportMessages: a control character")
+    expect_error(call(G + "ImportMessages", {"messages": {}}), G + "ImportMessages", E_INV,
+                 "ImportMessages: messages not a list", {"parameter": "messages"})
+    expect_error(call(G + "ImportMessages", {"messages": [], "replace": "yes"}), G + "ImportMessages", E_INV,
+                 "ImportMessages: replace not a bool", {"parameter": "replace"})
+    v = expect_error(call(G + "ImportMessages", {"messages": [{"uid": U, "message": "mine"}]}, user=U),
+                     G + "ImportMessages", E_PD, "501 imports")
+    check(isinstance(v, dict) and v.get("reason"), "501 imports: a reason", v)
+    expect_reply(call(G + "GetMessage", {"uid": 32}), G + "GetMessage", "refused imports set nothing",
+                 {"uid": 32, "message": "Interop default 2", "source": "default"})
+    for uid in (30, 31):
+        expect_reply(call(G + "RemoveMessage", {"uid": uid}), G + "RemoveMessage",
+                     "RemoveMessage %d (imported)" % uid, {})
 
     # -- --oneway
     r = call(G + "SetMessage", {"uid": 13, "message": "set --oneway"}, opts=("--oneway",))
