@@ -126,9 +126,13 @@ static int old_logs(const char *dir, unsigned *nums, size_t max, size_t *n)
 	*n = 0;
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
-	while ((de = readdir(d)) && *n < max) {
+	while ((de = readdir(d))) {
 		unsigned v = old_log_number(de->d_name);
 
+		if (v && *n == max) {
+			closedir(d);
+			return -EMFILE;
+		}
 		if (v)
 			nums[(*n)++] = v;
 	}
@@ -137,7 +141,7 @@ static int old_logs(const char *dir, unsigned *nums, size_t max, size_t *n)
 	return 0;
 }
 
-#define OLD_LOGS_MAX 64
+#define OLD_LOGS_MAX 1024
 
 /* Read a whole log file; 1 if it does not exist. */
 static int read_log(const char *path, char **buf, size_t *len, char *err, size_t err_size)
@@ -656,7 +660,9 @@ void change_log_maybe_compact(struct change_log *log, const struct greeter_entri
 		return;
 	if (log->compact_failed_usec && mono_usec() - log->compact_failed_usec < COMPACT_RETRY_USEC)
 		return;
-	if (log->size > 0) {
+	/* Only a log that is due gets a successor: retries after a failed
+	 * compaction do not pile up renamed logs. */
+	if (log->size > bound || (log->due && log->size)) {
 		r = rotate(log);
 		if (r < 0) {
 			log->compact_failed_usec = mono_usec();

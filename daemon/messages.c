@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config_map.h"
 #include "err_text.h"
 #include "log.h"
 #include "validate.h"
@@ -206,23 +207,20 @@ static void apply_to_map(struct messages *m, const struct change_record *rec)
 		for (size_t i = 0; i < m->state.count; i++)
 			if (!greeter_entries_find(e, m->state.items[i].uid))
 				bpf_map_delete_elem(m->config_fd, &m->state.items[i].uid);
-	for (size_t i = 0; i < e->count; i++) {
-		struct greeter_message msg = { 0 };
-		int r;
+	if (rec->op != CHANGE_REMOVE) {
+		int r = config_map_write(m->config_fd, e);
 
-		if (rec->op == CHANGE_REMOVE) {
-			r = bpf_map_delete_elem(m->config_fd, &e->items[i].uid);
-			if (r < 0 && errno == ENOENT)
-				r = 0;
-		} else {
-			memcpy(msg.text, e->items[i].text, sizeof(msg.text));
-			r = bpf_map_update_elem(m->config_fd, &e->items[i].uid, &msg, BPF_ANY);
-		}
 		if (r < 0)
+			log_error("cannot update the config map: %s; it differs from the stored "
+				  "messages until greeterd restarts",
+				  strerror(-r));
+		return;
+	}
+	for (size_t i = 0; i < e->count; i++)
+		if (bpf_map_delete_elem(m->config_fd, &e->items[i].uid) < 0 && errno != ENOENT)
 			log_error("cannot update the config map for UID %u: %s; it differs from "
 				  "the stored messages until greeterd restarts",
 				  e->items[i].uid, strerror(errno));
-	}
 }
 
 static void free_change(struct change *c)

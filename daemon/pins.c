@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "pins.h"
+#include "config_map.h"
 #include "kernel_fs.h"
 #include "kernel_probe.h"
 #include "libbpf_log.h"
@@ -395,19 +396,12 @@ static int read_old_messages(int fd, struct greeter_entries *out)
 
 static int write_messages(int fd, const struct greeter_entries *entries)
 {
-	for (size_t i = 0; i < entries->count; i++) {
-		struct greeter_message msg = { 0 };
+	/* In batches: a start after a reboot with 16,384 messages is a few syscalls. */
+	int err = config_map_write(fd, entries);
 
-		snprintf(msg.text, sizeof(msg.text), "%s", entries->items[i].text);
-		if (bpf_map_update_elem(fd, &entries->items[i].uid, &msg, BPF_ANY) < 0) {
-			int err = -errno;
-
-			log_error("cannot store the message for uid %u: %s", entries->items[i].uid,
-				  strerror(-err));
-			return err;
-		}
-	}
-	return 0;
+	if (err < 0)
+		log_error("cannot store the messages in the config map: %s", strerror(-err));
+	return err;
 }
 
 /* An old array map's value, as far as it goes: fields it lacks stay 0. */

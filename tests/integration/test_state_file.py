@@ -23,6 +23,7 @@ try:
     msgs = {x.get("uid"): x["message"] for x in d.call("io.greeter.ListMessages")["parameters"]["messages"]}
     check(msgs == {0: "Hey root!", 501: "Hi user 501!", None: "Welcome"},
           "messages restored from the state file: %s" % msgs)
+    d.set_message(502, "in the change log")  # so that a log follows the snapshot
     d.stop()
     d.remove_pins()
     path = os.path.join(d.state_dir, "messages.json")
