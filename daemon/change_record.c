@@ -79,7 +79,8 @@ static int parse_uid_field(const char *s, size_t n, uint32_t *uid)
 {
 	char buf[16];
 
-	if (n == 0 || n >= sizeof(buf))
+	/* One spelling per UID: as we write them, no leading zeros. */
+	if (n == 0 || n >= sizeof(buf) || (n > 1 && s[0] == '0'))
 		return -EINVAL;
 	memcpy(buf, s, n);
 	buf[n] = '\0';
