@@ -525,6 +525,7 @@ int change_log_open(struct change_log **out, const char *state_dir, sd_event *lo
 	unsigned nums[OLD_LOGS_MAX];
 	char path[PATH_MAX];
 	struct stat st;
+	bool created = false;
 	size_t n = 0;
 	int fd, r;
 
@@ -541,7 +542,12 @@ int change_log_open(struct change_log **out, const char *state_dir, sd_event *lo
 	path_of(path, state_dir, CHANGE_LOG_NAME);
 
 	/* Whether we can write there at all: found now, not at the first change. */
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0644);
+	fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT) {
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY,
+			  0644);
+		created = fd >= 0;
+	}
 	if (fd < 0) {
 		r = set_errno(err, err_size, errno, "opening %s", path);
 		goto fail;
@@ -553,7 +559,8 @@ int change_log_open(struct change_log **out, const char *state_dir, sd_event *lo
 	}
 	log->size = (uint64_t)st.st_size;
 	close(fd);
-	if (file_sync_dir(state_dir) < 0) {
+	/* A new (empty) log's name must survive a crash before a change goes in it. */
+	if (created && file_sync_dir(state_dir) < 0) {
 		r = set_errno(err, err_size, errno, "syncing directory %s", state_dir);
 		goto fail;
 	}
