@@ -824,6 +824,10 @@ def durable_run(b, g, res):
     fill = [{"uid": 400000 + i, "message": "Fill %d" % i} for i in range(16384 - got)]
     g.call("ImportMessages", {"messages": fill})
     d["flood_messages"] = g.call("GetStatus")["messages"]
+    # The same watcher and execs without the flood first: the machine's own latency.
+    w = watch(b, g, 1)
+    lg = loadgen(b, seconds=a["flood_s"] - 1.5, pause_usec=2000)
+    d["quiet_watch"] = watch_result(b, w, lg["execs"])
     w = watch(b, g, 1)
     flood = subprocess.Popen([b.api_bench, g.socket, "flood", "32", str(a["flood_s"]), "65534"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -964,6 +968,11 @@ def report(b, res):
                  fmt((u["state_read_s"] or 0) * ms, " ms")))
         text("(7) ImportMessages of %d messages, one call" % u["import_n"],
              fmt(u["import_s"] * ms, " ms"))
+        q = u["quiet_watch"]
+        text("(7) the same watcher and execs without the flood: p50, p99, max",
+             "%s, %s, %s" % (fmt(q.get("lat_p50_us", 0) / ms, " ms"),
+                             fmt(q.get("lat_p99_us", 0) / ms, " ms"),
+                             fmt(q.get("lat_max_us", 0) / ms, " ms")))
         f = u["flood_watch"]
         text("(7) watcher exec-to-client p50, p99, max while 32 connections of UID 65534 "
              "pipeline GetStatus+ListMessages of %d messages; their calls/s; events lost"
@@ -1053,7 +1062,9 @@ def report(b, res):
                fmt(u["import_s"] * ms, " ms"))
         f = u["flood_watch"]
         target("watcher p99 ≤ 25 ms under a GetStatus/ListMessages flood",
-               f.get("lat_p99_us", 1e9) / ms <= 25, fmt(f.get("lat_p99_us", 0) / ms, " ms"))
+               f.get("lat_p99_us", 1e9) / ms <= 25, "%s (%s without the flood)" % (
+                   fmt(f.get("lat_p99_us", 0) / ms, " ms"),
+                   fmt(u["quiet_watch"].get("lat_p99_us", 0) / ms, " ms")))
     ring = g["ring_size"] / 1024
     limit = 4 * 1024 + ring
     idle = g["rss_idle_kib"]

@@ -37,6 +37,9 @@
 #define WATCH_OUTPUT_FLUSH (4 * 1024 * 1024)
 #define SHUTDOWN_FLUSH_USEC (2 * 1000 * 1000)
 #define STATUS_INTERVAL_USEC (5 * 1000 * 1000)
+/* A ListMessages of more messages than this is answered from an idle-priority
+ * source, one per turn of the loop: events are drained first. */
+#define LIST_INLINE_MAX 1024
 /* Largest integer a JSON number (a double) carries exactly. */
 #define JSON_INT_MAX 9007199254740991.0
 
@@ -75,13 +78,26 @@ struct api {
 	/* ListMessages' reply as JSON, for the messages as of batch list_batches. */
 	char *list_text;
 	uint64_t list_batches;
+	/* Large ListMessages calls waiting for their turn, oldest first. */
+	struct list_wait *list_head, **list_tail;
+	sd_event_source *list_source;
+};
+
+struct list_wait {
+	struct api *api;
+	struct varlink_call *call;
+	struct list_wait *next;
 };
 
 /* A change being written: its call is answered once it is on disk. */
 struct pending_call {
 	struct api *api;
 	struct varlink_call *call;
-	enum { PENDING_SET, PENDING_REMOVE, PENDING_IMPORT } kind;
+	enum {
+		PENDING_SET,
+		PENDING_REMOVE,
+		PENDING_IMPORT
+	} kind;
 	uint32_t uid;
 	size_t set, removed;
 };
@@ -379,20 +395,82 @@ static const char *list_text(struct api *a)
 	return a->list_text;
 }
 
-static void method_list_messages(struct varlink_call *c, const cJSON *p, void *userdata)
+static void list_reply(struct api *a, struct varlink_call *c)
 {
-	static const char *const known[] = { NULL };
-	struct api *a = userdata;
-	const char *text;
+	const char *text = list_text(a);
 
-	if (!check_parameters(c, p, known))
-		return;
-	text = list_text(a);
 	if (!text) {
 		varlink_call_error(c, "io.greeter.WriteFailed", reason("out of memory"));
 		return;
 	}
 	varlink_call_reply_text(c, text, false);
+}
+
+/* The caller of a waiting ListMessages went away. */
+static void list_wait_close(struct varlink_call *c, void *userdata)
+{
+	struct list_wait *w = userdata;
+	struct api *a = w->api;
+
+	for (struct list_wait **p = &a->list_head; *p; p = &(*p)->next)
+		if (*p == w) {
+			*p = w->next;
+			if (a->list_tail == &w->next)
+				a->list_tail = p;
+			break;
+		}
+	free(w);
+}
+
+/* The oldest waiting ListMessages, answered; the next one on a later turn. */
+static void list_answer_one(struct api *a)
+{
+	struct list_wait *w = a->list_head;
+
+	if (!w)
+		return;
+	a->list_head = w->next;
+	if (!a->list_head)
+		a->list_tail = &a->list_head;
+	list_reply(a, w->call);
+	free(w);
+}
+
+static int on_list_turn(sd_event_source *s, void *userdata)
+{
+	struct api *a = userdata;
+
+	list_answer_one(a);
+	if (a->list_head)
+		sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+	return 0;
+}
+
+static void method_list_messages(struct varlink_call *c, const cJSON *p, void *userdata)
+{
+	static const char *const known[] = { NULL };
+	struct api *a = userdata;
+	struct list_wait *w;
+
+	if (!check_parameters(c, p, known))
+		return;
+	/*
+	 * 16,384 messages are 650 KB of reply. Callers pipelining them on many
+	 * connections would keep the loop from the ring: large lists wait for
+	 * a turn when nothing else is pending, one per turn.
+	 */
+	if (messages_count(&a->d->messages) <= LIST_INLINE_MAX || !a->list_source ||
+	    !(w = calloc(1, sizeof(*w)))) {
+		list_reply(a, c);
+		return;
+	}
+	w->api = a;
+	w->call = c;
+	*a->list_tail = w;
+	a->list_tail = &w->next;
+	varlink_call_defer(c);
+	varlink_call_set_callbacks(c, w, NULL, list_wait_close);
+	sd_event_source_set_enabled(a->list_source, SD_EVENT_ONESHOT);
 }
 
 /* One entry of an ImportMessages list; false (and InvalidImport sent) if bad. */
@@ -451,7 +529,7 @@ static bool import_entry(struct varlink_call *c, const cJSON *item, size_t index
 	if (r == 0)
 		return true;
 	snprintf(why, sizeof(why), "%s", strerror(-r));
-bad: {
+bad : {
 	cJSON *e = cJSON_CreateObject();
 
 	cJSON_AddNumberToObject(e, "index", (double)index);
@@ -914,6 +992,7 @@ int daemon_api_start(struct daemon *d)
 		return -ENOMEM;
 	a->d = d;
 	a->sink = -1;
+	a->list_tail = &a->list_head;
 	d->api = a;
 	o.userdata = a;
 	r = varlink_server_new(&a->server, d->loop, &o);
@@ -943,6 +1022,13 @@ int daemon_api_start(struct daemon *d)
 	d->messages.changed_userdata = a;
 	a->sink = events_add_sink(d->events, on_event, a);
 	events_set_batch_end(d->events, on_batch_end, a);
+	r = sd_event_add_defer(d->loop, &a->list_source, on_list_turn, a);
+	if (r >= 0)
+		r = sd_event_source_set_priority(a->list_source, SD_EVENT_PRIORITY_IDLE);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(a->list_source, SD_EVENT_OFF);
+	if (r < 0)
+		goto fail;
 	r = sd_event_add_time_relative(d->loop, &a->status_timer, CLOCK_MONOTONIC,
 				       STATUS_INTERVAL_USEC, 1000000, on_status_timer, a);
 	if (r >= 0)
@@ -961,8 +1047,10 @@ void daemon_api_stop(struct daemon *d)
 
 	if (!a)
 		return;
-	/* Changes being written are answered before the calls end. */
+	/* Changes being written, and lists waiting, are answered before the calls end. */
 	messages_flush(&d->messages);
+	while (a->list_head)
+		list_answer_one(a);
 	d->messages.changed = NULL;
 	/* Give every watcher what is queued for it before the calls end. */
 	a->flushing = true;
@@ -977,6 +1065,7 @@ void daemon_api_stop(struct daemon *d)
 		events_set_batch_end(d->events, NULL, NULL);
 	}
 	sd_event_source_disable_unref(a->status_timer);
+	sd_event_source_disable_unref(a->list_source);
 	free(a->event_text);
 	free(a->list_text);
 	free(a);

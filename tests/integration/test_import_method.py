@@ -102,6 +102,24 @@ try:
     r = imp(d, [{"uid": 100000, "message": "replaced in place"}])
     check(r.get("parameters") == {"set": 1, "removed": 0}, "a full map still takes a change in place")
 
+    # A large list is answered on a turn of its own; calls pipelined behind it
+    # on the same connection still come back in order, and a hang-up while it
+    # waits harms nothing.
+    c = d.varlink()
+    for m in ("ListMessages", "GetStatus", "ListMessages", "GetMessage"):
+        c.send({"method": "io.greeter." + m, "parameters": {"uid": 100000} if m == "GetMessage" else {}})
+    replies = [c.recv() for _ in range(4)]
+    c.close()
+    check([len(replies[0]["parameters"]["messages"]), replies[1]["parameters"]["messages"],
+           len(replies[2]["parameters"]["messages"]), replies[3]["parameters"]["message"]] ==
+          [16384, 16384, 16384, "replaced in place"], "pipelined behind a large ListMessages: in order")
+    for _ in range(20):
+        c = d.varlink()
+        c.send({"method": "io.greeter.ListMessages", "parameters": {}})
+        c.close()
+    check(d.call("io.greeter.GetStatus")["parameters"]["messages"] == 16384,
+          "callers hanging up on a waiting ListMessages harm nothing")
+
     d.stop()
     d.remove_pins()
     d.start()
