@@ -8,9 +8,7 @@
 
 static const char hex[] = "0123456789abcdef";
 
-/* Code points that are valid UTF-8 but can move the cursor, break lines or
- * reorder what is displayed (the "Trojan Source" characters). */
-static bool needs_u_escape(uint32_t cp)
+bool greeter_needs_u_escape(uint32_t cp)
 {
 	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x061c || cp == 0x200e || cp == 0x200f ||
 		(cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
@@ -45,7 +43,7 @@ size_t greeter_escape(char *out, size_t out_size, const char *in, size_t in_len)
 			src = (const char *)s + i;
 			u = 1;
 		} else if (c >= 0x80 && (n = greeter_utf8_decode(s + i, in_len - i, &cp)) != 0) {
-			if (needs_u_escape(cp)) {
+			if (greeter_needs_u_escape(cp)) {
 				unit[1] = 'u';
 				unit[2] = hex[(cp >> 12) & 0xf];
 				unit[3] = hex[(cp >> 8) & 0xf];

@@ -6,7 +6,9 @@
 #ifndef GREETER_ESCAPE_H
 #define GREETER_ESCAPE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * Output size, NUL included, for which greeter_escape() never truncates n
@@ -31,5 +33,12 @@
  * whole. Returns the number of bytes written, without the NUL.
  */
 size_t greeter_escape(char *out, size_t out_size, const char *in, size_t in_len);
+
+/*
+ * The code points above that greeter_escape() writes as "\uXXXX": valid
+ * UTF-8 that can move the cursor, break lines or reorder what is displayed
+ * (C1 controls, U+2028, U+2029 and the "Trojan Source" Bidi_Control ones).
+ */
+bool greeter_needs_u_escape(uint32_t cp);
 
 #endif /* GREETER_ESCAPE_H */

@@ -271,6 +271,44 @@ static int cmp_entry(const void *a, const void *b)
 	return (x->uid > y->uid) - (x->uid < y->uid);
 }
 
+/*
+ * cJSON's text with what greeter_escape() would not print raw written as
+ * "\uXXXX" (all of it in the BMP), so that the document shown on a terminal
+ * cannot reorder or break its lines; JSON reads it back the same. Only
+ * strings hold non-ASCII. Returns a malloc'd copy with a newline added.
+ */
+static char *escape_display(const char *json, size_t *len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)json;
+	size_t n = strlen(json), i = 0, o = 0;
+	/* 3 bytes in, 6 out at most; the newline and the NUL. */
+	char *buf = malloc(n * 2 + 2);
+
+	if (!buf)
+		return NULL;
+	while (i < n) {
+		uint32_t cp;
+		size_t k = s[i] >= 0x80 ? greeter_utf8_decode(s + i, n - i, &cp) : 0;
+
+		if (k > 0 && greeter_needs_u_escape(cp)) {
+			buf[o++] = '\\';
+			buf[o++] = 'u';
+			buf[o++] = hex[(cp >> 12) & 0xf];
+			buf[o++] = hex[(cp >> 8) & 0xf];
+			buf[o++] = hex[(cp >> 4) & 0xf];
+			buf[o++] = hex[cp & 0xf];
+			i += k;
+		} else {
+			buf[o++] = json[i++];
+		}
+	}
+	buf[o++] = '\n';
+	buf[o] = '\0';
+	*len = o;
+	return buf;
+}
+
 int messages_json_format(const struct greeter_entries *entries, char **out, size_t *out_len,
 			 char *err, size_t err_size)
 {
@@ -330,15 +368,11 @@ int messages_json_format(const struct greeter_entries *entries, char **out, size
 	json = cJSON_Print(root);
 	if (!json)
 		goto out;
-	n = strlen(json);
-	buf = malloc(n + 2);
+	buf = escape_display(json, &n);
 	if (!buf)
 		goto out;
-	memcpy(buf, json, n);
-	buf[n] = '\n';
-	buf[n + 1] = '\0';
 	*out = buf;
-	*out_len = n + 1;
+	*out_len = n;
 	r = 0;
 out:
 	if (r == -ENOMEM)

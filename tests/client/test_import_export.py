@@ -63,6 +63,10 @@ def main():
                 "export: one document, newline at the end", out)
         t.check(not any(b < 0x20 and b not in (0x09, 0x0a) for b in out) and b"\x7f" not in out,
                 "export: no raw control bytes", out)
+        # Bidi controls and line separators reorder or break a terminal's lines.
+        t.check(all(ch.encode() not in out for ch in "\u202e\u202c\u2028") and
+                b"bidi \\u202egnp.exe\\u202c and \\u2028 separator" in out,
+                "export: bidi controls and separators as \\uXXXX", out)
         try:
             d = json.loads(out)
             t.check(d.get("version") == 1, "export: version 1", d)

@@ -6,6 +6,7 @@
  * 1. The input as a file. On success the entries are sorted, unique and
  *    valid, and parse(format(entries)) gives them back; on failure the
  *    entries stay empty and the reason is printable.
+ *    Formatted, nothing in it can drive a terminal raw.
  * 2. The input as entries, records of a 4-byte UID (little endian), a length
  *    byte and that many bytes of text (up to 64), put in the list as they
  *    come, unsorted, duplicates and all. messages_json_format() must fail
@@ -62,6 +63,27 @@ static bool valid_text(const char *text)
 	return true;
 }
 
+/*
+ * What format() writes is safe to show: no control byte but the layout's tab
+ * and newline, and none of the characters that reorder or break lines raw
+ * (written out by hand here, apart from escape.c's list).
+ */
+static void check_displayable(const char *out, size_t len)
+{
+	const uint8_t *s = (const uint8_t *)out;
+
+	for (size_t i = 0; i < len;) {
+		uint32_t cp;
+		size_t k = ref_utf8_decode(s + i, len - i, &cp);
+
+		if (k == 0 || (cp < 0x20 && cp != '\t' && cp != '\n') || (cp >= 0x7f && cp <= 0x9f) ||
+		    cp == 0x061c || cp == 0x200e || cp == 0x200f || (cp >= 0x2028 && cp <= 0x202e) ||
+		    (cp >= 0x2066 && cp <= 0x2069))
+			abort();
+		i += k;
+	}
+}
+
 /* format(x), then parse it: x back, sorted; format again: the same bytes. */
 static void round_trip(const struct greeter_entries *x, const struct greeter_entries *sorted)
 {
@@ -73,6 +95,7 @@ static void round_trip(const struct greeter_entries *x, const struct greeter_ent
 		abort();
 	if (len != strlen(out) || len == 0 || out[len - 1] != '\n')
 		abort();
+	check_displayable(out, len);
 	if (messages_json_parse(out, len, &back, err, sizeof(err)) != 0 || !same(&back, sorted))
 		abort();
 	if (messages_json_format(&back, &again, &len2, err, sizeof(err)) != 0 || len2 != len ||

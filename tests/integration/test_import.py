@@ -182,6 +182,9 @@ try:
     check(json.loads(exported)["messages"] == HOSTILE, "export holds every hostile message")
     check(not any(c < 0x20 and c not in (0x09, 0x0a) for c in exported) and
           b"\x7f" not in exported, "export holds no raw control bytes")
+    check(all(ch.encode() not in exported for ch in "\u202e\u202c\u2066\u2069\u2028\u2029") and
+          b"bidi \\u202egnp.exe\\u202c isolate \\u2066x\\u2069" in exported,
+          "export writes bidi controls and line separators as \\uXXXX")
     check(list(json.loads(exported)["messages"]) == sorted(
         (k for k in HOSTILE if k != "default"), key=int) + ["default"],
         "export: keys by UID, default last")
