@@ -40,6 +40,8 @@
 /* A ListMessages of more messages than this is answered from an idle-priority
  * source, one per turn of the loop: events are drained first. */
 #define LIST_INLINE_MAX 1024
+/* ... but one at least this often, however busy the loop: none starves. */
+#define LIST_TURN_MAX_USEC (20 * 1000)
 /* Largest integer a JSON number (a double) carries exactly. */
 #define JSON_INT_MAX 9007199254740991.0
 
@@ -81,6 +83,7 @@ struct api {
 	/* Large ListMessages calls waiting for their turn, oldest first. */
 	struct list_wait *list_head, **list_tail;
 	sd_event_source *list_source;
+	sd_event_source *list_timer;
 };
 
 struct list_wait {
@@ -436,13 +439,34 @@ static void list_answer_one(struct api *a)
 	free(w);
 }
 
+/* Arm both ways of answering the next waiting list. */
+static void list_schedule(struct api *a)
+{
+	if (!a->list_head)
+		return;
+	sd_event_source_set_enabled(a->list_source, SD_EVENT_ONESHOT);
+	if (sd_event_source_get_enabled(a->list_timer, NULL) <= 0) {
+		sd_event_source_set_time_relative(a->list_timer, LIST_TURN_MAX_USEC);
+		sd_event_source_set_enabled(a->list_timer, SD_EVENT_ONESHOT);
+	}
+}
+
 static int on_list_turn(sd_event_source *s, void *userdata)
 {
 	struct api *a = userdata;
 
 	list_answer_one(a);
-	if (a->list_head)
-		sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+	list_schedule(a);
+	return 0;
+}
+
+/* The loop has not been idle for LIST_TURN_MAX_USEC: one list anyway. */
+static int on_list_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct api *a = userdata;
+
+	list_answer_one(a);
+	list_schedule(a);
 	return 0;
 }
 
@@ -459,7 +483,7 @@ static void method_list_messages(struct varlink_call *c, const cJSON *p, void *u
 	 * connections would keep the loop from the ring: large lists wait for
 	 * a turn when nothing else is pending, one per turn.
 	 */
-	if (messages_count(&a->d->messages) <= LIST_INLINE_MAX || !a->list_source ||
+	if (messages_count(&a->d->messages) <= LIST_INLINE_MAX || !a->list_timer ||
 	    !(w = calloc(1, sizeof(*w)))) {
 		list_reply(a, c);
 		return;
@@ -470,7 +494,7 @@ static void method_list_messages(struct varlink_call *c, const cJSON *p, void *u
 	a->list_tail = &w->next;
 	varlink_call_defer(c);
 	varlink_call_set_callbacks(c, w, NULL, list_wait_close);
-	sd_event_source_set_enabled(a->list_source, SD_EVENT_ONESHOT);
+	list_schedule(a);
 }
 
 /* One entry of an ImportMessages list; false (and InvalidImport sent) if bad. */
@@ -1027,6 +1051,11 @@ int daemon_api_start(struct daemon *d)
 		r = sd_event_source_set_priority(a->list_source, SD_EVENT_PRIORITY_IDLE);
 	if (r >= 0)
 		r = sd_event_source_set_enabled(a->list_source, SD_EVENT_OFF);
+	if (r >= 0)
+		r = sd_event_add_time_relative(d->loop, &a->list_timer, CLOCK_MONOTONIC,
+					       LIST_TURN_MAX_USEC, 1000, on_list_timer, a);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(a->list_timer, SD_EVENT_OFF);
 	if (r < 0)
 		goto fail;
 	r = sd_event_add_time_relative(d->loop, &a->status_timer, CLOCK_MONOTONIC,
@@ -1066,6 +1095,7 @@ void daemon_api_stop(struct daemon *d)
 	}
 	sd_event_source_disable_unref(a->status_timer);
 	sd_event_source_disable_unref(a->list_source);
+	sd_event_source_disable_unref(a->list_timer);
 	free(a->event_text);
 	free(a->list_text);
 	free(a);
