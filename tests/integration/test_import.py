@@ -13,8 +13,9 @@
   with --replace into a second one, export the same bytes there, also
   after that greeterd restarts;
 - 10,000 messages through one `greeterctl import` (a request beyond the
-  64 KiB bound of unprivileged callers, within root's 4 MiB), and calls
-  over either bound refused.
+  64 KiB bound of unprivileged callers, within root's 4 MiB), the map's
+  16,384 messages of 63 quotes each (the largest request greeterctl
+  makes), and calls over either bound refused.
 
 ImportMessages missing from greeterd is a failure, never a skip."""
 import grp
@@ -216,6 +217,21 @@ try:
     check(got == many, "all 10,000 messages are set")
     r = b.call("io.greeter.GetStatus")
     check(r.get("parameters", {}).get("messages") == 10000, "GetStatus counts 10,000")
+    # The largest import there is: the map full, every message 63 quotes
+    # (each sent as two bytes), UIDs of ten digits. It fits root's bound.
+    full = {str(4294967294 - u): '"' * 63 for u in range(16383)}
+    full["default"] = '"' * 63
+    data = document(full)
+    r = ctl(b, "import", "--replace", write(b, "full.json", data))
+    check(r.returncode == 0 and
+          r.stdout == b"set 16384, removed %d\n" % len(set(many) - set(full)),
+          "16,384 messages of 63 quotes (%d bytes) in one import (%s)" % (len(data), said(r)))
+    check(messages_of(b) == full, "all 16,384 messages are set")
+    r = ctl(b, "import", "--replace", f)  # back to the 10,000
+    check(r.returncode == 0 and
+          r.stdout == b"set 10000, removed %d\n" % len(set(full) - set(many)),
+          "back to 10,000 messages (%s)" % said(r))
+
     # The request bound: 64 KiB for other callers, 4 MiB for root.
     pad = [{"uid": 601, "message": "x" * 60}] * 1200  # about 100 KiB
     r = call_as(601, 601, [], b.socket, "io.greeter.ImportMessages", {"messages": pad})[0]
