@@ -19,6 +19,7 @@ machine is never touched. Exit status: 0, 1 when a correctness check failed
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -72,7 +73,7 @@ class Bench:
             self.starts = 5
             self.watchers = [1, 16, 64]
             self.storm_s, self.stop_s = 9.0, 5.0
-            self.api = {"set1": 1000, "set32": (32, 30), "get1": 20000, "get32": (32, 500),
+            self.api = {"set1": 1000, "set32": (32, 100), "get1": 20000, "get32": (32, 500),
                         "idle": 1000, "idle_get": 5000, "nofile_probe": 2000,
                         "durable_many": 16000, "durable_import": 10000, "durable_calls": 500,
                         "flood_s": 10}
@@ -803,6 +804,16 @@ def durable_run(b, g, res):
     b.check(r.get("set") == imported, "ImportMessages set %d (%s)" % (imported, r))
     msgs = [{"uid": 300000 + i, "message": "Bench message number %d" % i} for i in range(many)]
     g.call("ImportMessages", {"messages": msgs, "replace": True})
+    # That import is past the log's bound: let its compaction (a snapshot
+    # written and fsync'd by a thread) finish, so that its I/O is not counted
+    # in the writes measured next. In use it happens once per ~2 snapshots
+    # of log (with 16,000 messages, some 60,000 SetMessage calls).
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(
+            re.fullmatch(r"messages\.log\.\d+", n) for n in os.listdir(g.state_dir)):
+        time.sleep(0.05)
+    time.sleep(0.5)
+    api_bench(b, g, "set", 1, 20)
     d["many"] = many
     d["set_many"] = api_bench(b, g, "set", 1, calls)
     count = g.call("GetStatus")["messages"]
