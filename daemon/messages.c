@@ -441,6 +441,9 @@ void messages_flush(struct messages *m)
 
 void messages_close(struct messages *m)
 {
+	if (m->batches)
+		log_info("stored %llu change(s) in %llu durable write(s)",
+			 (unsigned long long)m->writes, (unsigned long long)m->batches);
 	change_log_close(m->log);
 	m->log = NULL;
 	greeter_entries_free(&m->state);
