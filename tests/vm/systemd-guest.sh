@@ -104,6 +104,50 @@ echo "$ev"
 check "UID 501's exec greeted with its message (tail -n 1 --json)" greeted "$ev"
 check "state file written" grep -q "Hi user 501!" /var/lib/greeter/messages.json
 
+# Issue 14: the unit and the arguments of an exec, on this release's kernel
+# and systemd. A uniquely named program, run in a transient service, in a
+# scope, and here (in greeter-vm-test.service) with 20 arguments.
+argv_marker=/run/greeter-vm-argv
+cp /bin/true "$argv_marker"
+e_acute=$(printf '\303\251')
+# The events of unit $1 that greeterd holds, as JSON lines (tail stops after 4 s).
+unit_events() { timeout 4 greeterctl tail --after 0 --unit "$1" --json 2>/dev/null; }
+# The first of those lines of our program's execs that holds $1.
+marker_event() { grep -F "\"filename\":\"$argv_marker\"" | grep -F -- "$1" | head -1; }
+has() { grep -qF -- "$1" <<<"$2"; } # string, text
+check "systemd-run --unit=gvm-svc (a transient service) with hostile arguments" \
+	systemd-run --quiet --wait --unit=gvm-svc "$argv_marker" svc-run "" "two words" \
+	'q"uote' "$(printf 'tab\tx')" 'back\slash' "caf$e_acute"
+ev=$(unit_events gvm-svc.service | marker_event '"svc-run"')
+echo "$ev"
+check "the service's exec has unit gvm-svc.service (tail --unit)" \
+	has '"unit":"gvm-svc.service"' "$ev"
+check "its arguments arrive exactly (empty, space, quote, tab, backslash, UTF-8)" has \
+	"\"args\":[\"$argv_marker\",\"svc-run\",\"\",\"two words\",\"q\\\"uote\",\"tab\\tx\",\"back\\\\slash\",\"caf$e_acute\"]" "$ev"
+check "not truncated" has '"args_truncated":false' "$ev"
+check "a cgroup id" eval 'grep -qE "\"cgroup_id\":[1-9][0-9]*" <<<"$ev"'
+line=$(timeout 4 greeterctl tail --after 0 --unit gvm-svc.service 2>/dev/null | grep -F svc-run)
+echo "$line"
+check "greeterctl tail: the unit, and the arguments quoted" eval \
+	'has gvm-svc.service "$line" && has "svc-run \"\" \"two words\" \"q\\\"uote\" tab\\tx back\\\\slash" "$line"'
+
+check "systemd-run --scope --unit=gvm-scope (a scope, as a login session has)" \
+	systemd-run --quiet --scope --unit=gvm-scope "$argv_marker" scope-run "x y"
+ev=$(unit_events gvm-scope.scope | marker_event '"scope-run"')
+echo "$ev"
+check "the scope's exec has unit gvm-scope.scope" has '"unit":"gvm-scope.scope"' "$ev"
+check "its arguments arrive exactly" has "\"args\":[\"$argv_marker\",\"scope-run\",\"x y\"]" "$ev"
+check "tail --unit gvm-svc.service leaves the scope's exec out" eval \
+	'! unit_events gvm-svc.service | grep -qF scope-run'
+
+twenty=()
+for i in $(seq 2 20); do twenty+=("arg$i-$(printf '%036d' "$i")"); done
+"$argv_marker" "${twenty[@]}"
+ev=$(unit_events greeter-vm-test.service | marker_event '"arg20-')
+echo "$ev"
+check "20 arguments (about 850 bytes) arrive whole, in this test's unit greeter-vm-test.service" \
+	eval 'has "\"args\":[\"$argv_marker\"$(printf ",\"%s\"" "${twenty[@]}")]" "$ev" && has "\"args_truncated\":false" "$ev"'
+
 status=$(systemctl status --no-pager greeterd.service)
 echo "$status"
 check "systemctl status shows the STATUS= line" grep -q 'Status: "Attached (kprobe), ' <<<"$status"
