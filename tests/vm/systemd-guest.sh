@@ -3,7 +3,8 @@
 # Runs at boot in the systemd suite's Debian guest (greeter-vm-test.service),
 # on the release's stock kernel, against greeter as `meson install` put there,
 # with the shipped units unchanged. Boot 1 (greeter_vm.phase=1 on the kernel
-# command line): start, API, restart, socket activation, status, watchdog.
+# command line): start, API, the unit and arguments of execs (systemd-run
+# into a service and a scope), restart, socket activation, status, watchdog.
 # Boot 2, same disk: messages back from the state file. Prints
 # "GREETER-VM-RESULT systemd-bootN passed=N failed=N" on the console and
 # powers off.
