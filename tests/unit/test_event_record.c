@@ -171,8 +171,10 @@ static void test_v3_hostile(void **state)
 	assert_int_equal(event_record_decode(b.data, b.size, 3, &ev), -EBADMSG);
 
 	/* Strings longer than their buffers (a kernel never writes them): cut. */
-	memset(big, 'x', sizeof(big));
-	build(&b, big, "m", "u", "f", "", 0, 0);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	build(&b, "ccc", "m", "u", "f", "", 0, 0);
+	memcpy(b.data + sizeof(r), big, 40);
 	memcpy(&r, b.data, sizeof(r));
 	r.comm_len = 40;
 	r.message_len = r.unit_len = r.filename_len = 0;
@@ -181,7 +183,7 @@ static void test_v3_hostile(void **state)
 	assert_int_equal(strlen(ev.comm), GREETER_COMM_SIZE - 1);
 
 	/* Argument bytes past the bound, none a NUL: cut, terminated. */
-	build(&b, "c", "m", "u", "f", big, sizeof(big), GREETER_EVENT_ARGS);
+	build(&b, "c", "m", "u", "f", big, sizeof(big) - 1, GREETER_EVENT_ARGS);
 	assert_int_equal(event_record_decode(b.data, b.size, 3, &ev), 0);
 	assert_true(ev.flags & GREETER_EVENT_ARGS_TRUNCATED);
 	assert_int_equal(ev.args_count, 1);
