@@ -226,7 +226,9 @@ static __always_inline struct record_buf *start_record(const char *comm, __u32 *
 
 /*
  * Size classes of ring records: strings take the room they need, rounded up
- * to the next class. Fine steps where most records fall.
+ * to the next class (16 bytes apart up to 256, where most records fall, 32
+ * up to 512, then 64). Each class is a branch of its own: a reservation
+ * takes a constant size.
  */
 #define RECORD_HEADER ((__u32)sizeof(struct greeter_record))
 #define RECORD_MAX (RECORD_HEADER + GREETER_RECORD_DATA_MAX)
@@ -275,12 +277,24 @@ static __always_inline void emit_record(struct record_buf *b, __u32 size)
 	EMIT_IN_CLASS(320)
 	EMIT_IN_CLASS(352)
 	EMIT_IN_CLASS(384)
+	EMIT_IN_CLASS(416)
 	EMIT_IN_CLASS(448)
+	EMIT_IN_CLASS(480)
 	EMIT_IN_CLASS(512)
+	EMIT_IN_CLASS(576)
 	EMIT_IN_CLASS(640)
+	EMIT_IN_CLASS(704)
 	EMIT_IN_CLASS(768)
+	EMIT_IN_CLASS(832)
+	EMIT_IN_CLASS(896)
+	EMIT_IN_CLASS(960)
 	EMIT_IN_CLASS(1024)
+	EMIT_IN_CLASS(1088)
+	EMIT_IN_CLASS(1152)
+	EMIT_IN_CLASS(1216)
 	EMIT_IN_CLASS(1280)
+	EMIT_IN_CLASS(1344)
+	EMIT_IN_CLASS(1408)
 	EMIT_IN_CLASS(RECORD_MAX)
 	if (!rec) {
 		count(GREETER_STAT_LOST);
@@ -353,9 +367,20 @@ static __always_inline int exec_done(long ret)
 static __always_inline __u32 read_args(struct record_buf *b, __u32 off)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u64 start = BPF_CORE_READ(task, mm, arg_start), end = BPF_CORE_READ(task, mm, arg_end);
+	struct mm_struct *mm = BPF_CORE_READ(task, mm);
+	/* arg_start and arg_end are adjacent in mm_struct (one declaration): one read. */
+	__u64 range[2] = { 0, 0 }, start, end;
 	__u64 len;
 
+	if (bpf_core_field_offset(struct mm_struct, arg_end) ==
+	    bpf_core_field_offset(struct mm_struct, arg_start) + sizeof(__u64)) {
+		bpf_core_read(range, sizeof(range), &mm->arg_start);
+	} else {
+		range[0] = BPF_CORE_READ(mm, arg_start);
+		range[1] = BPF_CORE_READ(mm, arg_end);
+	}
+	start = range[0];
+	end = range[1];
 	b->r.flags |= GREETER_EVENT_ARGS;
 	if (end <= start)
 		return 0;
