@@ -611,15 +611,17 @@ def execsnoop_run(b, stats, res):
 # Record sizes: what greeter's events take in the ring under a realistic load.
 
 class RingPosition:
-    """The producer position of a pinned BPF ring buffer: the bytes it has
-    taken since it was made, its 8-byte record headers and padding
-    included. Read from the ring's read-only producer page (mmap of the map
-    fd at one page), as libbpf's consumer does."""
+    """A pinned BPF ring buffer as its consumer sees it, read-only: the
+    producer position (the bytes it has taken since it was made, its 8-byte
+    record headers and padding included) and the records. Mapped from the
+    map fd at one page: the producer page, then the data pages (twice, so
+    that a record that wraps reads whole), as libbpf's consumer maps them."""
 
     BPF_OBJ_GET = 7
     NR_BPF = {"x86_64": 321, "aarch64": 280}
+    BUSY, DISCARD = 1 << 31, 1 << 30
 
-    def __init__(self, path):
+    def __init__(self, path, ring_size):
         import ctypes
         import mmap
         libc = ctypes.CDLL(None, use_errno=True)
@@ -630,15 +632,30 @@ class RingPosition:
                           ctypes.c_int(self.BPF_OBJ_GET), attr, ctypes.c_uint(len(attr)))
         if fd < 0:
             raise OSError(ctypes.get_errno(), "BPF_OBJ_GET %s" % path)
-        page = mmap.PAGESIZE
+        self.page, self.size = mmap.PAGESIZE, ring_size
         try:
-            self.map = mmap.mmap(fd, page, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ,
-                                 offset=page)
+            self.map = mmap.mmap(fd, self.page + 2 * ring_size, flags=mmap.MAP_SHARED,
+                                 prot=mmap.PROT_READ, offset=self.page)
         finally:
             os.close(fd)
 
     def producer(self):
         return int.from_bytes(self.map[0:8], "little")
+
+    def records(self, start, end):
+        """(ring bytes, payload) of each record submitted from position start
+        to end; stops at one still being written."""
+        pos = start
+        while pos < end:
+            at = self.page + (pos & (self.size - 1))
+            head = int.from_bytes(self.map[at:at + 4], "little")
+            if head & self.BUSY:
+                return
+            length = head & ~(self.BUSY | self.DISCARD)
+            taken = (length + 8 + 7) & ~7
+            if not head & self.DISCARD:
+                yield taken, self.map[at + 8:at + 8 + length]
+            pos += taken
 
     def close(self):
         self.map.close()
@@ -658,15 +675,53 @@ done
 """
 
 
-def ring_bytes_per_event(g, ring, run):
-    """Run run(); the ring bytes greeter's records took per event meanwhile."""
+def cgroup2_root():
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            dev, path, fstype = line.split()[:3]
+            if fstype == "cgroup2":
+                return path
+    return None
+
+
+# Where struct greeter_record (bpf/greeter.h, ABI 3) keeps cgroup_id: after seq and boot_ns.
+RECORD_CGROUP_ID_OFFSET = 16
+
+
+def ring_bytes_per_event(b, g, ring, name, args, **kw):
+    """Run the command args in a cgroup v2 of its own (bench-NAME.scope, a
+    unit-like name), where there is a cgroup2 mount; the ring bytes
+    greeter's records took per event meanwhile: "mean" over the records
+    of that cgroup (found by cgroup_id in the ring), "mean_all" over every
+    record the machine made (producer position / GetStatus emitted)."""
+    root, cg, cg_id = cgroup2_root(), None, None
+    if root:
+        cg = os.path.join(root, "bench-%s-%d.scope" % (name, os.getpid()))
+        os.makedirs(cg, exist_ok=True)
+        b.cleanups.append(lambda: os.path.isdir(cg) and os.rmdir(cg))
+        cg_id = os.stat(cg).st_ino
+
+    def enter():
+        with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+            f.write("0")
     c0, p0 = g.counters(), ring.producer()
-    run()
+    p = subprocess.run(args, preexec_fn=enter if cg else None, **kw)
     time.sleep(0.2)  # the last events are in the ring by now
     c1, p1 = g.counters(), ring.producer()
     events = c1["emitted"] - c0["emitted"]
-    return {"events": events, "bytes": p1 - p0, "lost_kernel": c1["lost_kernel"] - c0["lost_kernel"],
-            "mean": (p1 - p0) / events if events > 0 else None}
+    r = {"events_all": events, "bytes_all": p1 - p0, "status": p.returncode,
+         "lost_kernel": c1["lost_kernel"] - c0["lost_kernel"],
+         "mean_all": (p1 - p0) / events if events > 0 else None}
+    own = [taken for taken, data in ring.records(p0, p1)
+           if cg_id is not None and len(data) >= RECORD_CGROUP_ID_OFFSET + 8 and
+           int.from_bytes(data[RECORD_CGROUP_ID_OFFSET:RECORD_CGROUP_ID_OFFSET + 8],
+                          "little") == cg_id]
+    r["events"], r["bytes"] = (len(own), sum(own)) if own else (events, p1 - p0)
+    r["own_cgroup"] = bool(own)
+    r["mean"] = r["bytes"] / r["events"] if r["events"] else None
+    if cg:
+        os.rmdir(cg)
+    return r
 
 
 def record_size_run(b, stats, res):
@@ -678,14 +733,16 @@ def record_size_run(b, stats, res):
     arguments cost."""
     g = Greeterd(b, "records")
     g.start()
-    ring = RingPosition(os.path.join(g.pin_dir, "events"))
-    b.cleanups.append(ring.close)
     res["ring_size"] = g.call("GetStatus")["ring_size"]
+    ring = RingPosition(os.path.join(g.pin_dir, "events"), res["ring_size"])
+    b.cleanups.append(ring.close)
 
     log("greeter: record sizes, a shell loop")
-    res["shell"] = ring_bytes_per_event(g, ring, lambda: subprocess.run(
-        ["bash", "-c", SHELL_LOOP, "loop", str(b.shell_loops)], check=True))
-    res["loadgen"] = ring_bytes_per_event(g, ring, lambda: loadgen(b, n=b.n1 // 10))
+    res["shell"] = ring_bytes_per_event(b, g, ring, "shell",
+                                        ["bash", "-c", SHELL_LOOP, "loop", str(b.shell_loops)])
+    res["loadgen"] = ring_bytes_per_event(b, g, ring, "loadgen",
+                                          [b.loadgen, "-n", str(b.n1 // 10), b.marker],
+                                          stdout=subprocess.DEVNULL)
     if not b.smoke:
         # A fresh build directory of this project, set up first (not measured).
         build = os.path.join(b.work, "compile")
@@ -695,15 +752,16 @@ def record_size_run(b, stats, res):
                            check=True)
             # A compile that fails part way still ran its execs: the figure
             # stands, and the table says so.
-            ninja = []
-            res["compile"] = ring_bytes_per_event(g, ring, lambda: ninja.append(subprocess.run(
-                ["ninja", "-C", build, "-j2"], stdout=out, stderr=out).returncode))
-            res["compile"]["ninja_status"] = ninja[0]
+            res["compile"] = ring_bytes_per_event(b, g, ring, "compile",
+                                                  ["ninja", "-C", build, "-j2"],
+                                                  stdout=out, stderr=out)
+            res["compile"]["ninja_status"] = res["compile"]["status"]
         shutil.rmtree(build, ignore_errors=True)
     for k in ("shell", "loadgen", "compile"):
         if k in res:
             r = res[k]
-            b.check(r["mean"] is not None and r["lost_kernel"] == 0,
+            b.check(r["mean"] is not None and r["lost_kernel"] == 0 and
+                    (k == "compile" or r["status"] == 0),
                     "record sizes (%s): events counted, none lost (%s)" % (k, r))
     ring.close()
     g.stop()
@@ -1127,8 +1185,11 @@ def record_rows(b, res):
             x = rec[k]
             if x.get("ninja_status"):
                 what += " (ninja failed part way: status %d)" % x["ninja_status"]
-            out.append("| (7) mean ring record size, header included: %s | %s (%d events) "
-                       "| | | | | | |" % (what, fmt(x["mean"], " B", 0), x["events"]))
+            out.append("| (7) mean ring record size, header included: %s | %s (%d events%s; "
+                       "every record on the machine meanwhile: %s, %d) | | | | | | |" % (
+                           what, fmt(x["mean"], " B", 0), x["events"],
+                           " in its cgroup" if x["own_cgroup"] else "",
+                           fmt(x["mean_all"], " B", 0), x["events_all"]))
     mean = max(rec[k]["mean"] for k in ("shell", "compile") if k in rec and rec[k]["mean"])
     for size in (16 << 20, 32 << 20):
         out.append("| (7) ring capacity in events, %d MiB (at the larger mean above) | %d "
