@@ -181,9 +181,6 @@ static const char help_import[] =
 
 /* Command line */
 
-/* A cgroup's name is a directory name: NAME_MAX. */
-#define GREETER_UNIT_NAME_MAX 255
-
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static int usage_error(const char *fmt, ...)
@@ -360,12 +357,11 @@ static int parse_command_line(int argc, char **argv, struct command_line *cl)
 			break;
 		case OPT_UNIT:
 			tail_only(cl, "--unit");
-			/* A unit is a cgroup's directory name: never longer, never a path. */
-			if (!*optarg || strlen(optarg) > GREETER_UNIT_NAME_MAX ||
-			    strchr(optarg, '/'))
+			/* The kernel keeps 63 bytes of a unit (a leaf, never a path): longer never matches. */
+			if (!*optarg || strlen(optarg) >= GREETER_UNIT_SIZE || strchr(optarg, '/'))
 				return usage_error("--unit takes a unit name of 1 to %d bytes "
 						   "without '/'",
-						   GREETER_UNIT_NAME_MAX);
+						   GREETER_UNIT_SIZE - 1);
 			cl->o.unit = optarg;
 			break;
 		case 'n':

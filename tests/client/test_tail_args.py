@@ -158,12 +158,12 @@ def main():
         t.check(req.get("parameters") == {"unit": "a.service", "comm": "bash", "uid": 0},
                 "--unit with the other filters", req)
         n = len(server.requests_for("io.greeter.WatchEvents"))
-        for bad in ("", "a/b.service", "u" * 256):
+        for bad in ("", "a/b.service", "u" * 64):
             r = run(ctl, sock, "tail", "--unit", bad)
             t.check(r.returncode == 2 and b"--unit takes a unit name" in r.stderr,
                     "--unit %r refused, status 2" % bad[:20], r)
-        r = run(ctl, sock, "tail", "-n", "1", "--unit", "u" * 255)
-        t.check(r.returncode == 0, "--unit of 255 bytes taken", r.stderr)
+        r = run(ctl, sock, "tail", "-n", "1", "--unit", "u" * 63)
+        t.check(r.returncode == 0, "--unit of 63 bytes taken", r.stderr)
         r = run(ctl, sock, "list", "--unit", "a.service")
         t.check(r.returncode == 2 and b"--unit is an option of tail" in r.stderr,
                 "--unit only for tail", r.stderr)
