@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
-"""greeter's bench: greeter against bpftrace and a minimal libbpf program.
+"""greeter's bench: greeter against bpftrace, execsnoop and a minimal libbpf program.
 
 One command, one run, every figure beside the comparison programs' figures
 from the same run (see bench/README.md):
 
-    sudo bench/run.py [--build DIR] [--no-bpftrace] [--markdown FILE] [--json FILE]
+    sudo bench/run.py [--build DIR] [--no-bpftrace] [--no-execsnoop] [--markdown FILE]
+                      [--json FILE]
     sudo bench/run.py --smoke          # tiny figures, greeter and the reference only
 
-Each tool runs alone in turn (greeter, the reference, bpftrace), doing: start-up
+Each tool runs alone in turn (greeter, the reference, bpftrace, execsnoop), doing: start-up
 times, in-kernel cost per exec at one loop and at the maximum rate (a held
 BPF_ENABLE_STATS fd, see stats_hold.c), delivery, a 5 s SIGSTOP during a storm,
-and for greeterd the API and resident memory. greeterd always runs with a
+and for greeterd the API, resident memory and the size of its ring records
+under a shell loop and a compile. greeterd always runs with a
 private --pin-dir, --state-dir and --socket: a greeterd running on the
 machine is never touched. Exit status: 0, 1 when a correctness check failed
 (events lost, errors), 77 when the bench cannot run here.
@@ -57,8 +59,12 @@ class Bench:
                                 os.path.join(build, "bench", "watch_client"))
         self.api_bench = env("BENCH_API", os.path.join(build, "bench", "api_bench"))
         self.greeter_bt = env("BENCH_GREETER_BT", os.path.join(HERE, "greeter.bt"))
+        self.execsnoop = env("BENCH_EXECSNOOP", shutil.which("execsnoop") or "/usr/sbin/execsnoop")
+        # The project, compiled as the realistic load of the record-size row.
+        self.source = os.path.abspath(os.path.join(HERE, ".."))
         self.smoke = args.smoke
         if args.smoke:
+            self.shell_loops = 5                  # rounds of the record-size shell loop
             self.n1, self.n2 = 150, 300           # execs: one loop, two workers
             self.rounds = 1                       # of the in-kernel cost
             self.starts = 1                       # start-up repetitions
@@ -68,6 +74,7 @@ class Bench:
                         "idle": 20, "idle_get": 100, "durable_many": 300,
                         "durable_import": 200, "durable_calls": 20, "flood_s": 3}
         else:
+            self.shell_loops = 300
             self.n1, self.n2 = 3000, 6000
             self.rounds = 3
             self.starts = 5
@@ -293,6 +300,7 @@ class Greeterd:
         self.socket = os.path.join(self.dir, "greeter.sock")
         self.p = None
         self.runs = 0
+        self.extra_args = []  # more greeterd options, e.g. --no-args
         b.cleanups.append(self.stop)
 
     def start(self, nofile=None):
@@ -310,6 +318,7 @@ class Greeterd:
         self.log_path = os.path.join(self.dir, "greeterd.%d.log" % self.runs)
         args = [self.b.greeterd, "--pin-dir", self.pin_dir, "--state-dir", self.state_dir,
                 "--cache-dir", self.cache_dir, "--socket", self.socket, "--attach", "auto"]
+        args += self.extra_args
         limit = None
         if nofile:
             def limit():
@@ -473,6 +482,33 @@ class LineTool:
             self.p = None
 
 
+class Execsnoop(LineTool):
+    """libbpf-tools' execsnoop (Debian package libbpf-tools): reads argv in
+    the kernel and wakes its reader through a perf buffer for every event.
+    Its lines ("PCOMM PID PPID RET ARGS") carry no kernel timestamp: the
+    first event is timed on arrival, and there is no exec-to-consumer
+    latency. Line-buffered through stdbuf, as its stdout is a pipe."""
+
+    def __init__(self, b):
+        super().__init__(b, "execsnoop", ["stdbuf", "-oL", b.execsnoop], time.CLOCK_MONOTONIC)
+
+    def read(self):
+        marker = self.b.marker.encode()
+        for line in self.p.stdout:
+            self.lines += 1
+            f = line.split(None, 4)
+            if len(f) == 5 and f[4].split(b" ", 1)[0].strip() == marker:
+                with self.lock:
+                    self.count += 1
+                    if self.t_first is None:
+                        self.t_first = time.monotonic() - self.t0
+                        self.first.set()
+            elif line.startswith(b"PCOMM"):
+                # Printed once its programs are attached, before the perf buffer is read.
+                self.t_attached = time.monotonic() - self.t0
+                self.attached.set()
+
+
 # The phases
 
 def start_times(b, start, stop, n):
@@ -568,6 +604,185 @@ def line_tool_run(b, stats, tool, res):
     res["stall_lost"] = lg["execs"] - seen
     res["rss_after_kib"] = proc_status(tool.p.pid)
     tool.stop()
+
+
+def execsnoop_run(b, stats, res):
+    """execsnoop as a peer: start-up, in-kernel cost, stall, RSS (line_tool_run)."""
+    line_tool_run(b, stats, Execsnoop(b), res)
+    res["prog_count"] = len(res["prog_ids"])
+
+
+# Record sizes: what greeter's events take in the ring under a realistic load.
+
+class RingPosition:
+    """A pinned BPF ring buffer as its consumer sees it, read-only: the
+    producer position (the bytes it has taken since it was made, its 8-byte
+    record headers and padding included) and the records. Mapped from the
+    map fd at one page: the producer page, then the data pages (twice, so
+    that a record that wraps reads whole), as libbpf's consumer maps them."""
+
+    BPF_OBJ_GET = 7
+    NR_BPF = {"x86_64": 321, "aarch64": 280}
+    BUSY, DISCARD = 1 << 31, 1 << 30
+
+    def __init__(self, path, ring_size):
+        import ctypes
+        import mmap
+        libc = ctypes.CDLL(None, use_errno=True)
+        name = ctypes.create_string_buffer(path.encode())
+        attr = ctypes.create_string_buffer(128)
+        ctypes.memmove(attr, ctypes.byref(ctypes.c_uint64(ctypes.addressof(name))), 8)
+        fd = libc.syscall(ctypes.c_long(self.NR_BPF[os.uname().machine]),
+                          ctypes.c_int(self.BPF_OBJ_GET), attr, ctypes.c_uint(len(attr)))
+        if fd < 0:
+            raise OSError(ctypes.get_errno(), "BPF_OBJ_GET %s" % path)
+        self.page, self.size = mmap.PAGESIZE, ring_size
+        try:
+            self.map = mmap.mmap(fd, self.page + 2 * ring_size, flags=mmap.MAP_SHARED,
+                                 prot=mmap.PROT_READ, offset=self.page)
+        finally:
+            os.close(fd)
+
+    def producer(self):
+        return int.from_bytes(self.map[0:8], "little")
+
+    def records(self, start, end):
+        """(ring bytes, payload) of each record submitted from position start
+        to end; stops at one still being written."""
+        pos = start
+        while pos < end:
+            at = self.page + (pos & (self.size - 1))
+            head = int.from_bytes(self.map[at:at + 4], "little")
+            if head & self.BUSY:
+                return
+            length = head & ~(self.BUSY | self.DISCARD)
+            taken = (length + 8 + 7) & ~7
+            if not head & self.DISCARD:
+                yield taken, self.map[at + 8:at + 8 + length]
+            pos += taken
+
+    def close(self):
+        self.map.close()
+
+
+SHELL_LOOP = r"""
+for i in $(seq "$1"); do
+    ls -l /usr/bin >/dev/null
+    grep -c root /etc/passwd >/dev/null
+    date +%Y-%m-%dT%H:%M:%S >/dev/null
+    sed -n 's/^ID=//p' /etc/os-release >/dev/null
+    env LC_ALL=C sort -u /etc/group | head -n 3 >/dev/null
+    uname -r >/dev/null
+    cat /proc/loadavg >/dev/null
+    sh -c 'echo "$0 $1"' "an argument" "$i" >/dev/null
+done
+"""
+
+
+def cgroup2_root():
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            dev, path, fstype = line.split()[:3]
+            if fstype == "cgroup2":
+                return path
+    return None
+
+
+# Where struct greeter_record (bpf/greeter.h, ABI 3) keeps cgroup_id: after seq and boot_ns.
+RECORD_CGROUP_ID_OFFSET = 16
+
+
+def ring_bytes_per_event(b, g, ring, name, args, **kw):
+    """Run the command args in a cgroup v2 of its own (bench-NAME.scope, a
+    unit-like name), where there is a cgroup2 mount; the ring bytes
+    greeter's records took per event meanwhile: "mean" over the records
+    of that cgroup (found by cgroup_id in the ring), "mean_all" over every
+    record the machine made (producer position / GetStatus emitted)."""
+    root, cg, cg_id = cgroup2_root(), None, None
+    if root:
+        cg = os.path.join(root, "bench-%s-%d.scope" % (name, os.getpid()))
+        os.makedirs(cg, exist_ok=True)
+        b.cleanups.append(lambda: os.path.isdir(cg) and os.rmdir(cg))
+        cg_id = os.stat(cg).st_ino
+
+    def enter():
+        with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+            f.write("0")
+    c0, p0 = g.counters(), ring.producer()
+    p = subprocess.run(args, preexec_fn=enter if cg else None, **kw)
+    time.sleep(0.2)  # the last events are in the ring by now
+    c1, p1 = g.counters(), ring.producer()
+    events = c1["emitted"] - c0["emitted"]
+    r = {"events_all": events, "bytes_all": p1 - p0, "status": p.returncode,
+         "lost_kernel": c1["lost_kernel"] - c0["lost_kernel"],
+         "mean_all": (p1 - p0) / events if events > 0 else None}
+    own = [taken for taken, data in ring.records(p0, p1)
+           if cg_id is not None and len(data) >= RECORD_CGROUP_ID_OFFSET + 8 and
+           int.from_bytes(data[RECORD_CGROUP_ID_OFFSET:RECORD_CGROUP_ID_OFFSET + 8],
+                          "little") == cg_id]
+    r["events"], r["bytes"] = (len(own), sum(own)) if own else (events, p1 - p0)
+    r["own_cgroup"] = bool(own)
+    r["mean"] = r["bytes"] / r["events"] if r["events"] else None
+    if cg:
+        os.rmdir(cg)
+    return r
+
+
+def record_size_run(b, stats, res):
+    """Mean ring record size of greeter's events (header and padding
+    included: ring bytes consumed / events emitted, read from the ring's
+    producer position and GetStatus) under a shell loop and a compile of
+    this project, and what the ring holds in events at 16 and 32 MiB.
+    Then the in-kernel cost of the same greeterd with --no-args: what the
+    arguments cost."""
+    g = Greeterd(b, "records")
+    g.start()
+    res["ring_size"] = g.call("GetStatus")["ring_size"]
+    ring = RingPosition(os.path.join(g.pin_dir, "events"), res["ring_size"])
+    b.cleanups.append(ring.close)
+
+    log("greeter: record sizes, a shell loop")
+    res["shell"] = ring_bytes_per_event(b, g, ring, "shell",
+                                        ["bash", "-c", SHELL_LOOP, "loop", str(b.shell_loops)])
+    res["loadgen"] = ring_bytes_per_event(b, g, ring, "loadgen",
+                                          [b.loadgen, "-n", str(b.n1 // 10), b.marker],
+                                          stdout=subprocess.DEVNULL)
+    if not b.smoke:
+        # A fresh build directory of this project, set up first (not measured).
+        build = os.path.join(b.work, "compile")
+        log("greeter: record sizes, ninja -j2 of a fresh build of this project")
+        with open(os.path.join(b.work, "compile.log"), "w") as out:
+            subprocess.run(["meson", "setup", build, b.source], stdout=out, stderr=out,
+                           check=True)
+            # A compile that fails part way still ran its execs: the figure
+            # stands, and the table says so.
+            res["compile"] = ring_bytes_per_event(b, g, ring, "compile",
+                                                  ["ninja", "-C", build, "-j2"],
+                                                  stdout=out, stderr=out)
+            res["compile"]["ninja_status"] = res["compile"]["status"]
+        shutil.rmtree(build, ignore_errors=True)
+    for k in ("shell", "loadgen", "compile"):
+        if k in res:
+            r = res[k]
+            b.check(r["mean"] is not None and r["lost_kernel"] == 0 and
+                    (k == "compile" or r["status"] == 0),
+                    "record sizes (%s): events counted, none lost (%s)" % (k, r))
+    ring.close()
+    g.stop()
+
+    # The same programs without the arguments (greeterd --no-args).
+    log("greeter: in-kernel cost with --no-args")
+    g.remove_pins()
+    g.extra_args = ["--no-args"]
+    g.start()
+    ids, names = g.prog_ids(), g.prog_names()
+    s0 = stats.sample(ids)
+    loadgen(b, n=b.n1)
+    s1 = stats.sample(ids)
+    res["no_args_ns_1"], parts = kernel_cost(s0, s1)
+    res["no_args_parts_1"] = {names.get(i, str(i)): v for i, v in parts.items()}
+    g.stop()
+    g.remove_pins()
 
 
 def watch(b, g, conns, wait_s=15):
@@ -874,16 +1089,20 @@ def ratio(a, b):
 
 def report(b, res):
     g, r, t = res["greeter"], res["reference"], res.get("bpftrace", {})
+    e = res.get("execsnoop", {})
     rows = []
     ms, mib = 1000.0, 1 / 1024.0
 
-    def row(what, gv, rv, tv, unit="", digits=None):
-        rows.append("| %s | %s | %s | %s | %s | %s |" % (
+    # ev: execsnoop's figure, where it has one.
+    def row(what, gv, rv, tv, unit="", digits=None, ev=None):
+        rows.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
             what, fmt(gv, unit, digits), fmt(rv, unit, digits),
-            fmt(tv, unit, digits) if t else "not run", ratio(gv, rv), ratio(tv, gv)))
+            fmt(tv, unit, digits) if t else "not run",
+            fmt(ev, unit, digits) if e else "not run", ratio(gv, rv), ratio(tv, gv),
+            ratio(ev, gv)))
 
-    def text(what, gv, rv="", tv=""):
-        rows.append("| %s | %s | %s | %s | | |" % (what, gv, rv, tv))
+    def text(what, gv, rv="", tv="", ev=""):
+        rows.append("| %s | %s | %s | %s | %s | | | |" % (what, gv, rv, tv, ev))
 
     def rss(x, k="VmRSS"):
         return x[k] * mib if x else None
@@ -892,18 +1111,21 @@ def report(b, res):
         return (x["VmRSS"] - x["ring"]) * mib if x else None
 
     # (1)
-    row("(1) in-kernel ns per exec, one loop", g["ns_1"], r["ns_1"], t.get("ns_1"), " ns", 0)
+    row("(1) in-kernel ns per exec, one loop", g["ns_1"], r["ns_1"], t.get("ns_1"), " ns", 0,
+        ev=e.get("ns_1"))
     row("(1) in-kernel ns per exec, max rate (2 workers)", g["ns_2"], r["ns_2"],
-        t.get("ns_2"), " ns", 0)
+        t.get("ns_2"), " ns", 0, ev=e.get("ns_2"))
     text("(1) greeter per program, one loop", ", ".join(
         "%s %.0f ns" % (k, v) for k, v in sorted(g["parts_1"].items(), key=lambda x: -x[1])))
     row("exec rate, one loop (no tool: %.0f/s)" % res["baseline"]["rate_1"],
-        g["rate_1"], r["rate_1"], t.get("rate_1"), "/s", 0)
+        g["rate_1"], r["rate_1"], t.get("rate_1"), "/s", 0, ev=e.get("rate_1"))
     row("exec rate, 2 workers (no tool: %.0f/s)" % res["baseline"]["rate_2"],
-        g["rate_2"], r["rate_2"], t.get("rate_2"), "/s", 0)
+        g["rate_2"], r["rate_2"], t.get("rate_2"), "/s", 0, ev=e.get("rate_2"))
     # (2)
-    row("(2) start, cold (type cache present): to READY=1 / attached line / first event", g["start_cold"] * ms,
-        r["start_attached"] * ms, t["start_first_event"] * ms if t else None, " ms")
+    row("(2) start, cold (type cache present): to READY=1 / attached line / first event "
+        "(execsnoop: its header, printed once attached)", g["start_cold"] * ms,
+        r["start_attached"] * ms, t["start_first_event"] * ms if t else None, " ms",
+        ev=e["start_attached"] * ms if e else None)
     row("(2) start, cold, first on this kernel (no type cache): to READY=1",
         g["start_cold_first"] * ms, None, None, " ms")
     row("(2) start, warm (pins present): to READY=1", g["start_warm"] * ms, None, None, " ms")
@@ -913,13 +1135,13 @@ def report(b, res):
     # (3)
     d1 = g["delivery"][b.watchers[0]]
     row("(3) max rate, 1 consumer: events lost", d1["lost"], r["lost_max_rate"],
-        t.get("lost_max_rate"), "", 0)
+        t.get("lost_max_rate"), "", 0, ev=e.get("lost_max_rate"))
     row("(3) max rate, 1 consumer: exec-to-consumer p50", d1["lat_p50_us"] / ms,
         r["lat_p50_ms"], t.get("lat_p50_ms"), " ms")
     row("(3) max rate, 1 consumer: exec-to-consumer p99", d1["lat_p99_us"] / ms,
         r["lat_p99_ms"], t.get("lat_p99_ms"), " ms")
     row("(3) user-space CPU per 1,000 events, max rate, no watcher / printing",
-        g["cpu"], r["cpu"], t.get("cpu"), " ms")
+        g["cpu"], r["cpu"], t.get("cpu"), " ms", ev=e.get("cpu"))
     for n in b.watchers:
         d = g["delivery"][n]
         text("(3) %d watcher%s: lost, p50, p99, greeterd CPU per 1,000 events, exec rate"
@@ -931,7 +1153,7 @@ def report(b, res):
     # (4)
     s = g["stall"]
     row("(4) events lost, consumer stopped %.0f s during a storm" % b.stop_s,
-        s["lost"], r["stall_lost"], t.get("stall_lost"), "", 0)
+        s["lost"], r["stall_lost"], t.get("stall_lost"), "", 0, ev=e.get("stall_lost"))
     text("(4) greeter: lost_kernel, sequence gaps, dropped by greeterd", "%d, %d, %d" % (
         s["lost_kernel"], s["gaps"], s["dropped"]))
     a = g.get("away")
@@ -996,17 +1218,18 @@ def report(b, res):
                                            f.get("gaps", 0), f.get("dropped", 0))))
     # (6)
     row("(6) VmRSS idle (after start)", rss(g["rss_idle_kib"]), rss(r["rss_kib"]),
-        rss(t.get("rss_kib")), " MiB")
+        rss(t.get("rss_kib")), " MiB", ev=rss(e.get("rss_kib")))
     row("(6) VmRSS idle, less the ring buffer mappings", no_ring(g["rss_idle_kib"]),
-        no_ring(r["rss_kib"]), no_ring(t.get("rss_kib")), " MiB")
+        no_ring(r["rss_kib"]), no_ring(t.get("rss_kib")), " MiB", ev=no_ring(e.get("rss_kib")))
     row("(6) VmRSS after the storms", rss(g["rss_after_kib"]), rss(r["rss_after_kib"]),
-        rss(t.get("rss_after_kib")), " MiB")
+        rss(t.get("rss_after_kib")), " MiB", ev=rss(e.get("rss_after_kib")))
     row("(6) VmRSS after the storms, less the ring buffer mappings",
         no_ring(g["rss_after_kib"]), no_ring(r["rss_after_kib"]),
-        no_ring(t.get("rss_after_kib")), " MiB")
+        no_ring(t.get("rss_after_kib")), " MiB", ev=no_ring(e.get("rss_after_kib")))
+    rows.extend(record_rows(b, res))
 
-    head = ["| measure | greeter | reference | bpftrace | greeter ÷ reference | "
-            "bpftrace ÷ greeter |", "|---|---|---|---|---|---|"]
+    head = ["| measure | greeter | reference | bpftrace | execsnoop | greeter ÷ reference | "
+            "bpftrace ÷ greeter | execsnoop ÷ greeter |", "|---|---|---|---|---|---|---|---|"]
 
     # The issue's targets.
     targets = ["| target | | |", "|---|---|---|"]
@@ -1031,6 +1254,7 @@ def report(b, res):
     else:
         target("in-kernel cost ≥ 10× below bpftrace", None, "bpftrace not run")
         target("READY ≥ 10× faster than bpftrace's start (cold)", None, "bpftrace not run")
+    record_targets(res, target)
     target("warm start < 10 ms", g["start_warm"] < 0.010, fmt(g["start_warm"] * ms, " ms"))
     lost = [g["delivery"][n]["lost"] for n in b.watchers]
     stall_lost = s["lost"]
@@ -1088,6 +1312,63 @@ def report(b, res):
     return "\n".join(["Machine: " + res["machine"], ""] + head + rows + [""] + targets)
 
 
+# Issue 14: record sizes, ring capacity, execsnoop.
+
+RECORD_BEFORE = 384  # ABI 2: 376 bytes, 384 in the ring with its header
+
+
+def record_rows(b, res):
+    rec, g = res.get("records"), res["greeter"]
+    if not rec:
+        return []
+    out = []
+    loads = [("shell", "a shell loop (%d rounds of 8 commands)" % b.shell_loops),
+             ("compile", "ninja -j2 of a fresh build of this project"),
+             ("loadgen", "the bench's loadgen (one path, no arguments)")]
+    for k, what in loads:
+        if k in rec:
+            x = rec[k]
+            if x.get("ninja_status"):
+                what += " (ninja failed part way: status %d)" % x["ninja_status"]
+            out.append("| (8) mean ring record size, header included: %s | %s (%d events%s; "
+                       "every record on the machine meanwhile: %s, %d) | | | | | | |" % (
+                           what, fmt(x["mean"], " B", 0), x["events"],
+                           " in its cgroup" if x["own_cgroup"] else "",
+                           fmt(x["mean_all"], " B", 0), x["events_all"]))
+    for k, what in loads[:2]:
+        if k in rec and rec[k]["mean"]:
+            m = rec[k]["mean"]
+            out.append("| (8) ring capacity in events at 16 / 32 MiB, %s (%d B records before: "
+                       "%d / %d) | %d / %d (%s) | | | | | | |" % (
+                           "the shell loop" if k == "shell" else "the compile", RECORD_BEFORE,
+                           (16 << 20) // RECORD_BEFORE, (32 << 20) // RECORD_BEFORE,
+                           (16 << 20) // m, (32 << 20) // m, ratio(RECORD_BEFORE, m)))
+    out.append("| (8) greeter --no-args: in-kernel ns per exec, one loop (with args: above) | "
+               "%s | | | | %s | | |" % (fmt(rec["no_args_ns_1"], " ns", 0),
+                                      ratio(rec["no_args_ns_1"], res["reference"]["ns_1"])))
+    out.append("| (8) arguments and unit over the reference, one loop | %s | | | | | | |" % (
+        fmt(g["ns_1"] - res["reference"]["ns_1"], " ns", 0)))
+    return out
+
+
+def record_targets(res, target):
+    g, e, rec = res["greeter"], res.get("execsnoop"), res.get("records")
+    if e:
+        y1, y2 = e["ns_1"] / g["ns_1"], e["ns_2"] / g["ns_2"]
+        target("in-kernel cost ≥ 6× below execsnoop (with arguments and unit)", min(y1, y2) >= 6,
+               "%.1f× (one loop), %.1f× (max rate)" % (y1, y2))
+    else:
+        target("in-kernel cost ≥ 6× below execsnoop (with arguments and unit)", None,
+               "execsnoop not run")
+    if rec:
+        mean = max(rec[k]["mean"] for k in ("shell", "compile") if k in rec and rec[k]["mean"])
+        target("ring capacity in events ≥ 2× today's (%d B records), the larger mean of the "
+               "realistic loads" % RECORD_BEFORE, RECORD_BEFORE / mean >= 2, ", ".join(
+                   "%s %.1f× (%s)" % (k, RECORD_BEFORE / rec[k]["mean"],
+                                      fmt(rec[k]["mean"], " B", 0))
+                   for k in ("shell", "compile") if k in rec and rec[k]["mean"]))
+
+
 def machine():
     u = os.uname()
     return "%s, %d CPUs, kernel %s, %s, load average %.2f at the start" % (
@@ -1106,6 +1387,8 @@ def main():
     ap.add_argument("--build", help="meson build directory (default: build)")
     ap.add_argument("--no-bpftrace", action="store_true", help="leave bpftrace out")
     ap.add_argument("--bpftrace", action="store_true", help="with --smoke: run bpftrace too")
+    ap.add_argument("--no-execsnoop", action="store_true", help="leave execsnoop out")
+    ap.add_argument("--execsnoop", action="store_true", help="with --smoke: run execsnoop too")
     ap.add_argument("--markdown", help="also write the table to this file")
     ap.add_argument("--json", help="write every figure to this file")
     args = ap.parse_args()
@@ -1119,6 +1402,12 @@ def main():
     use_bpftrace = not args.no_bpftrace and (not args.smoke or args.bpftrace)
     if use_bpftrace and not shutil.which("bpftrace"):
         print("SKIP: bpftrace is missing (apt-get install bpftrace), or pass --no-bpftrace")
+        return SKIP
+
+    use_execsnoop = not args.no_execsnoop and (not args.smoke or args.execsnoop)
+    execsnoop = os.environ.get("BENCH_EXECSNOOP", shutil.which("execsnoop") or "/usr/sbin/execsnoop")
+    if use_execsnoop and not os.access(execsnoop, os.X_OK):
+        print("SKIP: execsnoop is missing (apt-get install libbpf-tools), or pass --no-execsnoop")
         return SKIP
 
     b = Bench(args)
@@ -1143,6 +1432,13 @@ def main():
             res["bpftrace"] = {}
             line_tool_run(b, stats, LineTool(b, "bpftrace", ["bpftrace", b.greeter_bt],
                                              time.CLOCK_MONOTONIC), res["bpftrace"])
+        if use_execsnoop:
+            log("execsnoop")
+            res["execsnoop"] = {}
+            execsnoop_run(b, stats, res["execsnoop"])
+        log("greeter: record sizes")
+        res["records"] = {}
+        record_size_run(b, stats, res["records"])
         res["seconds"] = time.monotonic() - t_start
         res["load_end"] = os.getloadavg()[0]
         table = report(b, res)

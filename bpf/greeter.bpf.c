@@ -7,6 +7,11 @@
  * sees the filename in kernel memory, emits the event with the message for
  * the caller's UID; the syscall exit counts (and, when asked, reports) the
  * attempts that failed, such as each directory an execvp() PATH walk tries.
+ *
+ * Records are as long as their strings: built in a per-CPU scratch, then
+ * copied into a ring record of the smallest size class that holds them (a
+ * reservation needs a constant size). The sequence number is taken once the
+ * record is reserved, as user space's reordering expects (reorder.h).
  */
 /* vmlinux.h of recent kernels has a type named "config": keep the name free. */
 #define config config___vmlinux
@@ -116,91 +121,221 @@ static __always_inline void remember_exec(const char *filename)
 	p->filename = (__u64)(long)filename;
 }
 
-/* The message for uid, with where it came from. Copies into out. */
-static __always_inline __u8 lookup_message(__u32 uid, char *out)
+/*
+ * A record being built: the header, then its strings (greeter.h). The
+ * arguments go at an offset masked to below 512, so there is room for them
+ * past any such offset (the strings before take 396 bytes at most).
+ */
+#define ARGS_OFFSET_MAX 512
+struct record_buf {
+	struct greeter_record r;
+	char data[ARGS_OFFSET_MAX + GREETER_ARGS_SIZE];
+};
+_Static_assert(ARGS_OFFSET_MAX >= GREETER_COMM_SIZE + GREETER_MESSAGE_SIZE + GREETER_UNIT_SIZE +
+			       GREETER_FILENAME_SIZE,
+	       "the strings before the arguments fit below ARGS_OFFSET_MAX");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct record_buf);
+} scratch SEC(".maps");
+
+/* Length of a string read by a *_str helper (n counts the NUL), masked for the verifier. */
+#define STR_LEN(n, mask) ((__u32)((n) > 0 ? (n)-1 : 0) & (mask))
+
+/*
+ * The message for uid into out (GREETER_MESSAGE_SIZE bytes of room), with
+ * where it came from; returns its length.
+ */
+static __always_inline __u32 lookup_message(__u32 uid, char *out, __u8 *source)
 {
 	__u32 key = uid;
 	struct greeter_message *msg = bpf_map_lookup_elem(&config, &key);
+	long n;
 
 	if (msg) {
-		bpf_probe_read_kernel_str(out, GREETER_MESSAGE_SIZE, msg->text);
-		return GREETER_SOURCE_UID;
+		*source = GREETER_SOURCE_UID;
+	} else {
+		key = GREETER_DEFAULT_UID;
+		msg = bpf_map_lookup_elem(&config, &key);
+		*source = GREETER_SOURCE_DEFAULT;
 	}
-	key = GREETER_DEFAULT_UID;
-	msg = bpf_map_lookup_elem(&config, &key);
 	if (msg) {
-		bpf_probe_read_kernel_str(out, GREETER_MESSAGE_SIZE, msg->text);
-		return GREETER_SOURCE_DEFAULT;
+		n = bpf_probe_read_kernel_str(out, GREETER_MESSAGE_SIZE, msg->text);
+		return STR_LEN(n, GREETER_MESSAGE_SIZE - 1);
 	}
+	*source = GREETER_SOURCE_BUILTIN;
 	__builtin_memcpy(out, GREETER_BUILTIN_MESSAGE, sizeof(GREETER_BUILTIN_MESSAGE));
-	return GREETER_SOURCE_BUILTIN;
+	return sizeof(GREETER_BUILTIN_MESSAGE) - 1;
 }
 
 /*
- * Reserve a record and fill what every event has. Returns NULL (and counts
- * the loss) when the ring buffer is full.
+ * Fill the header and the first strings of a record: comm (from comm, a
+ * kernel copy), message, unit. Returns the scratch, or NULL. *off is where
+ * the next string goes.
  */
-static __always_inline struct greeter_event *start_event(void)
+static __always_inline struct record_buf *start_record(const char *comm, __u32 *off)
+{
+	__u32 zero = 0, len, pos;
+	struct record_buf *b = bpf_map_lookup_elem(&scratch, &zero);
+	struct task_struct *task;
+	const char *unit;
+	__u64 uid_gid;
+	long n;
+
+	if (!b)
+		return NULL;
+	b->r.seq = 0;
+	b->r.boot_ns = bpf_ktime_get_boot_ns();
+	b->r.cgroup_id = bpf_get_current_cgroup_id();
+	b->r.pid = bpf_get_current_pid_tgid() >> 32;
+	task = (struct task_struct *)bpf_get_current_task();
+	b->r.ppid = BPF_CORE_READ(task, real_parent, tgid);
+	uid_gid = bpf_get_current_uid_gid();
+	b->r.uid = (__u32)uid_gid;
+	b->r.gid = uid_gid >> 32;
+	b->r.error = 0;
+	b->r.flags = 0;
+	b->r.reserved = 0;
+	b->r.reserved2 = 0;
+	b->r.reserved3 = 0;
+	b->r.filename_len = 0;
+	b->r.args_len = 0;
+
+	n = bpf_probe_read_kernel_str(b->data, GREETER_COMM_SIZE, comm);
+	len = STR_LEN(n, GREETER_COMM_SIZE - 1);
+	b->r.comm_len = len;
+	pos = len;
+
+	len = lookup_message(b->r.uid, b->data + pos, &b->r.source);
+	len &= GREETER_MESSAGE_SIZE - 1;
+	b->r.message_len = len;
+	pos += len;
+
+	/* The leaf of the cgroup v2 path: the unit or scope on systemd hosts; "" at the root. */
+	unit = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, name);
+	n = unit ? bpf_probe_read_kernel_str(b->data + pos, GREETER_UNIT_SIZE, unit) : 0;
+	len = STR_LEN(n, GREETER_UNIT_SIZE - 1);
+	b->r.unit_len = len;
+	pos += len;
+	*off = pos;
+	return b;
+}
+
+/*
+ * Size classes of ring records: strings take the room they need, rounded up
+ * to the next class (16 bytes apart up to 256, where most records fall, 32
+ * up to 512, then 64). Each class is a branch of its own: a reservation
+ * takes a constant size.
+ */
+#define RECORD_HEADER ((__u32)sizeof(struct greeter_record))
+#define RECORD_MAX (RECORD_HEADER + GREETER_RECORD_DATA_MAX)
+
+/*
+ * Reserve a record of class C for size bytes, copy the scratch in, number it.
+ * The whole class is copied, a constant: with size, the compiler merges the
+ * classes' copies into one, and a 6.1 verifier then sees a size bounded by
+ * none of them. The tail past size is the scratch's earlier contents, events
+ * of the same ring; the header's lengths say where a record's strings end.
+ */
+#define EMIT_IN_CLASS(C)                                                                           \
+	else if (size <= (C))                                                                      \
+	{                                                                                          \
+		rec = bpf_ringbuf_reserve(&events, (C), 0);                                        \
+		if (rec)                                                                           \
+			bpf_probe_read_kernel(rec, (C), b);                                        \
+	}
+
+/*
+ * Put the record built in b (size bytes) into the ring. Submit without
+ * waking the reader unless enough data is pending: a wakeup costs far more
+ * than the rest of the work, and greeterd drains on a timer. Pending is
+ * what greeterd has not read yet: the events it retains in the ring (behind
+ * its read position) wake nobody.
+ */
+static __always_inline void emit_record(struct record_buf *b, __u32 size)
 {
 	__u32 zero = 0;
-	struct greeter_sequence *seq;
-	struct greeter_event *e;
-	struct task_struct *task;
-	__u64 uid_gid;
+	struct greeter_sequence *seq = bpf_map_lookup_elem(&sequence, &zero);
+	struct greeter_settings *s;
+	struct greeter_record *rec = NULL;
+	__u64 threshold, read, flags = BPF_RB_NO_WAKEUP;
 
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
+	if (size < RECORD_HEADER || size > RECORD_MAX)
+		return;
+	if (0) {
+	}
+	EMIT_IN_CLASS(80)
+	EMIT_IN_CLASS(96)
+	EMIT_IN_CLASS(112)
+	EMIT_IN_CLASS(128)
+	EMIT_IN_CLASS(144)
+	EMIT_IN_CLASS(160)
+	EMIT_IN_CLASS(176)
+	EMIT_IN_CLASS(192)
+	EMIT_IN_CLASS(208)
+	EMIT_IN_CLASS(224)
+	EMIT_IN_CLASS(240)
+	EMIT_IN_CLASS(256)
+	EMIT_IN_CLASS(288)
+	EMIT_IN_CLASS(320)
+	EMIT_IN_CLASS(352)
+	EMIT_IN_CLASS(384)
+	EMIT_IN_CLASS(416)
+	EMIT_IN_CLASS(448)
+	EMIT_IN_CLASS(480)
+	EMIT_IN_CLASS(512)
+	EMIT_IN_CLASS(576)
+	EMIT_IN_CLASS(640)
+	EMIT_IN_CLASS(704)
+	EMIT_IN_CLASS(768)
+	EMIT_IN_CLASS(832)
+	EMIT_IN_CLASS(896)
+	EMIT_IN_CLASS(960)
+	EMIT_IN_CLASS(1024)
+	EMIT_IN_CLASS(1088)
+	EMIT_IN_CLASS(1152)
+	EMIT_IN_CLASS(1216)
+	EMIT_IN_CLASS(1280)
+	EMIT_IN_CLASS(1344)
+	EMIT_IN_CLASS(1408)
+	EMIT_IN_CLASS(RECORD_MAX)
+	if (!rec) {
 		count(GREETER_STAT_LOST);
 		/* Take a sequence number anyway: the gap shows the loss. */
-		seq = bpf_map_lookup_elem(&sequence, &zero);
 		if (seq)
 			__sync_fetch_and_add(&seq->next, 1);
-		return NULL;
+		return;
 	}
-	seq = bpf_map_lookup_elem(&sequence, &zero);
 	/* Numbers start at 1: 0 stands for "before the first event". */
-	e->seq = seq ? __sync_fetch_and_add(&seq->next, 1) + 1 : 0;
-	e->boot_ns = bpf_ktime_get_boot_ns();
-	e->pid = bpf_get_current_pid_tgid() >> 32;
-	task = (struct task_struct *)bpf_get_current_task();
-	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
-	uid_gid = bpf_get_current_uid_gid();
-	e->uid = (__u32)uid_gid;
-	e->gid = uid_gid >> 32;
-	e->error = 0;
-	e->flags = 0;
-	e->reserved = 0;
-	e->source = lookup_message(e->uid, e->message);
-	return e;
-}
-
-/*
- * Submit without waking the reader unless enough data is pending: a wakeup
- * costs far more than the rest of the work, and greeterd drains on a timer.
- * Pending is what greeterd has not read yet: the events it retains in the
- * ring (behind its read position) wake nobody.
- */
-static __always_inline void submit_event(struct greeter_event *e)
-{
-	__u32 zero = 0;
-	struct greeter_settings *s = bpf_map_lookup_elem(&settings, &zero);
-	__u64 threshold = s ? s->wakeup_bytes : 0, read = s ? s->read_pos : 0;
-	__u64 flags = BPF_RB_NO_WAKEUP;
-
+	rec->seq = seq ? __sync_fetch_and_add(&seq->next, 1) + 1 : 0;
+	s = bpf_map_lookup_elem(&settings, &zero);
+	threshold = s ? s->wakeup_bytes : 0;
+	read = s ? s->read_pos : 0;
 	if (bpf_ringbuf_query(&events, BPF_RB_PROD_POS) - read >= threshold) {
 		flags = BPF_RB_FORCE_WAKEUP;
 		count(GREETER_STAT_WAKEUPS);
 	}
-	bpf_ringbuf_submit(e, flags);
+	bpf_ringbuf_submit(rec, flags);
 	count(GREETER_STAT_EMITTED);
+}
+
+static __always_inline bool setting(__u32 flag)
+{
+	__u32 zero = 0;
+	struct greeter_settings *s = bpf_map_lookup_elem(&settings, &zero);
+
+	return s && (s->flags & flag);
 }
 
 static __always_inline int exec_done(long ret)
 {
-	__u32 zero = 0, tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)bpf_get_current_pid_tgid(), off, len;
 	struct pending_exec *p = pending_get(tid);
-	struct greeter_settings *s;
-	struct greeter_event *e;
+	struct record_buf *b;
+	long n;
 
 	if (!p)
 		return 0; /* succeeded (handled by sched_process_exec) or not seen */
@@ -209,22 +344,67 @@ static __always_inline int exec_done(long ret)
 		return 0;
 	}
 	count(GREETER_STAT_FAILED);
-	s = bpf_map_lookup_elem(&settings, &zero);
-	if (s && (s->flags & GREETER_SETTING_REPORT_FAILED)) {
-		e = start_event();
-		if (e) {
-			e->error = (__s32)ret;
-			e->flags = GREETER_EVENT_FAILED;
-			__builtin_memcpy(e->comm, p->comm, sizeof(e->comm));
-			/* The attempt failed: the old memory is still there. */
-			if (bpf_probe_read_user_str(e->filename, sizeof(e->filename),
-						    (const char *)(long)p->filename) < 0)
-				e->filename[0] = '\0';
-			submit_event(e);
+	if (setting(GREETER_SETTING_REPORT_FAILED)) {
+		b = start_record(p->comm, &off);
+		if (b) {
+			b->r.error = (__s32)ret;
+			b->r.flags = GREETER_EVENT_FAILED;
+			/*
+			 * The attempt failed: the old memory is still there, the
+			 * filename with it. The arguments are not read: the
+			 * argument area is the caller's.
+			 */
+			off &= 255;
+			n = bpf_probe_read_user_str(b->data + off, GREETER_FILENAME_SIZE,
+						    (const char *)(long)p->filename);
+			len = STR_LEN(n, GREETER_FILENAME_SIZE - 1);
+			b->r.filename_len = len;
+			emit_record(b, RECORD_HEADER + off + len);
 		}
 	}
 	p->tid = 0;
 	return 0;
+}
+
+/*
+ * The new program's arguments, at off: the argument area exec has just
+ * written (resident), cut at GREETER_ARGS_SIZE bytes. Returns their length.
+ */
+static __always_inline __u32 read_args(struct record_buf *b, __u32 off)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct mm_struct *mm = BPF_CORE_READ(task, mm);
+	/* arg_start and arg_end are adjacent in mm_struct (one declaration): one read. */
+	__u64 range[2] = { 0, 0 }, start, end;
+	__u64 len;
+
+	if (bpf_core_field_offset(struct mm_struct, arg_end) ==
+	    bpf_core_field_offset(struct mm_struct, arg_start) + sizeof(__u64)) {
+		bpf_core_read(range, sizeof(range), &mm->arg_start);
+	} else {
+		range[0] = BPF_CORE_READ(mm, arg_start);
+		range[1] = BPF_CORE_READ(mm, arg_end);
+	}
+	start = range[0];
+	end = range[1];
+	b->r.flags |= GREETER_EVENT_ARGS;
+	if (end <= start)
+		return 0;
+	len = end - start;
+	if (len > GREETER_ARGS_SIZE) {
+		len = GREETER_ARGS_SIZE;
+		b->r.flags |= GREETER_EVENT_ARGS_TRUNCATED;
+	}
+	/* Bounds the verifier can see (they change no value). */
+	off &= ARGS_OFFSET_MAX - 1;
+	len &= 2 * GREETER_ARGS_SIZE - 1;
+	if (len > GREETER_ARGS_SIZE)
+		return 0;
+	if (bpf_probe_read_user(b->data + off, len, (const void *)start) < 0) {
+		b->r.flags |= GREETER_EVENT_ARGS_TRUNCATED;
+		return 0;
+	}
+	return (__u32)len;
 }
 
 SEC("tp/sched/sched_process_exec")
@@ -233,26 +413,36 @@ int sched_exec(struct trace_event_raw_sched_process_exec *ctx)
 	unsigned int loc = ctx->__data_loc_filename & 0xFFFF;
 	/* The thread that called exec, before de_thread() gave it the leader's id. */
 	struct pending_exec *p = pending_get(ctx->old_pid);
-	struct greeter_event *e;
+	char comm[GREETER_COMM_SIZE];
+	struct record_buf *b;
+	__u32 off, len;
+	long n;
 
-	e = start_event();
-	if (e) {
-		if (p) {
-			__builtin_memcpy(e->comm, p->comm, sizeof(e->comm));
-		} else {
-			bpf_get_current_comm(e->comm, sizeof(e->comm));
-			e->flags |= GREETER_EVENT_NO_CALLER;
+	if (!p)
+		bpf_get_current_comm(comm, sizeof(comm));
+	b = start_record(p ? p->comm : comm, &off);
+	if (b) {
+		if (!p) {
+			b->r.flags |= GREETER_EVENT_NO_CALLER;
 			count(GREETER_STAT_NO_CALLER);
 		}
-		bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), (void *)ctx + loc);
-		submit_event(e);
+		off &= 255;
+		n = bpf_probe_read_kernel_str(b->data + off, GREETER_FILENAME_SIZE,
+					      (void *)ctx + loc);
+		len = STR_LEN(n, GREETER_FILENAME_SIZE - 1);
+		b->r.filename_len = len;
+		off += len;
+		if (!setting(GREETER_SETTING_NO_ARGS)) {
+			len = read_args(b, off);
+			b->r.args_len = len;
+			off += len;
+		}
+		emit_record(b, RECORD_HEADER + off);
 	}
 	if (p)
 		p->tid = 0;
 	return 0;
 }
-
-/* Tracepoint flavour. */
 
 SEC("tp/syscalls/sys_enter_execve")
 int tp_execve(struct trace_event_raw_sys_enter *ctx)

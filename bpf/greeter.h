@@ -11,15 +11,27 @@
 #ifndef GREETER_H
 #define GREETER_H
 
-#define GREETER_ABI_VERSION 2
-/* The oldest ABI whose event records this build reads (struct greeter_event). */
+#define GREETER_ABI_VERSION 3
+/*
+ * The oldest ABI whose event records this build reads: ABI 1 and 2 wrote
+ * struct greeter_event_v2, from GREETER_RECORD_ABI on struct greeter_record.
+ */
 #define GREETER_EVENT_ABI_MIN 1
+#define GREETER_RECORD_ABI 3
 
 /* A message is up to 63 bytes of UTF-8 plus its terminating NUL. */
 #define GREETER_MESSAGE_SIZE 64
 #define GREETER_MESSAGE_MAX (GREETER_MESSAGE_SIZE - 1)
 #define GREETER_COMM_SIZE 16
 #define GREETER_FILENAME_SIZE 256
+/* Leaf of the cgroup v2 path (the unit): longer names are cut. */
+#define GREETER_UNIT_SIZE 64
+/*
+ * Argument bytes read at most (NULs included: "ls\0-l\0" is 6), and
+ * arguments kept at most (user space splits the bytes and keeps this many).
+ */
+#define GREETER_ARGS_SIZE 1024
+#define GREETER_ARGS_MAX 128
 #define GREETER_MAX_MESSAGES 16384
 #define GREETER_PENDING_MAX 16384
 /* Key of the default message in the config map; never a valid UID. */
@@ -43,12 +55,40 @@ enum greeter_event_flags {
 	GREETER_EVENT_FAILED = 1 << 0,
 	/* The syscall entry was not seen (attached mid-exec): comm is the new program's. */
 	GREETER_EVENT_NO_CALLER = 1 << 1,
+	/* The arguments were read (not with --no-args, not for failed attempts). */
+	GREETER_EVENT_ARGS = 1 << 2,
+	/* More arguments than were read: cut at GREETER_ARGS_SIZE bytes. */
+	GREETER_EVENT_ARGS_TRUNCATED = 1 << 3,
 };
 
-/* One record in the events ring buffer. */
-struct greeter_event {
+/* One record in the events ring buffer of ABI 1 and 2: fixed, 376 bytes. */
+struct greeter_event_v2 {
+	__u64 seq;
+	__u64 boot_ns;
+	__u32 pid;
+	__u32 ppid;
+	__u32 uid;
+	__u32 gid;
+	__s32 error;
+	__u16 flags;
+	__u8 source;
+	__u8 reserved;
+	char comm[GREETER_COMM_SIZE];
+	char filename[GREETER_FILENAME_SIZE];
+	char message[GREETER_MESSAGE_SIZE];
+};
+
+/*
+ * One record in the events ring buffer (ABI 3 on): this header, then the
+ * strings back to back, without NULs, in this order: comm, message, unit,
+ * filename, args. args are the bytes of the argument area as the kernel
+ * holds them: each argument ends in a NUL, but the last when cut. A record
+ * may be longer than the header and strings say (rounded up to a size class).
+ */
+struct greeter_record {
 	__u64 seq; /* 1, 2, ...: grows by one per event, across daemon restarts */
 	__u64 boot_ns; /* CLOCK_BOOTTIME of the exec */
+	__u64 cgroup_id; /* of the process's cgroup v2 (its inode number) */
 	__u32 pid; /* process (tgid) that exec'd */
 	__u32 ppid; /* its parent's tgid */
 	__u32 uid; /* real UID */
@@ -57,10 +97,19 @@ struct greeter_event {
 	__u16 flags; /* enum greeter_event_flags */
 	__u8 source; /* enum greeter_source */
 	__u8 reserved;
-	char comm[GREETER_COMM_SIZE]; /* comm of the caller, before the exec */
-	char filename[GREETER_FILENAME_SIZE]; /* the file executed */
-	char message[GREETER_MESSAGE_SIZE];
+	__u16 comm_len; /* comm of the caller, before the exec */
+	__u16 message_len;
+	__u16 unit_len; /* leaf name of the cgroup v2 path */
+	__u16 filename_len; /* the file executed */
+	__u16 args_len; /* argument bytes */
+	__u16 reserved2;
+	__u32 reserved3;
 };
+
+/* The most a record's strings take. */
+#define GREETER_RECORD_DATA_MAX                                                                  \
+	(GREETER_COMM_SIZE + GREETER_MESSAGE_SIZE + GREETER_UNIT_SIZE + GREETER_FILENAME_SIZE +  \
+	 GREETER_ARGS_SIZE)
 
 /* Per-CPU counters, the index into the stats map. */
 enum greeter_stat {
@@ -75,6 +124,8 @@ enum greeter_stat {
 enum greeter_setting_flags {
 	/* Put failed exec attempts into the stream too. */
 	GREETER_SETTING_REPORT_FAILED = 1 << 0,
+	/* Do not read the arguments (greeterd --no-args): events carry none. */
+	GREETER_SETTING_NO_ARGS = 1 << 1,
 };
 
 /* Value of the settings map (one entry), written by greeterd only. */

@@ -115,9 +115,14 @@ static const char help_tail[] =
 	"Usage: greeterctl tail [OPTIONS]\n"
 	"\n"
 	"Follow program starts as they happen, until interrupted (SIGINT or SIGTERM end\n"
-	"it with status 0). Each line: TIME PID USER COMM FILENAME MESSAGE, every string\n"
-	"escaped so it cannot drive the terminal. Users other than root and members of\n"
-	"greeterd's admin group see only their own program starts.\n"
+	"it with status 0). Each line: TIME PID USER UNIT COMM FILENAME MESSAGE ARGS.\n"
+	"UNIT is the systemd unit or scope the program runs in (the leaf of its cgroup\n"
+	"v2 path; \"-\" when none). ARGS is its command line: an argument that is empty\n"
+	"or holds a space or a '\"' is shown in double quotes; \"[truncated]\" ends a\n"
+	"list greeterd cut; on a terminal (or with $COLUMNS) the line is cut to fit,\n"
+	"ending in \"…\". Every string is escaped so it cannot drive the terminal;\n"
+	"--json prints the whole event. Users other than root and members of greeterd's\n"
+	"admin group see only their own program starts.\n"
 	"\n"
 	"When the connection to greeterd is lost, greeterctl reconnects (retrying every\n"
 	"100 ms to 1 s) and resumes after the last event it printed, so no event is\n"
@@ -127,6 +132,8 @@ static const char help_tail[] =
 	"  -u, --user USER|UID  only this user's program starts\n"
 	"      --comm NAME      only program starts by processes named NAME (their comm\n"
 	"                       before the exec, at most 15 bytes)\n"
+	"      --unit NAME      only program starts in the systemd unit or scope NAME,\n"
+	"                       exactly (nginx.service, session-3.scope)\n"
 	"  -n, --count N        exit after N events\n"
 	"      --failed         include failed exec attempts (greeterd must run with\n"
 	"                       --report-failed)\n"
@@ -252,6 +259,7 @@ enum {
 	OPT_SOCKET = 0x100,
 	OPT_JSON,
 	OPT_COMM,
+	OPT_UNIT,
 	OPT_FAILED,
 	OPT_AFTER,
 	OPT_NO_RECONNECT,
@@ -264,6 +272,7 @@ static const struct option long_options[] = { { "socket", required_argument, NUL
 					      { "version", no_argument, NULL, 'V' },
 					      { "user", required_argument, NULL, 'u' },
 					      { "comm", required_argument, NULL, OPT_COMM },
+					      { "unit", required_argument, NULL, OPT_UNIT },
 					      { "count", required_argument, NULL, 'n' },
 					      { "failed", no_argument, NULL, OPT_FAILED },
 					      { "after", required_argument, NULL, OPT_AFTER },
@@ -347,6 +356,15 @@ static int parse_command_line(int argc, char **argv, struct command_line *cl)
 				return usage_error("--comm takes a name of 1 to %d bytes",
 						   GREETER_COMM_SIZE - 1);
 			cl->o.comm = optarg;
+			break;
+		case OPT_UNIT:
+			tail_only(cl, "--unit");
+			/* The kernel keeps 63 bytes of a unit (a leaf, never a path): longer never matches. */
+			if (!*optarg || strlen(optarg) >= GREETER_UNIT_SIZE || strchr(optarg, '/'))
+				return usage_error("--unit takes a unit name of 1 to %d bytes "
+						   "without '/'",
+						   GREETER_UNIT_SIZE - 1);
+			cl->o.unit = optarg;
 			break;
 		case 'n':
 			tail_only(cl, "--count");

@@ -29,6 +29,7 @@ struct ctl_options {
 	bool has_uid;
 	uint32_t uid;
 	const char *comm;
+	const char *unit;
 	bool has_count;
 	unsigned long long count;
 	bool include_failed;
@@ -62,6 +63,14 @@ int out_of_memory(void);
 
 int cmd_tail(const struct ctl_options *o);
 
+/* event_line.c: tail's human form */
+
+/* The columns an event line may take: $COLUMNS, else the terminal's; 0: no limit (a pipe). */
+int line_width(void);
+void print_event_header(void);
+/* One event: TIME PID USER UNIT COMM FILENAME MESSAGE ARGS, the arguments cut to fit columns. */
+void print_event_line(const cJSON *event, int columns);
+
 /* import_export.c */
 
 int cmd_export(const struct ctl_options *o, char **args);
@@ -73,6 +82,10 @@ int cmd_import(const struct ctl_options *o, char **args);
 void print_escaped(FILE *f, const char *s);
 /* Same, padded with spaces to width columns (left-aligned). */
 void print_escaped_padded(FILE *f, const char *s, int width);
+/* s escaped with greeter_escape() into a new string; NULL only when out of memory. */
+char *escape_dup(const char *s);
+/* Terminal columns of escaped (hence printable) UTF-8 text. */
+int display_width(const char *s);
 /* Print a reply's parameters as JSON, on one line. */
 int print_json(const cJSON *params);
 /* The user name of uid (from a small cache), or NULL. */

@@ -40,8 +40,7 @@ static unsigned long long json_num(const cJSON *obj, const char *name)
 	return (unsigned long long)v;
 }
 
-/* s escaped into a new string; NULL only when out of memory. */
-static char *escape_dup(const char *s)
+char *escape_dup(const char *s)
 {
 	size_t len = strlen(s);
 	char *out = malloc(GREETER_ESCAPED_SIZE(len));
@@ -51,8 +50,7 @@ static char *escape_dup(const char *s)
 	return out;
 }
 
-/* Terminal columns of escaped (hence printable) UTF-8 text. */
-static int display_width(const char *s)
+int display_width(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t len = strlen(s), i = 0, n;

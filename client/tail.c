@@ -65,61 +65,6 @@ struct tail {
 	char stream[33];
 };
 
-static void print_header(void)
-{
-	printf("%-12s %7s %-10s %-16s %-32s %s\n", "TIME", "PID", "USER", "COMM", "FILENAME",
-	       "MESSAGE");
-}
-
-static void print_time(const cJSON *event)
-{
-	uint64_t usec;
-	struct tm tm;
-	time_t secs;
-	char buf[32];
-
-	if (!json_uint(cJSON_GetObjectItemCaseSensitive(event, "timestamp_usec"),
-		       9007199254740991.0, &usec)) {
-		printf("%-12s", "?");
-		return;
-	}
-	secs = (time_t)(usec / 1000000);
-	if (!localtime_r(&secs, &tm) || !strftime(buf, sizeof(buf), "%H:%M:%S", &tm)) {
-		printf("%-12s", "?");
-		return;
-	}
-	printf("%s.%03u", buf, (unsigned)(usec / 1000 % 1000));
-}
-
-static void print_event_line(const cJSON *event)
-{
-	const cJSON *error = cJSON_GetObjectItemCaseSensitive(event, "error");
-	const char *name = NULL;
-	char user[16] = "?";
-	uint64_t v;
-
-	print_time(event);
-	if (json_uint(cJSON_GetObjectItemCaseSensitive(event, "pid"), 4294967295.0, &v))
-		printf(" %7llu ", (unsigned long long)v);
-	else
-		printf(" %7s ", "?");
-	if (json_uint(cJSON_GetObjectItemCaseSensitive(event, "uid"), 4294967295.0, &v)) {
-		name = user_name((uint32_t)v);
-		snprintf(user, sizeof(user), "%llu", (unsigned long long)v);
-	}
-	print_escaped_padded(stdout, name ? name : user, 10);
-	fputc(' ', stdout);
-	print_escaped_padded(stdout, json_str(event, "comm"), 16);
-	fputc(' ', stdout);
-	print_escaped_padded(stdout, json_str(event, "filename"), 32);
-	fputc(' ', stdout);
-	if (cJSON_IsNumber(error) && error->valuedouble < 0 && error->valuedouble > -4096)
-		printf("(exec failed: %s)", strerror((int)-error->valuedouble));
-	else
-		print_escaped(stdout, json_str(event, "message"));
-	fputc('\n', stdout);
-}
-
 /* Each event must reach a pipe reader at once. Returns TAIL_CONTINUE or an exit status. */
 static int flush_output(void)
 {
@@ -148,6 +93,8 @@ static cJSON *watch_params(const struct tail *t)
 		ok = cJSON_AddNumberToObject(p, "uid", o->uid) != NULL;
 	if (ok && o->comm)
 		ok = cJSON_AddStringToObject(p, "comm", o->comm) != NULL;
+	if (ok && o->unit)
+		ok = cJSON_AddStringToObject(p, "unit", o->unit) != NULL;
 	if (ok && o->include_failed)
 		ok = cJSON_AddTrueToObject(p, "include_failed") != NULL;
 	if (ok && t->have_last)
@@ -203,7 +150,7 @@ static int handle_reply(struct tail *t, const cJSON *reply, bool *got_state)
 			t->lost_announced = false;
 		}
 		if (!t->header_shown && !t->o->json) {
-			print_header();
+			print_event_header();
 			t->header_shown = true;
 			return flush_output();
 		}
@@ -220,7 +167,7 @@ static int handle_reply(struct tail *t, const cJSON *reply, bool *got_state)
 	if (t->o->json)
 		print_json(event);
 	else
-		print_event_line(event);
+		print_event_line(event, line_width());
 	t->last_seq = seq;
 	t->have_last = true;
 	t->shown++;

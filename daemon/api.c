@@ -61,6 +61,8 @@ struct watcher {
 	uint32_t uid;
 	bool has_comm;
 	char comm[GREETER_COMM_SIZE];
+	bool has_unit;
+	char unit[GREETER_UNIT_SIZE];
 	bool include_failed;
 };
 
@@ -674,6 +676,7 @@ static cJSON *event_json(const struct greeter_event *e)
 	char comm[GREETER_UTF8_SANITIZED_SIZE(GREETER_COMM_SIZE)];
 	char file[GREETER_UTF8_SANITIZED_SIZE(GREETER_FILENAME_SIZE)];
 	char msg[GREETER_UTF8_SANITIZED_SIZE(GREETER_MESSAGE_SIZE)];
+	char unit[GREETER_UTF8_SANITIZED_SIZE(GREETER_UNIT_SIZE)];
 	uint64_t boot_usec = e->boot_ns / 1000;
 	uint64_t now_boot = now_usec(CLOCK_BOOTTIME), now_real = now_usec(CLOCK_REALTIME);
 	cJSON *o = cJSON_CreateObject();
@@ -697,6 +700,19 @@ static cJSON *event_json(const struct greeter_event *e)
 	cJSON_AddStringToObject(o, "source", events_source_name(e->source));
 	if (e->flags & GREETER_EVENT_FAILED)
 		cJSON_AddNumberToObject(o, "error", e->error);
+	if (e->flags & GREETER_EVENT_ARGS) {
+		cJSON *args = cJSON_AddArrayToObject(o, "args");
+		char arg[GREETER_UTF8_SANITIZED_SIZE(GREETER_ARGS_SIZE)];
+
+		for (const char *a = event_next_arg(e, NULL); a && args; a = event_next_arg(e, a)) {
+			greeter_utf8_sanitize(arg, sizeof(arg), a, strlen(a));
+			cJSON_AddItemToArray(args, cJSON_CreateString(arg));
+		}
+	}
+	cJSON_AddBoolToObject(o, "args_truncated", (e->flags & GREETER_EVENT_ARGS_TRUNCATED) != 0);
+	greeter_utf8_sanitize(unit, sizeof(unit), e->unit, sizeof(e->unit));
+	cJSON_AddStringToObject(o, "unit", unit);
+	cJSON_AddNumberToObject(o, "cgroup_id", (double)e->cgroup_id);
 	return o;
 }
 
@@ -707,6 +723,8 @@ static bool watcher_wants(const struct watcher *w, const struct greeter_event *e
 	if (w->has_uid && e->uid != w->uid)
 		return false;
 	if (w->has_comm && strncmp(e->comm, w->comm, sizeof(w->comm)) != 0)
+		return false;
+	if (w->has_unit && strncmp(e->unit, w->unit, sizeof(w->unit)) != 0)
 		return false;
 	if ((e->flags & GREETER_EVENT_FAILED) && !w->include_failed)
 		return false;
@@ -833,11 +851,12 @@ static void format_stream_id(struct api *a, char out[STREAM_ID_SIZE])
 
 static void method_watch_events(struct varlink_call *c, const cJSON *p, void *userdata)
 {
-	static const char *const known[] = { "uid",    "comm",		 "after_seq",
+	static const char *const known[] = { "uid",    "comm",		 "unit", "after_seq",
 					     "stream", "include_failed", NULL };
 	struct api *a = userdata;
 	const struct events_counters *ec = events_counters(a->d->events);
 	const cJSON *comm = cJSON_GetObjectItemCaseSensitive(p, "comm");
+	const cJSON *unit = cJSON_GetObjectItemCaseSensitive(p, "unit");
 	const cJSON *after = cJSON_GetObjectItemCaseSensitive(p, "after_seq");
 	const cJSON *failed = cJSON_GetObjectItemCaseSensitive(p, "include_failed");
 	const cJSON *uid = cJSON_GetObjectItemCaseSensitive(p, "uid");
@@ -874,6 +893,15 @@ static void method_watch_events(struct varlink_call *c, const cJSON *p, void *us
 		}
 		w->has_comm = true;
 		snprintf(w->comm, sizeof(w->comm), "%s", comm->valuestring);
+	}
+	/* Longer than the kernel keeps, it could never match: refused, as a long comm is. */
+	if (unit && !cJSON_IsNull(unit)) {
+		if (!cJSON_IsString(unit) || strlen(unit->valuestring) >= sizeof(w->unit)) {
+			varlink_call_error_invalid_parameter(c, "unit");
+			goto fail;
+		}
+		w->has_unit = true;
+		snprintf(w->unit, sizeof(w->unit), "%s", unit->valuestring);
 	}
 	if (failed && !cJSON_IsNull(failed)) {
 		if (!cJSON_IsBool(failed)) {

@@ -27,6 +27,7 @@ struct daemon_options {
 	bool wakeup_bytes_set;
 	size_t replay_window;
 	bool report_failed;
+	bool no_args; /* the kernel reads no arguments */
 	bool print_events;
 	bool journal_events;
 	bool remove_pins;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "events.h"
+#include "args_text.h"
 #include "escape.h"
 #include "log.h"
 #include "reorder.h"
@@ -32,6 +33,7 @@ struct events {
 	sd_event *loop;
 	struct ring_reader *ring;
 	struct ring_reader *old; /* a replaced ring, kept for replay; or NULL */
+	unsigned old_abi; /* the layout of its records */
 	struct ring_reader *reading; /* the ring being drained */
 	sd_event_source *io;
 	sd_event_source *timer;
@@ -114,17 +116,16 @@ static void dispatch(const struct greeter_event *e, uint64_t ring_pos, void *ctx
 			ev->sinks[s].fn(e, ev->sinks[s].userdata);
 }
 
-/* A record as an event, its strings bounded whatever the record holds. */
-static bool decode(struct events *ev, const void *data, size_t size, struct greeter_event *e)
+/* A record of ring (ours, or the replaced one) as an event; hostile input. */
+static bool decode(struct events *ev, const struct ring_reader *ring, const void *data, size_t size,
+		   struct greeter_event *e)
 {
-	if (size < sizeof(*e)) {
+	unsigned abi = ring == ev->ring ? GREETER_ABI_VERSION : ev->old_abi;
+
+	if (event_record_decode(data, size, abi, e) < 0) {
 		ev->counters.malformed++;
 		return false;
 	}
-	memcpy(e, data, sizeof(*e));
-	e->comm[sizeof(e->comm) - 1] = '\0';
-	e->filename[sizeof(e->filename) - 1] = '\0';
-	e->message[sizeof(e->message) - 1] = '\0';
 	return true;
 }
 
@@ -139,7 +140,7 @@ static int on_record(void *ctx, const void *data, size_t size)
 		ev->at_bound = true;
 		return -1;
 	}
-	if (!decode(ev, data, size, &e))
+	if (!decode(ev, ev->reading, data, size, &e))
 		return 0;
 	ev->counters.received++;
 	reorder_push(&ev->order, &e, pos, dispatch, ev);
@@ -155,7 +156,7 @@ static int on_retained(void *ctx, const void *data, size_t size)
 
 	if (pos >= ev->index_until)
 		return -1;
-	if (decode(ev, data, size, &e)) {
+	if (decode(ev, ev->reading, data, size, &e)) {
 		window_add(ev, e.seq, pos, ev->reading != ev->ring);
 		saw_seq(ev, e.seq);
 	}
@@ -282,7 +283,7 @@ int events_drain(struct events *ev)
 	return (int)drain_ring(ev, ev->ring);
 }
 
-int events_drain_fd(struct events *ev, int ring_fd, uint64_t read_pos)
+int events_drain_fd(struct events *ev, int ring_fd, uint64_t read_pos, unsigned abi)
 {
 	size_t kept, n;
 	int r;
@@ -292,6 +293,7 @@ int events_drain_fd(struct events *ev, int ring_fd, uint64_t read_pos)
 	r = ring_reader_open(&ev->old, ring_fd);
 	if (r < 0)
 		return r;
+	ev->old_abi = abi;
 	/* Our ring's order first: the replaced ring's numbers come before. */
 	reorder_settle(&ev->order, dispatch, ev);
 	kept = index_retained(ev, ev->old, read_pos);
@@ -434,7 +436,7 @@ const struct greeter_event *events_window_at(struct events *ev, uint64_t pos)
 		return NULL;
 	w = window_entry(ev, (size_t)(pos - events_window_start(ev)));
 	if (ring_reader_record(w->old ? ev->old : ev->ring, w->ring_pos, &data, &size) < 0 ||
-	    !decode(ev, data, size, &ev->scratch))
+	    !decode(ev, w->old ? ev->old : ev->ring, data, size, &ev->scratch))
 		return NULL;
 	return &ev->scratch;
 }
@@ -472,11 +474,22 @@ void events_format_line(const struct greeter_event *e, char *out, size_t size)
 	char comm[GREETER_ESCAPED_SIZE(GREETER_COMM_SIZE)];
 	char file[GREETER_ESCAPED_SIZE(GREETER_FILENAME_SIZE)];
 	char msg[GREETER_ESCAPED_SIZE(GREETER_MESSAGE_SIZE)];
+	char unit[GREETER_ARGS_TEXT_SIZE(GREETER_UNIT_SIZE)];
+	char args[GREETER_ARGS_TEXT_SIZE(GREETER_ARGS_SIZE)];
+	bool have_args = e->flags & GREETER_EVENT_ARGS;
 
 	greeter_escape(comm, sizeof(comm), e->comm, sizeof(e->comm));
 	greeter_escape(file, sizeof(file), e->filename, sizeof(e->filename));
 	greeter_escape(msg, sizeof(msg), e->message, sizeof(e->message));
-	snprintf(out, size, "seq=%llu pid=%u ppid=%u uid=%u comm=%s file=%s message=\"%s\"%s",
+	/* Quoted as an argument is: "" when none, and a name with a space splits not. */
+	greeter_args_text(unit, sizeof(unit), e->unit, 1);
+	if (have_args)
+		greeter_args_text(args, sizeof(args), e->args, e->args_count);
+	/* The arguments last: they hold spaces. */
+	snprintf(out, size,
+		 "seq=%llu pid=%u ppid=%u uid=%u comm=%s file=%s message=\"%s\"%s unit=%s%s%s%s",
 		 (unsigned long long)e->seq, e->pid, e->ppid, e->uid, comm, file, msg,
-		 (e->flags & GREETER_EVENT_FAILED) ? " failed" : "");
+		 (e->flags & GREETER_EVENT_FAILED) ? " failed" : "", unit,
+		 (e->flags & GREETER_EVENT_ARGS_TRUNCATED) ? " args_truncated" : "",
+		 have_args ? " args=" : "", have_args ? args : "");
 }

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
+#include "event_record.h"
 #include "greeter.h"
 
 struct events;
@@ -49,9 +50,9 @@ void events_free(struct events *ev);
 
 /*
  * Deliver what a replaced ring buffer holds past read_pos, and keep what it
- * retained before for replay. Closes nothing.
+ * retained before for replay; its records are of ABI abi. Closes nothing.
  */
-int events_drain_fd(struct events *ev, int ring_fd, uint64_t read_pos);
+int events_drain_fd(struct events *ev, int ring_fd, uint64_t read_pos, unsigned abi);
 
 /* Read everything pending now (e.g. before shutting down). */
 int events_drain(struct events *ev);
@@ -88,7 +89,11 @@ uint64_t events_window_find_after(const struct events *ev, uint64_t after_seq);
 /* "uid", "default" or "builtin": where an event's message came from. */
 const char *events_source_name(unsigned source);
 
-/* One event as a line of text for --print-events; strings escaped. */
+/*
+ * One event as a line of text for --print-events; strings escaped, the
+ * arguments as args_text.h writes them, last. EVENTS_LINE_SIZE holds any.
+ */
+#define EVENTS_LINE_SIZE 8192
 void events_format_line(const struct greeter_event *e, char *out, size_t size);
 
 #endif

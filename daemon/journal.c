@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "journal.h"
+#include "args_text.h"
 #include "escape.h"
 #include "events.h"
 
@@ -39,7 +40,8 @@ static int journal_socket(void)
 }
 
 struct entry {
-	char buf[4096];
+	/* The fields, GREETER_ARGS (4 KiB escaped at most) the longest. */
+	char buf[GREETER_ARGS_TEXT_SIZE(GREETER_ARGS_SIZE) + 4096];
 	size_t len;
 };
 
@@ -66,7 +68,9 @@ void journal_event(const struct greeter_event *e, void *userdata)
 	char comm[GREETER_ESCAPED_SIZE(GREETER_COMM_SIZE)];
 	char file[GREETER_ESCAPED_SIZE(GREETER_FILENAME_SIZE)];
 	char msg[GREETER_ESCAPED_SIZE(GREETER_MESSAGE_SIZE)];
-	struct entry en;
+	char unit[GREETER_ESCAPED_SIZE(GREETER_UNIT_SIZE)];
+	char args[GREETER_ARGS_TEXT_SIZE(GREETER_ARGS_SIZE)];
+	static struct entry en; /* 8 KiB: off the stack; one event at a time */
 	int fd = journal_socket();
 
 	if (fd < 0) {
@@ -76,6 +80,7 @@ void journal_event(const struct greeter_event *e, void *userdata)
 	greeter_escape(comm, sizeof(comm), e->comm, sizeof(e->comm));
 	greeter_escape(file, sizeof(file), e->filename, sizeof(e->filename));
 	greeter_escape(msg, sizeof(msg), e->message, sizeof(e->message));
+	greeter_escape(unit, sizeof(unit), e->unit, sizeof(e->unit));
 	en.len = 0;
 	add(&en, "MESSAGE=%s: %s (pid %u, uid %u, by %s)", file, msg, e->pid, e->uid, comm);
 	add(&en, "MESSAGE_ID=%s", GREETER_JOURNAL_MESSAGE_ID);
@@ -90,6 +95,14 @@ void journal_event(const struct greeter_event *e, void *userdata)
 	add(&en, "GREETER_FILENAME=%s", file);
 	add(&en, "GREETER_MESSAGE=%s", msg);
 	add(&en, "GREETER_SOURCE=%s", events_source_name(e->source));
+	add(&en, "GREETER_UNIT=%s", unit);
+	add(&en, "GREETER_CGROUP_ID=%llu", (unsigned long long)e->cgroup_id);
+	if (e->flags & GREETER_EVENT_ARGS) {
+		greeter_args_text(args, sizeof(args), e->args, e->args_count);
+		add(&en, "GREETER_ARGS=%s", args);
+		if (e->flags & GREETER_EVENT_ARGS_TRUNCATED)
+			add(&en, "GREETER_ARGS_TRUNCATED=1");
+	}
 	if (e->flags & GREETER_EVENT_FAILED)
 		add(&en, "GREETER_ERROR=%d", e->error);
 	if (send(fd, en.buf, en.len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {

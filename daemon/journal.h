@@ -9,7 +9,7 @@
 #include <linux/types.h>
 #include <stdint.h>
 
-#include "greeter.h"
+#include "event_record.h"
 
 /* Identifies greeter's exec events in the journal: MESSAGE_ID=... */
 #define GREETER_JOURNAL_MESSAGE_ID "5e7a0a9a1d2c4f5b8b1e6c3d2a4f7b90"

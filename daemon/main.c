@@ -43,6 +43,7 @@ enum {
 	OPT_MAX_DELAY,
 	OPT_WAKEUP_BYTES,
 	OPT_REPORT_FAILED,
+	OPT_NO_ARGS,
 	OPT_PRINT_EVENTS,
 	OPT_JOURNAL_EVENTS,
 	OPT_REMOVE_PINS,
@@ -63,6 +64,7 @@ static const struct option long_options[] = {
 	{ "wakeup-bytes", required_argument, NULL, OPT_WAKEUP_BYTES },
 	{ "replay-window", required_argument, NULL, OPT_REPLAY_WINDOW },
 	{ "report-failed", no_argument, NULL, OPT_REPORT_FAILED },
+	{ "no-args", no_argument, NULL, OPT_NO_ARGS },
 	{ "print-events", no_argument, NULL, OPT_PRINT_EVENTS },
 	{ "journal-events", no_argument, NULL, OPT_JOURNAL_EVENTS },
 	{ "remove-pins", no_argument, NULL, OPT_REMOVE_PINS },
@@ -101,6 +103,8 @@ static void usage(FILE *out)
 		"      --replay-window N   recent events retained in the ring buffer for clients\n"
 		"                          that resume, at most half of it (default 32768)\n"
 		"      --report-failed     also report failed exec attempts\n"
+		"      --no-args           do not collect the programs' arguments (which can\n"
+		"                          hold secrets): events carry none\n"
 		"      --print-events      print each event on standard output\n"
 		"      --journal-events    write each event to the journal as a structured entry\n"
 		"      --remove-pins       detach and remove the pinned objects, then exit\n"
@@ -215,6 +219,9 @@ static int parse_options(int argc, char **argv, struct daemon_options *o)
 		case OPT_REPORT_FAILED:
 			o->report_failed = true;
 			break;
+		case OPT_NO_ARGS:
+			o->no_args = true;
+			break;
 		case OPT_PRINT_EVENTS:
 			o->print_events = true;
 			break;
@@ -272,7 +279,7 @@ static void store_read_pos(uint64_t pos, uint64_t until, void *userdata)
 
 static void print_event(const struct greeter_event *e, void *userdata)
 {
-	char line[1024];
+	static char line[EVENTS_LINE_SIZE];
 
 	events_format_line(e, line, sizeof(line));
 	puts(line);
@@ -416,7 +423,8 @@ static int run(struct daemon *d)
 	}
 	po.settings.wakeup_bytes =
 		d->opt.wakeup_bytes_set ? d->opt.wakeup_bytes : d->opt.ring_size / 4;
-	po.settings.flags = d->opt.report_failed ? GREETER_SETTING_REPORT_FAILED : 0;
+	po.settings.flags = (d->opt.report_failed ? GREETER_SETTING_REPORT_FAILED : 0) |
+			    (d->opt.no_args ? GREETER_SETTING_NO_ARGS : 0);
 	r = pins_open(&d->pins, &po);
 	if (r < 0 && *d->pins.refusal) {
 		sd_notifyf(0, "STATUS=Refused: %s", d->pins.refusal);
@@ -492,7 +500,8 @@ static int run(struct daemon *d)
 
 	/* Events that waited in a replaced ring, then those that waited in ours. */
 	if (d->pins.old_events_fd >= 0)
-		events_drain_fd(d->events, d->pins.old_events_fd, d->pins.old_read_pos);
+		events_drain_fd(d->events, d->pins.old_events_fd, d->pins.old_read_pos,
+				d->pins.old_events_abi);
 	events_drain(d->events);
 
 	d->ready_usec = now_usec(CLOCK_MONOTONIC);

@@ -983,6 +983,7 @@ static int create(struct pins *p, struct old_pins *o, const struct pins_options 
 	    o->meta.abi_version >= GREETER_EVENT_ABI_MIN &&
 	    o->meta.abi_version <= GREETER_ABI_VERSION) {
 		p->old_events_fd = o->map_fd[MAP_EVENTS];
+		p->old_events_abi = o->meta.abi_version;
 		o->map_fd[MAP_EVENTS] = -1;
 	} else if (!reused[MAP_EVENTS] && o->map_fd[MAP_EVENTS] >= 0) {
 		log_warning("events waiting in the old ring buffer cannot be decoded (%s) and "

@@ -55,6 +55,7 @@ struct pins {
 	/* A replaced ring buffer still to be drained, or -1; where it was read up to. */
 	int old_events_fd;
 	__u64 old_read_pos;
+	__u32 old_events_abi; /* the layout of its records */
 	enum greeter_attach_mode mode;
 	char attach_reason[128];
 	enum pins_outcome outcome;

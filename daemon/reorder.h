@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "greeter.h"
+#include "event_record.h"
 
 /* Events held at most; a gap held longer than this is a loss. */
 #define REORDER_MAX 256

@@ -113,7 +113,18 @@ class FakeGreeterd:
 
 
 def event(seq, **fields):
-    """An Event as greeterd sends it."""
+    """An Event as greeterd sends it (issue 14: with args, args_truncated,
+    unit and cgroup_id)."""
+    e = legacy_event(seq)
+    e.update({"args": ["/usr/bin/true", "--version"], "args_truncated": False,
+              "unit": "session-3.scope", "cgroup_id": 4242})
+    e.update(fields)
+    return e
+
+
+def legacy_event(seq, **fields):
+    """An Event as a greeterd before issue 14 sent it (and as one run with
+    --no-args does, but for its unit): no args, no unit."""
     e = {
         "seq": seq,
         "boot_usec": 1000000 + seq,

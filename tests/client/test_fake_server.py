@@ -213,7 +213,8 @@ def main():
         lines = out.splitlines()
         t.check(len(lines) == 4, "tail: header and 3 lines", out)
         if len(lines) == 4:
-            t.check(lines[0].split() == ["TIME", "PID", "USER", "COMM", "FILENAME", "MESSAGE"],
+            t.check(lines[0].split() == ["TIME", "PID", "USER", "UNIT", "COMM", "FILENAME",
+                                         "MESSAGE", "ARGS"],
                     "tail: header", lines[0])
             # 1700000000.129456 s = 22:13:20.129 UTC (TZ=UTC)
             t.check(lines[1].startswith("22:13:20.129 "), "tail: local time", lines[1])

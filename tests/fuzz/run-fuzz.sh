@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ ${#targets[@]} -gt 0 ] ||
-	targets=(fuzz_varlink_server fuzz_varlink_framer fuzz_validate fuzz_messages_json fuzz_change_record)
+	targets=(fuzz_varlink_server fuzz_varlink_framer fuzz_validate fuzz_messages_json fuzz_change_record fuzz_event_record)
 
 # Is libFuzzer really there? (Debian: libclang-rt-14-dev, or clang 13's own.)
 if ! command -v clang >/dev/null; then
@@ -71,6 +71,7 @@ declare -A dict=(
 	[fuzz_validate]=json.dict
 	[fuzz_messages_json]=json.dict
 	[fuzz_change_record]=change_log.dict
+	[fuzz_event_record]=event_record.dict
 )
 declare -A max_len=(
 	[fuzz_varlink_server]=16384
@@ -78,6 +79,7 @@ declare -A max_len=(
 	[fuzz_validate]=1024
 	[fuzz_messages_json]=8192
 	[fuzz_change_record]=8192
+	[fuzz_event_record]=2048
 )
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_may_return_null=1}

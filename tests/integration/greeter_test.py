@@ -11,6 +11,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -89,7 +90,9 @@ class Varlink:
 class Daemon:
     """One greeterd with its own pin dir, state dir and socket."""
 
-    def __init__(self, name, attach=None, extra=None, pin_dir=None, state_dir=None, wrapper=None):
+    def __init__(self, name, attach=None, extra=None, pin_dir=None, state_dir=None, wrapper=None,
+                 binary=None):
+        self.binary = binary or GREETERD  # another build's greeterd (test_migrate_abi)
         self.tmp = tempfile.mkdtemp(prefix="greeter-%s-" % name)
         os.chmod(self.tmp, 0o755)  # other users reach the socket
         self.pin_dir = pin_dir or "/sys/fs/bpf/greeter-test-%s-%d" % (name, os.getpid())
@@ -105,7 +108,7 @@ class Daemon:
         self.wrapper = wrapper or []
 
     def args(self):
-        a = [GREETERD, "--pin-dir", self.pin_dir, "--state-dir", self.state_dir,
+        a = [self.binary, "--pin-dir", self.pin_dir, "--state-dir", self.state_dir,
              "--cache-dir", self.cache_dir, "--socket", self.socket, "--print-events",
              "--max-delay", "5"]
         if self.attach:
@@ -207,17 +210,40 @@ class Daemon:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+# The unit and the arguments are quoted as common/args_text.h says: a word
+# that is empty, or holds a space or a double quote, in double quotes.
+ARG_RE = r'"(?:[^"\\]|\\.)*"|[^ "]+'
 EVENT_RE = re.compile(
-    r'^seq=(\d+) pid=(\d+) ppid=(\d+) uid=(\d+) comm=(.*) file=(.*) message="(.*)"( failed)?$')
+    r'^seq=(\d+) pid=(\d+) ppid=(\d+) uid=(\d+) comm=(.*) file=(.*) message="(.*)"( failed)?'
+    r' unit=(%s)( args_truncated)?(?: args=(.*))?$' % ARG_RE)
+# Lines of builds before ABI 3: no unit, no arguments.
+EVENT_RE_OLD = re.compile(
+    r'^seq=(\d+) pid=(\d+) ppid=(\d+) uid=(\d+) comm=(.*) file=(.*) message="(.*)"( failed)?()()()$')
+
+
+def split_args_text(text):
+    """The arguments of an args= line (or a GREETER_ARGS field), still escaped
+    as greeter_escape() does, but unquoted: \\" inside quotes is a quote."""
+    out = []
+    for m in re.finditer(ARG_RE, text):
+        w = m.group(0)
+        if w.startswith('"'):
+            w = re.sub(r'\\(.)', lambda x: x.group(1) if x.group(1) == '"' else x.group(0), w[1:-1])
+        out.append(w)
+    return out
 
 
 def parse_event_line(line):
-    m = EVENT_RE.match(line.rstrip("\n"))
+    m = EVENT_RE.match(line.rstrip("\n")) or EVENT_RE_OLD.match(line.rstrip("\n"))
     if not m:
         return None
     return {"seq": int(m.group(1)), "pid": int(m.group(2)), "ppid": int(m.group(3)),
             "uid": int(m.group(4)), "comm": m.group(5), "filename": m.group(6),
-            "message": m.group(7), "failed": bool(m.group(8))}
+            "message": m.group(7), "failed": bool(m.group(8)),
+            "unit": None if not m.group(9) else split_args_text(m.group(9))[0]
+            if m.group(9) != '""' else "",
+            "args_truncated": bool(m.group(10)),
+            "args": split_args_text(m.group(11)) if m.group(11) else None}
 
 
 class Marker:
@@ -359,3 +385,54 @@ def stored_messages(state_dir):
             else:
                 raise ValueError("%s: unknown op %r" % (name, op))
     return state
+
+
+def ring_records(pin_dir, ring_size):
+    """The records the pinned ring buffer holds (what greeterd retains, and
+    what it has not read yet), oldest first, as bytes: read through a
+    read-only mapping of the map, as the kernel lays it out."""
+    import ctypes
+    import mmap
+    libc = ctypes.CDLL(None, use_errno=True)
+    path = ctypes.create_string_buffer(os.path.join(pin_dir, "events").encode())
+    attr = ctypes.create_string_buffer(struct.pack("<QII", ctypes.addressof(path), 0, 0), 128)
+    fd = libc.syscall(321, 7, attr, 128)  # bpf(BPF_OBJ_GET): x86_64
+    if fd < 0:
+        fail("cannot open the pinned ring buffer: errno %d" % ctypes.get_errno())
+    page = mmap.PAGESIZE
+    try:
+        m = mmap.mmap(fd, 2 * page + 2 * ring_size, mmap.MAP_SHARED, mmap.PROT_READ)
+    finally:
+        os.close(fd)
+    cons = struct.unpack_from("<Q", m, 0)[0]
+    prod = struct.unpack_from("<Q", m, page)[0]
+    out, pos = [], cons
+    while pos < prod:
+        off = 2 * page + (pos & (ring_size - 1))
+        length, _ = struct.unpack_from("<II", m, off)
+        if length & (1 << 31):  # busy: being written
+            break
+        size = length & ~(3 << 30)
+        if not length & (1 << 30):  # not discarded
+            out.append(bytes(m[off + 8:off + 8 + size]))
+        pos += (size + 8 + 7) & ~7
+    m.close()
+    return out
+
+
+RECORD_HEADER = 64
+
+
+def parse_record(rec):
+    """An ABI-3 ring record (bpf/greeter.h struct greeter_record) as a dict."""
+    (seq, boot_ns, cgroup_id, pid, ppid, uid, gid, error, flags, source, _, comm_len, message_len,
+     unit_len, filename_len, args_len) = struct.unpack_from("<QQQIIIIiHBBHHHHH", rec, 0)
+    p = RECORD_HEADER
+    fields = {}
+    for name, n in (("comm", comm_len), ("message", message_len), ("unit", unit_len),
+                    ("filename", filename_len), ("args", args_len)):
+        fields[name] = rec[p:p + n]
+        p += n
+    fields.update(seq=seq, cgroup_id=cgroup_id, pid=pid, uid=uid, flags=flags, size=len(rec),
+                  used=p)
+    return fields

@@ -54,7 +54,7 @@ try:
     reading.set()
 
     def reader():
-        while reading.is_set() and not found:
+        while reading.is_set() and len(found) < 3:
             try:
                 f = parse_native(journal.recv(65536))
             except socket.timeout:
@@ -68,6 +68,8 @@ try:
     d.start()
     d.set_message(501, "Hi user 501!")
     m.run(uid=501)
+    subprocess.run([m.path, "a b", "", 'q"x', "back\\slash\t"], check=True)
+    subprocess.run([m.path] + ["x"] * 200, check=True)
     t.join(20)
     reading.clear()
     if not found:
@@ -78,6 +80,17 @@ try:
     check(entry["SYSLOG_IDENTIFIER"] == "greeterd" and entry["PRIORITY"] == "6", "identifier and priority")
     check(entry.get("MESSAGE_ID") and "Hi user 501!" in entry["MESSAGE"], "MESSAGE_ID and MESSAGE")
     check(entry["GREETER_COMM"] == "setpriv" and int(entry["GREETER_SEQ"]) > 0, "comm and sequence number")
+    check(entry["GREETER_ARGS"] == m.path and "GREETER_ARGS_TRUNCATED" not in entry,
+          "GREETER_ARGS: the arguments")
+    check("GREETER_UNIT" in entry and int(entry["GREETER_CGROUP_ID"]) > 0,
+          "GREETER_UNIT and GREETER_CGROUP_ID (%r, %s)" % (entry["GREETER_UNIT"], entry["GREETER_CGROUP_ID"]))
+    check(len(found) == 3, "an entry for each exec")
+    check(found[1]["GREETER_ARGS"] == '%s "a b" "" "q\\"x" back\\\\slash\\t' % m.path,
+          "GREETER_ARGS quotes an argument that is empty or holds a space or a quote, escapes the rest (%s)"
+          % found[1]["GREETER_ARGS"])
+    check(found[2].get("GREETER_ARGS_TRUNCATED") == "1"
+          and found[2]["GREETER_ARGS"] == " ".join([m.path] + ["x"] * 127),
+          "GREETER_ARGS_TRUNCATED=1 when cut (at 128 arguments)")
 
     # Nobody reads the journal socket any more: its queue fills, and greeterd
     # drops (and counts) entries instead of stalling.

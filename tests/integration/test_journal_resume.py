@@ -32,7 +32,10 @@ with open("/proc/sys/net/unix/max_dgram_qlen", "w") as f:
 os.makedirs("/run/systemd/journal")
 journal = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 journal.bind("/run/systemd/journal/socket")
-journal.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+# Room for max_dgram_qlen entries even when the host's other execs have long
+# command lines (GREETER_ARGS: up to 4 KiB an entry): past rmem_max (root).
+SO_RCVBUFFORCE = 33
+journal.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 64 << 20)
 journal.settimeout(0.2)
 ensure_bpffs()
 

@@ -3,7 +3,8 @@
 # Runs at boot in the systemd suite's Debian guest (greeter-vm-test.service),
 # on the release's stock kernel, against greeter as `meson install` put there,
 # with the shipped units unchanged. Boot 1 (greeter_vm.phase=1 on the kernel
-# command line): start, API, restart, socket activation, status, watchdog.
+# command line): start, API, the unit and arguments of execs (systemd-run
+# into a service and a scope), restart, socket activation, status, watchdog.
 # Boot 2, same disk: messages back from the state file. Prints
 # "GREETER-VM-RESULT systemd-bootN passed=N failed=N" on the console and
 # powers off.
@@ -52,6 +53,8 @@ link_ids() { ctl status --json | grep -o '"link_id":[0-9]*' | sort | tr '\n' ' '
 active() { [ "$(systemctl is-active "$1")" = active ]; }
 inactive() { [ "$(systemctl is-active "$1")" = inactive ]; }
 prop() { systemctl show -P "$2" "$1"; }
+# The snapshot (messages.json) or, until it is compacted, the change log beside it.
+state_has_501() { grep -qaF "Hi user 501!" /var/lib/greeter/messages.json /var/lib/greeter/messages.log* 2>/dev/null; }
 
 echo "boot $phase: Debian $RELEASE, kernel $(uname -r), $(systemctl --version | head -1)"
 check "the release's stock kernel ($KERNEL_RELEASE)" eval '[ -n "$KERNEL_RELEASE" ] && [ "$(uname -r)" = "$KERNEL_RELEASE" ]'
@@ -69,7 +72,7 @@ check "no drop-ins for greeterd.service" eval '[ -z "$(prop greeterd.service Dro
 if [ "$phase" = 2 ]; then
 	# A new boot: no pins yet; the messages come from the state file.
 	check "no pins before greeterd starts (new boot)" test ! -e "$PIN_DIR"
-	check "state file kept the message" grep -q "Hi user 501!" /var/lib/greeter/messages.json
+	check "the state directory kept the message" state_has_501
 	check "systemctl start greeterd" systemctl start greeterd
 	check "greeterd active" active greeterd.service
 	check "attached by kprobe" eval 'ctl status --json | grep -q "\"attach_mode\":\"kprobe\""'
@@ -102,7 +105,67 @@ check "a program run as UID 501 (setpriv --reuid 501)" as_501
 ev=$(greeting_501)
 echo "$ev"
 check "UID 501's exec greeted with its message (tail -n 1 --json)" greeted "$ev"
-check "state file written" grep -q "Hi user 501!" /var/lib/greeter/messages.json
+check "the message written to the state directory" state_has_501
+
+# Issue 14: the unit and the arguments of an exec, on this release's kernel
+# and systemd. A uniquely named program, run in a transient service, in a
+# scope, and here (in greeter-vm-test.service) with 20 arguments.
+argv_marker=/run/greeter-vm-argv
+cp /bin/true "$argv_marker"
+e_acute=$(printf '\303\251')
+# The events of unit $1 that greeterd holds, as JSON lines (tail stops after 4 s).
+unit_events() { timeout 4 greeterctl tail --after 0 --unit "$1" --json 2>/dev/null; }
+# The first of those lines of our program's execs that holds $1.
+marker_event() { grep -F "\"filename\":\"$argv_marker\"" | grep -F -- "$1" | head -1; }
+has() { grep -qF -- "$1" <<<"$2"; } # string, text
+# The event of our program's exec in unit $1 holding $2, once it came (5 tries).
+wait_event() {
+	local ev
+	for _ in 1 2 3 4 5; do
+		ev=$(unit_events "$1" | marker_event "$2")
+		[ -n "$ev" ] && break
+		sleep 1
+	done
+	echo "$ev"
+}
+# Without --wait: it watches the unit over D-Bus, and minbase has no dbus.
+check "systemd-run --unit=gvm-plain (a transient service)" \
+	systemd-run --unit=gvm-plain "$argv_marker" plain-run
+ev=$(wait_event gvm-plain.service '"plain-run"')
+echo "$ev"
+check "its exec has unit gvm-plain.service" has '"unit":"gvm-plain.service"' "$ev"
+check "systemd-run --unit=gvm-svc (a transient service) with hostile arguments" \
+	systemd-run --unit=gvm-svc "$argv_marker" svc-run "" "two words" \
+	'q"uote' "$(printf 'tab\tx')" 'back\slash' "caf$e_acute"
+ev=$(wait_event gvm-svc.service '"svc-run"')
+echo "$ev"
+check "the service's exec has unit gvm-svc.service (tail --unit)" \
+	has '"unit":"gvm-svc.service"' "$ev"
+check "its arguments arrive exactly (empty, space, quote, tab, backslash, UTF-8)" has \
+	"\"args\":[\"$argv_marker\",\"svc-run\",\"\",\"two words\",\"q\\\"uote\",\"tab\\tx\",\"back\\\\slash\",\"caf$e_acute\"]" "$ev"
+check "not truncated" has '"args_truncated":false' "$ev"
+check "a cgroup id" eval 'grep -qE "\"cgroup_id\":[1-9][0-9]*" <<<"$ev"'
+line=$(timeout 4 greeterctl tail --after 0 --unit gvm-svc.service 2>/dev/null | grep -F svc-run)
+echo "$line"
+check "greeterctl tail: the unit, and the arguments quoted" eval \
+	'has gvm-svc.service "$line" && has "svc-run \"\" \"two words\" \"q\\\"uote\" tab\\tx back\\\\slash" "$line"'
+
+check "systemd-run --scope --unit=gvm-scope (a scope, as a login session has)" \
+	systemd-run --quiet --scope --unit=gvm-scope "$argv_marker" scope-run "x y"
+ev=$(unit_events gvm-scope.scope | marker_event '"scope-run"')
+echo "$ev"
+check "the scope's exec has unit gvm-scope.scope" has '"unit":"gvm-scope.scope"' "$ev"
+check "its arguments arrive exactly" has "\"args\":[\"$argv_marker\",\"scope-run\",\"x y\"]" "$ev"
+check "tail --unit gvm-svc.service leaves the scope's exec out" eval \
+	'! unit_events gvm-svc.service | grep -qF scope-run'
+
+twenty=()
+for i in $(seq 2 20); do twenty+=("arg$i-$(printf '%036d' "$i")"); done
+"$argv_marker" "${twenty[@]}"
+ev=$(unit_events greeter-vm-test.service | marker_event '"arg20-')
+echo "$ev"
+check "20 arguments (about 850 bytes) arrive whole, in this test's unit greeter-vm-test.service" \
+	eval 'has "\"args\":[\"$argv_marker\"$(printf ",\"%s\"" "${twenty[@]}")]" "$ev" && has "\"args_truncated\":false" "$ev"'
 
 status=$(systemctl status --no-pager greeterd.service)
 echo "$status"

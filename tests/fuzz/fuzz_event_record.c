@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * event_record_decode() (daemon/event_record.c) on hostile ring records,
+ * then greeter_args_text() (common/args_text.c) on what it made. Input: one
+ * byte choosing the ABI (its value modulo 5: 0 and 4 unknown, 1 and 2 the
+ * fixed layout, 3 the variable one), then the record, copied to a buffer of
+ * exactly its size so that ASan sees a read past it.
+ *
+ * Oracles: the outcome against a reference (a v3 record decodes exactly
+ * when the header fits and its lengths add up within the record); every
+ * string NUL-terminated within its buffer; the arguments as many as
+ * args_count, within args_len, at most GREETER_ARGS_MAX, each a prefix-free
+ * cut of the record's bytes; args_text never cut at its documented size,
+ * and a prefix of that when cut at a smaller one.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args_text.h"
+#include "event_record.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct greeter_event ev;
+static char text[GREETER_ARGS_TEXT_SIZE(GREETER_ARGS_SIZE)];
+
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "check failed: %s (line %d)\n", #cond, __LINE__);          \
+			abort();                                                                   \
+		}                                                                                  \
+	} while (0)
+
+static int ref_outcome(const uint8_t *rec, size_t size, unsigned abi)
+{
+	struct greeter_record r;
+
+	if (abi == 1 || abi == 2)
+		return size >= sizeof(struct greeter_event_v2) ? 0 : -EBADMSG;
+	if (abi != 3)
+		return -EPROTO;
+	if (size < sizeof(r))
+		return -EBADMSG;
+	memcpy(&r, rec, sizeof(r));
+	return (size_t)r.comm_len + r.message_len + r.unit_len + r.filename_len + r.args_len <=
+			size - sizeof(r)
+		? 0
+		: -EBADMSG;
+}
+
+static void check_args(const uint8_t *rec, size_t size)
+{
+	struct greeter_record r;
+	const char *in, *a;
+	size_t count = 0, in_len, pos = 0, n, full;
+
+	if (!(ev.flags & GREETER_EVENT_ARGS)) {
+		CHECK(ev.args_count == 0);
+		return;
+	}
+	memcpy(&r, rec, sizeof(r));
+	in = (const char *)rec + sizeof(r) + r.comm_len + r.message_len + r.unit_len +
+		r.filename_len;
+	in_len = r.args_len < GREETER_ARGS_SIZE ? r.args_len : GREETER_ARGS_SIZE;
+	CHECK(ev.args_count <= GREETER_ARGS_MAX);
+	CHECK(ev.args_len <= GREETER_ARGS_SIZE + 1);
+	for (a = event_next_arg(&ev, NULL); a; a = event_next_arg(&ev, a)) {
+		size_t len = strlen(a);
+
+		CHECK(a + len < ev.args + ev.args_len);
+		/* The record's bytes, in order: the argument, then its NUL (or the end). */
+		CHECK(pos + len <= in_len && memcmp(in + pos, a, len) == 0);
+		CHECK(pos + len == in_len || in[pos + len] == '\0');
+		pos += len + 1;
+		count++;
+	}
+	CHECK(count == ev.args_count);
+	/* What was not kept says so. */
+	if (pos < in_len || r.args_len > GREETER_ARGS_SIZE)
+		CHECK(ev.flags & GREETER_EVENT_ARGS_TRUNCATED);
+
+	full = greeter_args_text(text, sizeof(text), ev.args, ev.args_count);
+	CHECK(full < sizeof(text) && text[full] == '\0');
+	/* Every argument is written: at least "" or one byte each, and the separators. */
+	CHECK(!ev.args_count || full >= 2 * ev.args_count - 1);
+	/* A smaller buffer: a prefix, NUL-terminated. */
+	n = size % (full + 2);
+	{
+		char *small = malloc(n ? n : 1);
+		size_t got;
+
+		CHECK(small);
+		got = greeter_args_text(small, n, ev.args, ev.args_count);
+		if (n) {
+			CHECK(got < n && small[got] == '\0');
+			CHECK(memcmp(small, text, got) == 0);
+			/* Cut between arguments: what follows in the full text is a space. */
+			CHECK(got == full || text[got] == ' ' || got == 0);
+		} else {
+			CHECK(got == 0);
+		}
+		free(small);
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	unsigned abi;
+	uint8_t *rec;
+	int r;
+
+	if (size < 1)
+		return 0;
+	abi = data[0] % 5;
+	size--;
+	rec = malloc(size ? size : 1);
+	if (!rec)
+		return 0;
+	memcpy(rec, data + 1, size);
+	memset(&ev, 0x5a, sizeof(ev));
+	r = event_record_decode(rec, size, abi, &ev);
+	CHECK(r == ref_outcome(rec, size, abi));
+	if (r == 0) {
+		CHECK(memchr(ev.comm, '\0', sizeof(ev.comm)));
+		CHECK(memchr(ev.filename, '\0', sizeof(ev.filename)));
+		CHECK(memchr(ev.message, '\0', sizeof(ev.message)));
+		CHECK(memchr(ev.unit, '\0', sizeof(ev.unit)));
+		if (abi == 3)
+			check_args(rec, size);
+		else
+			CHECK(ev.args_count == 0 && !(ev.flags & GREETER_EVENT_ARGS));
+	}
+	free(rec);
+	return 0;
+}
