@@ -309,7 +309,13 @@ static void load_state(struct daemon *d, struct greeter_entries *entries,
 	change_log_load(d->opt.state_dir, entries, load);
 	if (*load->refusal)
 		log_error("%s", load->refusal);
-	else
+}
+
+/* Said once attached: a kernel greeterd refuses gets its one sentence alone. */
+static void log_state_read(const struct greeter_entries *entries,
+			   const struct change_log_load *load)
+{
+	if (!*load->refusal)
 		log_info("read %zu message(s) from the state (%zu change(s) replayed from the "
 			 "change log) in %.1f ms",
 			 entries->count, load->replayed, load->usec / 1000.0);
@@ -437,6 +443,7 @@ static int run(struct daemon *d)
 		goto out;
 	}
 	d->attached_usec = now_usec(CLOCK_MONOTONIC);
+	log_state_read(&initial, &load);
 	log_info("attached in %.1f ms (%s%s)", (double)(d->attached_usec - d->start_usec) / 1000.0,
 		 d->pins.attach_reason,
 		 d->pins.btf_from_cache ? "; kernel types from the cache" : "");
@@ -517,6 +524,8 @@ static int run(struct daemon *d)
 	messages_close(&d->messages);
 	return r;
 out:
+	/* A start that failed after the messages were taken in: let go of them. */
+	messages_close(&d->messages);
 	greeter_entries_free(&initial);
 	return r;
 }

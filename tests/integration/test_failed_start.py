@@ -135,7 +135,8 @@ try:
 
     # 1. Everything loaded, attached and pinned aside; then the socket cannot be served.
     r = start_failing(d, ["--ring-size", "128K"] + bad_socket)
-    check(r.returncode == 1, "a start that cannot serve exits 1 (%d)" % r.returncode)
+    check(r.returncode == 1, "a start that cannot serve exits 1 (%d; stderr ends: %s)"
+          % (r.returncode, r.stderr[-3000:]))
     check("replacing the objects pinned" in r.stderr and "cannot listen on" in r.stderr,
           "it got as far as the socket: %s" % r.stderr.strip().splitlines()[-1:])
     check("replaced the programs" not in r.stderr, "and put nothing in place")

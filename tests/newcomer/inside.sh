@@ -105,10 +105,10 @@ if [ "$rc" -ne 0 ]; then
 	fi
 	fail "./demo.sh exited with status $rc"
 fi
-# The events of `greeterctl tail`: TIME PID USER COMM FILENAME MESSAGE.
-grep -Eq '[[:space:]]root[[:space:]]+setpriv[[:space:]]+/usr/bin/id[[:space:]]+Hey root![[:space:]]*$' "$out/demo.log" ||
+# The events of `greeterctl tail`: TIME PID USER UNIT COMM FILENAME MESSAGE ARGS.
+grep -Eq '[[:space:]]root[[:space:]]+[^[:space:]]+[[:space:]]+setpriv[[:space:]]+/usr/bin/id[[:space:]]+Hey root![[:space:]]+/usr/bin/id[[:space:]]*$' "$out/demo.log" ||
 	fail "demo.sh's output shows no event of root's /usr/bin/id greeted \"Hey root!\""
-grep -Eq '[[:space:]]501[[:space:]]+setpriv[[:space:]]+/usr/bin/id[[:space:]]+Hi user 501![[:space:]]*$' "$out/demo.log" ||
+grep -Eq '[[:space:]]501[[:space:]]+[^[:space:]]+[[:space:]]+setpriv[[:space:]]+/usr/bin/id[[:space:]]+Hi user 501![[:space:]]+/usr/bin/id[[:space:]]*$' "$out/demo.log" ||
 	fail "demo.sh's output shows no event of UID 501's /usr/bin/id greeted \"Hi user 501!\""
 say "both greetings shown: root \"Hey root!\", UID 501 \"Hi user 501!\""
 end_step
