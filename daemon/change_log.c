@@ -338,23 +338,6 @@ void change_log_load(const char *state_dir, struct greeter_entries *out,
 
 /* Worker */
 
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static void post(struct change_log *log)
 {
 	uint64_t one = 1;
@@ -404,7 +387,7 @@ static void *worker_main(void *arg)
 			r = set_errno(err, sizeof(err), errno, "opening %s", log->path);
 		else if (fstat(fd, &st) < 0)
 			r = set_errno(err, sizeof(err), errno, "reading %s", log->path);
-		else if ((before = (uint64_t)st.st_size), (r = write_all(fd, data, len)) < 0)
+		else if ((before = (uint64_t)st.st_size), (r = file_write_all(fd, data, len)) < 0)
 			set_errno(err, sizeof(err), -r, "writing %s", log->path);
 		else if (fsync(fd) < 0)
 			r = set_errno(err, sizeof(err), errno, "syncing %s", log->path);

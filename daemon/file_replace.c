@@ -27,7 +27,7 @@ __attribute__((format(printf, 4, 5))) static int fail(char *err, size_t err_size
 	return -e;
 }
 
-static int write_all(int fd, const char *data, size_t len)
+int file_write_all(int fd, const char *data, size_t len)
 {
 	while (len > 0) {
 		ssize_t n = write(fd, data, len);
@@ -75,7 +75,7 @@ int file_replace(const char *dir, const char *name, const void *data, size_t len
 	fd = open(tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		return fail(err, err_size, errno, "creating %s", tmp); /* nothing to remove */
-	r = write_all(fd, data, len);
+	r = file_write_all(fd, data, len);
 	if (r < 0) {
 		r = fail(err, err_size, -r, "writing %s", tmp);
 		goto fail;

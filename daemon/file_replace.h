@@ -18,4 +18,7 @@ int file_replace(const char *dir, const char *name, const void *data, size_t len
 /* fsync(2) a directory: a rename in it survives a crash. */
 int file_sync_dir(const char *dir);
 
+/* Write all len bytes (a short write or EINTR goes on); 0 or a negative errno. */
+int file_write_all(int fd, const char *data, size_t len);
+
 #endif
