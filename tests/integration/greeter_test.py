@@ -347,7 +347,35 @@ def stored_messages(state_dir):
     """What greeterd would restore after a reboot: the snapshot (messages.json),
     then the change logs (messages.log.<N> in order, then messages.log), read
     here independently of greeterd's code. {uid or None: text}; a torn last
-    record is ignored, a damaged one raises ValueError."""
+    record is ignored, a damaged one raises ValueError. A running greeterd may
+    rotate or compact the logs while they are read (a log renamed, a snapshot
+    replaced, old logs removed): such a read is started again."""
+    for _ in range(50):
+        before = _state_files(state_dir)
+        try:
+            state = _read_stored_messages(state_dir)
+        except FileNotFoundError:
+            state = None
+        if state is not None and _state_files(state_dir) == before:
+            return state
+        time.sleep(0.05)
+    fail("%s kept changing while it was read" % state_dir)
+
+
+def _state_files(state_dir):
+    """Which files (by inode) hold the state: changes when greeterd rotates or
+    compacts, not when it appends."""
+    out = []
+    for name in sorted(os.listdir(state_dir)):
+        if name == "messages.json" or name.startswith("messages.log"):
+            try:
+                out.append((name, os.stat(os.path.join(state_dir, name)).st_ino))
+            except FileNotFoundError:
+                pass
+    return out
+
+
+def _read_stored_messages(state_dir):
     import zlib
 
     def key(k):
