@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <wchar.h>
 
+#include "args_text.h"
 #include "greeterctl.h"
 #include "validate.h"
 
@@ -145,46 +146,14 @@ static void print_column(const char *s, int width)
 	free(e);
 }
 
-/* Spaces that do not look like one: an argument holding one is quoted. */
-static bool is_space_like(uint32_t cp)
-{
-	return cp == ' ' || cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200b) ||
-		cp == 0x202f || cp == 0x205f || cp == 0x3000 || cp == 0xfeff;
-}
-
 /*
- * Whether an argument needs quotes to be told apart from its neighbours:
- * empty, holding a space (or what looks like one) or a double quote.
- */
-static bool needs_quotes(const char *arg)
-{
-	const unsigned char *p = (const unsigned char *)arg;
-	size_t len = strlen(arg), i = 0, n;
-	uint32_t cp;
-
-	if (!len)
-		return true;
-	while (i < len) {
-		n = greeter_utf8_decode(p + i, len - i, &cp);
-		if (n == 0) {
-			i++;
-			continue;
-		}
-		if (cp == '"' || is_space_like(cp))
-			return true;
-		i += n;
-	}
-	return false;
-}
-
-/*
- * One argument, escaped; in double quotes when needs_quotes(), a '"' inside
+ * One argument, escaped; in double quotes when greeter_arg_needs_quotes(), a '"' inside
  * then written \" (a backslash of the argument is already "\\").
  */
 static void add_arg(struct text *t, const char *arg)
 {
 	char *e = escape_dup(arg);
-	bool quote = needs_quotes(arg);
+	bool quote = greeter_arg_needs_quotes(arg);
 
 	if (!e) {
 		t->failed = true;

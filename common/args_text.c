@@ -5,12 +5,41 @@
 #include <string.h>
 
 #include "escape.h"
+#include "validate.h"
+
+/* Spaces that do not look like one: an argument holding one is quoted. */
+static bool is_space_like(uint32_t cp)
+{
+	return cp == ' ' || cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200b) ||
+	       cp == 0x202f || cp == 0x205f || cp == 0x3000 || cp == 0xfeff;
+}
+
+bool greeter_arg_needs_quotes(const char *arg)
+{
+	const unsigned char *p = (const unsigned char *)arg;
+	size_t len = strlen(arg), i = 0, n;
+	uint32_t cp;
+
+	if (!len)
+		return true;
+	while (i < len) {
+		n = greeter_utf8_decode(p + i, len - i, &cp);
+		if (n == 0) {
+			i++;
+			continue;
+		}
+		if (cp == '"' || is_space_like(cp))
+			return true;
+		i += n;
+	}
+	return false;
+}
 
 /* Escape one argument into out (room bytes, NUL included); its length, or 0 if it does not fit. */
 static size_t one_arg(char *out, size_t room, const char *arg)
 {
 	size_t n = strlen(arg), len = 0;
-	bool quote = n == 0 || strpbrk(arg, " \"") != NULL;
+	bool quote = greeter_arg_needs_quotes(arg);
 	const char *p = arg, *end = arg + n;
 
 	if (quote) {

@@ -2,8 +2,9 @@
 /*
  * A command line as one line of text (journal GREETER_ARGS, greeterd
  * --print-events): each argument escaped as greeter_escape() does, joined by
- * single spaces. An argument that is empty, or holds a space or a double
- * quote, is written in double quotes, with \" for each double quote in it,
+ * single spaces. An argument that is empty, or holds a space (or a
+ * character that looks like one, such as U+00A0) or a double quote, is
+ * written in double quotes, with \" for each double quote in it,
  * so that the line splits back into the arguments unambiguously: outside
  * quotes a space separates, and '"' and '\' never stand for themselves
  * unescaped.
@@ -11,6 +12,7 @@
 #ifndef GREETER_ARGS_TEXT_H
 #define GREETER_ARGS_TEXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -20,6 +22,13 @@
  * separator.
  */
 #define GREETER_ARGS_TEXT_SIZE(n) ((size_t)(n)*4 + 1)
+
+/*
+ * Whether arg must be quoted to be told apart from its neighbours: empty,
+ * holding a space, a look-alike of one, or a double quote. greeterctl tail
+ * quotes by the same rule.
+ */
+bool greeter_arg_needs_quotes(const char *arg);
 
 /*
  * Write the count arguments at args (each NUL-terminated, back to back) into

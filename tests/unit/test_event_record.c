@@ -260,6 +260,9 @@ static void test_args_text(void **state)
 	expect_text("\xff\x01\0", 3, 1, "\\xff\\x01");
 	expect_text("", 0, 0, "");
 	expect_text("\0", 1, 1, "\"\"");
+	/* A space that does not look like one (U+00A0, U+2009) is quoted: "a\u00a0b" is one argument. */
+	expect_text("a\xc2\xa0" "b\0c\0", 6, 2, "\"a\xc2\xa0" "b\" c");
+	expect_text("x\xe2\x80\x89y\0", 6, 1, "\"x\xe2\x80\x89y\"");
 	/* Cut before the argument that does not fit whole. */
 	assert_int_equal(greeter_args_text(out, sizeof(out), "abc\0defghijklmnop\0", 2), 3);
 	assert_string_equal(out, "abc");
