@@ -122,6 +122,21 @@ try:
     check(line and line[0]["args"][1:] == ["\\xff\\xfe ok", "caf\u00e9"],
           "--print-events escapes them (%r)" % (line and line[0]["args"]))
 
+    # A path longer than the 255 bytes kept: cut there, a prefix of it; the comm is the caller's.
+    deep = m.dir
+    while len(deep) < 300:
+        deep = os.path.join(deep, "d" * 40)
+    os.makedirs(deep)
+    long_path = os.path.join(deep, "greeter-long-path")
+    shutil.copy(m.path, long_path)
+    subprocess.run([long_path, "long"], check=True)
+    got = w.until(lambda evs: [e for e in evs if e.get("args", [])[1:] == ["long"]
+                               and long_path.startswith(e["filename"])])
+    caller = open("/proc/self/comm").read().rstrip("\n")
+    check(got and len(got[0]["filename"]) == 255 and got[0]["comm"] == caller,
+          "a filename of %d bytes is cut at 255, a prefix of it (%r)"
+          % (len(long_path), got and (len(got[0]["filename"]), got[0]["comm"])))
+
     # The ring record holds the arguments as the kernel read them, compact.
     ring = d.call("io.greeter.GetStatus")["parameters"]["ring_size"]
     recs = [parse_record(r) for r in ring_records(d.pin_dir, ring)]
