@@ -205,10 +205,8 @@ static __always_inline struct record_buf *start_record(const char *comm, __u32 *
 	b->r.filename_len = 0;
 	b->r.args_len = 0;
 
-	/* comm is a kernel copy of GREETER_COMM_SIZE bytes: copied, no helper call. */
-	__builtin_memcpy(b->data, comm, GREETER_COMM_SIZE);
-	for (len = 0; len < GREETER_COMM_SIZE - 1 && b->data[len]; len++)
-		;
+	n = bpf_probe_read_kernel_str(b->data, GREETER_COMM_SIZE, comm);
+	len = STR_LEN(n, GREETER_COMM_SIZE - 1);
 	b->r.comm_len = len;
 	pos = len;
 
@@ -408,6 +406,7 @@ int sched_exec(struct trace_event_raw_sched_process_exec *ctx)
 	char comm[GREETER_COMM_SIZE];
 	struct record_buf *b;
 	__u32 off, len;
+	long n;
 
 	if (!p)
 		bpf_get_current_comm(comm, sizeof(comm));
@@ -418,14 +417,9 @@ int sched_exec(struct trace_event_raw_sched_process_exec *ctx)
 			count(GREETER_STAT_NO_CALLER);
 		}
 		off &= 255;
-		/* The tracepoint's own copy, its length (NUL included) in the upper half. */
-		len = ctx->__data_loc_filename >> 16;
-		len = len ? len - 1 : 0;
-		if (len > GREETER_FILENAME_SIZE - 1)
-			len = GREETER_FILENAME_SIZE - 1;
-		len &= GREETER_FILENAME_SIZE - 1;
-		if (len && bpf_probe_read_kernel(b->data + off, len, (void *)ctx + loc) < 0)
-			len = 0;
+		n = bpf_probe_read_kernel_str(b->data + off, GREETER_FILENAME_SIZE,
+					      (void *)ctx + loc);
+		len = STR_LEN(n, GREETER_FILENAME_SIZE - 1);
 		b->r.filename_len = len;
 		off += len;
 		if (!setting(GREETER_SETTING_NO_ARGS)) {
