@@ -148,7 +148,7 @@ def tmp_leftovers(d):
 
 
 def main():
-    ctl = sys.argv[1]
+    ctl = os.path.abspath(sys.argv[1])
     c = Checks()
     if not os.access(SYSTEM_PYTHON, os.X_OK):
         print("FAIL: no %s: install python3-prometheus-client" % SYSTEM_PYTHON, file=sys.stderr)
