@@ -29,7 +29,7 @@
 	"Exit status: 0 success; 1 greeterd returned an error or did not answer within\n"          \
 	"10 s; 2 usage error; 3 greeterd is not running, cannot be reached, or the\n"              \
 	"connection to it was lost; 4 (import) the file cannot be read or was refused,\n"          \
-	"and nothing was changed; (metrics --output) the file cannot be written, and\n"           \
+	"and nothing was changed; (metrics --output) the file cannot be written, and\n"            \
 	"the old one is left as it was.\n"
 
 static const char help_main[] =

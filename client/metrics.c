@@ -26,7 +26,10 @@
 /* The largest whole number a double holds below 2^64. */
 #define UINT_MAX_DOUBLE 18446744073709549568.0
 
-enum metric_type { GAUGE, COUNTER };
+enum metric_type {
+	GAUGE,
+	COUNTER
+};
 
 /* A number of GetStatus as one sample of a family with no labels. */
 struct metric {
@@ -67,10 +70,10 @@ static const struct metric metrics[] = {
 	  "restarts).",
 	  "emitted", true, false, 0 },
 	{ "greeter_events_lost_kernel_total", COUNTER,
-	  "Events lost in the kernel because the ring buffer was full.", "lost_kernel", true,
+	  "Events lost in the kernel because the ring buffer was full.", "lost_kernel", true, false,
+	  0 },
+	{ "greeter_failed_execs_total", COUNTER, "Exec attempts that failed.", "failed_execs", true,
 	  false, 0 },
-	{ "greeter_failed_execs_total", COUNTER, "Exec attempts that failed.", "failed_execs",
-	  true, false, 0 },
 	{ "greeter_events_received_total", COUNTER,
 	  "Events this greeterd read from the ring buffer.", "received", true, false, 0 },
 	{ "greeter_events_delivered_total", COUNTER,

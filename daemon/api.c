@@ -649,8 +649,9 @@ static void method_get_status(struct varlink_call *c, const cJSON *p, void *user
 	if (pins_ring_used(&d->pins, &ring_used) == 0)
 		cJSON_AddNumberToObject(r, "ring_used", (double)ring_used);
 	cJSON_AddNumberToObject(r, "replay_window", (double)d->opt.replay_window);
-	cJSON_AddNumberToObject(r, "retained", (double)(events_window_end(d->events) -
-							   events_window_start(d->events)));
+	cJSON_AddNumberToObject(
+		r, "retained",
+		(double)(events_window_end(d->events) - events_window_start(d->events)));
 	if (d->messages.log)
 		cJSON_AddNumberToObject(r, "change_log_size",
 					(double)change_log_size(d->messages.log));
