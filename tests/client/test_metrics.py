@@ -267,7 +267,7 @@ def main():
         # greeterd refuses: status 1.
         mode["status"] = None
         r = run(ctl, sock, "metrics", "--output", out)
-        c.check(r.returncode == 1 and b"PermissionDenied" in r.stderr or b"not today" in r.stderr,
+        c.check(r.returncode == 1 and b"PermissionDenied" in r.stderr and b"not today" in r.stderr,
                 "greeterd returns an error: status 1", r.stderr)
         unchanged("greeterd returns an error")
 
