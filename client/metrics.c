@@ -96,15 +96,13 @@ static const struct metric metrics[] = {
 };
 
 /* A label value as the exposition format wants it: UTF-8, \\, \" and \n escaped. */
-static void put_label_value(FILE *f, const char *s)
+static int put_label_value(FILE *f, const char *s)
 {
 	size_t len = strlen(s), size = GREETER_UTF8_SANITIZED_SIZE(len);
 	char *clean = malloc(size);
 
-	if (!clean) {
-		/* Never a wrong value: an empty one. */
-		return;
-	}
+	if (!clean)
+		return -ENOMEM;
 	greeter_utf8_sanitize(clean, size, s, len);
 	for (const char *p = clean; *p; p++) {
 		if (*p == '\\')
@@ -117,6 +115,7 @@ static void put_label_value(FILE *f, const char *s)
 			fputc(*p, f);
 	}
 	free(clean);
+	return 0;
 }
 
 static void put_family(FILE *f, const char *name, enum metric_type type, const char *help)
@@ -136,7 +135,10 @@ static int member_uint(const cJSON *obj, const char *name, bool *present, uint64
 	return json_uint(m, UINT_MAX_DOUBLE, v) ? 0 : -EBADMSG;
 }
 
-/* The exposition of a GetStatus reply into f. Returns 0, or -EBADMSG with *bad the member. */
+/*
+ * The exposition of a GetStatus reply into f. Returns 0, -ENOMEM, or -EBADMSG
+ * with *bad the member.
+ */
 static int format_metrics(FILE *f, const cJSON *reply, const char **bad)
 {
 	const cJSON *counters = cJSON_GetObjectItemCaseSensitive(reply, "counters");
@@ -163,9 +165,11 @@ static int format_metrics(FILE *f, const cJSON *reply, const char **bad)
 		   "greeterd's version and how its BPF programs are attached (kprobe or "
 		   "tracepoint); always 1.");
 	fputs("greeter_build_info{version=\"", f);
-	put_label_value(f, json_str(reply, "version"));
+	if (put_label_value(f, json_str(reply, "version")) < 0)
+		return -ENOMEM;
 	fputs("\",attach_mode=\"", f);
-	put_label_value(f, json_str(reply, "attach_mode"));
+	if (put_label_value(f, json_str(reply, "attach_mode")) < 0)
+		return -ENOMEM;
 	fputs("\"} 1\n", f);
 
 	for (size_t i = 0; i < sizeof(metrics) / sizeof(metrics[0]); i++) {
@@ -220,7 +224,8 @@ static int format_metrics(FILE *f, const cJSON *reply, const char **bad)
 		    member_uint(p, "link_id", &present, &link_id) < 0 || !present)
 			return -EBADMSG;
 		fputs("greeter_bpf_program_info{program=\"", f);
-		put_label_value(f, json_str(p, "name"));
+		if (put_label_value(f, json_str(p, "name")) < 0)
+			return -ENOMEM;
 		fprintf(f, "\",program_id=\"%llu\",link_id=\"%llu\"} 1\n",
 			(unsigned long long)prog_id, (unsigned long long)link_id);
 	}
@@ -341,7 +346,7 @@ int cmd_metrics(const struct ctl_options *o, char **args)
 	}
 	r = format_metrics(f, reply, &bad);
 	cJSON_Delete(reply);
-	if (fclose(f) != 0) {
+	if (fclose(f) != 0 || r == -ENOMEM) {
 		free(text);
 		return out_of_memory();
 	}
