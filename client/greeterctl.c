@@ -29,7 +29,8 @@
 	"Exit status: 0 success; 1 greeterd returned an error or did not answer within\n"          \
 	"10 s; 2 usage error; 3 greeterd is not running, cannot be reached, or the\n"              \
 	"connection to it was lost; 4 (import) the file cannot be read or was refused,\n"          \
-	"and nothing was changed.\n"
+	"and nothing was changed; (metrics --output) the file cannot be written, and\n"            \
+	"the old one is left as it was.\n"
 
 static const char help_main[] =
 	"Usage: greeterctl [OPTIONS] COMMAND [ARGS]\n"
@@ -47,14 +48,16 @@ static const char help_main[] =
 	"  tail                          follow program starts until interrupted\n"
 	"  export                        print every message as a messages document\n"
 	"  import [--replace] FILE|-     set the messages of a document (root only)\n"
+	"  metrics [--output FILE]       print greeterd's counters for Prometheus, or\n"
+	"                                replace FILE with them atomically\n"
 	"\n"
 	"Options (before or after the command):\n" HELP_SOCKET
 	"      --json          print replies as JSON (get, list, status, tail, import)\n"
 	"  -h, --help          print this help (after a COMMAND, its help) and exit\n"
 	"  -V, --version       print the version and exit\n"
 	"\n"
-	"tail and import have options of their own: see 'greeterctl tail --help'. A\n"
-	"message that starts with '-' goes after '--'.\n"
+	"tail, import and metrics have options of their own: see 'greeterctl tail\n"
+	"--help'. A message that starts with '-' goes after '--'.\n"
 	"\n" HELP_EXIT "See greeterctl(1).\n";
 
 static const char help_set[] =
@@ -181,6 +184,29 @@ static const char help_import[] =
 	"  -h, --help          print this help and exit\n"
 	"\n" HELP_EXIT;
 
+static const char help_metrics[] =
+	"Usage: greeterctl metrics [--output FILE]\n"
+	"\n"
+	"Print greeterd's state and counters (those of 'greeterctl status') in the\n"
+	"Prometheus text exposition format: greeter_events_emitted_total,\n"
+	"greeter_events_dropped_total{sink=\"watchers\"}, greeter_ring_used_bytes,\n"
+	"greeter_build_info{version,attach_mode} and the rest, each with # HELP and\n"
+	"# TYPE, in base units; no label names a user or a command. With --output, FILE\n"
+	"is replaced atomically instead (a temporary file in its directory, fsync'd,\n"
+	"renamed over it, mode 0644): a reader such as node_exporter's textfile\n"
+	"collector sees the old file or the new one, never a part. When greeterd cannot\n"
+	"be asked, or FILE cannot be written, FILE is left as it was.\n"
+	"\n"
+	"  greeterctl metrics --output /var/lib/prometheus/node-exporter/greeter.prom\n"
+	"\n"
+	"greeter-metrics.timer does that every 15 s: systemctl enable --now\n"
+	"greeter-metrics.timer.\n"
+	"\n"
+	"Options:\n"
+	"  -o, --output FILE   replace FILE atomically instead of printing\n" HELP_SOCKET
+	"  -h, --help          print this help and exit\n"
+	"\n" HELP_EXIT;
+
 /* Command line */
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -279,6 +305,7 @@ static const struct option long_options[] = { { "socket", required_argument, NUL
 					      { "no-reconnect", no_argument, NULL,
 						OPT_NO_RECONNECT },
 					      { "replace", no_argument, NULL, OPT_REPLACE },
+					      { "output", required_argument, NULL, 'o' },
 					      { 0 } };
 
 struct command_line {
@@ -323,7 +350,7 @@ static int parse_command_line(int argc, char **argv, struct command_line *cl)
 	opterr = 1;
 	/* getopt's own messages then start like ours, whatever the path run. */
 	argv[0] = prog_name;
-	while ((c = getopt_long(argc, argv, "-hVu:n:", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "-hVu:n:o:", long_options, NULL)) != -1) {
 		switch (c) {
 		case 1:
 			cl->args[cl->n_args++] = optarg;
@@ -393,6 +420,12 @@ static int parse_command_line(int argc, char **argv, struct command_line *cl)
 		case OPT_REPLACE:
 			only_for(cl, "import", "--replace");
 			cl->o.replace = true;
+			break;
+		case 'o':
+			only_for(cl, "metrics", "--output");
+			if (!*optarg)
+				return usage_error("--output needs a file name");
+			cl->o.output = optarg;
 			break;
 		default:
 			/* getopt said what was wrong. */
@@ -636,6 +669,7 @@ static const struct command commands[] = {
 	{ "tail", 0, 0, "no arguments (only options)", help_tail, cmd_tail_args },
 	{ "export", 0, 0, "no arguments", help_export, cmd_export },
 	{ "import", 1, 1, "a FILE (- for standard input)", help_import, cmd_import },
+	{ "metrics", 0, 0, "no arguments (only options)", help_metrics, cmd_metrics },
 };
 
 static const struct command *find_command(const char *name)

@@ -16,7 +16,9 @@ enum {
 	EXIT_DAEMON = 1, /* greeterd answered with an error, or not in time */
 	EXIT_USAGE = 2, /* bad command line */
 	EXIT_NOT_RUNNING = 3, /* greeterd cannot be reached, or went away */
-	EXIT_BAD_FILE = 4, /* import: the file cannot be read or was refused; nothing changed */
+	/* import: the file cannot be read or was refused, nothing changed; metrics: the output
+	   file cannot be written, the old one is left */
+	EXIT_BAD_FILE = 4,
 };
 
 /* Non-tail calls wait this long for greeterd's answer. */
@@ -38,6 +40,8 @@ struct ctl_options {
 	bool no_reconnect;
 	/* import */
 	bool replace;
+	/* metrics */
+	const char *output;
 };
 
 /* greeterctl.c */
@@ -75,6 +79,10 @@ void print_event_line(const cJSON *event, int columns);
 
 int cmd_export(const struct ctl_options *o, char **args);
 int cmd_import(const struct ctl_options *o, char **args);
+
+/* metrics.c */
+
+int cmd_metrics(const struct ctl_options *o, char **args);
 
 /* output.c */
 

@@ -625,6 +625,8 @@ static void method_get_status(struct varlink_call *c, const cJSON *p, void *user
 	struct daemon *d = a->d;
 	const struct events_counters *ec = events_counters(d->events);
 	__u64 stats[GREETER_STAT_MAX] = { 0 };
+	__u64 ring_used = 0;
+	uint64_t compactions = 0, compactions_failed = 0;
 	struct utsname un;
 	cJSON *r, *progs, *counters;
 
@@ -644,6 +646,15 @@ static void method_get_status(struct varlink_call *c, const cJSON *p, void *user
 	cJSON_AddNumberToObject(r, "messages", (double)messages_count(&d->messages));
 	cJSON_AddNumberToObject(r, "watchers", (double)a->n_watchers);
 	cJSON_AddNumberToObject(r, "ring_size", d->pins.ring_size);
+	if (pins_ring_used(&d->pins, &ring_used) == 0)
+		cJSON_AddNumberToObject(r, "ring_used", (double)ring_used);
+	cJSON_AddNumberToObject(r, "replay_window", (double)d->opt.replay_window);
+	cJSON_AddNumberToObject(
+		r, "retained",
+		(double)(events_window_end(d->events) - events_window_start(d->events)));
+	if (d->messages.log)
+		cJSON_AddNumberToObject(r, "change_log_size",
+					(double)change_log_size(d->messages.log));
 	cJSON_AddNumberToObject(r, "config_map_id", d->pins.config_map_id);
 	cJSON_AddNumberToObject(r, "events_map_id", d->pins.events_map_id);
 	cJSON_AddNumberToObject(r, "stats_map_id", d->pins.stats_map_id);
@@ -666,6 +677,11 @@ static void method_get_status(struct varlink_call *c, const cJSON *p, void *user
 	cJSON_AddNumberToObject(counters, "dropped_journal", (double)journal_dropped());
 	cJSON_AddNumberToObject(counters, "dropped_late", (double)ec->late);
 	cJSON_AddNumberToObject(counters, "repeated", (double)ec->repeated);
+	cJSON_AddNumberToObject(counters, "malformed", (double)ec->malformed);
+	if (d->messages.log)
+		change_log_counts(d->messages.log, &compactions, &compactions_failed);
+	cJSON_AddNumberToObject(counters, "compactions", (double)compactions);
+	cJSON_AddNumberToObject(counters, "compactions_failed", (double)compactions_failed);
 	varlink_call_reply(c, r, false);
 }
 

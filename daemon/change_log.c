@@ -84,6 +84,8 @@ struct change_log {
 	int compact_r;
 	char compact_err[512];
 	uint64_t compact_usec, compact_failed_usec;
+	/* Compactions done and failed, since open (GetStatus). */
+	uint64_t compactions, compactions_failed;
 };
 
 static uint64_t mono_usec(void)
@@ -461,12 +463,14 @@ static void compaction_finished(struct change_log *log)
 	log->compacting = false;
 	greeter_entries_free(&log->compact_state);
 	if (log->compact_r < 0) {
+		log->compactions_failed++;
 		log->compact_failed_usec = mono_usec();
 		log_warning("cannot compact the change log: %s; it keeps growing, and greeterd "
 			    "tries again in %llu s",
 			    log->compact_err, COMPACT_RETRY_USEC / 1000000);
 		return;
 	}
+	log->compactions++;
 	log->old_min = log->compact_upto + 1;
 	log->snapshot_size = snapshot_size(log->dir);
 	log_debug("compacted the change log into %s/%s (%llu bytes) in %.1f ms", log->dir,
@@ -594,6 +598,12 @@ uint64_t change_log_size(const struct change_log *log)
 	return log->size;
 }
 
+void change_log_counts(const struct change_log *log, uint64_t *compactions, uint64_t *failed)
+{
+	*compactions = log->compactions;
+	*failed = log->compactions_failed;
+}
+
 int change_log_write(struct change_log *log, char *data, size_t len)
 {
 	if (log->busy) {
@@ -689,10 +699,15 @@ int change_log_compact_now(struct change_log *log, const struct greeter_entries 
 	if (log->busy || log->compacting)
 		return set_errno(err, err_size, EBUSY, "compacting the change log");
 	r = state_file_save(log->dir, state, err, err_size);
-	if (r < 0)
+	if (r < 0) {
+		log->compactions_failed++;
 		return r;
-	if (truncate(log->path, 0) < 0 && errno != ENOENT)
+	}
+	if (truncate(log->path, 0) < 0 && errno != ENOENT) {
+		log->compactions_failed++;
 		return set_errno(err, err_size, errno, "emptying %s", log->path);
+	}
+	log->compactions++;
 	log->size = 0;
 	remove_old_logs(log->dir, log->old_min, log->old_next - 1);
 	log->old_min = log->old_next;

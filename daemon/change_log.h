@@ -87,5 +87,7 @@ void change_log_close(struct change_log *log);
 
 /* Bytes in messages.log. */
 uint64_t change_log_size(const struct change_log *log);
+/* Compactions of the log into a snapshot since it was opened: done, and failed. */
+void change_log_counts(const struct change_log *log, uint64_t *compactions, uint64_t *failed);
 
 #endif

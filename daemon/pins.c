@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -1126,6 +1127,25 @@ int pins_read_stats(const struct pins *p, __u64 *out)
 			out[k] += values[c];
 	}
 	free(values);
+	return 0;
+}
+
+int pins_ring_used(const struct pins *p, __u64 *used)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	const volatile __u64 *consumer, *producer;
+	void *m;
+
+	if (page <= 0 || p->events_fd < 0)
+		return -EINVAL;
+	/* A ring buffer map: the consumer position's page, then the producer's. */
+	m = mmap(NULL, 2 * (size_t)page, PROT_READ, MAP_SHARED, p->events_fd, 0);
+	if (m == MAP_FAILED)
+		return -errno;
+	consumer = m;
+	producer = (const volatile __u64 *)((char *)m + page);
+	*used = *producer - *consumer;
+	munmap(m, 2 * (size_t)page);
 	return 0;
 }
 

@@ -90,6 +90,12 @@ void pins_close(struct pins *p);
 /* Sum the per-CPU counters into out[GREETER_STAT_MAX]. */
 int pins_read_stats(const struct pins *p, __u64 *out);
 
+/*
+ * Bytes of the ring buffer the kernel cannot write over: what it produced
+ * past the position greeterd released (events retained and not yet read).
+ */
+int pins_ring_used(const struct pins *p, __u64 *used);
+
 /* How many events the kernel has numbered: the last sequence number given. */
 int pins_read_last_seq(const struct pins *p, __u64 *next);
 /* The id of the event stream: made when numbering started at 1. */

@@ -13,9 +13,14 @@ bash-completion"
 # tools, git (the newcomer suite lists the clone's files), and for the
 # suites that boot or enter other Debian releases (tests/vm/,
 # tests/newcomer/, tests/interop/) qemu under TCG, debootstrap and an ext4
-# image. The sanitizer runtime of the installed clang is added by
-# greeter_install_test_deps.
-GREETER_TEST_DEPS="gcc valgrind strace systemd git qemu-system-x86 debootstrap e2fsprogs"
+# image; for `greeterctl metrics` (tests/integration/test_metrics.py,
+# tests/client/test_metrics.py) the Prometheus client's parser for Debian's
+# /usr/bin/python3 and a real node_exporter (only run by the tests, on a port
+# of their own; Debian's package enables its own service, which starts where
+# systemd runs and policy-rc.d allows it). The sanitizer runtime of the
+# installed clang is added by greeter_install_test_deps.
+GREETER_TEST_DEPS="gcc valgrind strace systemd git qemu-system-x86 debootstrap e2fsprogs
+python3-prometheus-client prometheus-node-exporter"
 
 # The package with the sanitizer runtime of the clang that the `clang`
 # package installs (libclang-rt-14-dev on Debian 12, libclang-rt-19-dev on

@@ -5,7 +5,11 @@
 # with the shipped units unchanged. Boot 1 (greeter_vm.phase=1 on the kernel
 # command line): start, API, the unit and arguments of execs (systemd-run
 # into a service and a scope), restart, socket activation, status, watchdog.
-# Boot 2, same disk: messages back from the state file. Prints
+# Then greeter-metrics.timer: enabled, it runs greeter-metrics.service at
+# once and every 15 s, which writes the metrics for node_exporter; a drop-in
+# moves the file, and the sandbox keeps it out of anywhere else.
+# Boot 2, same disk: messages back from the state file; the timer, enabled,
+# came back and writes the new greeterd's metrics. Prints
 # "GREETER-VM-RESULT systemd-bootN passed=N failed=N" on the console and
 # powers off.
 set -u
@@ -13,8 +17,9 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 here=/usr/local/lib/greeter-vm
 phase=$(sed -n 's/.*greeter_vm\.phase=\([0-9]*\).*/\1/p' /proc/cmdline)
 phase=${phase:-1}
-# From the host: UNIT_SHA256, SOCKET_SHA256, PIN_DIR, KERNEL_RELEASE (of the
-# kernel package booted), RELEASE (the Debian codename of this tree).
+# From the host: UNIT_SHA256, SOCKET_SHA256, METRICS_SERVICE_SHA256,
+# METRICS_TIMER_SHA256, PIN_DIR, KERNEL_RELEASE (of the kernel package
+# booted), RELEASE (the Debian codename of this tree).
 . "$here/expected"
 
 passed=0
@@ -34,7 +39,8 @@ check() { # description command...
 }
 finish() {
 	echo "greeterd's journal:"
-	journalctl -b -o cat -u greeterd.service -u greeterd.socket --no-pager | sed 's/^/    journal: /'
+	journalctl -b -o cat -u greeterd.service -u greeterd.socket -u greeter-metrics.service \
+		-u greeter-metrics.timer --no-pager | sed 's/^/    journal: /'
 	echo "GREETER-VM-RESULT systemd-boot$phase passed=$passed failed=$failed"
 	sync
 	systemctl --no-block --job-mode=replace-irreversibly start poweroff.target
@@ -68,6 +74,39 @@ check "the shipped greeterd.service, unchanged ($unit)" \
 check "the shipped greeterd.socket, unchanged ($socket)" \
 	eval '[ "$(sha256sum <"$socket" | cut -d" " -f1)" = "$SOCKET_SHA256" ]'
 check "no drop-ins for greeterd.service" eval '[ -z "$(prop greeterd.service DropInPaths)" ]'
+munit=$(prop greeter-metrics.service FragmentPath)
+mtimer=$(prop greeter-metrics.timer FragmentPath)
+check "the shipped greeter-metrics.service, unchanged ($munit)" \
+	eval '[ "$(sha256sum <"$munit" | cut -d" " -f1)" = "$METRICS_SERVICE_SHA256" ]'
+check "the shipped greeter-metrics.timer, unchanged ($mtimer)" \
+	eval '[ "$(sha256sum <"$mtimer" | cut -d" " -f1)" = "$METRICS_TIMER_SHA256" ]'
+
+# greeter-metrics: where node_exporter's textfile collector reads (Debian's
+# prometheus-node-exporter makes the directory; this guest has no
+# node_exporter, so the test does).
+textfile_dir=/var/lib/prometheus/node-exporter
+prom=$textfile_dir/greeter.prom
+# The metrics file's value of a sample (a line "NAME VALUE").
+prom_value() { sed -n "s/^$1 //p" "${2:-$prom}"; }
+# The metrics file holds the families of greeterctl metrics, whole.
+prom_whole() { # file
+	grep -q '^# TYPE greeter_events_emitted_total counter$' "$1" &&
+		grep -q '^greeter_build_info{version="[^"]*",attach_mode="kprobe"} 1$' "$1" &&
+		grep -q '^greeter_events_dropped_total{sink="journal"} [0-9]*$' "$1" &&
+		tail -n 1 "$1" | grep -q '^greeter_bpf_program_info{.*} 1$' &&
+		[ -z "$(tail -c 1 "$1")" ] # ends in a newline
+}
+# The service ran again: a new invocation id (at most $2 s).
+new_run() { # old-invocation-id seconds
+	local i
+	for i in $(seq "$(($2 * 2))"); do
+		[ -n "$(prop greeter-metrics.service InvocationID)" ] &&
+			[ "$(prop greeter-metrics.service InvocationID)" != "$1" ] &&
+			[ "$(prop greeter-metrics.service ActiveState)" != activating ] && return 0
+		sleep 0.5
+	done
+	return 1
+}
 
 if [ "$phase" = 2 ]; then
 	# A new boot: no pins yet; the messages come from the state file.
@@ -85,6 +124,21 @@ if [ "$phase" = 2 ]; then
 	ev=$(greeting_501)
 	echo "$ev"
 	check "UID 501's exec greeted after the reboot" greeted "$ev"
+
+	# The timer was enabled at boot 1: back at this boot, it writes this
+	# greeterd's metrics (its runs before greeterd started failed: status 3).
+	check "greeter-metrics.timer enabled and active after the reboot" eval \
+		'[ "$(systemctl is-enabled greeter-metrics.timer)" = enabled ] && active greeter-metrics.timer'
+	up=$(ctl status --json | grep -o '"uptime_usec":[0-9]*' | grep -o '[0-9]*$')
+	id=$(prop greeter-metrics.service InvocationID)
+	check "greeter-metrics.service ran again within 30 s" new_run "$id" 30
+	check "... and succeeded (Result=success)" eval '[ "$(prop greeter-metrics.service Result)" = success ]'
+	cat "$prom"
+	check "$prom: this boot's greeterd (its uptime, its emitted events)" eval \
+		'prom_whole "$prom" && [ -n "$up" ] &&
+		awk -v f="$(prom_value greeter_uptime_seconds)" -v u="$up" "BEGIN { exit !(f * 1e6 + 1e6 >= u && f < 600) }" &&
+		[ "$(prom_value greeter_events_emitted_total)" -gt 0 ]'
+	check "systemctl disable --now greeter-metrics.timer" systemctl disable --now greeter-metrics.timer
 	finish
 fi
 
@@ -201,4 +255,58 @@ check "greeterd says it serves the passed socket" eval \
 	'journalctl -b -o cat -u greeterd.service | grep -q "socket passed by the service manager"'
 check "links kept across the socket activation" eval '[ "$(link_ids)" = "$links1" ]'
 check "no restarts by the service manager (NRestarts=0)" eval '[ "$(prop greeterd.service NRestarts)" = 0 ]'
+
+# greeter-metrics.timer: installed, not enabled; enable --now runs the
+# service at once, then every 15 s.
+check "greeter-metrics.timer installed, not enabled, not active" eval \
+	'[ "$(systemctl is-enabled greeter-metrics.timer)" = disabled ] && inactive greeter-metrics.timer'
+check "mkdir $textfile_dir (what prometheus-node-exporter's package makes)" \
+	mkdir -p -m 0755 "$textfile_dir"
+check "systemctl enable --now greeter-metrics.timer" systemctl enable --now greeter-metrics.timer
+check "greeter-metrics.timer active" active greeter-metrics.timer
+check "its first run (OnActiveSec=0) wrote $prom" eval \
+	'for i in $(seq 60); do [ -s "$prom" ] && [ "$(prop greeter-metrics.service ActiveState)" != activating ] && break; sleep 0.5; done; [ -s "$prom" ]'
+check "greeter-metrics.service succeeded (Result=success, status 0)" eval \
+	'[ "$(prop greeter-metrics.service Result)" = success ] && [ "$(prop greeter-metrics.service ExecMainStatus)" = 0 ]'
+head -20 "$prom"
+check "$prom holds greeterctl metrics, whole (HELP, TYPE, greeter_ families)" prom_whole "$prom"
+check "... emitted and received events counted (greeter_events_emitted_total > 0)" eval \
+	'[ "$(prom_value greeter_events_emitted_total)" -gt 0 ] && [ "$(prom_value greeter_events_received_total)" -gt 0 ]'
+check "... greeter_messages 1 (UID 501's)" eval '[ "$(prom_value greeter_messages)" = 1 ]'
+check "$prom is mode 0644, root's; no temporary file left" eval \
+	'[ "$(stat -c %a:%U "$prom")" = 644:root ] && [ -z "$(ls -A "$textfile_dir" | grep -v "^greeter.prom$")" ]'
+next=$(prop greeter-metrics.timer NextElapseUSecMonotonic)
+echo "greeter-metrics.timer: next elapse $next; $(systemctl list-timers --no-pager greeter-metrics.timer | sed -n 2p)"
+check "the timer has a next elapse ($next)" eval '[ -n "$next" ] && [ "$next" != infinity ] && [ "$next" != 0 ]'
+id=$(prop greeter-metrics.service InvocationID)
+emitted=$(prom_value greeter_events_emitted_total)
+as_501
+check "the timer ran the service again within 30 s (every 15 s)" new_run "$id" 30
+check "... with the new events (greeter_events_emitted_total grew)" eval \
+	'[ "$(prom_value greeter_events_emitted_total)" -gt "$emitted" ]'
+sandbox=$(prop greeter-metrics.service ProtectSystem):$(prop greeter-metrics.service CapabilityBoundingSet):$(prop greeter-metrics.service PrivateNetwork)
+check "greeter-metrics.service sandboxed (ProtectSystem:CapabilityBoundingSet:PrivateNetwork = $sandbox)" \
+	eval '[ "$sandbox" = "strict::yes" ]'
+
+# Another directory: a drop-in sets GREETER_METRICS_DIR and makes it writable.
+mkdir -p /srv/textfile /etc/systemd/system/greeter-metrics.service.d
+printf '[Service]\nEnvironment=GREETER_METRICS_DIR=/srv/textfile\nReadWritePaths=-/srv/textfile\n' \
+	>/etc/systemd/system/greeter-metrics.service.d/dir.conf
+systemctl daemon-reload
+check "with a drop-in, the service writes /srv/textfile/greeter.prom" eval \
+	'systemctl start greeter-metrics.service && prom_whole /srv/textfile/greeter.prom'
+# The sandbox: without ReadWritePaths= for it, the directory is read-only.
+printf '[Service]\nEnvironment=GREETER_METRICS_DIR=/srv/textfile\n' \
+	>/etc/systemd/system/greeter-metrics.service.d/dir.conf
+systemctl daemon-reload
+rm -f /srv/textfile/greeter.prom
+systemctl start greeter-metrics.service
+check "a directory the unit does not make writable: refused (status 4, read-only), nothing written" eval \
+	'[ "$(prop greeter-metrics.service ExecMainStatus)" = 4 ] && [ ! -e /srv/textfile/greeter.prom ] &&
+	journalctl -b -o cat -u greeter-metrics.service | grep -q "cannot write /srv/textfile/greeter.prom: .*Read-only file system"'
+rm -r /etc/systemd/system/greeter-metrics.service.d
+systemctl daemon-reload
+systemctl reset-failed greeter-metrics.service
+check "without the drop-in, the timer's next run writes $prom again" eval \
+	'new_run "$(prop greeter-metrics.service InvocationID)" 30 && [ "$(prop greeter-metrics.service Result)" = success ]'
 finish

@@ -109,12 +109,15 @@ droot_run "$tree" systemd-sysusers >"$VM_TMP/sysusers.log" 2>&1 || {
 }
 
 # The test unit, its script and what it compares against: the units as
-# built (greeterd.service) and shipped (greeterd.socket), the kernel.
+# built (greeterd.service, greeter-metrics.service) and shipped
+# (greeterd.socket, greeter-metrics.timer), the kernel.
 mkdir -p "$tree/usr/local/lib/greeter-vm"
 install -m 0755 "$here/systemd-guest.sh" "$tree/usr/local/lib/greeter-vm/guest-test.sh"
 {
 	echo "UNIT_SHA256=$(sha256sum <"$vm_build/systemd/greeterd.service" | cut -d' ' -f1)"
 	echo "SOCKET_SHA256=$(sha256sum <"$source_root/systemd/greeterd.socket" | cut -d' ' -f1)"
+	echo "METRICS_SERVICE_SHA256=$(sha256sum <"$vm_build/systemd/greeter-metrics.service" | cut -d' ' -f1)"
+	echo "METRICS_TIMER_SHA256=$(sha256sum <"$source_root/systemd/greeter-metrics.timer" | cut -d' ' -f1)"
 	echo "PIN_DIR=$pin_dir"
 	echo "KERNEL_RELEASE=$VM_KERNEL_RELEASE"
 	echo "RELEASE=$release"
