@@ -191,9 +191,8 @@ static __always_inline struct record_buf *start_record(const char *comm, __u32 *
 	b->r.boot_ns = bpf_ktime_get_boot_ns();
 	b->r.cgroup_id = bpf_get_current_cgroup_id();
 	b->r.pid = bpf_get_current_pid_tgid() >> 32;
-	/* The task's fields are read directly (a BTF pointer): no helper call per field. */
-	task = bpf_get_current_task_btf();
-	b->r.ppid = task->real_parent->tgid;
+	task = (struct task_struct *)bpf_get_current_task();
+	b->r.ppid = BPF_CORE_READ(task, real_parent, tgid);
 	uid_gid = bpf_get_current_uid_gid();
 	b->r.uid = (__u32)uid_gid;
 	b->r.gid = uid_gid >> 32;
@@ -216,7 +215,7 @@ static __always_inline struct record_buf *start_record(const char *comm, __u32 *
 	pos += len;
 
 	/* The leaf of the cgroup v2 path: the unit or scope on systemd hosts; "" at the root. */
-	unit = task->cgroups->dfl_cgrp->kn->name;
+	unit = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, name);
 	n = unit ? bpf_probe_read_kernel_str(b->data + pos, GREETER_UNIT_SIZE, unit) : 0;
 	len = STR_LEN(n, GREETER_UNIT_SIZE - 1);
 	b->r.unit_len = len;
@@ -373,10 +372,21 @@ static __always_inline int exec_done(long ret)
  */
 static __always_inline __u32 read_args(struct record_buf *b, __u32 off)
 {
-	struct mm_struct *mm = bpf_get_current_task_btf()->mm;
-	__u64 start = mm->arg_start, end = mm->arg_end;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct mm_struct *mm = BPF_CORE_READ(task, mm);
+	/* arg_start and arg_end are adjacent in mm_struct (one declaration): one read. */
+	__u64 range[2] = { 0, 0 }, start, end;
 	__u64 len;
 
+	if (bpf_core_field_offset(struct mm_struct, arg_end) ==
+	    bpf_core_field_offset(struct mm_struct, arg_start) + sizeof(__u64)) {
+		bpf_core_read(range, sizeof(range), &mm->arg_start);
+	} else {
+		range[0] = BPF_CORE_READ(mm, arg_start);
+		range[1] = BPF_CORE_READ(mm, arg_end);
+	}
+	start = range[0];
+	end = range[1];
 	b->r.flags |= GREETER_EVENT_ARGS;
 	if (end <= start)
 		return 0;
