@@ -249,22 +249,27 @@ static __always_inline struct record_buf *start_record(const char *comm, __u32 *
 	}
 
 /*
- * Put the record built in b (size bytes) into the ring. Submit without
- * waking the reader unless enough data is pending: a wakeup costs far more
- * than the rest of the work, and greeterd drains on a timer. Pending is
- * what greeterd has not read yet: the events it retains in the ring (behind
- * its read position) wake nobody.
+ * Put the record built in this CPU's scratch (size bytes) into the ring.
+ * Submit without waking the reader unless enough data is pending: a wakeup
+ * costs far more than the rest of the work, and greeterd drains on a timer.
+ * Pending is what greeterd has not read yet: the events it retains in the
+ * ring (behind its read position) wake nobody.
+ *
+ * A global function: the verifier checks it once, for any size, rather than
+ * its classes again for every state a caller arrives in (that took most of
+ * a cold start's load time).
  */
-static __always_inline void emit_record(struct record_buf *b, __u32 size)
+__noinline int emit_record(__u32 size)
 {
 	__u32 zero = 0;
+	struct record_buf *b = bpf_map_lookup_elem(&scratch, &zero);
 	struct greeter_sequence *seq = bpf_map_lookup_elem(&sequence, &zero);
 	struct greeter_settings *s;
 	struct greeter_record *rec = NULL;
 	__u64 threshold, read, flags = BPF_RB_NO_WAKEUP;
 
-	if (size < RECORD_HEADER || size > RECORD_MAX)
-		return;
+	if (!b || size < RECORD_HEADER || size > RECORD_MAX)
+		return 0;
 	if (0) {
 	}
 	EMIT_IN_CLASS(80)
@@ -307,7 +312,7 @@ static __always_inline void emit_record(struct record_buf *b, __u32 size)
 		/* Take a sequence number anyway: the gap shows the loss. */
 		if (seq)
 			__sync_fetch_and_add(&seq->next, 1);
-		return;
+		return 0;
 	}
 	/* Numbers start at 1: 0 stands for "before the first event". */
 	rec->seq = seq ? __sync_fetch_and_add(&seq->next, 1) + 1 : 0;
@@ -320,6 +325,7 @@ static __always_inline void emit_record(struct record_buf *b, __u32 size)
 	}
 	bpf_ringbuf_submit(rec, flags);
 	count(GREETER_STAT_EMITTED);
+	return 0;
 }
 
 static __always_inline bool setting(__u32 flag)
@@ -359,7 +365,7 @@ static __always_inline int exec_done(long ret)
 						    (const char *)(long)p->filename);
 			len = STR_LEN(n, GREETER_FILENAME_SIZE - 1);
 			b->r.filename_len = len;
-			emit_record(b, RECORD_HEADER + off + len);
+			emit_record(RECORD_HEADER + off + len);
 		}
 	}
 	p->tid = 0;
@@ -437,7 +443,7 @@ int sched_exec(struct trace_event_raw_sched_process_exec *ctx)
 			b->r.args_len = len;
 			off += len;
 		}
-		emit_record(b, RECORD_HEADER + off);
+		emit_record(RECORD_HEADER + off);
 	}
 	if (p)
 		p->tid = 0;
