@@ -4,8 +4,11 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <gelf.h>
+#include <libelf.h>
 #include <linux/bpf.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -57,23 +60,84 @@ static void add_need(struct needs *n, enum kernel_lack_kind kind, __u32 prog_typ
 				       .size = size };
 }
 
-/* Program types, helpers and atomic instructions of one program. */
-static void program_needs(const struct bpf_program *prog, struct needs *n)
-{
-	const struct bpf_insn *insns = bpf_program__insns(prog);
-	size_t count = bpf_program__insn_cnt(prog);
-	__u32 type = (__u32)bpf_program__type(prog);
+/* The instructions of the object's subprograms (its .text section): none if it has none. */
+struct subprogs {
+	struct bpf_insn *insns; /* malloc'd */
+	size_t count;
+};
 
-	add_need(n, KERNEL_LACKS_PROG_TYPE, type, 0, 0);
+/* A copy of the subprograms' instructions; none when they cannot be read (the load then tells). */
+static void find_subprogs(const void *elf, size_t elf_size, struct subprogs *sub)
+{
+	Elf *e;
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+
+	sub->insns = NULL;
+	sub->count = 0;
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return;
+	e = elf_memory((char *)elf, elf_size);
+	if (!e)
+		return;
+	if (elf_getshdrstrndx(e, &shstrndx) == 0) {
+		while ((scn = elf_nextscn(e, scn))) {
+			GElf_Shdr sh;
+			const char *name;
+			Elf_Data *data;
+
+			if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS)
+				continue;
+			name = elf_strptr(e, shstrndx, sh.sh_name);
+			if (!name || strcmp(name, ".text") != 0)
+				continue;
+			data = elf_getdata(scn, NULL);
+			if (data && data->d_buf && data->d_size >= sizeof(struct bpf_insn)) {
+				sub->insns = malloc(data->d_size);
+				if (sub->insns) {
+					memcpy(sub->insns, data->d_buf, data->d_size);
+					sub->count = data->d_size / sizeof(struct bpf_insn);
+				}
+			}
+			break;
+		}
+	}
+	elf_end(e);
+}
+
+/* Helpers and atomic instructions in insns, for a program of type; whether any calls a subprogram. */
+static bool insns_needs(const struct bpf_insn *insns, size_t count, __u32 type, struct needs *n)
+{
+	bool calls = false;
+
 	for (size_t i = 0; i < count; i++) {
 		__u8 code = insns[i].code;
 
-		/* src_reg 0: a helper; others call subprograms or kernel functions. */
+		/* src_reg 0: a helper; BPF_PSEUDO_CALL a subprogram; others kernel functions. */
 		if (code == (BPF_JMP | BPF_CALL) && insns[i].src_reg == 0)
 			add_need(n, KERNEL_LACKS_HELPER, type, (__u32)insns[i].imm, 0);
+		else if (code == (BPF_JMP | BPF_CALL) && insns[i].src_reg == BPF_PSEUDO_CALL)
+			calls = true;
 		else if (BPF_CLASS(code) == BPF_STX && BPF_MODE(code) == BPF_ATOMIC)
 			add_need(n, KERNEL_LACKS_ATOMIC, 0, (__u32)insns[i].imm, BPF_SIZE(code));
 	}
+	return calls;
+}
+
+/*
+ * Program types, helpers and atomic instructions of one program, and of the
+ * subprograms it may call (libbpf appends them only at load: a program
+ * that calls any is taken to need what all of them do).
+ */
+static void program_needs(const struct bpf_program *prog, const struct subprogs *sub,
+			  struct needs *n)
+{
+	__u32 type = (__u32)bpf_program__type(prog);
+
+	add_need(n, KERNEL_LACKS_PROG_TYPE, type, 0, 0);
+	if (insns_needs(bpf_program__insns(prog), bpf_program__insn_cnt(prog), type, n) &&
+	    sub->count)
+		insns_needs(sub->insns, sub->count, type, n);
 }
 
 /* Load a tiny tracepoint program: 1 and its fd if taken, 0 if refused, -EPERM. */
@@ -175,6 +239,7 @@ int kernel_probe(const void *elf, size_t elf_size, bool kprobes, struct kernel_l
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = "greeter_probe");
 	struct needs needs = { 0 };
+	struct subprogs sub;
 	struct bpf_program *prog;
 	struct bpf_object *obj;
 	struct bpf_map *map;
@@ -188,10 +253,12 @@ int kernel_probe(const void *elf, size_t elf_size, bool kprobes, struct kernel_l
 	obj = bpf_object__open_mem(elf, elf_size, &opts);
 	if (!obj)
 		return -errno;
+	find_subprogs(elf, elf_size, &sub);
 	bpf_object__for_each_program (prog, obj) {
 		if (bpf_program__type(prog) != BPF_PROG_TYPE_KPROBE || kprobes)
-			program_needs(prog, &needs);
+			program_needs(prog, &sub, &needs);
 	}
+	free(sub.insns);
 	bpf_object__for_each_map (map, obj)
 		add_need(&needs, KERNEL_LACKS_MAP_TYPE, 0, (__u32)bpf_map__type(map), 0);
 	bpf_object__close(obj);
