@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file_replace.h"
 #include "greeterctl.h"
 #include "utf8.h"
 
@@ -256,8 +257,7 @@ static int write_atomically(const char *path, const char *data, size_t len)
 	const char *name = slash ? slash + 1 : path;
 	char dir[PATH_MAX], tmp[PATH_MAX];
 	struct stat st;
-	size_t done = 0;
-	int fd, dfd, err;
+	int fd, err;
 
 	if (!*name)
 		return write_failed(path, "it names a directory, not a file", EISDIR);
@@ -277,17 +277,9 @@ static int write_atomically(const char *path, const char *data, size_t len)
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return write_failed(path, "creating a temporary file in its directory", errno);
-	while (done < len) {
-		ssize_t n = write(fd, data + done, len - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = errno;
-			goto fail;
-		}
-		done += (size_t)n;
-	}
+	err = -file_write_all(fd, data, len);
+	if (err)
+		goto fail;
 	if (fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
 		err = errno;
 		goto fail;
@@ -303,19 +295,15 @@ static int write_atomically(const char *path, const char *data, size_t len)
 		goto fail;
 	}
 	/* The rename survives a crash once the directory is on disk. */
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) < 0) {
+	err = -file_sync_dir(dir);
+	if (err) {
 		char *q = escape_dup(path);
 
-		err = errno;
-		if (dfd >= 0)
-			close(dfd);
 		fprintf(stderr, "greeterctl: wrote %s, but cannot sync its directory: %s\n",
 			q ? q : "the output file", strerror(err));
 		free(q);
 		return EXIT_BAD_FILE;
 	}
-	close(dfd);
 	return EXIT_OK;
 fail:
 	if (fd >= 0)

@@ -11,7 +11,7 @@
 static bool is_space_like(uint32_t cp)
 {
 	return cp == ' ' || cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200b) ||
-	       cp == 0x202f || cp == 0x205f || cp == 0x3000 || cp == 0xfeff;
+		cp == 0x202f || cp == 0x205f || cp == 0x3000 || cp == 0xfeff;
 }
 
 bool greeter_arg_needs_quotes(const char *arg)

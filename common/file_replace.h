@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Replacing a file whole: never a torn file, whenever greeterd dies. */
+/* Replacing a file whole: never a torn file, whenever the writer dies. */
 #ifndef GREETER_FILE_REPLACE_H
 #define GREETER_FILE_REPLACE_H
 
