@@ -130,6 +130,14 @@ static __always_inline void remember_exec(const char *filename)
 struct record_buf {
 	struct greeter_record r;
 	char data[ARGS_OFFSET_MAX + GREETER_ARGS_SIZE];
+	/*
+	 * The unit last read on this CPU, by the id of its cgroup: execs
+	 * come in runs from the same cgroup, and a cgroup v2 is never
+	 * renamed, nor its id given to another while the system runs.
+	 */
+	__u64 unit_cgroup_id;
+	__u32 unit_len;
+	char unit[GREETER_UNIT_SIZE];
 };
 _Static_assert(ARGS_OFFSET_MAX >= GREETER_COMM_SIZE + GREETER_MESSAGE_SIZE + GREETER_UNIT_SIZE +
 			       GREETER_FILENAME_SIZE,
@@ -181,6 +189,7 @@ static __always_inline struct record_buf *start_record(const char *comm, __u32 *
 	__u32 zero = 0, len, pos;
 	struct record_buf *b = bpf_map_lookup_elem(&scratch, &zero);
 	struct task_struct *task;
+	struct kernfs_node *kn;
 	const char *unit;
 	__u64 uid_gid;
 	long n;
@@ -214,10 +223,23 @@ static __always_inline struct record_buf *start_record(const char *comm, __u32 *
 	b->r.message_len = len;
 	pos += len;
 
-	/* The leaf of the cgroup v2 path: the unit or scope on systemd hosts; "" at the root. */
-	unit = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, name);
-	n = unit ? bpf_probe_read_kernel_str(b->data + pos, GREETER_UNIT_SIZE, unit) : 0;
-	len = STR_LEN(n, GREETER_UNIT_SIZE - 1);
+	/*
+	 * The leaf of the cgroup v2 path: the unit or scope on systemd hosts;
+	 * "" at the root. Read again only when the cgroup is not the one this
+	 * CPU read last; its id and name then come from the same kernfs node,
+	 * so that a move to another cgroup meanwhile cannot pair them wrong.
+	 */
+	if (b->unit_cgroup_id != b->r.cgroup_id) {
+		kn = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
+		unit = kn ? BPF_CORE_READ(kn, name) : NULL;
+		n = unit ? bpf_probe_read_kernel_str(b->unit, GREETER_UNIT_SIZE, unit) : 0;
+		b->unit_len = STR_LEN(n, GREETER_UNIT_SIZE - 1);
+		b->unit_cgroup_id = kn ? BPF_CORE_READ(kn, id) : 0;
+		b->r.cgroup_id = b->unit_cgroup_id;
+	}
+	len = b->unit_len & (GREETER_UNIT_SIZE - 1);
+	if (bpf_probe_read_kernel(b->data + pos, len, b->unit) < 0)
+		len = 0;
 	b->r.unit_len = len;
 	pos += len;
 	*off = pos;
@@ -422,7 +444,6 @@ int sched_exec(struct trace_event_raw_sched_process_exec *ctx)
 	char comm[GREETER_COMM_SIZE];
 	struct record_buf *b;
 	__u32 off, len;
-	long n;
 
 	if (!p)
 		bpf_get_current_comm(comm, sizeof(comm));
@@ -432,10 +453,19 @@ int sched_exec(struct trace_event_raw_sched_process_exec *ctx)
 			b->r.flags |= GREETER_EVENT_NO_CALLER;
 			count(GREETER_STAT_NO_CALLER);
 		}
+		/*
+		 * The tracepoint stores the filename's length (its NUL counted)
+		 * beside its offset: a plain copy, not a string read's byte at a
+		 * time. Longer names are cut as a string read would cut them.
+		 */
 		off &= 255;
-		n = bpf_probe_read_kernel_str(b->data + off, GREETER_FILENAME_SIZE,
-					      (void *)ctx + loc);
-		len = STR_LEN(n, GREETER_FILENAME_SIZE - 1);
+		len = ctx->__data_loc_filename >> 16;
+		len = len > 0 ? len - 1 : 0;
+		if (len > GREETER_FILENAME_SIZE - 1)
+			len = GREETER_FILENAME_SIZE - 1;
+		len &= GREETER_FILENAME_SIZE - 1;
+		if (bpf_probe_read_kernel(b->data + off, len, (void *)ctx + loc) < 0)
+			len = 0;
 		b->r.filename_len = len;
 		off += len;
 		if (!setting(GREETER_SETTING_NO_ARGS)) {

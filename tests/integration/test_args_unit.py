@@ -53,16 +53,19 @@ class Watch:
         self.c.close()
 
 
-def run(path, args, cgroup=None):
-    """Exec path with exactly args (bytes or str) after argv[0], in cgroup if given."""
+def run(path, args, cgroup=None, cpu=None):
+    """Exec path with exactly args (bytes or str) after argv[0], in cgroup
+    if given, on CPU cpu only if given."""
     argv = [path] + list(args)
-    if cgroup is None:
-        subprocess.run(argv, check=True)
-        return
-    # Move the child into the cgroup before it execs the program.
-    subprocess.run(argv, check=True,
-                   preexec_fn=lambda: open(os.path.join(cgroup, "cgroup.procs"), "w").write(
-                       str(os.getpid())))
+
+    def before_exec():
+        if cpu is not None:
+            os.sched_setaffinity(0, {cpu})
+        # Move the child into the cgroup before it execs the program.
+        if cgroup is not None:
+            with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+    subprocess.run(argv, check=True, preexec_fn=before_exec)
 
 
 d = Daemon("args", extra=["--report-failed"])
@@ -177,6 +180,36 @@ try:
         line = wait_for(lambda: [e for e in d.events() if e["seq"] == got[0]["seq"]])
         check(line and line[0]["unit"] == name, "--print-events has unit=")
         uw.close()
+        # Execs from different cgroups in turn on one CPU: the kernel keeps
+        # the unit it read last on each CPU, and must read again each time.
+        cg2 = cg[:-len(".scope")] + "-b.service"
+        os.mkdir(cg2)
+        tw = Watch(d)
+        try:
+            ino2, name2 = os.stat(cg2).st_ino, os.path.basename(cg2)
+            own = open("/proc/self/cgroup").read().strip().split("::", 1)[-1]
+            own_name = os.path.basename(own) if own != "/" else ""
+            own_id = os.stat(os.path.join(root, own.lstrip("/"))).st_ino
+            turns = [(cg, name, ino), (cg, name, ino), (cg2, name2, ino2),
+                     (None, own_name, own_id), (cg, name, ino), (cg2, name2, ino2),
+                     (None, own_name, own_id)]
+            for i, (where, _, _) in enumerate(turns):
+                run(m.path, ["turn-%d" % i], cgroup=where, cpu=0)
+
+            def turned(evs):
+                return {e["args"][1]: e for e in evs if e["filename"] == m.path and
+                        len(e.get("args", [])) == 2 and e["args"][1].startswith("turn-")}
+            tw.until(lambda evs: len(turned(evs)) >= len(turns))
+            by_turn = turned(tw.events)
+            for i, (where, want, want_id) in enumerate(turns):
+                e = by_turn.get("turn-%d" % i)
+                check(e is not None and e["unit"] == want and e["cgroup_id"] == want_id,
+                      "turn %d on CPU 0: unit %r, cgroup id %s (got %s)" % (
+                          i, want, want_id, e and (e["unit"], e["cgroup_id"])))
+        finally:
+            tw.close()
+            os.rmdir(cg2)
+
         # Combined with another filter by AND.
         aw = Watch(d, {"unit": name, "uid": 4242})
         aw.until(lambda evs: False, timeout=0.5)
