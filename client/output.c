@@ -375,7 +375,24 @@ void print_status(const cJSON *reply)
 	printf("%llu\n", json_num(reply, "watchers"));
 	format_size(buf, sizeof(buf), json_num(reply, "ring_size"));
 	label("Ring size:");
-	printf("%s\n", buf);
+	printf("%s", buf);
+	/* An older greeterd's status lacks the fields below: shown only when present. */
+	if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(reply, "ring_used"))) {
+		format_size(buf, sizeof(buf), json_num(reply, "ring_used"));
+		printf(", %s in use", buf);
+	}
+	fputc('\n', stdout);
+	if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(reply, "replay_window"))) {
+		label("Replay:");
+		printf("%llu events kept, of a window of %llu\n", json_num(reply, "retained"),
+		       json_num(reply, "replay_window"));
+	}
+	if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(reply, "change_log_size"))) {
+		format_size(buf, sizeof(buf), json_num(reply, "change_log_size"));
+		label("Change log:");
+		printf("%s, %llu compactions (%llu failed)\n", buf,
+		       json_num(counters, "compactions"), json_num(counters, "compactions_failed"));
+	}
 
 	label("Programs:");
 	cJSON_ArrayForEach (p, progs) {
@@ -401,6 +418,11 @@ void print_status(const cJSON *reply)
 	       "%llu not written to the journal\n",
 	       json_num(counters, "lost_kernel"), json_num(counters, "dropped_watchers"),
 	       json_num(counters, "dropped_journal"));
+	if (json_num(counters, "malformed")) {
+		label("Malformed:");
+		printf("%llu ring buffer records of the wrong size, skipped\n",
+		       json_num(counters, "malformed"));
+	}
 	if (json_num(counters, "repeated")) {
 		label("Repeated:");
 		printf("%llu handed on again after a kill (the journal may hold them twice)\n",

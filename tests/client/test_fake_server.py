@@ -163,9 +163,24 @@ def main():
                      "42", "config 11, events 12, stats 13", "100 emitted", "2 in the kernel",
                      "1 dropped"]:
             t.check(word in out, f"status shows '{word}'", out)
+        t.check("Replay:" not in out and "Change log:" not in out and "in use" not in out,
+                "status: an older greeterd's reply shows no fields it lacks", out)
         r = run(ctl, sock, "status", "--json")
         t.check(r.returncode == 0 and json.loads(r.stdout) == STATUS,
                 "status --json prints the reply", r.stdout)
+        # A greeterd with the metrics fields: shown too.
+        newer = dict(STATUS, ring_used=1 << 20, replay_window=1024, retained=300,
+                     change_log_size=4096,
+                     counters=dict(STATUS["counters"], malformed=5, compactions=2,
+                                   compactions_failed=1))
+        server.handler = lambda conn, req: (conn.reply(newer) if req.get("method") ==
+                                            "io.greeter.GetStatus" else handler(conn, req))
+        r = run(ctl, sock, "status")
+        out = r.stdout.decode()
+        for word in ["16 MiB, 1 MiB in use", "300 events kept, of a window of 1024",
+                     "4 KiB, 2 compactions (1 failed)", "5 ring buffer records of the wrong size"]:
+            t.check(r.returncode == 0 and word in out, f"status shows '{word}'", out)
+        server.handler = handler
 
         # set / unset: parameters, and errors in words.
         r = run(ctl, sock, "set", "501", "Hi user 501!")
