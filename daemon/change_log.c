@@ -15,6 +15,7 @@
 
 #include "change_record.h"
 #include "err_text.h"
+#include "file_read.h"
 #include "file_replace.h"
 #include "log.h"
 #include "state_file.h"
@@ -145,56 +146,6 @@ static int old_logs(const char *dir, unsigned *nums, size_t max, size_t *n)
 
 #define OLD_LOGS_MAX 1024
 
-/* Read a whole log file; 1 if it does not exist. */
-static int read_log(const char *path, char **buf, size_t *len, char *err, size_t err_size)
-{
-	struct stat st;
-	size_t got = 0;
-	int fd, r = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return errno == ENOENT ? 1 : set_errno(err, err_size, errno, "opening %s", path);
-	if (fstat(fd, &st) < 0) {
-		r = set_errno(err, err_size, errno, "reading %s", path);
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		set_err(err, err_size, "%s is not a regular file", path);
-		r = -EINVAL;
-		goto out;
-	}
-	if ((uint64_t)st.st_size > LOG_READ_MAX) {
-		set_err(err, err_size, "%s is larger than %u bytes", path, LOG_READ_MAX);
-		r = -EFBIG;
-		goto out;
-	}
-	*buf = malloc((size_t)st.st_size + 1);
-	if (!*buf) {
-		r = set_errno(err, err_size, ENOMEM, "reading %s", path);
-		goto out;
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, *buf + got, (size_t)st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = set_errno(err, err_size, errno, "reading %s", path);
-			free(*buf);
-			*buf = NULL;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	*len = got;
-out:
-	close(fd);
-	return r;
-}
-
 /* Replay one log file onto out. Returns false when it could not be read. */
 static bool replay_file(const char *dir, const char *name, bool current,
 			struct greeter_entries *out, struct change_log_load *res)
@@ -206,7 +157,7 @@ static bool replay_file(const char *dir, const char *name, bool current,
 	int r;
 
 	path_of(path, dir, name);
-	r = read_log(path, &buf, &len, err, sizeof(err));
+	r = file_read_all(path, LOG_READ_MAX, &buf, &len, err, sizeof(err));
 	if (r == 1)
 		return true;
 	if (r < 0) {

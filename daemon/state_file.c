@@ -14,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "file_read.h"
 #include "file_replace.h"
 #include "err_text.h"
 #include "messages_json.h"
@@ -76,60 +77,12 @@ done:
 	return 0;
 }
 
-/* Read at most MESSAGES_JSON_MAX_SIZE bytes; -EFBIG if there are more. */
-static int read_bounded(int fd, size_t hint, char **out, size_t *out_len)
-{
-	size_t cap = (hint < MESSAGES_JSON_MAX_SIZE ? hint : MESSAGES_JSON_MAX_SIZE) + 1;
-	size_t len = 0;
-	char *buf, *bigger;
-	ssize_t n;
-
-	buf = malloc(cap);
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		if (len == cap) {
-			/* The file grew since fstat(); one byte past the limit
-			 * is enough to know it is too large. */
-			if (cap > MESSAGES_JSON_MAX_SIZE)
-				break;
-			cap = cap * 2 > MESSAGES_JSON_MAX_SIZE ? MESSAGES_JSON_MAX_SIZE + 1
-							       : cap * 2;
-			bigger = realloc(buf, cap);
-			if (!bigger) {
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = bigger;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			n = -errno;
-			free(buf);
-			return (int)n;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > MESSAGES_JSON_MAX_SIZE) {
-		free(buf);
-		return -EFBIG;
-	}
-	*out = buf;
-	*out_len = len;
-	return 0;
-}
-
 int state_file_load(const char *state_dir, struct greeter_entries *out, char *err, size_t err_size)
 {
 	char path[PATH_MAX], aside[PATH_MAX], why[512] = "";
 	char *buf = NULL;
-	struct stat st;
 	size_t len = 0;
-	int fd, r, m;
+	int r, m;
 
 	if (!state_dir || !*state_dir || !out || out->count > 0) {
 		set_err(err, err_size, "invalid arguments");
@@ -139,31 +92,13 @@ int state_file_load(const char *state_dir, struct greeter_entries *out, char *er
 	if (r < 0)
 		return r;
 
-	/* O_NONBLOCK: a FIFO in its place must not hang the daemon. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		if (errno == ENOENT) {
-			set_err(err, err_size, "%s does not exist", path);
-			return 1;
-		}
-		return set_errno(err, err_size, errno, "opening %s", path);
-	}
-	if (fstat(fd, &st) < 0) {
-		r = set_errno(err, err_size, errno, "reading %s", path);
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		set_err(err, err_size, "%s is not a regular file", path);
-		r = -EINVAL;
-		goto out;
-	}
-
-	r = read_bounded(fd, (size_t)st.st_size, &buf, &len);
+	r = file_read_all(path, MESSAGES_JSON_MAX_SIZE, &buf, &len, err, err_size);
+	if (r == 1)
+		return 1;
 	if (r == -EFBIG) {
 		r = bad(why, sizeof(why), "larger than %u bytes", MESSAGES_JSON_MAX_SIZE);
 	} else if (r < 0) {
-		r = set_errno(err, err_size, -r, "reading %s", path);
-		goto out;
+		return r;
 	} else {
 		r = messages_json_parse(buf, len, out, why, sizeof(why));
 	}
@@ -177,9 +112,7 @@ int state_file_load(const char *state_dir, struct greeter_entries *out, char *er
 	} else if (r < 0) {
 		set_err(err, err_size, "%s: %s", path, why);
 	}
-out:
 	free(buf);
-	close(fd);
 	return r;
 }
 

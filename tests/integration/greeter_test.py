@@ -321,6 +321,30 @@ def as_user(uid, gid, groups, script, *args):
     return cmd + [python, copies[1]] + [str(a) for a in args]
 
 
+def print_watched_uids(path, marker, sentinel, hello):
+    """Run as another user (as_user): an unfiltered WatchEvents; prints hello
+    (or "error NAME" when the call is refused), then the UID of every event
+    of marker, until the caller's own event of sentinel comes."""
+    c = Varlink(path, timeout=20)
+    reply = c.call("io.greeter.WatchEvents", {}, more=True)
+    if "error" in reply:
+        print("error " + reply["error"], flush=True)
+        return
+    print(hello, flush=True)
+    uid = os.getuid()
+    try:
+        while True:
+            e = c.recv()["parameters"].get("event")
+            if not e:
+                continue
+            if e["filename"] == marker:
+                print(e["uid"], flush=True)
+            elif e["filename"] == sentinel and e["uid"] == uid:
+                break
+    except (OSError, ConnectionError):
+        pass
+
+
 def call_as(uid, gid, groups, socket_path, method, params=None, more=False, replies=1):
     """Make a varlink call as another user (through setpriv); the replies."""
     cmd = as_user(uid, gid, groups, __file__, "call", socket_path, method,

@@ -26,26 +26,7 @@ FILLER_BASE = 47000  # GIDs 47000 and up: no group file needs to name them
 
 
 def watch_main(path, marker, sentinel):
-    """As the caller: an unfiltered WatchEvents. Prints the UID of every
-    event of marker, until the caller's own sentinel event comes."""
-    c = Varlink(path, timeout=20)
-    reply = c.call("io.greeter.WatchEvents", {}, more=True)
-    if "error" in reply:
-        print("error " + reply["error"], flush=True)
-        return
-    print("watching %d groups" % len(os.getgroups()), flush=True)
-    uid = os.getuid()
-    try:
-        while True:
-            e = c.recv()["parameters"].get("event")
-            if not e:
-                continue
-            if e["filename"] == marker:
-                print(e["uid"], flush=True)
-            elif e["filename"] == sentinel and e["uid"] == uid:
-                break
-    except (OSError, ConnectionError):
-        pass
+    print_watched_uids(path, marker, sentinel, "watching %d groups" % len(os.getgroups()))
 
 
 if __name__ == "__main__" and len(sys.argv) == 5 and sys.argv[1] == "watch":

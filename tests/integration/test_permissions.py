@@ -25,23 +25,7 @@ DEFAULT = None  # the default message: no "uid" parameter
 
 
 def watch_main(path, marker, sentinel):
-    """As the caller: an unfiltered WatchEvents. Prints the UID of every
-    event of marker, until the caller's own sentinel event comes."""
-    c = Varlink(path, timeout=20)
-    c.call("io.greeter.WatchEvents", {}, more=True)
-    print("watching", flush=True)
-    uid = os.getuid()
-    try:
-        while True:
-            e = c.recv()["parameters"].get("event")
-            if not e:
-                continue
-            if e["filename"] == marker:
-                print(e["uid"], flush=True)
-            elif e["filename"] == sentinel and e["uid"] == uid:
-                break
-    except (OSError, ConnectionError):
-        pass
+    print_watched_uids(path, marker, sentinel, "watching")
 
 
 if __name__ == "__main__" and len(sys.argv) == 5 and sys.argv[1] == "watch":
