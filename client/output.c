@@ -40,6 +40,12 @@ static unsigned long long json_num(const cJSON *obj, const char *name)
 	return (unsigned long long)v;
 }
 
+/* Whether obj has the number member name (an older greeterd's reply may lack it). */
+static bool json_has_num(const cJSON *obj, const char *name)
+{
+	return cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(obj, name));
+}
+
 char *escape_dup(const char *s)
 {
 	size_t len = strlen(s);
@@ -377,17 +383,17 @@ void print_status(const cJSON *reply)
 	label("Ring size:");
 	printf("%s", buf);
 	/* An older greeterd's status lacks the fields below: shown only when present. */
-	if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(reply, "ring_used"))) {
+	if (json_has_num(reply, "ring_used")) {
 		format_size(buf, sizeof(buf), json_num(reply, "ring_used"));
 		printf(", %s in use", buf);
 	}
 	fputc('\n', stdout);
-	if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(reply, "replay_window"))) {
+	if (json_has_num(reply, "replay_window")) {
 		label("Replay:");
 		printf("%llu events kept, of a window of %llu\n", json_num(reply, "retained"),
 		       json_num(reply, "replay_window"));
 	}
-	if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(reply, "change_log_size"))) {
+	if (json_has_num(reply, "change_log_size")) {
 		format_size(buf, sizeof(buf), json_num(reply, "change_log_size"));
 		label("Change log:");
 		printf("%s, %llu compactions (%llu failed)\n", buf,
