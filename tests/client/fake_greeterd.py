@@ -170,7 +170,7 @@ class TempDir:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-def run(ctl, sock, *args, timeout=15, env=None):
+def run(ctl, sock, *args, timeout=60, env=None):
     """Run greeterctl against sock; returns CompletedProcess with bytes."""
     full_env = dict(os.environ, LC_ALL="C.UTF-8", TZ="UTC")
     full_env.pop("GREETER_SOCKET", None)
@@ -180,7 +180,7 @@ def run(ctl, sock, *args, timeout=15, env=None):
                           timeout=timeout, env=full_env)
 
 
-def wait_for(cond, timeout=10.0):
+def wait_for(cond, timeout=60.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if cond():

@@ -277,7 +277,7 @@ def main():
             time.sleep(0.1)
             p.send_signal(sig)
             try:
-                out, err = p.communicate(timeout=5)
+                out, err = p.communicate(timeout=60)
                 t.check(p.returncode == 0, f"tail: status 0 after {sig.name}", (p.returncode, err))
             except subprocess.TimeoutExpired:
                 p.kill()

@@ -134,13 +134,15 @@ def main():
         rp = Replayer(last_seq=300, per_connection=2, total=1000, restart_gap=0.7)
         rp.server = FakeGreeterd(sock, rp.handler)
         started = time.monotonic()
-        r = run(ctl, sock, "tail", "--json", "-n", "4", timeout=20)
+        r = run(ctl, sock, "tail", "--json", "-n", "4", timeout=60)
         elapsed = time.monotonic() - started
         seqs = json_seqs(r.stdout)
         t.check(r.returncode == 0 and len(seqs) == 4 and seqs == sorted(set(seqs)),
                 "restart gap: 4 events, no duplicates", (seqs, r.stderr))
         t.check(r.stderr.decode().count(LOST) == 1, "restart gap: loss said once", r.stderr)
-        t.check(elapsed < 5, "restart gap: reconnected within the backoff", elapsed)
+        # A bound on greeterctl's own waiting (its backoff stops growing at
+        # 1 s after a 0.7 s gap), wide enough for any machine's slowness.
+        t.check(elapsed < 20, "restart gap: reconnected within the backoff", elapsed)
         rp.server.stop_listening()
 
         # "dropped" on a resumed stream goes to stderr.

@@ -20,12 +20,13 @@ def main():
         sock = os.path.join(tmp, "greeter.sock")
         server = FakeGreeterd(sock, lambda conn, req: None)
         started = time.monotonic()
-        r = run(ctl, sock, "status", timeout=30)
+        r = run(ctl, sock, "status", timeout=60)
         elapsed = time.monotonic() - started
         t.check(r.returncode == 1, "no answer: status 1", r)
         t.check(b"greeterctl: cannot get greeterd's status: greeterd did not answer within 10 s"
                 in r.stderr, "no answer: said so", r.stderr)
-        t.check(9.5 <= elapsed < 15, "gave up after about 10 s", elapsed)
+        # Not before its 10 s; the upper bound only catches "never gives up".
+        t.check(9.5 <= elapsed < 40, "gave up after about 10 s", elapsed)
         t.check(len(server.requests_for("io.greeter.GetStatus")) == 1, "the call was made")
     t.done()
 

@@ -15,11 +15,19 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 GREETERD = os.environ.get("GREETERD", "build/daemon/greeterd")
 GREETERCTL = os.environ.get("GREETERCTL", "build/client/greeterctl")
 SKIP = 77
+# How long a test waits while nothing at all happens (no event, no reply)
+# before it gives up. Never a bound on how long work may take: a machine
+# three times slower, or two CPU hogs beside the suite, only make the work
+# take longer, and a test waits for it as long as it keeps moving.
+IDLE_TIMEOUT = 120
+# The overall deadline of a load driven until a state is observed.
+DRIVE_DEADLINE = 900
 
 
 def skip(reason):
@@ -56,7 +64,7 @@ def ensure_bpffs():
 class Varlink:
     """A raw varlink connection: NUL-terminated JSON both ways."""
 
-    def __init__(self, path, timeout=10):
+    def __init__(self, path, timeout=60):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
         self.sock.connect(path)
@@ -135,7 +143,7 @@ class Daemon:
         with open(self.log_path) as f:
             return f.read()
 
-    def wait_ready(self, timeout=60):
+    def wait_ready(self, timeout=300):
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -149,7 +157,7 @@ class Daemon:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
-                self.proc.wait(timeout=20)
+                self.proc.wait(timeout=120)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -179,8 +187,8 @@ class Daemon:
             evs += self.events(r)
         return evs
 
-    # Seconds a call may take; longer under valgrind.
-    call_timeout = 10
+    # Seconds without a reply before a call gives up; longer under valgrind.
+    call_timeout = 60
 
     def varlink(self):
         return Varlink(self.socket, timeout=self.call_timeout)
@@ -191,6 +199,16 @@ class Daemon:
             return c.call(method, params)
         finally:
             c.close()
+
+    def status(self):
+        return self.call("io.greeter.GetStatus")["parameters"]
+
+    def wait_watchers(self, n):
+        """Until exactly n watchers are connected: a client started in the
+        background sees the events made after this (0: the ones before are
+        gone, so the next one counts)."""
+        if not wait_for(lambda: self.status()["watchers"] == n):
+            fail("greeterd never had %d watcher(s): %d" % (n, self.status()["watchers"]))
 
     def set_message(self, uid, text):
         params = {"message": text}
@@ -272,7 +290,10 @@ class Marker:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def wait_for(fn, timeout=10, interval=0.02):
+def wait_for(fn, timeout=120, interval=0.02):
+    """fn()'s value once it is true; the last value after timeout seconds.
+    A deadline for something that should happen, never a bound on how long
+    it takes: it returns as soon as it has."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         v = fn()
@@ -280,6 +301,109 @@ def wait_for(fn, timeout=10, interval=0.02):
             return v
         time.sleep(interval)
     return fn()
+
+
+class Watch:
+    """A WatchEvents stream read in a thread of its own: the events that keep()
+    accepts, and the "dropped" counts, gathered as they come. wait() waits for
+    a state of it as long as replies keep coming."""
+
+    def __init__(self, socket_path, params, keep=lambda e: True, rcvbuf=None):
+        self.conn = Varlink(socket_path, timeout=1)
+        if rcvbuf:
+            self.conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.first = self.conn.call("io.greeter.WatchEvents", params, more=True)
+        if "error" in self.first:
+            fail("WatchEvents(%r) failed: %r" % (params, self.first))
+        self.keep = keep
+        self.events = []
+        self.dropped = 0
+        self.ended = None  # why reading stopped, when it has
+        self.moved = time.monotonic()
+        self._stop = False
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self):
+        while not self._stop:
+            try:
+                r = self.conn.recv()
+            except socket.timeout:
+                continue
+            except (OSError, ConnectionError, ValueError) as e:
+                self.ended = repr(e)
+                return
+            self.moved = time.monotonic()
+            p = r.get("parameters", {})
+            self.dropped += p.get("dropped", 0)
+            e = p.get("event")
+            if e and self.keep(e):
+                self.events.append(e)
+
+    def seqs(self):
+        return [e["seq"] for e in self.events]
+
+    def wait(self, cond, what, idle=IDLE_TIMEOUT):
+        """Until cond(self) holds; fails when the stream ended, or when no
+        reply came for idle seconds, naming what was awaited."""
+        self.moved = time.monotonic()
+        while not cond(self):
+            if self.ended:
+                fail("%s: the stream ended (%s) with %d kept, %d dropped"
+                     % (what, self.ended, len(self.events), self.dropped))
+            if time.monotonic() - self.moved > idle:
+                fail("%s: no reply for %d s, %d kept, %d dropped"
+                     % (what, idle, len(self.events), self.dropped))
+            time.sleep(0.02)
+
+    def close(self):
+        self._stop = True
+        self._thread.join()
+        self.conn.close()
+
+
+class ExecLoad:
+    """Loops exec'ing a program in the background (as uid when given) until
+    stop(): a load driven until the state a test needs is observed, however
+    fast the machine runs it. stop() returns how many execs ran."""
+
+    def __init__(self, program, loops=1, uid=None):
+        self.dir = tempfile.mkdtemp(prefix="greeter-load-")
+        os.chmod(self.dir, 0o755)
+        self.stopfile = os.path.join(self.dir, "stop")
+        script = 'i=0; while [ ! -e "$1" ]; do "$2" || exit 1; i=$((i+1)); done; echo $i'
+        cmd = ["bash", "-c", script, "load", self.stopfile, program]
+        if uid is not None:
+            cmd = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid, "--clear-groups"] + cmd
+        self.procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) for _ in range(loops)]
+
+    def stop(self):
+        open(self.stopfile, "w").close()
+        n = 0
+        for p in self.procs:
+            out, _ = p.communicate()
+            if p.returncode != 0:
+                fail("an exec loop failed (exit status %d)" % p.returncode)
+            n += int(out.strip())
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return n
+
+
+def drive_until(cond, what, step=None, deadline=DRIVE_DEADLINE):
+    """Runs step() (or sleeps a little, while a background load runs) until
+    cond() holds: a state observed, not a time waited. Fails when it has not
+    come after deadline seconds, naming it. Returns cond()'s value."""
+    end = time.monotonic() + deadline
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > end:
+            fail("%s: not observed after %d s of load" % (what, deadline))
+        if step:
+            step()
+        else:
+            time.sleep(0.1)
 
 
 def bpftool_json(*args):
@@ -325,7 +449,7 @@ def print_watched_uids(path, marker, sentinel, hello):
     """Run as another user (as_user): an unfiltered WatchEvents; prints hello
     (or "error NAME" when the call is refused), then the UID of every event
     of marker, until the caller's own event of sentinel comes."""
-    c = Varlink(path, timeout=20)
+    c = Varlink(path, timeout=IDLE_TIMEOUT)
     reply = c.call("io.greeter.WatchEvents", {}, more=True)
     if "error" in reply:
         print("error " + reply["error"], flush=True)
@@ -349,7 +473,7 @@ def call_as(uid, gid, groups, socket_path, method, params=None, more=False, repl
     """Make a varlink call as another user (through setpriv); the replies."""
     cmd = as_user(uid, gid, groups, __file__, "call", socket_path, method,
                   json.dumps(params), "1" if more else "0", replies)
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=IDLE_TIMEOUT)
     if r.returncode != 0:
         fail("call as %d failed: %s" % (uid, r.stderr))
     return [json.loads(line) for line in r.stdout.splitlines()]

@@ -96,13 +96,14 @@ try:
     def watch():
         result["r"] = call_as(502, 502, [], S, "io.greeter.WatchEvents", {}, more=True, replies=2)
 
+    d.wait_watchers(0)
     t = threading.Thread(target=watch)
     t.start()
-    time.sleep(1.0)
+    d.wait_watchers(1)
     m.run(uid=0)
     m.run(uid=501)
     m.run(uid=502)
-    t.join(30)
+    t.join()
     evs = [x["parameters"]["event"] for x in result.get("r", [])[1:]]
     check(len(evs) == 1 and evs[0]["uid"] == 502, "502 sees only its own events: %s" % evs)
 finally:

@@ -68,7 +68,7 @@ def start_failing(d, args, wrapper=()):
     env = {k: v for k, v in os.environ.items()
            if k not in ("NOTIFY_SOCKET", "LISTEN_FDS", "STATE_DIRECTORY", "CACHE_DIRECTORY")}
     return subprocess.run(list(wrapper) + d.args() + args, capture_output=True, text=True,
-                          timeout=60, env=env)
+                          timeout=IDLE_TIMEOUT, env=env)
 
 
 def check_as_before(d, before, what):
@@ -152,7 +152,7 @@ try:
         with open(cover, "w"):
             pass
         stuck = ["strace", "-o", "/dev/null", "-e", "trace=bind",
-                 "-e", "inject=bind:delay_enter=2000000"]
+                 "-e", "inject=bind:delay_enter=5000000"]
         env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "LISTEN_FDS")}
         # LeakSanitizer cannot run under ptrace (an ASan build's greeterd here).
         env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
@@ -166,7 +166,7 @@ try:
                   "while the old set is in place")
             covered = os.path.join(d.pin_dir, "events")
             subprocess.run(["mount", "--bind", cover, covered], check=True)
-            _, err = p.communicate(timeout=60)
+            _, err = p.communicate(timeout=IDLE_TIMEOUT)
         finally:
             if p.poll() is None:
                 p.kill()

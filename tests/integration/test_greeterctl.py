@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
@@ -44,7 +43,7 @@ try:
     check(r.returncode == 0 and ("tracepoint" in r.stdout or "kprobe" in r.stdout), "status shows the attach mode")
 
     t = tail("-n", "1", "--json", "-u", "501")
-    time.sleep(0.5)
+    d.wait_watchers(1)
     m.run(uid=501)
     out, err = t.communicate(timeout=20)
     lines = out.decode().splitlines()
@@ -57,8 +56,9 @@ try:
     evil = os.path.join(evil_dir, "\x1b[31mevil")
     shutil.copy("/bin/sh", evil)
     os.chmod(evil, 0o755)
+    d.wait_watchers(0)
     t = tail("-n", "1", "--comm", "\x1b[31mevil")
-    time.sleep(0.5)
+    d.wait_watchers(1)
     subprocess.run([evil, "-c", "exec " + m.path], check=True)
     out, err = t.communicate(timeout=20)
     check(b"\x1b" not in out, "no raw escape byte reaches the terminal")
@@ -66,23 +66,39 @@ try:
 
     # Tail across a clean restart and a kill -9, execs going on all the time.
     # stdout to a file: a pipe nobody reads would fill up and stall the tail.
+    d.wait_watchers(0)
     tail_out = open(os.path.join(d.tmp, "tail.json"), "w+b")
     t = subprocess.Popen([GREETERCTL, "--socket", d.socket, "tail", "--json", "--comm", "bash"],
                          stdout=tail_out, stderr=subprocess.PIPE)
-    time.sleep(0.5)
-    loop = subprocess.Popen(["bash", "-c", "while :; do %s; sleep 0.005; done" % m.path])
-    time.sleep(1)
+    d.wait_watchers(1)
+
+    def shown():
+        tail_out.flush()
+        with open(tail_out.name, "rb") as f:
+            lines = f.read().decode().split("\n")[:-1]  # whole lines only
+        return [json.loads(x)["seq"] for x in lines if json.loads(x).get("filename") == m.path]
+
+    def more_shown(k):
+        """Until tail has shown k more of the loop's events."""
+        n = len(shown())
+        drive_until(lambda: len(shown()) >= n + k, "tail shows %d more events" % k)
+
+    load = ExecLoad(m.path)
+    more_shown(10)
     d.stop()
-    time.sleep(0.5)
     d.start()
-    time.sleep(1)
+    more_shown(10)
     d.kill9()
-    time.sleep(0.5)
     d.start()
-    time.sleep(1)
-    loop.terminate()
-    loop.wait()
-    time.sleep(1)
+    more_shown(10)
+    load.stop()
+
+    # Every event greeterd printed from tail's first on reaches tail.
+    def caught_up():
+        got = shown()
+        truth = {e["seq"] for e in m.mine(d.all_events())}
+        return got and not {s for s in truth if s >= got[0]} - set(got)
+    wait_for(caught_up, IDLE_TIMEOUT)
     t.terminate()
     _, err = t.communicate(timeout=20)
     check(t.returncode == 0, "tail exits 0 on SIGTERM (%s)" % t.returncode)

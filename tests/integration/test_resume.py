@@ -18,7 +18,6 @@ def execs(path, n):
 
 def resume(d, after, stream, want):
     w = d.varlink()
-    w.sock.settimeout(10)
     first = w.call("io.greeter.WatchEvents", {"after_seq": after, "stream": stream}, more=True)
     got, dropped = [], first["parameters"].get("dropped", 0)
     try:

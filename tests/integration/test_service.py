@@ -8,7 +8,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
@@ -21,7 +20,7 @@ try:
     ns_path = os.path.join(d.tmp, "notify")
     ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     ns.bind(ns_path)
-    ns.settimeout(20)
+    ns.settimeout(IDLE_TIMEOUT)
     env = dict(os.environ, NOTIFY_SOCKET=ns_path, WATCHDOG_USEC="400000")
     env.pop("LISTEN_FDS", None)
     log = open(os.path.join(d.tmp, "notify.log"), "w")
@@ -33,10 +32,9 @@ try:
     r = Varlink(d.socket).call("io.greeter.GetStatus")
     check("parameters" in r, "at READY=1 the API already answers")
     check(os.path.exists(os.path.join(d.pin_dir, "link_sched_exec")), "at READY=1 the links are pinned")
-    t0 = time.time()
     pings = 0
     status = None
-    while time.time() - t0 < 1.5:
+    while pings < 2:
         try:
             x = ns.recv(4096).decode()
         except socket.timeout:
@@ -48,9 +46,9 @@ try:
     status = status or next((x for x in msgs if "STATUS=" in x), None)
     check(status is not None and "Attached (" in status and "message(s)" in status,
           "STATUS line readable: %r" % status)
-    check(pings >= 2, "watchdog pinged %d times in 1.5 s with WatchdogSec=0.4s" % pings)
+    check(pings >= 2, "watchdog pinged %d times with WatchdogSec=0.4s" % pings)
     p.terminate()
-    rc = p.wait(20)
+    rc = p.wait(IDLE_TIMEOUT)
     rest = []
     ns.settimeout(0.5)
     try:
@@ -70,10 +68,10 @@ try:
         sa = subprocess.Popen(["systemd-socket-activate", "-l", sa_sock] + args,
                               stdout=subprocess.DEVNULL, stderr=open(os.path.join(d.tmp, "sa.log"), "w"))
         check(wait_for(lambda: os.path.exists(sa_sock)), "socket created by the activator")
-        r = Varlink(sa_sock, timeout=30).call("io.greeter.GetStatus")
+        r = Varlink(sa_sock, timeout=IDLE_TIMEOUT).call("io.greeter.GetStatus")
         check("parameters" in r, "first client served by the socket-activated daemon")
         sa.terminate()
-        sa.wait(20)
+        sa.wait(IDLE_TIMEOUT)
         check("serving on the socket passed by the service manager" in open(os.path.join(d.tmp, "sa.log")).read(),
               "greeterd used the passed socket")
     else:
@@ -102,13 +100,13 @@ try:
     check(wait_for(lambda: "parameters" in Varlink(ls_path).call("io.greeter.GetStatus")),
           "daemon serves the held socket")
     p1.terminate()
-    p1.wait(20)
-    c = Varlink(ls_path, timeout=30)  # no daemon now: the connection waits in the backlog
+    p1.wait(IDLE_TIMEOUT)
+    c = Varlink(ls_path, timeout=IDLE_TIMEOUT)  # no daemon now: the connection waits in the backlog
     c.send({"method": "io.greeter.GetMessage", "parameters": {"uid": 501}})
     p2 = start_with_fd()
     r = c.recv()
     check(r.get("parameters", {}).get("uid") == 501, "client connected during the restart is served after it")
     p2.terminate()
-    p2.wait(20)
+    p2.wait(IDLE_TIMEOUT)
 finally:
     d.cleanup()

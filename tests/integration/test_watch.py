@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -66,42 +65,18 @@ try:
     stalled = d.varlink()
     stalled.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     stalled.call("io.greeter.WatchEvents", {"comm": "bash"}, more=True)
-    live = d.varlink()
-    # A loaded machine (ASan, a chroot beside other suites) may keep a
-    # reply from coming for seconds; a loss would say "dropped".
-    live.sock.settimeout(60)
-    live.call("io.greeter.WatchEvents", {"comm": "bash"}, more=True)
-    seen = []
-    why = []
-
-    def reader():
-        while True:
-            try:
-                r = live.recv()
-            except Exception as e:
-                why.append("reading stopped: %r" % e)
-                return
-            if r["parameters"].get("dropped"):
-                why.append("told of %d dropped" % r["parameters"]["dropped"])
-            ev = r["parameters"].get("event")
-            if ev and ev["filename"] == m.path:
-                seen.append(ev["seq"])
-                if len(seen) == STORM:
-                    return
-
-    t = threading.Thread(target=reader)
-    t.start()
+    live = Watch(d.socket, {"comm": "bash"}, keep=lambda e: e["filename"] == m.path)
     for done in range(CHUNK, STORM + 1, CHUNK):
         subprocess.run(["bash", "-c", "for i in $(seq %d); do %s; done" % (CHUNK, m.path)], check=True)
-        wait_for(lambda: len(seen) >= done or why, 60)
-        if why:
+        live.wait(lambda w: len(w.events) >= done or w.dropped, "the live watcher reads the storm")
+        if live.dropped:
             break
-    t.join(60)
-    check(len(seen) == STORM, "the live watcher got all %d events while the other stalled (%d%s)"
-          % (STORM, len(seen), "; " + ", ".join(why) if why else ""))
-    check(seen == sorted(seen), "in sequence order")
+    check(len(live.events) == STORM and live.dropped == 0,
+          "the live watcher got all %d events while the other stalled (%d, told of %d dropped)"
+          % (STORM, len(live.events), live.dropped))
+    check(live.seqs() == sorted(live.seqs()), "in sequence order")
     # Now the stalled one reads: it lost events, and is told how many.
-    stalled.sock.settimeout(5)
+    stalled.sock.settimeout(30)
     dropped = 0
     got = 0
     try:
@@ -127,34 +102,20 @@ try:
     d.stop()
     d.extra = []
     d.start()
-    w = d.varlink()
-    w.call("io.greeter.WatchEvents", {"comm": "bash"}, more=True)
-    seen, dropped = [], [0]
-
-    def backlog_reader():
-        while len(seen) < 1500:
-            try:
-                r = w.recv()
-            except Exception:
-                return
-            dropped[0] += r["parameters"].get("dropped", 0)
-            ev = r["parameters"].get("event")
-            if ev and ev["filename"] == m.path:
-                seen.append(ev["seq"])
-
-    t = threading.Thread(target=backlog_reader)
-    t.start()
+    w = Watch(d.socket, {"comm": "bash"}, keep=lambda e: e["filename"] == m.path)
     os.kill(d.proc.pid, signal.SIGSTOP)
     try:
         subprocess.run(["bash", "-c", "for i in $(seq 1500); do %s; done" % m.path], check=True)
     finally:
         os.kill(d.proc.pid, signal.SIGCONT)
     t0 = time.time()
-    t.join(30)
-    check(len(seen) == 1500 and dropped[0] == 0,
+    # The reader waits for greeterd however long the storm took; after it
+    # resumes, for as long as events keep coming.
+    w.wait(lambda w: len(w.events) >= 1500 or w.dropped, "the backlog after greeterd's stall")
+    check(len(w.events) == 1500 and w.dropped == 0,
           "after greeterd's stall the watcher got all 1500 events, none dropped "
-          "(%d, %d dropped, %.1f s after resuming)" % (len(seen), dropped[0], time.time() - t0))
-    check(seen == sorted(seen), "in sequence order")
+          "(%d, %d dropped, %.1f s after resuming)" % (len(w.events), w.dropped, time.time() - t0))
+    check(w.seqs() == sorted(w.seqs()), "in sequence order")
     w.close()
 finally:
     d.cleanup()

@@ -62,7 +62,7 @@ refused() { # label links options...
 	# The probes' tiny programs and maps go with their last file
 	# descriptor; give the kernel a moment all the same.
 	i=0
-	while [ $i -lt 30 ]; do
+	while [ $i -lt 300 ]; do
 		np=$(new_ids "$pb" "$(ids prog)") nl=$(new_ids "$lb" "$(ids link)") nm=$(new_ids "$mb" "$(ids map)")
 		[ -z "$np$nl$nm" ] && break
 		sleep 0.1

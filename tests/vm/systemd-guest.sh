@@ -152,7 +152,7 @@ echo "$st"
 check "auto attach mode chose kprobe" grep -q '"attach_mode":"kprobe"' <<<"$st"
 # Written right after READY=1, in CacheDirectory=.
 check "kernel type cache written to /var/cache/greeter" eval \
-	'for i in $(seq 50); do ls /var/cache/greeter/vmlinux-*.btf >/dev/null 2>&1 && break; sleep 0.1; done; ls /var/cache/greeter/vmlinux-*.btf'
+	'for i in $(seq 600); do ls /var/cache/greeter/vmlinux-*.btf >/dev/null 2>&1 && break; sleep 0.1; done; ls /var/cache/greeter/vmlinux-*.btf'
 check "pins in $PIN_DIR" eval 'ls "$PIN_DIR" | grep -q "^link_"'
 check "greeterctl set 501 \"Hi user 501!\"" ctl set 501 "Hi user 501!"
 check "a program run as UID 501 (setpriv --reuid 501)" as_501
@@ -172,10 +172,11 @@ unit_events() { timeout 4 greeterctl tail --after 0 --unit "$1" --json 2>/dev/nu
 # The first of those lines of our program's execs that holds $1.
 marker_event() { grep -F "\"filename\":\"$argv_marker\"" | grep -F -- "$1" | head -1; }
 has() { grep -qF -- "$1" <<<"$2"; } # string, text
-# The event of our program's exec in unit $1 holding $2, once it came (5 tries).
+# The event of our program's exec in unit $1 holding $2, once it came (for
+# up to a minute: a deadline for something that should happen, not a time).
 wait_event() {
 	local ev
-	for _ in 1 2 3 4 5; do
+	for _ in $(seq 12); do
 		ev=$(unit_events "$1" | marker_event "$2")
 		[ -n "$ev" ] && break
 		sleep 1
@@ -206,7 +207,7 @@ check "greeterctl tail: the unit, and the arguments quoted" eval \
 
 check "systemd-run --scope --unit=gvm-scope (a scope, as a login session has)" \
 	systemd-run --quiet --scope --unit=gvm-scope "$argv_marker" scope-run "x y"
-ev=$(unit_events gvm-scope.scope | marker_event '"scope-run"')
+ev=$(wait_event gvm-scope.scope '"scope-run"')
 echo "$ev"
 check "the scope's exec has unit gvm-scope.scope" has '"unit":"gvm-scope.scope"' "$ev"
 check "its arguments arrive exactly" has "\"args\":[\"$argv_marker\",\"scope-run\",\"x y\"]" "$ev"
