@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 . tests/lib/build.sh
 
 if [ "$(id -u)" != 0 ]; then
-	echo "demo.sh: needs root (it loads BPF programs): sudo $0" >&2
+	echo "demo.sh: needs root (it loads BPF programs): run it as root (su -, or sudo $0)" >&2
 	exit 2
 fi
 greeter_install_deps $GREETER_BUILD_DEPS

@@ -4,24 +4,33 @@
 # build that ships, and the one the vm, newcomer and interop suites use) and
 # build-asan/ with clang under ASan+UBSan, so that both compilers build
 # everything with -Werror. Needs root: the integration tests load real BPF
-# programs. GREETER_TEST_NO_SUITES="vm ..." leaves those suites out.
-# Last lines: "N skipped (...)", then "N passed, N failed"; the exit status
-# is non-zero when anything failed.
+# programs. GREETER_TEST_NO_SUITES="vm ..." leaves those suites out;
+# GREETER_TEST_SUITES="unit client ..." runs only those. GREETER_TEST_STRESS=1
+# runs the tests beside two CPU-bound processes, one per core: a machine
+# at a third of its speed, which every test must pass on.
+# Last lines: the time each suite took in each build, "N skipped (...)",
+# then "N passed, N failed"; the exit status is non-zero when anything
+# failed.
 set -uo pipefail
 cd "$(dirname "$0")"
 . tests/lib/deps.sh
 . tests/lib/build.sh
 
 if [ "$(id -u)" != 0 ]; then
-	echo "run-tests.sh: needs root (BPF programs are loaded): sudo $0" >&2
+	echo "run-tests.sh: needs root (BPF programs are loaded): run it as root (su -, or sudo $0)" >&2
 	exit 2
 fi
-greeter_install_test_deps || { echo "run-tests.sh: installing dependencies failed"; echo "0 passed, 1 failed"; exit 1; }
+# shellcheck disable=SC2086 # a list of suite names
+greeter_install_test_deps ${GREETER_TEST_SUITES:-} || { echo "run-tests.sh: installing dependencies failed"; echo "0 passed, 1 failed"; exit 1; }
 
 status=0
-no_suites=()
+T0=$(date +%s)
+suites=()
+for s in ${GREETER_TEST_SUITES:-}; do
+	suites+=(--suite "$s")
+done
 for s in ${GREETER_TEST_NO_SUITES:-}; do
-	no_suites+=(--no-suite "$s")
+	suites+=(--no-suite "$s")
 done
 
 echo "==> building build/ (gcc)"
@@ -30,16 +39,34 @@ echo "==> building build-asan/ (clang, ASan+UBSan)"
 greeter_build build-asan clang -Db_sanitize=address,undefined -Db_lundef=false || {
 	echo "ASan build failed"; echo "0 passed, 1 failed"; exit 1; }
 
+hogs=()
+stop_hogs() {
+	[ ${#hogs[@]} -gt 0 ] && kill "${hogs[@]}" 2>/dev/null
+	hogs=()
+}
+trap stop_hogs EXIT
+if [ "${GREETER_TEST_STRESS:-0}" = 1 ]; then
+	echo "==> GREETER_TEST_STRESS=1: two CPU-bound processes beside the tests"
+	for _ in 1 2; do
+		/bin/bash -c 'while :; do :; done' &
+		hogs+=($!)
+	done
+fi
+
+rm -f build/meson-logs/testlog.json build-asan/meson-logs/testlog.json
 echo "==> tests"
-meson test -C build --print-errorlogs --num-processes 2 "${no_suites[@]}" || status=1
+meson test -C build --print-errorlogs --num-processes 2 "${suites[@]}" || status=1
 echo "==> tests under ASan+UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	meson test -C build-asan --print-errorlogs --num-processes 2 --no-suite bench "${no_suites[@]}" || status=1
+	meson test -C build-asan --print-errorlogs --num-processes 2 --no-suite bench-smoke "${suites[@]}" || status=1
+stop_hogs
 
-python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json <<'PY'
+python3 - "$(($(date +%s) - T0))" build/meson-logs/testlog.json build-asan/meson-logs/testlog.json <<'PY'
 import json, sys
 passed = failed = skipped = 0
-for path in sys.argv[1:]:
+times = {}
+for path in sys.argv[2:]:
+    build = path.split("/")[0]
     try:
         lines = open(path).read().splitlines()
     except OSError:
@@ -47,15 +74,28 @@ for path in sys.argv[1:]:
         continue
     for line in lines:
         try:
-            r = json.loads(line).get("result")
+            t = json.loads(line)
+            r = t.get("result")
         except ValueError:
-            r = "UNREADABLE"
+            t, r = {}, "UNREADABLE"
         if r in ("OK", "EXPECTEDFAIL"):
             passed += 1
         elif r == "SKIP":
             skipped += 1
         else:
             failed += 1
+        # meson names a test "project:suite / name"; greeter's names also
+        # start with their suite.
+        name = t.get("name", "-")
+        suite = name.split(" / ")[0].split(":")[-1].split("+")[0] if " / " in name \
+            else name.split("-")[0]
+        n, secs = times.get((build, suite), (0, 0.0))
+        times[(build, suite)] = (n + 1, secs + t.get("duration", 0.0))
+# Where the time goes: the sum of each suite's test durations (tests of a
+# suite may run two at a time).
+for (build, suite), (n, secs) in sorted(times.items()):
+    print("time: %-10s %-12s %3d test(s) %7.1f s" % (build, suite, n, secs))
+print("time: run-tests.sh %d s in all" % int(sys.argv[1]))
 # The last line is what CI reads: "N passed, N failed".
 print("%d skipped (exit status 77: what this kernel or build cannot do)" % skipped)
 print("%d passed, %d failed" % (passed, failed))

@@ -9,18 +9,20 @@ GREETER_BUILD_DEPS="meson ninja-build pkg-config clang llvm bpftool libbpf-dev l
 zlib1g-dev libsystemd-dev libcjson-dev libcmocka-dev scdoc mandoc python3 util-linux
 bash-completion"
 # To test as well: gcc (CI builds with both compilers), valgrind, strace (a
-# start made to fail half-way), systemd's
-# tools, git (the newcomer suite lists the clone's files), and for the
-# suites that boot or enter other Debian releases (tests/vm/,
-# tests/newcomer/, tests/interop/) qemu under TCG, debootstrap and an ext4
-# image; for `greeterctl metrics` (tests/integration/test_metrics.py,
-# tests/client/test_metrics.py) the Prometheus client's parser for Debian's
-# /usr/bin/python3 and a real node_exporter (only run by the tests, on a port
-# of their own; Debian's package enables its own service, which starts where
-# systemd runs and policy-rc.d allows it). The sanitizer runtime of the
-# installed clang is added by greeter_install_test_deps.
-GREETER_TEST_DEPS="gcc valgrind strace systemd git qemu-system-x86 debootstrap e2fsprogs
-python3-prometheus-client prometheus-node-exporter"
+# start made to fail half-way), systemd's tools, git (the newcomer suite
+# lists the clone's files); for `greeterctl metrics`
+# (tests/integration/test_metrics.py, tests/client/test_metrics.py) the
+# Prometheus client's parser for Debian's /usr/bin/python3 and a real
+# node_exporter (only run by the tests, on a port of their own; Debian's
+# package enables its own service, which starts where systemd runs and
+# policy-rc.d allows it). The sanitizer runtime of the installed clang is
+# added by greeter_install_test_deps.
+GREETER_TEST_DEPS="gcc valgrind strace systemd git python3-prometheus-client
+prometheus-node-exporter"
+# For the suites that boot or enter other Debian releases (tests/vm/,
+# tests/newcomer/, tests/interop/): qemu under TCG, debootstrap and an ext4
+# image.
+GREETER_TEST_ROOT_DEPS="qemu-system-x86 debootstrap e2fsprogs"
 
 # The package with the sanitizer runtime of the clang that the `clang`
 # package installs (libclang-rt-14-dev on Debian 12, libclang-rt-19-dev on
@@ -62,12 +64,20 @@ greeter_install_deps() {
 	rm -f "$log"
 }
 
-# Installs what the whole test suite needs: the build packages, the test
-# packages and clang's sanitizer runtime (known once clang is chosen).
+# greeter_install_test_deps [SUITES...]: installs what the test suites need
+# (all of them when none is named): the build packages, the test packages
+# and clang's sanitizer runtime (known once clang is chosen); the packages
+# of the suites that use other Debian releases when one of those is named.
 greeter_install_test_deps() {
-	local rt
+	local rt roots=$GREETER_TEST_ROOT_DEPS s
+	if [ $# -gt 0 ]; then
+		roots=
+		for s in "$@"; do
+			case $s in vm | newcomer | interop) roots=$GREETER_TEST_ROOT_DEPS ;; esac
+		done
+	fi
 	# shellcheck disable=SC2086
-	greeter_install_deps $GREETER_BUILD_DEPS $GREETER_TEST_DEPS || return 1
+	greeter_install_deps $GREETER_BUILD_DEPS $GREETER_TEST_DEPS $roots || return 1
 	rt=$(greeter_clang_rt_package) || { apt-get update -qq && rt=$(greeter_clang_rt_package); } || {
 		echo "apt knows no sanitizer runtime for $(dpkg-query -W -f='${Depends}' clang 2>/dev/null | cut -d' ' -f1)" >&2
 		return 1
