@@ -1085,6 +1085,24 @@ def durable_run(b, g, res):
 
 # The report
 
+def hostile_run(b, res):
+    """(8) GetMessage latency of a user while hostile clients attack greeterd:
+    the scenario of tests/integration/test_hostile.py (which asserts that the
+    user is served and nothing grows without bound), run once here for its
+    figures: p50, p99 and max at rest and under attack."""
+    script = os.path.join(b.source, "tests", "integration", "test_hostile.py")
+    env = dict(os.environ, GREETERD=b.greeterd, PYTHONDONTWRITEBYTECODE="1")
+    r = subprocess.run([sys.executable, script], capture_output=True, text=True, env=env)
+    b.check(r.returncode == 0, "the hostile clients' scenario passed (%s)"
+            % (r.stdout.strip().splitlines() or ["no output"])[-1])
+    pat = r"# (GetMessage latency at rest|under attack)\b.*?(\d+) calls, p50 ([\d.]+) ms, " \
+          r"p99 ([\d.]+) ms, max ([\d.]+) ms"
+    for m in re.finditer(pat, r.stdout):
+        key = "rest" if m.group(1).startswith("GetMessage") else "attack"
+        res[key] = {"calls": int(m.group(2)), "p50_ms": float(m.group(3)),
+                    "p99_ms": float(m.group(4)), "max_ms": float(m.group(5))}
+
+
 def fmt(v, unit="", digits=None):
     if v is None:
         return "n/a"
@@ -1229,6 +1247,15 @@ def report(b, res):
                                        fmt(f["flood"].get("ops"), "", 0),
                                        max(f["execs"] - f.get("marker_min", 0),
                                            f.get("gaps", 0), f.get("dropped", 0))))
+    # (8)
+    for key, what in (("rest", "at rest"), ("attack", "under attack (1,000 connections, 100 MiB "
+                                            "without a NUL, slowloris, 20,000 pipelined calls, "
+                                            "a watcher that never reads in an exec storm)")):
+        x = res.get("hostile", {}).get(key)
+        if x:
+            text("(8) GetMessage of another user %s: p50, p99, max" % what,
+                 "%s, %s, %s" % (fmt(x["p50_ms"], " ms"), fmt(x["p99_ms"], " ms"),
+                                 fmt(x["max_ms"], " ms")))
     # (6)
     row("(6) VmRSS idle (after start)", rss(g["rss_idle_kib"]), rss(r["rss_kib"]),
         rss(t.get("rss_kib")), " MiB", ev=rss(e.get("rss_kib")))
@@ -1451,6 +1478,10 @@ def main():
             log("execsnoop")
             res["execsnoop"] = {}
             execsnoop_run(b, stats, res["execsnoop"])
+        if not args.smoke:
+            log("greeter: API latency under hostile clients")
+            res["hostile"] = {}
+            hostile_run(b, res["hostile"])
         log("greeter: record sizes")
         res["records"] = {}
         record_size_run(b, stats, res["records"])
