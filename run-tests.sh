@@ -12,6 +12,7 @@
 # then "N passed, N failed"; the exit status is non-zero when anything
 # failed.
 set -uo pipefail
+T0=$(date +%s)
 cd "$(dirname "$0")"
 . tests/lib/deps.sh
 . tests/lib/build.sh
@@ -24,7 +25,6 @@ fi
 greeter_install_test_deps ${GREETER_TEST_SUITES:-} || { echo "run-tests.sh: installing dependencies failed"; echo "0 passed, 1 failed"; exit 1; }
 
 status=0
-T0=$(date +%s)
 suites=()
 for s in ${GREETER_TEST_SUITES:-}; do
 	suites+=(--suite "$s")

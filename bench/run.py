@@ -1086,7 +1086,7 @@ def durable_run(b, g, res):
 # The report
 
 def hostile_run(b, res):
-    """(8) GetMessage latency of a user while hostile clients attack greeterd:
+    """(9) GetMessage latency of a user while hostile clients attack greeterd:
     the scenario of tests/integration/test_hostile.py (which asserts that the
     user is served and nothing grows without bound), run once here for its
     figures: p50, p99 and max at rest and under attack."""
@@ -1247,13 +1247,13 @@ def report(b, res):
                                        fmt(f["flood"].get("ops"), "", 0),
                                        max(f["execs"] - f.get("marker_min", 0),
                                            f.get("gaps", 0), f.get("dropped", 0))))
-    # (8)
+    # (9)
     for key, what in (("rest", "at rest"), ("attack", "under attack (1,000 connections, 100 MiB "
                                             "without a NUL, slowloris, 20,000 pipelined calls, "
                                             "a watcher that never reads in an exec storm)")):
         x = res.get("hostile", {}).get(key)
         if x:
-            text("(8) GetMessage of another user %s: p50, p99, max" % what,
+            text("(9) GetMessage of another user %s: p50, p99, max" % what,
                  "%s, %s, %s" % (fmt(x["p50_ms"], " ms"), fmt(x["p99_ms"], " ms"),
                                  fmt(x["max_ms"], " ms")))
     # (6)
