@@ -40,6 +40,7 @@ struct daemon {
 	struct daemon_options opt;
 	char state_dir_buf[PATH_MAX];
 	char cache_dir_buf[PATH_MAX];
+	int state_lock_fd; /* holds the lock that keeps a second greeterd out */
 	sd_event *loop;
 	struct pins pins;
 	struct messages messages;

@@ -21,6 +21,7 @@
 #include "btf_cache.h"
 #include "config.h"
 #include "daemon.h"
+#include "dir_lock.h"
 #include "dirs.h"
 #include "events.h"
 #include "heap_trim.h"
@@ -289,9 +290,12 @@ static void print_event(const struct greeter_event *e, void *userdata)
  * Messages after a reboot come from the snapshot and the change log; a
  * damaged file is moved aside and is not fatal. What could not be read
  * makes every change refused (load->refusal), so that nothing replaces it.
+ * The directory is locked first: a second greeterd on it would compact
+ * with its own, older copy of the messages. Fails only when it cannot be
+ * locked.
  */
-static void load_state(struct daemon *d, struct greeter_entries *entries,
-		       struct change_log_load *load)
+static int load_state(struct daemon *d, struct greeter_entries *entries,
+		      struct change_log_load *load)
 {
 	int r;
 
@@ -304,11 +308,16 @@ static void load_state(struct daemon *d, struct greeter_entries *entries,
 			 "--state-dir) and restart greeterd",
 			 d->opt.state_dir, strerror(-r));
 		log_error("%s", load->refusal);
-		return;
+		return 0;
 	}
+	r = dir_lock(d->opt.state_dir, "state directory", "--state-dir");
+	if (r < 0)
+		return r;
+	d->state_lock_fd = r;
 	change_log_load(d->opt.state_dir, entries, load);
 	if (*load->refusal)
 		log_error("%s", load->refusal);
+	return 0;
 }
 
 /* Said once attached: a kernel greeterd refuses gets its one sentence alone. */
@@ -414,7 +423,9 @@ static int run(struct daemon *d)
 
 	d->start_usec = now_usec(CLOCK_MONOTONIC);
 	d->start_realtime_usec = now_usec(CLOCK_REALTIME);
-	load_state(d, &initial, &load);
+	r = load_state(d, &initial, &load);
+	if (r < 0)
+		return r;
 
 	po.pin_dir = d->opt.pin_dir;
 	po.attach = d->opt.attach;
@@ -546,6 +557,7 @@ static const char *dir_from_env(const char *name, char *buf, size_t size, const 
 int main(int argc, char **argv)
 {
 	struct daemon d = {
+		.state_lock_fd = -1,
 		.opt = {
 			.pin_dir = GREETER_DEFAULT_PIN_DIR,
 			.attach = GREETER_ATTACH_AUTO,
@@ -575,6 +587,8 @@ int main(int argc, char **argv)
 	r = run(&d);
 	events_free(d.events);
 	pins_close(&d.pins);
+	if (d.state_lock_fd >= 0)
+		close(d.state_lock_fd);
 	sd_event_unref(d.loop);
 	if (r < 0) {
 		sd_notifyf(0, "STATUS=Failed: %s\nERRNO=%d", strerror(-r), -r);

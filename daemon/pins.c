@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "pins.h"
 #include "config_map.h"
+#include "dir_lock.h"
 #include "kernel_fs.h"
 #include "kernel_probe.h"
 #include "libbpf_log.h"
@@ -15,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -438,23 +438,11 @@ static __u64 new_stream_id(void)
 
 static int lock_dir(struct pins *p)
 {
-	p->dir_fd = open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (p->dir_fd < 0) {
-		int err = -errno;
+	int fd = dir_lock(p->dir, "pin directory", "--pin-dir");
 
-		log_error("cannot open pin directory %s: %s", p->dir, strerror(-err));
-		return err;
-	}
-	if (flock(p->dir_fd, LOCK_EX | LOCK_NB) < 0) {
-		int err = -errno;
-
-		if (err == -EWOULDBLOCK)
-			log_error("another greeterd is using %s; stop it first", p->dir);
-		else
-			log_error("cannot lock %s: %s", p->dir, strerror(-err));
-		close_fd(&p->dir_fd);
-		return err == -EWOULDBLOCK ? -EBUSY : err;
-	}
+	if (fd < 0)
+		return fd;
+	p->dir_fd = fd;
 	return 0;
 }
 
