@@ -28,6 +28,10 @@
 
 #define MAX_CONNECTIONS 4096
 #define MAX_CONNECTIONS_PER_UID 512
+/* Of MAX_CONNECTIONS, kept for root and the admin group. */
+#define RESERVED_CONNECTIONS 64
+/* The admin group's GID is looked up again at most this often. */
+#define ADMIN_GID_TTL_USEC (60 * 1000 * 1000)
 #define MAX_REQUEST_SIZE (64 * 1024)
 /* Root's calls may be larger: an ImportMessages of the map's 16,384 messages. */
 #define MAX_ROOT_REQUEST_SIZE (4 * 1024 * 1024)
@@ -86,6 +90,10 @@ struct api {
 	struct list_wait *list_head, **list_tail;
 	sd_event_source *list_source;
 	sd_event_source *list_timer;
+	/* The admin group's GID, looked up at admin_gid_usec (0: never). */
+	gid_t admin_gid;
+	bool admin_gid_found;
+	uint64_t admin_gid_usec;
 };
 
 struct list_wait {
@@ -169,21 +177,46 @@ static cJSON *reason(const char *text)
 
 /* Permissions */
 
+/*
+ * The name service may be slow (LDAP, sssd): a lookup on the event loop
+ * holds up every client, so its answer is kept for ADMIN_GID_TTL_USEC, not
+ * asked again for every connection and call.
+ */
+static bool admin_gid(struct api *a, gid_t *gid)
+{
+	uint64_t now = now_usec(CLOCK_MONOTONIC);
+
+	if (!a->admin_gid_usec || now - a->admin_gid_usec >= ADMIN_GID_TTL_USEC) {
+		const struct group *g = getgrnam(a->d->opt.admin_group);
+
+		a->admin_gid_found = g != NULL;
+		a->admin_gid = g ? g->gr_gid : 0;
+		a->admin_gid_usec = now ? now : 1;
+	}
+	*gid = a->admin_gid;
+	return a->admin_gid_found;
+}
+
 static bool is_admin(struct api *a, const struct varlink_peer *peer)
 {
-	const struct group *g;
+	gid_t gid;
 
 	if (peer->uid == 0)
 		return true;
-	g = getgrnam(a->d->opt.admin_group);
-	if (!g)
+	if (!admin_gid(a, &gid))
 		return false;
-	if (peer->gid == g->gr_gid)
+	if (peer->gid == gid)
 		return true;
 	for (size_t i = 0; i < peer->n_groups; i++)
-		if (peer->groups[i] == g->gr_gid)
+		if (peer->groups[i] == gid)
 			return true;
 	return false;
+}
+
+/* varlink_server's reserve of connections: root and the admin group. */
+static bool is_privileged(const struct varlink_peer *peer, void *userdata)
+{
+	return is_admin(userdata, peer);
 }
 
 /* Root edits any message; others only their own UID's, never the default. */
@@ -1048,6 +1081,8 @@ int daemon_api_start(struct daemon *d)
 		.n_methods = sizeof(methods) / sizeof(methods[0]),
 		.max_connections = MAX_CONNECTIONS,
 		.max_connections_per_uid = MAX_CONNECTIONS_PER_UID,
+		.reserved_connections = RESERVED_CONNECTIONS,
+		.is_privileged = is_privileged,
 		.max_message_size = MAX_REQUEST_SIZE,
 		.max_root_message_size = MAX_ROOT_REQUEST_SIZE,
 		.error_request_too_large = "io.greeter.RequestTooLarge",

@@ -995,7 +995,7 @@ static void conn_new(struct varlink_server *s, int fd)
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	struct varlink_peer peer;
-	size_t same_uid = 0;
+	size_t same_uid = 0, limit;
 	struct conn *c;
 	int r;
 
@@ -1005,24 +1005,25 @@ static void conn_new(struct varlink_server *s, int fd)
 		return;
 	}
 	peer = (struct varlink_peer){ .uid = cred.uid, .gid = cred.gid, .pid = cred.pid };
+	peer_groups(fd, &peer);
 	for (struct conn *i = s->conns; i; i = i->next)
 		if (i->peer.uid == peer.uid)
 			same_uid++;
-	if (s->n_conns >= s->o.max_connections) {
-		reject(s, fd, &peer, s->o.max_connections);
-		return;
-	}
-	if (same_uid >= s->o.max_connections_per_uid) {
-		reject(s, fd, &peer, s->o.max_connections_per_uid);
+	limit = s->o.max_connections;
+	if (!(s->o.is_privileged ? s->o.is_privileged(&peer, s->o.userdata) : peer.uid == 0))
+		limit -= s->o.reserved_connections < limit ? s->o.reserved_connections : 0;
+	if (s->n_conns >= limit || same_uid >= s->o.max_connections_per_uid) {
+		reject(s, fd, &peer, s->n_conns >= limit ? limit : s->o.max_connections_per_uid);
+		free(peer.groups);
 		return;
 	}
 
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		close(fd);
+		free(peer.groups);
 		return;
 	}
-	peer_groups(fd, &peer);
 	c->server = s;
 	c->fd = fd;
 	c->peer = peer;

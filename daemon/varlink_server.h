@@ -61,6 +61,14 @@ struct varlink_server_options {
 	void *userdata; /* passed to every handler */
 	size_t max_connections;
 	size_t max_connections_per_uid;
+	/*
+	 * Of max_connections, those only privileged peers may take: others are
+	 * refused once max_connections - reserved_connections are open, so that
+	 * no other user's connections leave root without a way in. Privileged:
+	 * is_privileged(peer, userdata), or UID 0 without it.
+	 */
+	size_t reserved_connections;
+	bool (*is_privileged)(const struct varlink_peer *peer, void *userdata);
 	size_t max_message_size; /* a request larger than this: error, then close */
 	size_t max_root_message_size; /* root's bound, when larger (bulk calls) */
 	/* Error names the server itself sends (e.g. "io.greeter.RequestTooLarge"). */

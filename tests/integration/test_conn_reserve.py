@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""No local user can lock root out: UIDs 501-508 each hold as many
+connections as greeterd lets them (512 per UID), filling all it serves to
+other users; root is still served (greeterctl set), and so is a member of
+the admin group, from the connections kept for them; a ninth user is
+refused with io.greeter.TooManyConnections naming the limit. Once the
+connections close, everyone is served again."""
+import json
+import os
+import resource
+import select
+import socket
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+from greeter_test import *  # noqa: E402,F403
+
+MAX = 4096       # MAX_CONNECTIONS in daemon/api.c
+PER_UID = 512    # MAX_CONNECTIONS_PER_UID
+RESERVED = 64    # RESERVED_CONNECTIONS
+USERS = range(501, 509)
+ADMIN_UID = 509
+OTHER_UID = 510
+GROUP = "greeter-test-reserve"
+GET = b'{"method":"io.greeter.GetMessage"}\0'
+
+
+def first_reply(s):
+    buf = b""
+    while b"\0" not in buf:
+        chunk = s.recv(4096)
+        if not chunk:
+            return None
+        buf += chunk
+    return json.loads(buf.split(b"\0")[0])
+
+
+def hold_main(path, n):
+    """As another user: n connections, each asked once; prints how many were
+    served and the errors of the others, then holds them until stdin closes."""
+    socks, served, errors = [], 0, {}
+    for _ in range(n):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(IDLE_TIMEOUT)
+        s.connect(path)
+        s.sendall(GET)
+        socks.append(s)
+    for s in socks:
+        r = first_reply(s)
+        if r and "error" not in r:
+            served += 1
+        else:
+            key = "%s limit=%s" % (r.get("error"), r.get("parameters", {}).get("limit")) if r else "closed"
+            errors[key] = errors.get(key, 0) + 1
+    print(json.dumps({"served": served, "errors": errors}), flush=True)
+    select.select([sys.stdin], [], [])
+
+
+if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "hold":
+    hold_main(sys.argv[2], int(sys.argv[3]))
+    sys.exit(0)
+
+require_root()
+ensure_bpffs()
+# Room for every connection in this process's children (setpriv keeps it).
+resource.setrlimit(resource.RLIMIT_NOFILE, (MAX + 1024, max(MAX + 1024,
+                                                            resource.getrlimit(resource.RLIMIT_NOFILE)[1])))
+subprocess.run(["groupdel", GROUP], capture_output=True)
+subprocess.run(["groupadd", GROUP], check=True)
+gid = int(subprocess.run(["getent", "group", GROUP], capture_output=True, text=True,
+                         check=True).stdout.split(":")[2])
+d = Daemon("reserve", extra=["--admin-group", GROUP])
+holders = []
+try:
+    d.start()
+    counts = {}
+    for uid in USERS:
+        p = subprocess.Popen(as_user(uid, uid, [], __file__, "hold", d.socket, PER_UID),
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        holders.append(p)
+        counts[uid] = json.loads(p.stdout.readline())
+    print("# %s" % counts)
+    served = sum(c["served"] for c in counts.values())
+    check(served == MAX - RESERVED, "other users hold %d connections: all but the %d kept "
+          "(%d)" % (MAX - RESERVED, RESERVED, served))
+    check(all(c["served"] == PER_UID for uid, c in counts.items() if uid != USERS[-1]),
+          "each of the first 7 users was served its %d" % PER_UID)
+    check(counts[USERS[-1]]["errors"] == {"io.greeter.TooManyConnections limit=%d" % (MAX - RESERVED):
+                                          PER_UID - (MAX - RESERVED - 7 * PER_UID)},
+          "the rest refused with io.greeter.TooManyConnections, limit %d: %s"
+          % (MAX - RESERVED, counts[USERS[-1]]["errors"]))
+
+    r = subprocess.run([GREETERCTL, "--socket", d.socket, "set", "0", "hi"], capture_output=True,
+                       text=True, timeout=IDLE_TIMEOUT)
+    check(r.returncode == 0, "root is served: greeterctl set 0 hi (%d: %s)" % (r.returncode, r.stderr.strip()))
+    r = call_as(ADMIN_UID, ADMIN_UID, [gid], d.socket, "io.greeter.GetMessage")[0]
+    check(r.get("parameters", {}).get("uid") == ADMIN_UID, "a member of the admin group is served: %s" % r)
+    r = call_as(OTHER_UID, OTHER_UID, [], d.socket, "io.greeter.GetMessage")[0]
+    check(r.get("error") == "io.greeter.TooManyConnections"
+          and r.get("parameters", {}).get("limit") == MAX - RESERVED,
+          "another user is refused, limit %d: %s" % (MAX - RESERVED, r))
+
+    for p in holders:
+        p.stdin.close()
+        p.wait()
+    holders = []
+    ok = wait_for(lambda: "error" not in call_as(OTHER_UID, OTHER_UID, [], d.socket,
+                                                  "io.greeter.GetMessage")[0])
+    check(ok, "once they closed, another user is served again")
+finally:
+    for p in holders:
+        p.kill()
+        p.wait()
+    d.cleanup()
+    subprocess.run(["groupdel", GROUP], capture_output=True)
