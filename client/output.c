@@ -4,6 +4,8 @@
  * and greeterd's errors in words.
  */
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +103,31 @@ void print_escaped_padded(FILE *f, const char *s, int width)
 	free(e);
 }
 
+/*
+ * JSON allows C1 controls and the bidirectional controls (U+202E reorders
+ * the rest of a terminal line) raw inside strings: written as \uXXXX,
+ * as the human form escapes them. Outside strings JSON is ASCII, so any
+ * such character met belongs to a string.
+ */
+static void put_json_text(const char *text)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t len = strlen(text);
+
+	for (size_t i = 0; i < len;) {
+		uint32_t cp;
+		size_t n = s[i] < 0x80 ? 0 : greeter_utf8_decode(s + i, len - i, &cp);
+
+		if (n && greeter_needs_u_escape(cp)) {
+			printf("\\u%04x", (unsigned)cp);
+			i += n;
+		} else {
+			putchar(s[i++]);
+		}
+	}
+	putchar('\n');
+}
+
 int print_json(const cJSON *params)
 {
 	/* One line: easy for jq and line-oriented tools alike. */
@@ -110,7 +137,7 @@ int print_json(const cJSON *params)
 		fprintf(stderr, "greeterctl: out of memory\n");
 		return EXIT_DAEMON;
 	}
-	puts(text);
+	put_json_text(text);
 	cJSON_free(text);
 	return EXIT_OK;
 }

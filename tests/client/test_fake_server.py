@@ -246,6 +246,8 @@ def main():
         t.check(r.stdout.count(b"\n") == 1 and r.stdout.endswith(b"\n"),
                 "tail -n 1 --json: one line", r.stdout)
         t.check(ESC not in r.stdout, "tail --json: no raw ESC", r.stdout)
+        t.check("\u202e".encode() not in r.stdout and b"\\u202e" in r.stdout,
+                "tail --json: the bidi override escaped (\\u202e), not raw", r.stdout)
         try:
             ev = json.loads(r.stdout)
             t.check(ev == event(6, comm=EVIL_COMM, filename=EVIL_FILE, message="Hi \u202eevil",
