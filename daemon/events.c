@@ -469,25 +469,40 @@ const char *events_source_name(unsigned source)
 	return source == GREETER_SOURCE_DEFAULT ? "default" : "builtin";
 }
 
+/* message= is always in double quotes: the rule of the arguments, quoted. */
+static void format_quoted(char *out, size_t size, const char *s)
+{
+	char text[GREETER_ARGS_TEXT_SIZE(GREETER_MESSAGE_SIZE)];
+
+	greeter_args_text(text, sizeof(text), s, 1);
+	/* Unquoted, it holds no quote and no space: quotes around it change nothing. */
+	snprintf(out, size, text[0] == '"' ? "%s" : "\"%s\"", text);
+}
+
+/*
+ * Every string a client or the kernel chose (comm, file, message, unit,
+ * arguments) is escaped and quoted as the arguments are (common/args_text.h),
+ * so that no value can produce another field: a comm "c uid=0" is
+ * comm="c uid=0".
+ */
 void events_format_line(const struct greeter_event *e, char *out, size_t size)
 {
-	char comm[GREETER_ESCAPED_SIZE(GREETER_COMM_SIZE)];
-	char file[GREETER_ESCAPED_SIZE(GREETER_FILENAME_SIZE)];
-	char msg[GREETER_ESCAPED_SIZE(GREETER_MESSAGE_SIZE)];
+	char comm[GREETER_ARGS_TEXT_SIZE(GREETER_COMM_SIZE)];
+	char file[GREETER_ARGS_TEXT_SIZE(GREETER_FILENAME_SIZE)];
+	char msg[GREETER_ARGS_TEXT_SIZE(GREETER_MESSAGE_SIZE) + 2];
 	char unit[GREETER_ARGS_TEXT_SIZE(GREETER_UNIT_SIZE)];
 	char args[GREETER_ARGS_TEXT_SIZE(GREETER_ARGS_SIZE)];
 	bool have_args = e->flags & GREETER_EVENT_ARGS;
 
-	greeter_escape(comm, sizeof(comm), e->comm, sizeof(e->comm));
-	greeter_escape(file, sizeof(file), e->filename, sizeof(e->filename));
-	greeter_escape(msg, sizeof(msg), e->message, sizeof(e->message));
-	/* Quoted as an argument is: "" when none, and a name with a space splits not. */
+	greeter_args_text(comm, sizeof(comm), e->comm, 1);
+	greeter_args_text(file, sizeof(file), e->filename, 1);
+	format_quoted(msg, sizeof(msg), e->message);
 	greeter_args_text(unit, sizeof(unit), e->unit, 1);
 	if (have_args)
 		greeter_args_text(args, sizeof(args), e->args, e->args_count);
 	/* The arguments last: they hold spaces. */
 	snprintf(out, size,
-		 "seq=%llu pid=%u ppid=%u uid=%u comm=%s file=%s message=\"%s\"%s unit=%s%s%s%s",
+		 "seq=%llu pid=%u ppid=%u uid=%u comm=%s file=%s message=%s%s unit=%s%s%s%s",
 		 (unsigned long long)e->seq, e->pid, e->ppid, e->uid, comm, file, msg,
 		 (e->flags & GREETER_EVENT_FAILED) ? " failed" : "", unit,
 		 (e->flags & GREETER_EVENT_ARGS_TRUNCATED) ? " args_truncated" : "",

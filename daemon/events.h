@@ -90,8 +90,9 @@ uint64_t events_window_find_after(const struct events *ev, uint64_t after_seq);
 const char *events_source_name(unsigned source);
 
 /*
- * One event as a line of text for --print-events; strings escaped, the
- * arguments as args_text.h writes them, last. EVENTS_LINE_SIZE holds any.
+ * One event as a line of text for --print-events: key=value fields, every
+ * string escaped and quoted as args_text.h writes the arguments (message
+ * always in quotes), the arguments last. EVENTS_LINE_SIZE holds any.
  */
 #define EVENTS_LINE_SIZE 8192
 void events_format_line(const struct greeter_event *e, char *out, size_t size);

@@ -88,7 +88,10 @@ class Varlink:
             msg["parameters"] = params
         if more:
             msg["more"] = True
-        self.send(msg)
+        try:
+            self.send(msg)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # a connection greeterd refused: its reason waits to be read
         return self.recv()
 
     def close(self):
@@ -231,9 +234,10 @@ class Daemon:
 # The unit and the arguments are quoted as common/args_text.h says: a word
 # that is empty, or holds a space or a double quote, in double quotes.
 ARG_RE = r'"(?:[^"\\]|\\.)*"|[^ "]+'
+# Every string is quoted so (message= always): no value can forge a field.
 EVENT_RE = re.compile(
-    r'^seq=(\d+) pid=(\d+) ppid=(\d+) uid=(\d+) comm=(.*) file=(.*) message="(.*)"( failed)?'
-    r' unit=(%s)( args_truncated)?(?: args=(.*))?$' % ARG_RE)
+    r'^seq=(\d+) pid=(\d+) ppid=(\d+) uid=(\d+) comm=(%s) file=(%s) message=("(?:[^"\\]|\\.)*")'
+    r'( failed)? unit=(%s)( args_truncated)?(?: args=(.*))?$' % (ARG_RE, ARG_RE, ARG_RE))
 # Lines of builds before ABI 3: no unit, no arguments.
 EVENT_RE_OLD = re.compile(
     r'^seq=(\d+) pid=(\d+) ppid=(\d+) uid=(\d+) comm=(.*) file=(.*) message="(.*)"( failed)?()()()$')
@@ -252,12 +256,17 @@ def split_args_text(text):
 
 
 def parse_event_line(line):
-    m = EVENT_RE.match(line.rstrip("\n")) or EVENT_RE_OLD.match(line.rstrip("\n"))
+    m = EVENT_RE.match(line.rstrip("\n"))
     if not m:
-        return None
+        m = EVENT_RE_OLD.match(line.rstrip("\n"))
+        if not m:
+            return None
+        text = lambda g: m.group(g)  # noqa: E731 (older builds: not quoted)
+    else:
+        text = lambda g: split_args_text(m.group(g))[0]  # noqa: E731
     return {"seq": int(m.group(1)), "pid": int(m.group(2)), "ppid": int(m.group(3)),
-            "uid": int(m.group(4)), "comm": m.group(5), "filename": m.group(6),
-            "message": m.group(7), "failed": bool(m.group(8)),
+            "uid": int(m.group(4)), "comm": text(5), "filename": text(6),
+            "message": text(7), "failed": bool(m.group(8)),
             "unit": None if not m.group(9) else split_args_text(m.group(9))[0]
             if m.group(9) != '""' else "",
             "args_truncated": bool(m.group(10)),
