@@ -498,17 +498,8 @@ int ctl_call_raw(const struct ctl_options *o, const char *what, const char *meth
 		return r;
 	}
 	r = varlink_client_call(c, method, params, 0);
-	/*
-	 * A greeterd that refuses the connection (TooManyConnections) says so
-	 * first, then closes: the call may not have gone out, but the reason
-	 * is there to read, and is what the user needs to hear.
-	 */
-	if (r >= 0 || r == -EPIPE || r == -ECONNRESET) {
-		int rr = varlink_client_read_reply(c, CALL_TIMEOUT_MS, reply, error, &continues);
-
-		if (r >= 0 || rr >= 0)
-			r = rr;
-	}
+	if (r >= 0)
+		r = varlink_client_read_reply(c, CALL_TIMEOUT_MS, reply, error, &continues);
 	varlink_client_free(c);
 	if (r < 0) {
 		cJSON_Delete(*reply);

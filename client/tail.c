@@ -192,8 +192,7 @@ static int watch(struct tail *t, struct varlink_client *c)
 		return EXIT_DAEMON;
 	}
 	r = varlink_client_call(c, "io.greeter.WatchEvents", params, VARLINK_CALL_MORE);
-	/* A refusal (TooManyConnections) comes before the close: read it first. */
-	if (r < 0 && r != -EPIPE && r != -ECONNRESET)
+	if (r < 0)
 		return is_lost(r) ? TAIL_LOST : ctl_transport_error("cannot follow events", r);
 
 	while (!stop_requested) {

@@ -152,6 +152,12 @@ int varlink_client_call(struct varlink_client *c, const char *method, cJSON *par
 	if (r < 0)
 		/* Half a message on the wire cannot be taken back. */
 		varlink_outbuf_consume(&c->out, varlink_outbuf_pending(&c->out));
+	/*
+	 * A server that refuses the connection (too many) says why, then
+	 * closes: the reason is there to read, and is what the caller needs.
+	 */
+	if ((r == -EPIPE || r == -ECONNRESET) && !(flags & VARLINK_CALL_ONEWAY))
+		return 0;
 	return r;
 }
 

@@ -24,7 +24,10 @@ int varlink_client_connect(struct varlink_client **out, const char *path);
 /*
  * Send a call. parameters is taken (NULL means {}). flags: VARLINK_CALL_MORE
  * or VARLINK_CALL_ONEWAY, not both. Returns 0, -EINVAL, -ETIMEDOUT (the
- * server took nothing for 30 s), -ECONNRESET/-EPIPE, -ENOMEM.
+ * server took nothing for 30 s), -ENOMEM. A connection the server closed
+ * returns 0 all the same (-ECONNRESET/-EPIPE for a oneway call): its
+ * refusal, if it sent one, or -ECONNRESET is what the next
+ * varlink_client_read_reply() returns.
  */
 int varlink_client_call(struct varlink_client *c, const char *method, cJSON *parameters,
 			unsigned flags);
