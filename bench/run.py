@@ -69,6 +69,7 @@ class Bench:
             self.rounds = 1                       # of the in-kernel cost
             self.starts = 1                       # start-up repetitions
             self.watchers = [1, 4]
+            self.idle_watchers = [0, 8]
             self.storm_s, self.stop_s = 2.5, 1.0  # storm length, SIGSTOP length
             self.api = {"set1": 50, "set32": (4, 10), "get1": 200, "get32": (4, 50),
                         "idle": 20, "idle_get": 100, "durable_many": 300,
@@ -79,6 +80,7 @@ class Bench:
             self.rounds = 3
             self.starts = 5
             self.watchers = [1, 16, 64]
+            self.idle_watchers = [0, 64, 512]
             self.storm_s, self.stop_s = 9.0, 5.0
             self.api = {"set1": 1000, "set32": (32, 100), "get1": 20000, "get32": (32, 500),
                         "idle": 1000, "idle_get": 5000, "nofile_probe": 2000,
@@ -982,6 +984,10 @@ def greeter_run(b, stats, res):
                 % (method, conns, idle, p.stdout.strip(), p.stderr.strip()))
     res["api"] = api
 
+    # (10) CPU per event beside idle watchers of another user.
+    log("greeter: idle watchers of another user")
+    res["idle_watchers"] = idle_watchers_run(b, g)
+
     # (6) Memory after all that, once settled: greeterd gives freed heap
     # back every 2 s (daemon/heap_trim.c).
     time.sleep(3)
@@ -1081,6 +1087,50 @@ def durable_run(b, g, res):
     g.stop()
     g.remove_pins()
     res["durable"] = d
+
+
+# As another user: N WatchEvents streams, read up to their first reply
+# only, held until standard input closes.
+IDLE_WATCHERS_PY = r'''
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[2])):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sys.argv[1])
+    s.sendall(b'{"method":"io.greeter.WatchEvents","parameters":{},"more":true}\0')
+    while b"\0" not in s.recv(4096):
+        pass
+    socks.append(s)
+print("ready", flush=True)
+sys.stdin.read()
+'''
+
+
+def idle_watchers_run(b, g):
+    """(10) greeterd's CPU per 1,000 events (root's execs, at the maximum
+    rate) while n watchers of another user (nobody) wait for their own
+    events and never get one: what they cost is what their filter costs."""
+    out = {}
+    for n in b.idle_watchers:
+        p = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                              sys.executable, "-c", IDLE_WATCHERS_PY, g.socket, str(n)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        b.cleanups.append(lambda p=p: stop_proc(p))
+        if p.stdout.readline().strip() != "ready":
+            raise RuntimeError("the idle watchers did not start")
+        cpu0, st0 = proc_cpu(g.p.pid), g.counters()
+        loadgen(b, n=b.n2, workers=2)
+        # Until greeterd has read them all.
+        deadline = time.monotonic() + 30
+        while g.counters()["received"] - st0["received"] < b.n2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        cpu1, st1 = proc_cpu(g.p.pid), g.counters()
+        received = st1["received"] - st0["received"]
+        out[n] = {"received": received,
+                  "cpu_ms_per_1000": (cpu1[1] - cpu0[1]) / 1e6 / (received / 1000)}
+        p.stdin.close()
+        p.wait(timeout=30)
+    return out
 
 
 # The report
@@ -1247,6 +1297,12 @@ def report(b, res):
                                        fmt(f["flood"].get("ops"), "", 0),
                                        max(f["execs"] - f.get("marker_min", 0),
                                            f.get("gaps", 0), f.get("dropped", 0))))
+    # (10)
+    iw = g.get("idle_watchers", {})
+    if iw:
+        text("(10) greeterd CPU per 1,000 events beside %s idle watchers of another user"
+             % "/".join(str(n) for n in iw),
+             " / ".join(fmt(iw[n]["cpu_ms_per_1000"], " ms") for n in iw))
     # (9)
     for key, what in (("rest", "at rest"), ("attack", "under attack (1,000 connections, 100 MiB "
                                             "without a NUL, slowloris, 20,000 pipelined calls, "

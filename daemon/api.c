@@ -25,6 +25,7 @@
 #include "utf8.h"
 #include "validate.h"
 #include "varlink_server.h"
+#include "watchers.h"
 
 #define MAX_CONNECTIONS 4096
 #define MAX_CONNECTIONS_PER_UID 512
@@ -35,10 +36,9 @@
 #define MAX_REQUEST_SIZE (64 * 1024)
 /* Root's calls may be larger: an ImportMessages of the map's 16,384 messages. */
 #define MAX_ROOT_REQUEST_SIZE (4 * 1024 * 1024)
-/* A watcher's socket may hold this much; the rest waits in the ring for it. */
-#define WATCH_OUTPUT_HIGH (64 * 1024)
-/* At shutdown, what is left is queued up to this much per watcher. */
-#define WATCH_OUTPUT_FLUSH (4 * 1024 * 1024)
+/* Unread replies of one UID's connections together; then its calls wait. */
+#define MAX_OUTPUT_PER_UID (16 * 1024 * 1024)
+/* At shutdown, how long queued replies may take to be read; then they are dropped. */
 #define SHUTDOWN_FLUSH_USEC (2 * 1000 * 1000)
 #define STATUS_INTERVAL_USEC (5 * 1000 * 1000)
 /* A ListMessages of more messages than this is answered from an idle-priority
@@ -52,37 +52,11 @@
 /* Embedded at build time from io.greeter.varlink. */
 extern const char greeter_varlink_idl[];
 
-struct watcher {
-	struct api *api;
-	struct varlink_call *call;
-	struct watcher *prev, *next;
-	uint64_t pos; /* next window position to consider */
-	uint64_t dropped; /* lost since the last reply that said so */
-	uint64_t dropped_total;
-	uint32_t peer_uid;
-	bool all_users;
-	bool has_uid;
-	uint32_t uid;
-	bool has_comm;
-	char comm[GREETER_COMM_SIZE];
-	bool has_unit;
-	char unit[GREETER_UNIT_SIZE];
-	bool include_failed;
-};
-
 struct api {
 	struct daemon *d;
 	struct varlink_server *server;
-	int sink;
-	struct watcher *watchers;
-	size_t n_watchers;
-	uint64_t delivered;
-	uint64_t dropped;
+	struct watchers *watchers;
 	sd_event_source *status_timer;
-	bool flushing;
-	/* The last event written as JSON, and its window position. */
-	char *event_text;
-	uint64_t event_text_pos;
 	/* ListMessages' reply as JSON, for the messages as of batch list_batches. */
 	char *list_text;
 	uint64_t list_batches;
@@ -460,24 +434,38 @@ static void list_wait_close(struct varlink_call *c, void *userdata)
 	free(w);
 }
 
-/* The oldest waiting ListMessages, answered; the next one on a later turn. */
-static void list_answer_one(struct api *a)
+/*
+ * The oldest waiting ListMessages whose caller's UID is not holding its
+ * bound of unread replies; NULL if none (they go on from on_drain).
+ */
+static struct list_wait **list_next(struct api *a)
 {
-	struct list_wait *w = a->list_head;
+	for (struct list_wait **p = &a->list_head; *p; p = &(*p)->next)
+		if (!varlink_call_peer_backlogged((*p)->call))
+			return p;
+	return NULL;
+}
 
-	if (!w)
-		return;
-	a->list_head = w->next;
-	if (!a->list_head)
-		a->list_tail = &a->list_head;
+/* The next waiting ListMessages, answered; the next one on a later turn. */
+static bool list_answer_one(struct api *a)
+{
+	struct list_wait **p = list_next(a), *w;
+
+	if (!p)
+		return false;
+	w = *p;
+	*p = w->next;
+	if (a->list_tail == &w->next)
+		a->list_tail = p;
 	list_reply(a, w->call);
 	free(w);
+	return true;
 }
 
 /* Arm both ways of answering the next waiting list. */
 static void list_schedule(struct api *a)
 {
-	if (!a->list_head)
+	if (!list_next(a))
 		return;
 	sd_event_source_set_enabled(a->list_source, SD_EVENT_ONESHOT);
 	if (sd_event_source_get_enabled(a->list_timer, NULL) <= 0) {
@@ -505,6 +493,14 @@ static int on_list_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
+/* A UID under its bound again: its lists may be answered. */
+static void list_wait_drain(struct varlink_call *c, void *userdata)
+{
+	struct list_wait *w = userdata;
+
+	list_schedule(w->api);
+}
+
 static void method_list_messages(struct varlink_call *c, const cJSON *p, void *userdata)
 {
 	static const char *const known[] = { NULL };
@@ -514,12 +510,15 @@ static void method_list_messages(struct varlink_call *c, const cJSON *p, void *u
 	if (!check_parameters(c, p, known))
 		return;
 	/*
-	 * 16,384 messages are 650 KB of reply. Callers pipelining them on many
-	 * connections would keep the loop from the ring: large lists wait for
-	 * a turn when nothing else is pending, one per turn.
+	 * 16,384 messages are 650 KB of reply (up to 5 MB). Callers pipelining
+	 * them on many connections would keep the loop from the ring: large
+	 * lists wait for a turn when nothing else is pending, one per turn; and
+	 * while the caller's UID holds its bound of unread replies, its lists
+	 * wait until it reads.
 	 */
-	if (messages_count(&a->d->messages) <= LIST_INLINE_MAX || !a->list_timer ||
-	    !(w = calloc(1, sizeof(*w)))) {
+	if ((messages_count(&a->d->messages) <= LIST_INLINE_MAX &&
+	     !varlink_call_peer_backlogged(c)) ||
+	    !a->list_timer || !(w = calloc(1, sizeof(*w)))) {
 		list_reply(a, c);
 		return;
 	}
@@ -528,7 +527,7 @@ static void method_list_messages(struct varlink_call *c, const cJSON *p, void *u
 	*a->list_tail = w;
 	a->list_tail = &w->next;
 	varlink_call_defer(c);
-	varlink_call_set_callbacks(c, w, NULL, list_wait_close);
+	varlink_call_set_callbacks(c, w, list_wait_drain, list_wait_close);
 	list_schedule(a);
 }
 
@@ -677,7 +676,7 @@ static void method_get_status(struct varlink_call *c, const cJSON *p, void *user
 	cJSON_AddNumberToObject(r, "uptime_usec",
 				(double)(now_usec(CLOCK_MONOTONIC) - d->start_usec));
 	cJSON_AddNumberToObject(r, "messages", (double)messages_count(&d->messages));
-	cJSON_AddNumberToObject(r, "watchers", (double)a->n_watchers);
+	cJSON_AddNumberToObject(r, "watchers", (double)watchers_count(a->watchers));
 	cJSON_AddNumberToObject(r, "ring_size", d->pins.ring_size);
 	if (pins_ring_used(&d->pins, &ring_used) == 0)
 		cJSON_AddNumberToObject(r, "ring_used", (double)ring_used);
@@ -705,8 +704,8 @@ static void method_get_status(struct varlink_call *c, const cJSON *p, void *user
 	cJSON_AddNumberToObject(counters, "lost_kernel", (double)stats[GREETER_STAT_LOST]);
 	cJSON_AddNumberToObject(counters, "failed_execs", (double)stats[GREETER_STAT_FAILED]);
 	cJSON_AddNumberToObject(counters, "received", (double)ec->received);
-	cJSON_AddNumberToObject(counters, "delivered", (double)a->delivered);
-	cJSON_AddNumberToObject(counters, "dropped_watchers", (double)a->dropped);
+	cJSON_AddNumberToObject(counters, "delivered", (double)watchers_delivered(a->watchers));
+	cJSON_AddNumberToObject(counters, "dropped_watchers", (double)watchers_dropped(a->watchers));
 	cJSON_AddNumberToObject(counters, "dropped_journal", (double)journal_dropped());
 	cJSON_AddNumberToObject(counters, "dropped_late", (double)ec->late);
 	cJSON_AddNumberToObject(counters, "repeated", (double)ec->repeated);
@@ -719,173 +718,6 @@ static void method_get_status(struct varlink_call *c, const cJSON *p, void *user
 }
 
 /* Event stream */
-
-static cJSON *event_json(const struct greeter_event *e)
-{
-	char comm[GREETER_UTF8_SANITIZED_SIZE(GREETER_COMM_SIZE)];
-	char file[GREETER_UTF8_SANITIZED_SIZE(GREETER_FILENAME_SIZE)];
-	char msg[GREETER_UTF8_SANITIZED_SIZE(GREETER_MESSAGE_SIZE)];
-	char unit[GREETER_UTF8_SANITIZED_SIZE(GREETER_UNIT_SIZE)];
-	uint64_t boot_usec = e->boot_ns / 1000;
-	uint64_t now_boot = now_usec(CLOCK_BOOTTIME), now_real = now_usec(CLOCK_REALTIME);
-	cJSON *o = cJSON_CreateObject();
-
-	/* Kernel strings may hold anything; JSON needs valid UTF-8. */
-	greeter_utf8_sanitize(comm, sizeof(comm), e->comm, sizeof(e->comm));
-	greeter_utf8_sanitize(file, sizeof(file), e->filename, sizeof(e->filename));
-	greeter_utf8_sanitize(msg, sizeof(msg), e->message, sizeof(e->message));
-	cJSON_AddNumberToObject(o, "seq", (double)e->seq);
-	cJSON_AddNumberToObject(o, "boot_usec", (double)boot_usec);
-	cJSON_AddNumberToObject(
-		o, "timestamp_usec",
-		(double)(now_real - (now_boot > boot_usec ? now_boot - boot_usec : 0)));
-	cJSON_AddNumberToObject(o, "pid", e->pid);
-	cJSON_AddNumberToObject(o, "ppid", e->ppid);
-	cJSON_AddNumberToObject(o, "uid", e->uid);
-	cJSON_AddNumberToObject(o, "gid", e->gid);
-	cJSON_AddStringToObject(o, "comm", comm);
-	cJSON_AddStringToObject(o, "filename", file);
-	cJSON_AddStringToObject(o, "message", msg);
-	cJSON_AddStringToObject(o, "source", events_source_name(e->source));
-	if (e->flags & GREETER_EVENT_FAILED)
-		cJSON_AddNumberToObject(o, "error", e->error);
-	if (e->flags & GREETER_EVENT_ARGS) {
-		cJSON *args = cJSON_AddArrayToObject(o, "args");
-		char arg[GREETER_UTF8_SANITIZED_SIZE(GREETER_ARGS_SIZE)];
-
-		for (const char *a = event_next_arg(e, NULL); a && args; a = event_next_arg(e, a)) {
-			greeter_utf8_sanitize(arg, sizeof(arg), a, strlen(a));
-			cJSON_AddItemToArray(args, cJSON_CreateString(arg));
-		}
-	}
-	cJSON_AddBoolToObject(o, "args_truncated", (e->flags & GREETER_EVENT_ARGS_TRUNCATED) != 0);
-	greeter_utf8_sanitize(unit, sizeof(unit), e->unit, sizeof(e->unit));
-	cJSON_AddStringToObject(o, "unit", unit);
-	cJSON_AddNumberToObject(o, "cgroup_id", (double)e->cgroup_id);
-	return o;
-}
-
-static bool watcher_wants(const struct watcher *w, const struct greeter_event *e)
-{
-	if (!w->all_users && e->uid != w->peer_uid)
-		return false;
-	if (w->has_uid && e->uid != w->uid)
-		return false;
-	if (w->has_comm && strncmp(e->comm, w->comm, sizeof(w->comm)) != 0)
-		return false;
-	if (w->has_unit && strncmp(e->unit, w->unit, sizeof(w->unit)) != 0)
-		return false;
-	if ((e->flags & GREETER_EVENT_FAILED) && !w->include_failed)
-		return false;
-	return true;
-}
-
-/* The event at a window position as JSON text, written once for all watchers. */
-static const char *event_text(struct api *a, uint64_t pos, const struct greeter_event *e)
-{
-	cJSON *obj;
-
-	if (a->event_text && a->event_text_pos == pos)
-		return a->event_text;
-	free(a->event_text);
-	obj = event_json(e);
-	a->event_text = obj ? greeter_json_print(obj) : NULL;
-	a->event_text_pos = pos;
-	cJSON_Delete(obj);
-	return a->event_text;
-}
-
-static void watcher_send(struct watcher *w, uint64_t pos, const struct greeter_event *e)
-{
-	const char *text = event_text(w->api, pos, e);
-	char *params;
-	size_t size;
-
-	if (!text)
-		return;
-	size = strlen(text) + 64;
-	params = malloc(size);
-	if (!params)
-		return;
-	if (w->dropped)
-		snprintf(params, size, "{\"event\":%s,\"dropped\":%llu}", text,
-			 (unsigned long long)w->dropped);
-	else
-		snprintf(params, size, "{\"event\":%s}", text);
-	w->dropped = 0;
-	if (varlink_call_reply_text(w->call, params, true) == 0)
-		w->api->delivered++;
-	free(params);
-}
-
-/*
- * Send what the watcher has not seen, as far as its socket takes it. Events
- * that left the window before it caught up are counted as dropped.
- */
-static void watcher_pump(struct watcher *w)
-{
-	struct events *ev = w->api->d->events;
-	uint64_t end = events_window_end(ev), start = events_window_start(ev);
-
-	if (w->pos < start) {
-		w->dropped += start - w->pos;
-		w->dropped_total += start - w->pos;
-		w->api->dropped += start - w->pos;
-		w->pos = start;
-	}
-	size_t high = w->api->flushing ? WATCH_OUTPUT_FLUSH : WATCH_OUTPUT_HIGH;
-
-	while (w->pos < end && varlink_call_output_pending(w->call) < high) {
-		uint64_t pos = w->pos++;
-		const struct greeter_event *e = events_window_at(ev, pos);
-
-		if (e && watcher_wants(w, e))
-			watcher_send(w, pos, e);
-	}
-}
-
-static void on_event(const struct greeter_event *e, void *userdata)
-{
-	struct api *a = userdata;
-
-	for (struct watcher *w = a->watchers, *next; w; w = next) {
-		next = w->next;
-		watcher_pump(w);
-	}
-}
-
-/* A batch of events queued: into the sockets, one write per watcher. */
-static void on_batch_end(void *userdata)
-{
-	struct api *a = userdata;
-
-	for (struct watcher *w = a->watchers; w; w = w->next)
-		varlink_call_flush(w->call);
-}
-
-static void watcher_on_drain(struct varlink_call *c, void *userdata)
-{
-	struct watcher *w = userdata;
-
-	watcher_pump(w);
-}
-
-static void watcher_on_close(struct varlink_call *c, void *userdata)
-{
-	struct watcher *w = userdata;
-	struct api *a = w->api;
-
-	if (w->prev)
-		w->prev->next = w->next;
-	else
-		a->watchers = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
-	a->n_watchers--;
-	log_debug("watcher of UID %u left (%llu dropped)", w->peer_uid,
-		  (unsigned long long)w->dropped_total);
-	free(w);
-}
 
 /* The stream id as the API writes it: 16 hex digits (a JSON number loses bits). */
 #define STREAM_ID_SIZE 17
@@ -910,7 +742,8 @@ static void method_watch_events(struct varlink_call *c, const cJSON *p, void *us
 	const cJSON *failed = cJSON_GetObjectItemCaseSensitive(p, "include_failed");
 	const cJSON *uid = cJSON_GetObjectItemCaseSensitive(p, "uid");
 	const cJSON *stream = cJSON_GetObjectItemCaseSensitive(p, "stream");
-	struct watcher *w;
+	struct watch_filter f = { 0 };
+	uint64_t pos, dropped = 0;
 	cJSON *first;
 	double after_seq = -1;
 	char stream_id[STREAM_ID_SIZE];
@@ -921,65 +754,58 @@ static void method_watch_events(struct varlink_call *c, const cJSON *p, void *us
 	}
 	if (!check_parameters(c, p, known))
 		return;
-	w = calloc(1, sizeof(*w));
-	if (!w) {
-		varlink_call_error(c, "io.greeter.WriteFailed", reason("out of memory"));
-		return;
-	}
-	w->api = a;
-	w->call = c;
-	w->peer_uid = (uint32_t)varlink_call_peer(c)->uid;
-	w->all_users = is_admin(a, varlink_call_peer(c));
+	f.peer_uid = (uint32_t)varlink_call_peer(c)->uid;
+	f.all_users = is_admin(a, varlink_call_peer(c));
 	if (uid && !cJSON_IsNull(uid)) {
-		w->has_uid = true;
-		if (!get_uid(c, p, 0, &w->uid))
-			goto fail;
+		f.has_uid = true;
+		if (!get_uid(c, p, 0, &f.uid))
+			return;
 	}
 	if (comm && !cJSON_IsNull(comm)) {
-		if (!cJSON_IsString(comm) || strlen(comm->valuestring) >= sizeof(w->comm)) {
+		if (!cJSON_IsString(comm) || strlen(comm->valuestring) >= sizeof(f.comm)) {
 			varlink_call_error_invalid_parameter(c, "comm");
-			goto fail;
+			return;
 		}
-		w->has_comm = true;
-		snprintf(w->comm, sizeof(w->comm), "%s", comm->valuestring);
+		f.has_comm = true;
+		snprintf(f.comm, sizeof(f.comm), "%s", comm->valuestring);
 	}
 	/* Longer than the kernel keeps, it could never match: refused, as a long comm is. */
 	if (unit && !cJSON_IsNull(unit)) {
-		if (!cJSON_IsString(unit) || strlen(unit->valuestring) >= sizeof(w->unit)) {
+		if (!cJSON_IsString(unit) || strlen(unit->valuestring) >= sizeof(f.unit)) {
 			varlink_call_error_invalid_parameter(c, "unit");
-			goto fail;
+			return;
 		}
-		w->has_unit = true;
-		snprintf(w->unit, sizeof(w->unit), "%s", unit->valuestring);
+		f.has_unit = true;
+		snprintf(f.unit, sizeof(f.unit), "%s", unit->valuestring);
 	}
 	if (failed && !cJSON_IsNull(failed)) {
 		if (!cJSON_IsBool(failed)) {
 			varlink_call_error_invalid_parameter(c, "include_failed");
-			goto fail;
+			return;
 		}
-		w->include_failed = cJSON_IsTrue(failed);
+		f.include_failed = cJSON_IsTrue(failed);
 	}
 	if (after && !cJSON_IsNull(after) && !json_integer(after, 0, JSON_INT_MAX, &after_seq)) {
 		varlink_call_error_invalid_parameter(c, "after_seq");
-		goto fail;
+		return;
 	}
 	if (stream && !cJSON_IsNull(stream) &&
 	    (!cJSON_IsString(stream) || strlen(stream->valuestring) >= STREAM_ID_SIZE)) {
 		varlink_call_error_invalid_parameter(c, "stream");
-		goto fail;
+		return;
 	}
 	format_stream_id(a, stream_id);
 	/* A sequence number of another stream says nothing here: from the start. */
 	if (after_seq >= 0 && cJSON_IsString(stream) && strcmp(stream->valuestring, stream_id))
 		after_seq = 0;
-	if (!w->all_users && w->has_uid && w->uid != w->peer_uid) {
+	if (!f.all_users && f.has_uid && f.uid != f.peer_uid) {
 		char text[160];
 
 		snprintf(text, sizeof(text),
 			 "UID %u may watch only its own events; members of group %s watch all",
-			 w->peer_uid, a->d->opt.admin_group);
+			 f.peer_uid, a->d->opt.admin_group);
 		varlink_call_error(c, "io.greeter.PermissionDenied", reason(text));
-		goto fail;
+		return;
 	}
 
 	/* Catch up from the kernel so the first reply's seq is current. */
@@ -988,14 +814,14 @@ static void method_watch_events(struct varlink_call *c, const cJSON *p, void *us
 		uint64_t seq = (uint64_t)after_seq, start = events_window_start(a->d->events);
 		const struct greeter_event *oldest = events_window_at(a->d->events, start);
 
-		w->pos = events_window_find_after(a->d->events, seq);
+		pos = events_window_find_after(a->d->events, seq);
 		/* Sequence numbers after seq that the window no longer holds. */
 		if (oldest && oldest->seq > seq + 1)
-			w->dropped = oldest->seq - seq - 1;
+			dropped = oldest->seq - seq - 1;
 		else if (!oldest && ec->have_seq && ec->last_seq > seq)
-			w->dropped = ec->last_seq - seq;
+			dropped = ec->last_seq - seq;
 	} else {
-		w->pos = events_window_end(a->d->events);
+		pos = events_window_end(a->d->events);
 	}
 	first = cJSON_CreateObject();
 	if (ec->have_seq) {
@@ -1008,25 +834,12 @@ static void method_watch_events(struct varlink_call *c, const cJSON *p, void *us
 		cJSON_AddNumberToObject(first, "seq", (double)next);
 	}
 	cJSON_AddStringToObject(first, "stream", stream_id);
-	if (w->dropped) {
-		cJSON_AddNumberToObject(first, "dropped", (double)w->dropped);
-		w->dropped_total += w->dropped;
-		w->dropped = 0;
-	}
-	if (varlink_call_reply(c, first, true) < 0) {
-		free(w);
+	if (dropped)
+		cJSON_AddNumberToObject(first, "dropped", (double)dropped);
+	if (varlink_call_reply(c, first, true) < 0)
 		return;
-	}
-	varlink_call_set_callbacks(c, w, watcher_on_drain, watcher_on_close);
-	w->next = a->watchers;
-	if (a->watchers)
-		a->watchers->prev = w;
-	a->watchers = w;
-	a->n_watchers++;
-	watcher_pump(w);
-	return;
-fail:
-	free(w);
+	if (watchers_add(a->watchers, c, &f, pos) < 0)
+		varlink_call_error(c, "io.greeter.WriteFailed", reason("out of memory"));
 }
 
 static const struct varlink_method methods[] = {
@@ -1082,6 +895,7 @@ int daemon_api_start(struct daemon *d)
 		.max_connections = MAX_CONNECTIONS,
 		.max_connections_per_uid = MAX_CONNECTIONS_PER_UID,
 		.reserved_connections = RESERVED_CONNECTIONS,
+		.max_output_per_uid = MAX_OUTPUT_PER_UID,
 		.is_privileged = is_privileged,
 		.max_message_size = MAX_REQUEST_SIZE,
 		.max_root_message_size = MAX_ROOT_REQUEST_SIZE,
@@ -1094,7 +908,6 @@ int daemon_api_start(struct daemon *d)
 	if (!a)
 		return -ENOMEM;
 	a->d = d;
-	a->sink = -1;
 	a->list_tail = &a->list_head;
 	d->api = a;
 	o.userdata = a;
@@ -1123,9 +936,9 @@ int daemon_api_start(struct daemon *d)
 		goto fail;
 	d->messages.changed = on_messages_changed;
 	d->messages.changed_userdata = a;
-	a->sink = events_add_sink(d->events, on_event, a);
-	events_set_batch_end(d->events, on_batch_end, a);
-	r = sd_event_add_defer(d->loop, &a->list_source, on_list_turn, a);
+	r = watchers_new(&a->watchers, d->loop, d->events);
+	if (r >= 0)
+		r = sd_event_add_defer(d->loop, &a->list_source, on_list_turn, a);
 	if (r >= 0)
 		r = sd_event_source_set_priority(a->list_source, SD_EVENT_PRIORITY_IDLE);
 	if (r >= 0)
@@ -1155,27 +968,25 @@ void daemon_api_stop(struct daemon *d)
 
 	if (!a)
 		return;
-	/* Changes being written, and lists waiting, are answered before the calls end. */
+	/*
+	 * Changes being written, and lists waiting, are answered before the
+	 * calls end, as far as the callers' bounds let them (a caller that does
+	 * not read loses its list, not a change).
+	 */
 	messages_flush(&d->messages);
-	while (a->list_head)
-		list_answer_one(a);
+	while (list_answer_one(a))
+		;
 	d->messages.changed = NULL;
-	/* Give every watcher what is queued for it before the calls end. */
-	a->flushing = true;
-	for (struct watcher *w = a->watchers; w; w = w->next)
-		watcher_pump(w);
+	/* Every watcher gets what fits in its socket; the next greeterd replays the rest. */
+	watchers_pump_all(a->watchers);
 	if (a->server) {
 		varlink_server_shutdown(a->server, SHUTDOWN_FLUSH_USEC);
 		varlink_server_free(a->server);
 	}
-	if (d->events) {
-		events_remove_sink(d->events, a->sink);
-		events_set_batch_end(d->events, NULL, NULL);
-	}
+	watchers_free(a->watchers);
 	sd_event_source_disable_unref(a->status_timer);
 	sd_event_source_disable_unref(a->list_source);
 	sd_event_source_disable_unref(a->list_timer);
-	free(a->event_text);
 	free(a->list_text);
 	free(a);
 	d->api = NULL;

@@ -26,6 +26,7 @@ struct sink {
 struct window_entry {
 	uint64_t seq;
 	uint64_t ring_pos;
+	uint32_t uid; /* a reader's filter, without decoding the record */
 	bool old; /* in the replaced ring, not ours */
 };
 
@@ -48,7 +49,11 @@ struct events {
 	size_t window_old; /* of them from the replaced ring: the oldest, by number */
 	uint64_t window_total; /* events ever added: the next position */
 	uint64_t retain_bytes; /* ring bytes retained at most */
-	struct greeter_event scratch; /* events_window_at()'s copy */
+	/* events_window_at()'s copy, and which record it is: readers at one position decode once. */
+	struct greeter_event scratch;
+	bool scratch_valid, scratch_old;
+	uint64_t scratch_ring_pos;
+	uint64_t added_pos; /* the position window_add() gave the last event */
 	struct events_counters counters;
 	void (*batch_end)(void *userdata);
 	void *batch_userdata;
@@ -77,7 +82,7 @@ static void window_pop(struct events *ev)
 }
 
 /* Add in sequence order: inversions, when rebuilt from a ring, are a few deep. */
-static void window_add(struct events *ev, uint64_t seq, uint64_t ring_pos, bool old)
+static void window_add(struct events *ev, uint64_t seq, uint32_t uid, uint64_t ring_pos, bool old)
 {
 	size_t i;
 
@@ -90,10 +95,11 @@ static void window_add(struct events *ev, uint64_t seq, uint64_t ring_pos, bool 
 		return;
 	for (size_t j = ev->window_len; j > i; j--)
 		*window_entry(ev, j) = *window_entry(ev, j - 1);
-	*window_entry(ev, i) = (struct window_entry){ seq, ring_pos, old };
+	*window_entry(ev, i) = (struct window_entry){ seq, ring_pos, uid, old };
 	ev->window_len++;
 	ev->window_old += old;
 	ev->window_total++;
+	ev->added_pos = ev->window_total - ev->window_len + i;
 }
 
 static void saw_seq(struct events *ev, uint64_t seq)
@@ -107,7 +113,7 @@ static void dispatch(const struct greeter_event *e, uint64_t ring_pos, void *ctx
 {
 	struct events *ev = ctx;
 
-	window_add(ev, e->seq, ring_pos, ev->reading != ev->ring);
+	window_add(ev, e->seq, e->uid, ring_pos, ev->reading != ev->ring);
 	saw_seq(ev, e->seq);
 	if (ev->reading == ev->ring && ring_pos < ev->repeat_until)
 		ev->counters.repeated++;
@@ -157,7 +163,7 @@ static int on_retained(void *ctx, const void *data, size_t size)
 	if (pos >= ev->index_until)
 		return -1;
 	if (decode(ev, ev->reading, data, size, &e)) {
-		window_add(ev, e.seq, pos, ev->reading != ev->ring);
+		window_add(ev, e.seq, e.uid, pos, ev->reading != ev->ring);
 		saw_seq(ev, e.seq);
 	}
 	return 0;
@@ -435,10 +441,29 @@ const struct greeter_event *events_window_at(struct events *ev, uint64_t pos)
 	if (pos < events_window_start(ev) || pos >= ev->window_total)
 		return NULL;
 	w = window_entry(ev, (size_t)(pos - events_window_start(ev)));
+	if (ev->scratch_valid && ev->scratch_old == w->old && ev->scratch_ring_pos == w->ring_pos)
+		return &ev->scratch;
+	ev->scratch_valid = false;
 	if (ring_reader_record(w->old ? ev->old : ev->ring, w->ring_pos, &data, &size) < 0 ||
 	    !decode(ev, w->old ? ev->old : ev->ring, data, size, &ev->scratch))
 		return NULL;
+	ev->scratch_valid = true;
+	ev->scratch_old = w->old;
+	ev->scratch_ring_pos = w->ring_pos;
 	return &ev->scratch;
+}
+
+bool events_window_uid(const struct events *ev, uint64_t pos, uint32_t *uid)
+{
+	if (pos < events_window_start(ev) || pos >= ev->window_total)
+		return false;
+	*uid = window_entry(ev, (size_t)(pos - events_window_start(ev)))->uid;
+	return true;
+}
+
+uint64_t events_dispatch_pos(const struct events *ev)
+{
+	return ev->added_pos;
 }
 
 uint64_t events_window_find_after(const struct events *ev, uint64_t after_seq)

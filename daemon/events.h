@@ -79,10 +79,15 @@ const struct events_counters *events_counters(const struct events *ev);
 uint64_t events_window_start(const struct events *ev); /* oldest position held */
 uint64_t events_window_end(const struct events *ev); /* next position to be written */
 /*
- * The event at pos, read again from the ring, or NULL when it has left the
- * window or not yet arrived. Valid until the next call.
+ * The event at pos, read again from the ring (once for readers asking in
+ * turn), or NULL when it has left the window or not yet arrived. Valid
+ * until the next call.
  */
 const struct greeter_event *events_window_at(struct events *ev, uint64_t pos);
+/* The UID of the event at pos, without reading it: false when not in the window. */
+bool events_window_uid(const struct events *ev, uint64_t pos, uint32_t *uid);
+/* In a sink: the window position of the event being handed on. */
+uint64_t events_dispatch_pos(const struct events *ev);
 /* The first position whose event has seq > after_seq (window_end if none). */
 uint64_t events_window_find_after(const struct events *ev, uint64_t after_seq);
 

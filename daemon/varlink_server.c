@@ -16,7 +16,11 @@
  *   open, later calls stay in the (bounded) input buffer, and reading stops
  *   when it is full, until the call ends. Likewise no new call is started
  *   while more than DISPATCH_OUTPUT_HIGH bytes of replies wait for a slow
- *   reader: backpressure instead of unbounded queues.
+ *   reader: backpressure instead of unbounded queues. The same holds for a
+ *   UID as a whole: while its connections together hold max_output_per_uid
+ *   bytes of unread replies, none of them starts a call, and what a handler
+ *   asks (varlink_call_peer_backlogged()) tells it to hold its replies. Its
+ *   own replies wait; nobody else's.
  * - Replies are only queued by varlink_call_reply() and friends; the socket
  *   is written from the event loop (a per-connection defer source), and a
  *   connection that must go away is closed from there too. So nothing a
@@ -44,6 +48,7 @@
 #define DEFAULT_MAX_MESSAGE (64u << 10)
 #define DEFAULT_MAX_CONNECTIONS 4096
 #define DEFAULT_MAX_PER_UID 128
+#define DEFAULT_MAX_OUTPUT_PER_UID (16u << 20)
 #define METHOD_NAME_MAX 255
 #define ACCEPT_BURST 32
 #define ACCEPT_RETRY_USEC (100 * 1000)
@@ -103,8 +108,19 @@ struct listener {
 	ino_t ino;
 };
 
+/* One UID's connections: how many, and the bytes of replies they hold unread. */
+struct peer_account {
+	struct peer_account *next;
+	uid_t uid;
+	size_t conns;
+	size_t output;
+	bool backlogged; /* output reached the bound; its connections wait */
+};
+
 struct conn {
 	struct varlink_server *server;
+	struct peer_account *account;
+	size_t accounted; /* of the account's output, this connection's */
 	struct conn *prev, *next;
 	unsigned id;
 	int fd;
@@ -143,6 +159,7 @@ struct varlink_server {
 	struct listener *listeners;
 	struct conn *conns;
 	size_t n_conns;
+	struct peer_account *accounts;
 	unsigned next_id;
 	bool shutting_down;
 	cJSON *empty; /* shared {} for calls without parameters */
@@ -181,6 +198,33 @@ static void conn_kill(struct conn *c)
 {
 	c->dead = true;
 	conn_kick(c);
+}
+
+/*
+ * Bring the UID's account up to date with what c holds queued. When the
+ * UID's backlog falls under half the bound, its connections go on: each is run,
+ * and a call kept open hears on_drain (it may have held its replies).
+ */
+static void conn_account(struct conn *c)
+{
+	struct peer_account *a = c->account;
+	size_t now = varlink_outbuf_pending(&c->out);
+
+	a->output = a->output - c->accounted + now;
+	c->accounted = now;
+	if (a->output >= c->server->o.max_output_per_uid) {
+		a->backlogged = true;
+		return;
+	}
+	/* Half the bound read first: not a wake-up of them all per reply. */
+	if (!a->backlogged || a->output >= c->server->o.max_output_per_uid / 2)
+		return;
+	a->backlogged = false;
+	for (struct conn *i = c->server->conns; i; i = i->next)
+		if (i->account == a && !i->dead) {
+			i->drained = true;
+			conn_kick(i);
+		}
 }
 
 static void call_free(struct varlink_call *call)
@@ -225,6 +269,7 @@ static int conn_send(struct conn *c, cJSON *msg)
 	}
 	r = msg ? varlink_outbuf_append_json(&c->out, msg) : -ENOMEM;
 	cJSON_Delete(msg);
+	conn_account(c);
 	if (r < 0) {
 		if (r == -ENOBUFS)
 			log_debug("connection %u (UID %u): more than %u bytes queued, closing",
@@ -393,6 +438,7 @@ int varlink_call_reply_text(struct varlink_call *c, const char *parameters_json,
 	strcpy(m + sizeof(head) - 1 + n, continues ? tail_more : "}");
 	r = varlink_outbuf_append(&c->conn->out, m, strlen(m) + 1);
 	free(m);
+	conn_account(c->conn);
 	if (r < 0) {
 		log_debug("connection %u (UID %u): more than %u bytes queued, closing", c->conn->id,
 			  (unsigned)c->conn->peer.uid, OUTPUT_MAX);
@@ -410,11 +456,15 @@ void varlink_call_flush(struct varlink_call *c)
 	/* Errors and what the socket did not take are the loop's business. */
 	if (!c || c->ended || c->conn->dead || varlink_outbuf_pending(&c->conn->out) == 0)
 		return;
+	/* The socket was full: the loop writes when it takes more. */
+	if (c->conn->events & EPOLLOUT)
+		return;
 	if (varlink_outbuf_flush(&c->conn->out, c->conn->fd) == 0) {
 		/* conn_flush() would not see the queue go empty: on_drain is due. */
 		c->conn->drained = true;
 		conn_kick(c->conn);
 	}
+	conn_account(c->conn);
 }
 
 int varlink_call_error(struct varlink_call *c, const char *error, cJSON *parameters)
@@ -776,8 +826,10 @@ static bool conn_flush(struct conn *c)
 	if ((before == 0 && !c->drained) || c->dead)
 		return false;
 	c->drained = false;
-	if (before > 0)
+	if (before > 0) {
 		r = varlink_outbuf_flush(&c->out, c->fd);
+		conn_account(c);
+	}
 	if (r < 0 && r != -EAGAIN) {
 		log_debug("connection %u: write: %s", c->id, strerror(-r));
 		c->dead = true;
@@ -804,7 +856,7 @@ static unsigned conn_dispatch_some(struct conn *c, unsigned budget)
 	unsigned n = 0;
 
 	while (n < budget && !c->dead && !c->close_after_flush && !c->call &&
-	       !c->server->shutting_down &&
+	       !c->server->shutting_down && !c->account->backlogged &&
 	       varlink_outbuf_pending(&c->out) < DISPATCH_OUTPUT_HIGH) {
 		const char *msg;
 		size_t len;
@@ -829,6 +881,8 @@ static unsigned conn_dispatch_some(struct conn *c, unsigned budget)
 	return n;
 }
 
+static void account_put(struct varlink_server *s, struct peer_account *a);
+
 static void conn_free(struct conn *c)
 {
 	struct varlink_server *s = c->server;
@@ -848,9 +902,42 @@ static void conn_free(struct conn *c)
 	close(c->fd);
 	varlink_framer_done(&c->in);
 	varlink_outbuf_done(&c->out);
+	conn_account(c);
+	c->account->conns--;
+	account_put(s, c->account);
 	log_debug("connection %u closed", c->id);
 	free(c->peer.groups);
 	free(c);
+}
+
+/* The UID's account, made when its first connection comes; NULL without memory. */
+static struct peer_account *account_get(struct varlink_server *s, uid_t uid)
+{
+	struct peer_account *a;
+
+	for (a = s->accounts; a; a = a->next)
+		if (a->uid == uid)
+			return a;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	a->uid = uid;
+	a->next = s->accounts;
+	s->accounts = a;
+	return a;
+}
+
+/* Forget the account once its last connection is gone. */
+static void account_put(struct varlink_server *s, struct peer_account *a)
+{
+	if (a->conns > 0)
+		return;
+	for (struct peer_account **p = &s->accounts; *p; p = &(*p)->next)
+		if (*p == a) {
+			*p = a->next;
+			break;
+		}
+	free(a);
 }
 
 static void conn_run(struct conn *c, bool do_read)
@@ -995,7 +1082,8 @@ static void conn_new(struct varlink_server *s, int fd)
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	struct varlink_peer peer;
-	size_t same_uid = 0, limit;
+	struct peer_account *account;
+	size_t limit;
 	struct conn *c;
 	int r;
 
@@ -1006,25 +1094,27 @@ static void conn_new(struct varlink_server *s, int fd)
 	}
 	peer = (struct varlink_peer){ .uid = cred.uid, .gid = cred.gid, .pid = cred.pid };
 	peer_groups(fd, &peer);
-	for (struct conn *i = s->conns; i; i = i->next)
-		if (i->peer.uid == peer.uid)
-			same_uid++;
+	account = account_get(s, peer.uid);
 	limit = s->o.max_connections;
 	if (!(s->o.is_privileged ? s->o.is_privileged(&peer, s->o.userdata) : peer.uid == 0))
 		limit -= s->o.reserved_connections < limit ? s->o.reserved_connections : 0;
-	if (s->n_conns >= limit || same_uid >= s->o.max_connections_per_uid) {
+	if (account && (s->n_conns >= limit || account->conns >= s->o.max_connections_per_uid)) {
 		reject(s, fd, &peer, s->n_conns >= limit ? limit : s->o.max_connections_per_uid);
+		account_put(s, account);
 		free(peer.groups);
 		return;
 	}
 
-	c = calloc(1, sizeof(*c));
+	c = account ? calloc(1, sizeof(*c)) : NULL;
 	if (!c) {
+		if (account)
+			account_put(s, account);
 		close(fd);
 		free(peer.groups);
 		return;
 	}
 	c->server = s;
+	c->account = account;
 	c->fd = fd;
 	c->peer = peer;
 	c->id = ++s->next_id;
@@ -1045,8 +1135,10 @@ static void conn_new(struct varlink_server *s, int fd)
 		close(fd);
 		free(c->peer.groups);
 		free(c);
+		account_put(s, account);
 		return;
 	}
+	account->conns++;
 	c->next = s->conns;
 	if (s->conns)
 		s->conns->prev = c;
@@ -1193,6 +1285,8 @@ int varlink_server_new(struct varlink_server **out, sd_event *loop,
 		s->o.max_connections = DEFAULT_MAX_CONNECTIONS;
 	if (!s->o.max_connections_per_uid)
 		s->o.max_connections_per_uid = DEFAULT_MAX_PER_UID;
+	if (!s->o.max_output_per_uid)
+		s->o.max_output_per_uid = DEFAULT_MAX_OUTPUT_PER_UID;
 	if (!s->o.max_message_size || s->o.max_message_size > OUTPUT_MAX)
 		s->o.max_message_size = s->o.max_message_size ? OUTPUT_MAX : DEFAULT_MAX_MESSAGE;
 	if (s->o.max_root_message_size > OUTPUT_MAX)
@@ -1292,6 +1386,11 @@ size_t varlink_server_connection_count(const struct varlink_server *s)
 	return s->n_conns;
 }
 
+bool varlink_call_peer_backlogged(const struct varlink_call *c)
+{
+	return c->conn->account->backlogged;
+}
+
 static int usec_to_ms(uint64_t usec)
 {
 	uint64_t ms = (usec + 999) / 1000;
@@ -1315,7 +1414,10 @@ static void flush_all(struct varlink_server *s, uint64_t timeout_usec)
 		for (struct conn *c = s->conns; c; c = c->next) {
 			if (c->dead || varlink_outbuf_pending(&c->out) == 0)
 				continue;
-			if (varlink_outbuf_flush(&c->out, c->fd) == -EAGAIN) {
+			int r = varlink_outbuf_flush(&c->out, c->fd);
+
+			conn_account(c);
+			if (r == -EAGAIN) {
 				pfd[n] = (struct pollfd){ .fd = c->fd, .events = POLLOUT };
 				conns[n++] = c;
 			} else if (varlink_outbuf_pending(&c->out) > 0) {

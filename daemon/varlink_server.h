@@ -68,6 +68,11 @@ struct varlink_server_options {
 	 * is_privileged(peer, userdata), or UID 0 without it.
 	 */
 	size_t reserved_connections;
+	/*
+	 * Unread replies one UID's connections may hold together: beyond it
+	 * none of them starts a call until its client reads (0: 16 MiB).
+	 */
+	size_t max_output_per_uid;
 	bool (*is_privileged)(const struct varlink_peer *peer, void *userdata);
 	size_t max_message_size; /* a request larger than this: error, then close */
 	size_t max_root_message_size; /* root's bound, when larger (bulk calls) */
@@ -135,6 +140,14 @@ int varlink_call_error_expected_more(struct varlink_call *c);
  * with more than 8 MiB queued is closed (on_close runs later, from the loop).
  */
 size_t varlink_call_output_pending(const struct varlink_call *c);
+
+/*
+ * Whether the caller's UID holds its bound of unread replies on all its
+ * connections together: a reply that can wait (a stream's next event, a
+ * large list) waits; on_drain runs on each of its open calls once the UID
+ * is under the bound again.
+ */
+bool varlink_call_peer_backlogged(const struct varlink_call *c);
 
 /*
  * For a call kept open ("more"): on_drain runs when the connection's output

@@ -61,6 +61,16 @@ def ensure_bpffs():
         subprocess.run(["mount", "-t", "bpf", "bpf", "/sys/fs/bpf"], check=True)
 
 
+def is_asan(pid):
+    """Whether the process runs under AddressSanitizer, whose shadow memory
+    and quarantine of freed blocks raise RSS: gcc links its runtime as
+    libasan.so; clang links it into the binary."""
+    with open("/proc/%d/maps" % pid) as f:
+        if "libasan" in f.read():
+            return True
+    with open("/proc/%d/exe" % pid, "rb") as f:
+        return b"__asan_init" in f.read()
+
 class Varlink:
     """A raw varlink connection: NUL-terminated JSON both ways."""
 

@@ -97,15 +97,6 @@ def status_kb(pid):
     return out
 
 
-def is_asan(pid):
-    """gcc links ASan's runtime as libasan.so; clang links it into the binary."""
-    with open("/proc/%d/maps" % pid) as f:
-        if "libasan" in f.read():
-            return True
-    with open("/proc/%d/exe" % pid, "rb") as f:
-        return b"__asan_init" in f.read()
-
-
 class Sampler(threading.Thread):
     """greeterd's VmRSS and RssAnon, every 20 ms: the highest seen."""
 

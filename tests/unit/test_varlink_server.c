@@ -28,6 +28,7 @@
 
 #define MAX_MESSAGE 1024
 #define PER_UID 3
+#define UID_OUTPUT (1u << 20)
 #define TEST_IDL "interface io.test\nmethod Echo() -> ()\n"
 
 static sd_event *loop;
@@ -143,6 +144,7 @@ static const struct varlink_server_options options = {
 	.userdata = &closes,
 	.max_connections = 16,
 	.max_connections_per_uid = PER_UID,
+	.max_output_per_uid = UID_OUTPUT,
 	.max_message_size = MAX_MESSAGE,
 	.error_request_too_large = "io.test.RequestTooLarge",
 	.error_too_many_connections = "io.test.TooManyConnections",
@@ -785,6 +787,54 @@ static void test_hold_peer_gone(void **state)
 	assert_int_equal(varlink_server_connection_count(srv), 0);
 }
 
+/* A UID's unread replies, on all its connections: beyond the bound its calls wait. */
+static void test_uid_backlog(void **state)
+{
+	static char blob[60000];
+	struct raw a, b;
+	char buf[65536];
+	cJSON *j;
+
+	memset(blob, 'y', sizeof(blob) - 1);
+	raw_open(&a);
+	raw_open(&b);
+	raw_call(&a, "{\"method\":\"io.test.Hold\",\"more\":true}");
+	cJSON_Delete(raw_reply(&a));
+	assert_non_null(held);
+	/* a never reads: what its socket does not take stays in the server. */
+	while (!varlink_call_peer_backlogged(held)) {
+		j = cJSON_CreateObject();
+		cJSON_AddStringToObject(j, "blob", blob);
+		assert_int_equal(varlink_call_reply(held, j, true), 0);
+		pump();
+	}
+	assert_true(varlink_call_output_pending(held) >= UID_OUTPUT / 2);
+	/* Another connection of the same UID: its call waits. */
+	raw_call(&b, "{\"method\":\"io.test.Echo\",\"parameters\":{\"n\":5}}");
+	raw_expect_nothing(&b);
+	/* a reads: under half the bound, b is served. */
+	drains = 0;
+	for (int i = 0; i < 100000; i++) {
+		while (recv(a.fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+			;
+		pump();
+		if (recv(b.fd, buf, 1, MSG_DONTWAIT | MSG_PEEK) > 0)
+			break;
+	}
+	expect_number(raw_reply(&b), "n", 5, false);
+	assert_false(varlink_call_peer_backlogged(held));
+	/* And the held call hears on_drain once a has read it all. */
+	for (int i = 0; i < 100000 && drains == 0; i++) {
+		while (recv(a.fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+			;
+		pump();
+	}
+	assert_true(drains > 0);
+	raw_close(&a);
+	raw_close(&b);
+	pump();
+}
+
 static void test_output_cap(void **state)
 {
 	struct raw r;
@@ -1054,6 +1104,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_max_per_uid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_blocks_pipeline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_peer_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_uid_backlog, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listen_path, setup, teardown),
