@@ -16,9 +16,9 @@ def execs(path, n):
     subprocess.run(["bash", "-c", "for i in $(seq %d); do %s; done" % (n, path)], check=True)
 
 
-def resume(d, after, stream, want):
+def resume(d, after, stream, want, **filters):
     w = d.varlink()
-    first = w.call("io.greeter.WatchEvents", {"after_seq": after, "stream": stream}, more=True)
+    first = w.call("io.greeter.WatchEvents", dict(filters, after_seq=after, stream=stream), more=True)
     got, dropped = [], first["parameters"].get("dropped", 0)
     try:
         while len(got) < want:
@@ -39,11 +39,13 @@ d = Daemon("resume")
 m = Marker("resume")
 try:
     d.start()
+    start = None
     for how in ("SIGTERM", "SIGKILL"):
         w = d.varlink()
         first = w.call("io.greeter.WatchEvents", {}, more=True)["parameters"]
         w.close()
         after, stream = first["seq"], first["stream"]
+        start = start or (after, stream)
         execs(m.path, N)
         # The old greeterd has read (and handed on) them all before it goes.
         check(wait_for(lambda: len(m.mine(d.events())) >= N), "greeterd read the first %d" % N)
@@ -58,6 +60,12 @@ try:
               % (how, 2 * N, len(got), len(set(got))))
         check(got == sorted(got), "in sequence order")
         check(dropped == 0, "none dropped (%d)" % dropped)
+    # A replay with a filter is read in slices of the window: every match, in order.
+    comm = m.mine(d.all_events())[0]["comm"]
+    got, dropped = resume(d, start[0], start[1], 4 * N, comm=comm)
+    check(len(got) == 4 * N and got == sorted(set(got)) and dropped == 0,
+          "filtered by comm %s from the start: all %d once, in order (%d, %d dropped)"
+          % (comm, 4 * N, len(got), dropped))
     st = d.call("io.greeter.GetStatus")["parameters"]["counters"]
     check(st["lost_kernel"] == 0, "nothing lost in the kernel")
     # The next greeterd hands on only what the last one had not: no repeats.
