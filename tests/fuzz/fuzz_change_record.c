@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * daemon/change_record.c: change_log_replay() on arbitrary bytes, as a
+ * daemon/store/change_record.c: change_log_replay() on arbitrary bytes, as a
  * messages.log after any crash or damage.
  *
  * 1. The replay stops at a line boundary: good_len ends in a newline (or is

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * event_record_decode() (daemon/event_record.c) on hostile ring records,
+ * event_record_decode() (daemon/eventlog/event_record.c) on hostile ring records,
  * then greeter_args_text() (common/args_text.c) on what it made. Input: one
  * byte choosing the ABI (its value modulo 5: 0 and 4 unknown, 1 and 2 the
  * fixed layout, 3 the variable one), then the record, copied to a buffer of

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * common/varlink_wire.c against simple models:
+ * varlink/varlink_wire.c against simple models:
  *   - the framer, fed in chunks through both feed() and space()/commit(),
  *     returns exactly the NUL-separated messages of the stream, and
  *     -EMSGSIZE exactly when one is longer than the limit;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * A whole connection's byte stream, fed to a real varlink_server
- * (daemon/varlink_server.c) on a real sd-event loop, over a real Unix
+ * (varlink/varlink_server.c) on a real sd-event loop, over a real Unix
  * socket. The server serves a toy interface, io.test, with plain, failing,
  * streaming and held-open ("more") methods.
  *

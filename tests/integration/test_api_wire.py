@@ -67,7 +67,7 @@ try:
     check("io.greeter" in r["interfaces"] and r["product"] == "greeterd", "GetInfo")
     r = c.call("org.varlink.service.GetInterfaceDescription", {"interface": "io.greeter"})
     idl = r["parameters"]["description"]
-    src = open(os.path.join(os.path.dirname(__file__), "../../daemon/io.greeter.varlink")).read()
+    src = open(os.path.join(os.path.dirname(__file__), "../../daemon/api/io.greeter.varlink")).read()
     check(idl == src, "GetInterfaceDescription returns the shipped IDL")
     c.close()
 

@@ -16,7 +16,7 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
 
-MAX = 4096       # MAX_CONNECTIONS in daemon/api.c
+MAX = 4096       # MAX_CONNECTIONS in daemon/api/api.c
 PER_UID = 512    # MAX_CONNECTIONS_PER_UID
 RESERVED = 64    # RESERVED_CONNECTIONS
 USERS = range(501, 509)

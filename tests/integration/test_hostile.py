@@ -28,7 +28,7 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
 
-MAX_PER_UID = 512        # MAX_CONNECTIONS_PER_UID in daemon/api.c
+MAX_PER_UID = 512        # MAX_CONNECTIONS_PER_UID in daemon/api/api.c
 REQUEST_MAX = 64 * 1024  # MAX_REQUEST_SIZE
 ROOT_REQUEST_MAX = 4 * 1024 * 1024  # MAX_ROOT_REQUEST_SIZE: root may import 16,384 messages
 FLOOD = 1000

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* The change log's records (daemon/change_record.c): format, parse, replay. */
+/* The change log's records (daemon/store/change_record.c): format, parse, replay. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
