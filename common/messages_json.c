@@ -10,6 +10,7 @@
 
 #include "err_text.h"
 #include "escape.h"
+#include "json_members.h"
 #include "messages_json.h"
 #include "validate.h"
 
@@ -175,7 +176,9 @@ int messages_json_parse(const char *data, size_t len, struct greeter_entries *ou
 			size_t err_size)
 {
 	struct greeter_entries list = { 0 };
-	const cJSON *item, *version = NULL, *messages = NULL;
+	static const char *const top_names[] = { "version", "messages" };
+	const cJSON *top[2], *version, *messages;
+	const char *twice = "";
 	struct where w;
 	const char *end = NULL;
 	cJSON *root = NULL;
@@ -212,23 +215,13 @@ int messages_json_parse(const char *data, size_t len, struct greeter_entries *ou
 		r = bad(err, err_size, "the top level is not an object");
 		goto out;
 	}
-	cJSON_ArrayForEach (item, root) {
-		const cJSON **slot;
-
-		if (!item->string)
-			continue;
-		if (strcmp(item->string, "version") == 0)
-			slot = &version;
-		else if (strcmp(item->string, "messages") == 0)
-			slot = &messages;
-		else
-			continue; /* room for additions that older versions can ignore */
-		if (*slot) {
-			r = bad(err, err_size, "\"%s\" appears twice", item->string);
-			goto out;
-		}
-		*slot = item;
+	/* Other members: room for additions that older versions can ignore. */
+	if (json_members(root, top_names, 2, top, true, &twice) < 0) {
+		r = bad(err, err_size, "\"%s\" appears twice", twice);
+		goto out;
 	}
+	version = top[0];
+	messages = top[1];
 	if (!version) {
 		r = bad(err, err_size, "no \"version\"");
 		goto out;

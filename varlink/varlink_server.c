@@ -40,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "json_members.h"
 #include "log.h"
 #include "varlink_wire.h"
 
@@ -505,13 +506,12 @@ int varlink_call_error_expected_more(struct varlink_call *c)
 /* Reject every parameter but the one named (NULL: reject all). */
 static bool only_parameter(struct varlink_call *c, const cJSON *p, const char *allowed)
 {
-	const cJSON *item;
+	const cJSON *found;
+	const char *bad = "";
 
-	cJSON_ArrayForEach (item, p) {
-		if (!item->string || !allowed || strcmp(item->string, allowed) != 0) {
-			varlink_call_error_invalid_parameter(c, item->string ? item->string : "");
-			return false;
-		}
+	if (json_members(p, &allowed, allowed ? 1 : 0, &found, false, &bad) < 0) {
+		varlink_call_error_invalid_parameter(c, bad);
+		return false;
 	}
 	return true;
 }
@@ -641,7 +641,7 @@ static void conn_dispatch(struct conn *c, const char *msg, size_t len)
 {
 	static const char *const keys[] = { "method", "parameters", "oneway", "more", "upgrade" };
 	struct varlink_server *s = c->server;
-	const cJSON *field[5] = { 0 }, *item;
+	const cJSON *field[5] = { 0 };
 	const char *bad = NULL, *name;
 	bool oneway = false, more = false;
 	varlink_method_fn fn = NULL;
@@ -664,17 +664,9 @@ static void conn_dispatch(struct conn *c, const char *msg, size_t len)
 		bad = "method";
 		goto invalid;
 	}
-	cJSON_ArrayForEach (item, root) {
-		for (size_t i = 0; item->string && i < 5; i++) {
-			if (strcmp(item->string, keys[i]) != 0)
-				continue;
-			if (field[i]) {
-				bad = keys[i];
-				goto invalid;
-			}
-			field[i] = item;
-		}
-	}
+	/* Unknown top-level keys are ignored (forward compatibility). */
+	if (json_members(root, keys, 5, field, true, &bad) < 0)
+		goto invalid;
 	if (field[2] && !cJSON_IsBool(field[2])) {
 		bad = "oneway";
 		goto invalid;

@@ -20,6 +20,7 @@
 #include "daemon.h"
 #include "dirs.h"
 #include "journal.h"
+#include "json_members.h"
 #include "json_print.h"
 #include "log.h"
 #include "utf8.h"
@@ -94,19 +95,15 @@ struct pending_call {
 /* Reject unknown and repeated parameter names: no guessing what was meant. */
 static bool check_parameters(struct varlink_call *c, const cJSON *p, const char *const *known)
 {
-	const cJSON *item, *other;
+	const cJSON *found[8];
+	const char *bad = "";
+	size_t n = 0;
 
-	cJSON_ArrayForEach (item, p) {
-		bool ok = false;
-
-		for (size_t i = 0; known[i]; i++)
-			ok |= strcmp(item->string, known[i]) == 0;
-		for (other = p->child; ok && other != item; other = other->next)
-			ok = strcmp(other->string, item->string) != 0;
-		if (!ok) {
-			varlink_call_error_invalid_parameter(c, item->string);
-			return false;
-		}
+	while (known[n])
+		n++;
+	if (json_members(p, known, n, found, false, &bad) < 0) {
+		varlink_call_error_invalid_parameter(c, bad);
+		return false;
 	}
 	return true;
 }
@@ -535,9 +532,10 @@ static void method_list_messages(struct varlink_call *c, const cJSON *p, void *u
 static bool import_entry(struct varlink_call *c, const cJSON *item, size_t index,
 			 struct greeter_entries *list)
 {
-	const cJSON *uid = NULL, *msg = NULL, *f;
+	static const char *const names[] = { "uid", "message" };
+	const cJSON *field[2], *uid, *msg;
 	char why[200] = "";
-	const char *bad_text = NULL;
+	const char *bad_text = NULL, *bad_key = NULL;
 	uint32_t key = GREETER_DEFAULT_UID;
 	double d;
 	int r;
@@ -546,19 +544,13 @@ static bool import_entry(struct varlink_call *c, const cJSON *item, size_t index
 		snprintf(why, sizeof(why), "not an object");
 		goto bad;
 	}
-	cJSON_ArrayForEach (f, item) {
-		const cJSON **slot = NULL;
-
-		if (strcmp(f->string, "uid") == 0)
-			slot = &uid;
-		else if (strcmp(f->string, "message") == 0)
-			slot = &msg;
-		if (!slot || *slot) {
-			snprintf(why, sizeof(why), "%s key", slot ? "repeated" : "unknown");
-			goto bad;
-		}
-		*slot = f;
+	r = json_members(item, names, 2, field, false, &bad_key);
+	if (r < 0) {
+		snprintf(why, sizeof(why), "%s key", r == -EEXIST ? "repeated" : "unknown");
+		goto bad;
 	}
+	uid = field[0];
+	msg = field[1];
 	if (uid && !cJSON_IsNull(uid)) {
 		if (!json_integer(uid, 0, 4294967294.0, &d)) {
 			snprintf(why, sizeof(why), "uid is not a UID (0 to 4294967294)");
