@@ -439,94 +439,6 @@ static int parse_command_line(int argc, char **argv, struct command_line *cl)
 	return -1;
 }
 
-/* Talking to greeterd */
-
-int ctl_connect(const struct ctl_options *o, struct varlink_client **c)
-{
-	int r = varlink_client_connect(c, o->socket_path);
-
-	if (r == -ENOENT || r == -ECONNREFUSED) {
-		fprintf(stderr,
-			"greeterctl: greeterd is not running (cannot connect to %s: %s); start it "
-			"with: systemctl start greeterd\n",
-			o->socket_path, strerror(-r));
-		return EXIT_NOT_RUNNING;
-	}
-	if (r < 0) {
-		fprintf(stderr, "greeterctl: cannot connect to greeterd at %s: %s\n",
-			o->socket_path, strerror(-r));
-		return EXIT_NOT_RUNNING;
-	}
-	return 0;
-}
-
-int ctl_transport_error(const char *what, int r)
-{
-	switch (r) {
-	case -ETIMEDOUT:
-		fprintf(stderr, "greeterctl: %s: greeterd did not answer within %d s\n", what,
-			CALL_TIMEOUT_MS / 1000);
-		return EXIT_DAEMON;
-	case -ECONNRESET:
-	case -EPIPE:
-	case -ENOTCONN:
-		fprintf(stderr, "greeterctl: %s: the connection to greeterd was lost\n", what);
-		return EXIT_NOT_RUNNING;
-	case -EBADMSG:
-	case -EPROTO:
-	case -EMSGSIZE:
-		fprintf(stderr, "greeterctl: %s: greeterd sent a malformed reply\n", what);
-		return EXIT_DAEMON;
-	default:
-		fprintf(stderr, "greeterctl: %s: %s\n", what, strerror(-r));
-		return EXIT_DAEMON;
-	}
-}
-
-int ctl_call_raw(const struct ctl_options *o, const char *what, const char *method, cJSON *params,
-		 cJSON **reply, char **error)
-{
-	struct varlink_client *c = NULL;
-	bool continues = false;
-	int r;
-
-	*reply = NULL;
-	*error = NULL;
-	r = ctl_connect(o, &c);
-	if (r) {
-		cJSON_Delete(params);
-		return r;
-	}
-	r = varlink_client_call(c, method, params, 0);
-	if (r >= 0)
-		r = varlink_client_read_reply(c, CALL_TIMEOUT_MS, reply, error, &continues);
-	varlink_client_free(c);
-	if (r < 0) {
-		cJSON_Delete(*reply);
-		*reply = NULL;
-		free(*error);
-		*error = NULL;
-		return ctl_transport_error(what, r);
-	}
-	return 0;
-}
-
-int ctl_call(const struct ctl_options *o, const char *what, const char *method, cJSON *params,
-	     cJSON **reply)
-{
-	char *error;
-	int r = ctl_call_raw(o, what, method, params, reply, &error);
-
-	if (r == 0 && error) {
-		print_daemon_error(what, error, *reply);
-		cJSON_Delete(*reply);
-		*reply = NULL;
-		r = EXIT_DAEMON;
-	}
-	free(error);
-	return r;
-}
-
 /* A "uid" parameter: absent for the default message, as the API has it. */
 static cJSON *uid_params(uint32_t uid)
 {
@@ -545,12 +457,6 @@ static void describe_target(char *buf, size_t size, const char *verb, uint32_t u
 		snprintf(buf, size, "cannot %s the default message", verb);
 	else
 		snprintf(buf, size, "cannot %s the message for UID %u", verb, uid);
-}
-
-int out_of_memory(void)
-{
-	fprintf(stderr, "greeterctl: out of memory\n");
-	return EXIT_DAEMON;
 }
 
 /* Commands */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* greeterctl: what its commands (greeterctl.c, tail.c) and printing (output.c) share. */
+/* greeterctl: what its commands (greeterctl.c, tail.c, ...), its connection (connection.c) and printing (output.c) share. */
 #ifndef GREETERCTL_H
 #define GREETERCTL_H
 

@@ -65,7 +65,4 @@ int daemon_api_start(struct daemon *d);
 /* Flush what watchers have queued and close the socket. api.c */
 void daemon_api_stop(struct daemon *d);
 
-/* Send a STATUS= line to the service manager. main.c */
-void daemon_notify_status(struct daemon *d);
-
 #endif

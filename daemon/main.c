@@ -37,6 +37,7 @@
 #define DEFAULT_RING_SIZE (32u << 20)
 #define DEFAULT_MAX_DELAY_MS 10
 #define DEFAULT_WINDOW 32768
+#define STATUS_INTERVAL_USEC (5 * 1000 * 1000)
 
 enum {
 	OPT_SOCKET = 0x100,
@@ -369,6 +370,31 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 	return sd_event_exit(d->loop, 0);
 }
 
+/* The STATUS= line of the service manager: at start, on every change, and every 5 s. */
+static void notify_status(struct daemon *d)
+{
+	__u64 stats[GREETER_STAT_MAX] = { 0 };
+
+	pins_read_stats(&d->pins, stats);
+	sd_notifyf(0, "STATUS=Attached (%s), %zu message(s)%s, %llu event(s), %llu lost",
+		   attach_mode_name(d->pins.mode), messages_count(&d->messages),
+		   *d->messages.refusal ? " (changes refused: see the log)" : "",
+		   (unsigned long long)stats[GREETER_STAT_EMITTED],
+		   (unsigned long long)stats[GREETER_STAT_LOST]);
+}
+
+static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	notify_status(userdata);
+	return sd_event_source_set_time_relative(s, STATUS_INTERVAL_USEC);
+}
+
+/* A batch of changes is on disk and applied. */
+static void on_messages_changed(void *userdata)
+{
+	notify_status(userdata);
+}
+
 static int setup_loop(struct daemon *d)
 {
 	sigset_t mask;
@@ -388,20 +414,12 @@ static int setup_loop(struct daemon *d)
 	r = heap_trim_start(d->loop);
 	if (r < 0)
 		return r;
+	r = sd_event_add_time_relative(d->loop, NULL, CLOCK_MONOTONIC, STATUS_INTERVAL_USEC,
+				       1000000, on_status_timer, d);
+	if (r < 0)
+		return r;
 	/* Pings the watchdog when WatchdogSec= is set. */
 	return sd_event_set_watchdog(d->loop, true);
-}
-
-void daemon_notify_status(struct daemon *d)
-{
-	__u64 stats[GREETER_STAT_MAX] = { 0 };
-
-	pins_read_stats(&d->pins, stats);
-	sd_notifyf(0, "STATUS=Attached (%s), %zu message(s)%s, %llu event(s), %llu lost",
-		   attach_mode_name(d->pins.mode), messages_count(&d->messages),
-		   *d->messages.refusal ? " (changes refused: see the log)" : "",
-		   (unsigned long long)stats[GREETER_STAT_EMITTED],
-		   (unsigned long long)stats[GREETER_STAT_LOST]);
 }
 
 static void log_not_permitted(void)
@@ -460,6 +478,8 @@ static int run(struct daemon *d)
 		 d->pins.btf_from_cache ? "; kernel types from the cache" : "");
 
 	messages_init(&d->messages, d->pins.config_fd, d->opt.state_dir);
+	d->messages.changed = on_messages_changed;
+	d->messages.changed_userdata = d;
 	if (*load.refusal)
 		messages_refuse(&d->messages, load.refusal);
 	/* The map is the truth while the host is up; after a reboot it was seeded from the files. */
@@ -525,7 +545,7 @@ static int run(struct daemon *d)
 	d->ready_usec = now_usec(CLOCK_MONOTONIC);
 	log_info("ready in %.1f ms", (double)(d->ready_usec - d->start_usec) / 1000.0);
 	sd_notify(0, "READY=1");
-	daemon_notify_status(d);
+	notify_status(d);
 	if (*btf_cache && (!po.btf_path || d->pins.btf_cache_failed))
 		write_btf_cache(d, btf_cache);
 

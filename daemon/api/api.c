@@ -41,7 +41,6 @@
 #define MAX_OUTPUT_PER_UID (16 * 1024 * 1024)
 /* At shutdown, how long queued replies may take to be read; then they are dropped. */
 #define SHUTDOWN_FLUSH_USEC (2 * 1000 * 1000)
-#define STATUS_INTERVAL_USEC (5 * 1000 * 1000)
 /* A ListMessages of more messages than this is answered from an idle-priority
  * source, one per turn of the loop: events are drained first. */
 #define LIST_INLINE_MAX 1024
@@ -57,7 +56,6 @@ struct api {
 	struct daemon *d;
 	struct varlink_server *server;
 	struct watchers *watchers;
-	sd_event_source *status_timer;
 	/* ListMessages' reply as JSON, for the messages as of batch list_batches. */
 	char *list_text;
 	uint64_t list_batches;
@@ -857,21 +855,6 @@ const char *api_method_name(size_t i)
 	return i < api_method_count() ? methods[i].name : NULL;
 }
 
-/* A batch of changes is on disk and applied. */
-static void on_messages_changed(void *userdata)
-{
-	struct api *a = userdata;
-
-	daemon_notify_status(a->d);
-}
-
-static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
-{
-	struct api *a = userdata;
-
-	daemon_notify_status(a->d);
-	return sd_event_source_set_time_relative(s, STATUS_INTERVAL_USEC);
-}
 
 int daemon_api_start(struct daemon *d)
 {
@@ -926,8 +909,6 @@ int daemon_api_start(struct daemon *d)
 	}
 	if (r < 0)
 		goto fail;
-	d->messages.changed = on_messages_changed;
-	d->messages.changed_userdata = a;
 	r = watchers_new(&a->watchers, d->loop, d->events);
 	if (r >= 0)
 		r = sd_event_add_defer(d->loop, &a->list_source, on_list_turn, a);
@@ -940,12 +921,6 @@ int daemon_api_start(struct daemon *d)
 					       LIST_TURN_MAX_USEC, 1000, on_list_timer, a);
 	if (r >= 0)
 		r = sd_event_source_set_enabled(a->list_timer, SD_EVENT_OFF);
-	if (r < 0)
-		goto fail;
-	r = sd_event_add_time_relative(d->loop, &a->status_timer, CLOCK_MONOTONIC,
-				       STATUS_INTERVAL_USEC, 1000000, on_status_timer, a);
-	if (r >= 0)
-		r = sd_event_source_set_enabled(a->status_timer, SD_EVENT_ON);
 	if (r >= 0)
 		return 0;
 fail:
@@ -968,7 +943,6 @@ void daemon_api_stop(struct daemon *d)
 	messages_flush(&d->messages);
 	while (list_answer_one(a))
 		;
-	d->messages.changed = NULL;
 	/* Every watcher gets what fits in its socket; the next greeterd replays the rest. */
 	watchers_pump_all(a->watchers);
 	if (a->server) {
@@ -976,7 +950,6 @@ void daemon_api_stop(struct daemon *d)
 		varlink_server_free(a->server);
 	}
 	watchers_free(a->watchers);
-	sd_event_source_disable_unref(a->status_timer);
 	sd_event_source_disable_unref(a->list_source);
 	sd_event_source_disable_unref(a->list_timer);
 	free(a->list_text);
