@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "varlink_client.h"
+#include "io.greeter.varlink.h"
 
 #define IDLE_PER_UID 250
 #define IDLE_FIRST_UID 61000
@@ -109,7 +110,7 @@ static void *work(void *arg)
 			cJSON_AddStringToObject(p, "message", text);
 		}
 		t0 = now_ns();
-		r = round_trip(c, do_set ? "io.greeter.SetMessage" : "io.greeter.GetMessage", p,
+		r = round_trip(c, do_set ? IO_GREETER_SET_MESSAGE : IO_GREETER_GET_MESSAGE, p,
 			       10000);
 		w->ns[i] = now_ns() - t0;
 		if (r != 0)
@@ -249,7 +250,7 @@ static void hold_idle(unsigned uid, unsigned count, int out)
 		 * The next ones would wait as long: stop there.
 		 */
 		if (varlink_client_connect(&cs[i], socket_path) < 0 ||
-		    round_trip(cs[i], "io.greeter.GetMessage", NULL, 3000) != 0) {
+		    round_trip(cs[i], IO_GREETER_GET_MESSAGE, NULL, 3000) != 0) {
 			varlink_client_free(cs[i]);
 			cs[i] = NULL;
 			break;

@@ -18,6 +18,7 @@
 #include "greeterctl.h"
 #include "validate.h"
 #include "varlink_client.h"
+#include "io.greeter.varlink.h"
 
 /* Help */
 
@@ -481,7 +482,7 @@ static int cmd_set(const struct ctl_options *o, char **args)
 		return out_of_memory();
 	}
 	describe_target(what, sizeof(what), "set", uid);
-	r = ctl_call(o, what, "io.greeter.SetMessage", p, &reply);
+	r = ctl_call(o, what, IO_GREETER_SET_MESSAGE, p, &reply);
 	cJSON_Delete(reply);
 	return r;
 }
@@ -500,7 +501,7 @@ static int cmd_unset(const struct ctl_options *o, char **args)
 	if (!p)
 		return out_of_memory();
 	describe_target(what, sizeof(what), "remove", uid);
-	r = ctl_call(o, what, "io.greeter.RemoveMessage", p, &reply);
+	r = ctl_call(o, what, IO_GREETER_REMOVE_MESSAGE, p, &reply);
 	cJSON_Delete(reply);
 	return r;
 }
@@ -539,18 +540,18 @@ static int cmd_get(const struct ctl_options *o, char **args)
 	p = uid_params(uid);
 	if (!p)
 		return out_of_memory();
-	return read_and_print(o, what, "io.greeter.GetMessage", p, print_message);
+	return read_and_print(o, what, IO_GREETER_GET_MESSAGE, p, print_message);
 }
 
 static int cmd_list(const struct ctl_options *o, char **args)
 {
-	return read_and_print(o, "cannot list the messages", "io.greeter.ListMessages",
+	return read_and_print(o, "cannot list the messages", IO_GREETER_LIST_MESSAGES,
 			      cJSON_CreateObject(), print_message_list);
 }
 
 static int cmd_status(const struct ctl_options *o, char **args)
 {
-	return read_and_print(o, "cannot get greeterd's status", "io.greeter.GetStatus",
+	return read_and_print(o, "cannot get greeterd's status", IO_GREETER_GET_STATUS,
 			      cJSON_CreateObject(), print_status);
 }
 

@@ -14,6 +14,7 @@
 #include "greeterctl.h"
 #include "messages_json.h"
 #include "validate.h"
+#include "io.greeter.varlink.h"
 
 #define ERR_SIZE 256
 /* JSON numbers carry integers exactly up to here. */
@@ -162,7 +163,7 @@ int cmd_export(const struct ctl_options *o, char **args)
 	int r;
 
 	(void)args;
-	r = ctl_call(o, what, "io.greeter.ListMessages", cJSON_CreateObject(), &reply);
+	r = ctl_call(o, what, IO_GREETER_LIST_MESSAGES, cJSON_CreateObject(), &reply);
 	if (r)
 		return r;
 	r = entries_from_reply(reply, &entries, err, sizeof(err));
@@ -232,7 +233,7 @@ static int import_error(const char *path, const struct greeter_entries *entries,
 {
 	uint64_t index;
 
-	if (!strcmp(error, "io.greeter.InvalidImport") && entries->count > 0 &&
+	if (!strcmp(error, IO_GREETER_ERROR_INVALID_IMPORT) && entries->count > 0 &&
 	    json_uint(cJSON_GetObjectItemCaseSensitive(params, "index"),
 		      (double)(entries->count - 1), &index)) {
 		char key[16];
@@ -246,7 +247,7 @@ static int import_error(const char *path, const struct greeter_entries *entries,
 		fputs("; nothing was changed\n", stderr);
 		return EXIT_BAD_FILE;
 	}
-	if (!strcmp(error, "io.greeter.PermissionDenied")) {
+	if (!strcmp(error, IO_GREETER_ERROR_PERMISSION_DENIED)) {
 		const char *why = json_str(params, "reason");
 
 		/* greeterd decides who may; without its reason, say what the rule is. */
@@ -314,7 +315,7 @@ int cmd_import(const struct ctl_options *o, char **args)
 		r = out_of_memory();
 		goto out;
 	}
-	r = ctl_call_raw(o, "cannot import the messages", "io.greeter.ImportMessages", params,
+	r = ctl_call_raw(o, "cannot import the messages", IO_GREETER_IMPORT_MESSAGES, params,
 			 &reply, &error);
 	if (r)
 		goto out;

@@ -23,6 +23,7 @@
 #include "file_replace.h"
 #include "greeterctl.h"
 #include "utf8.h"
+#include "io.greeter.varlink.h"
 
 /* The largest whole number a double holds below 2^64. */
 #define UINT_MAX_DOUBLE 18446744073709549568.0
@@ -324,7 +325,7 @@ int cmd_metrics(const struct ctl_options *o, char **args)
 	(void)args;
 	/* Past RLIMIT_FSIZE, a write fails (EFBIG) instead of killing us half-way. */
 	signal(SIGXFSZ, SIG_IGN);
-	r = ctl_call(o, what, "io.greeter.GetStatus", cJSON_CreateObject(), &reply);
+	r = ctl_call(o, what, IO_GREETER_GET_STATUS, cJSON_CreateObject(), &reply);
 	if (r)
 		return r;
 	f = open_memstream(&text, &len);

@@ -15,6 +15,7 @@
 #include "greeterctl.h"
 #include "json_print.h"
 #include "validate.h"
+#include "io.greeter.varlink.h"
 
 bool json_uint(const cJSON *v, double max, uint64_t *out)
 {
@@ -180,17 +181,17 @@ static void error_reason(const char *error, const cJSON *p)
 	const cJSON *uid = cJSON_GetObjectItemCaseSensitive(p, "uid");
 	uint64_t v;
 
-	if (!strcmp(error, "io.greeter.MessageTooLong")) {
+	if (!strcmp(error, IO_GREETER_ERROR_MESSAGE_TOO_LONG)) {
 		fprintf(stderr, "message is longer than %llu bytes", json_num(p, "limit"));
-	} else if (!strcmp(error, "io.greeter.NoSuchMessage")) {
+	} else if (!strcmp(error, IO_GREETER_ERROR_NO_SUCH_MESSAGE)) {
 		if (json_uint(uid, 4294967294.0, &v))
 			fprintf(stderr, "no message is set for UID %llu", (unsigned long long)v);
 		else
 			fputs("no default message is set", stderr);
-	} else if (!strcmp(error, "io.greeter.RequestTooLarge")) {
+	} else if (!strcmp(error, IO_GREETER_ERROR_REQUEST_TOO_LARGE)) {
 		fprintf(stderr, "the request is larger than greeterd accepts (%llu bytes)",
 			json_num(p, "limit"));
-	} else if (!strcmp(error, "io.greeter.TooManyConnections")) {
+	} else if (!strcmp(error, IO_GREETER_ERROR_TOO_MANY_CONNECTIONS)) {
 		fprintf(stderr,
 			"greeterd has too many connections open (limit %llu); try again later",
 			json_num(p, "limit"));

@@ -13,6 +13,7 @@
 
 #include "greeterctl.h"
 #include "varlink_client.h"
+#include "io.greeter.varlink.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 1000
@@ -191,7 +192,7 @@ static int watch(struct tail *t, struct varlink_client *c)
 		fprintf(stderr, "greeterctl: out of memory\n");
 		return EXIT_DAEMON;
 	}
-	r = varlink_client_call(c, "io.greeter.WatchEvents", params, VARLINK_CALL_MORE);
+	r = varlink_client_call(c, IO_GREETER_WATCH_EVENTS, params, VARLINK_CALL_MORE);
 	if (r < 0)
 		return is_lost(r) ? TAIL_LOST : ctl_transport_error("cannot follow events", r);
 
@@ -206,7 +207,7 @@ static int watch(struct tail *t, struct varlink_client *c)
 			return TAIL_LOST;
 		if (r < 0)
 			return ctl_transport_error("cannot follow events", r);
-		if (error && t->lost_announced && !strcmp(error, "io.greeter.TooManyConnections")) {
+		if (error && t->lost_announced && !strcmp(error, IO_GREETER_ERROR_TOO_MANY_CONNECTIONS)) {
 			/* A restarted greeterd flooded by reconnecting clients: retry. */
 			r = TAIL_LOST;
 		} else if (error) {

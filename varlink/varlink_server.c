@@ -148,6 +148,7 @@ struct varlink_call {
 	bool oneway;
 	bool ended;
 	bool deferred; /* the handler replies later (varlink_call_defer()) */
+	const void *parameters; /* the IDL's struct, during the handler */
 	unsigned busy; /* we are inside one of its callbacks: free later */
 	void *userdata;
 	void (*on_drain)(struct varlink_call *c, void *userdata);
@@ -347,6 +348,11 @@ const char *varlink_call_method(const struct varlink_call *c)
 void varlink_call_defer(struct varlink_call *c)
 {
 	c->deferred = true;
+}
+
+const void *varlink_call_parameters(const struct varlink_call *c)
+{
+	return c->parameters;
 }
 
 bool varlink_call_more(const struct varlink_call *c)
@@ -645,6 +651,8 @@ static void conn_dispatch(struct conn *c, const char *msg, size_t len)
 	const char *bad = NULL, *name;
 	bool oneway = false, more = false;
 	varlink_method_fn fn = NULL;
+	const struct varlink_idl_method *idl = NULL;
+	void *parameters = NULL;
 	void *userdata = s->o.userdata;
 	struct varlink_call *call;
 	size_t iface_len = 0;
@@ -720,8 +728,10 @@ static void conn_dispatch(struct conn *c, const char *msg, size_t len)
 			goto method_not_found;
 	} else {
 		for (size_t i = 0; i < s->o.n_methods; i++)
-			if (strcmp(name, s->o.methods[i].name) == 0)
+			if (strcmp(name, s->o.methods[i].name) == 0) {
 				fn = s->o.methods[i].fn;
+				idl = s->o.methods[i].idl;
+			}
 		if (!fn && interface_known(s, name, iface_len))
 			goto method_not_found;
 		if (!fn) {
@@ -736,18 +746,37 @@ static void conn_dispatch(struct conn *c, const char *msg, size_t len)
 		}
 	}
 
+	/* The call as the IDL has it, before the method sees it. */
+	if (idl && idl->requires_more && !more) {
+		if (!oneway)
+			conn_send_error(c, "org.varlink.service.ExpectedMore", cJSON_CreateObject());
+		goto done;
+	}
+	if (idl) {
+		parameters = calloc(1, idl->params_size);
+		if (!parameters) {
+			conn_kill(c);
+			goto done;
+		}
+		if (varlink_idl_dispatch(idl, cJSON_IsObject(field[1]) ? field[1] : NULL, parameters,
+					 &bad) < 0)
+			goto invalid;
+	}
+
 	call = calloc(1, sizeof(*call));
 	if (!call || !(call->method = strdup(name))) {
 		free(call);
 		conn_kill(c);
 		goto done;
 	}
+	call->parameters = parameters;
 	call->conn = c;
 	call->more = more;
 	call->oneway = oneway;
 	call->busy = 1;
 	c->call = call;
 	fn(call, cJSON_IsObject(field[1]) ? field[1] : s->empty, userdata);
+	call->parameters = NULL;
 	if (!call->ended && !more && !call->deferred) {
 		if (!oneway)
 			log_error("BUG: method %s returned without replying", name);
@@ -768,6 +797,7 @@ invalid:
 	if (!oneway)
 		conn_send_error(c, ERR_INVALID_PARAMETER, one_string("parameter", bad));
 done:
+	free(parameters);
 	cJSON_Delete(root);
 }
 

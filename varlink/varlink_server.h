@@ -14,6 +14,8 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
+#include "varlink_idl.h"
+
 struct varlink_server;
 struct varlink_call;
 
@@ -47,6 +49,13 @@ typedef void (*varlink_method_fn)(struct varlink_call *call, const cJSON *parame
 struct varlink_method {
 	const char *name; /* fully qualified, e.g. "io.greeter.SetMessage" */
 	varlink_method_fn fn;
+	/*
+	 * Its definition (varlink_idl_gen.py): a call is checked against it
+	 * before fn runs (org.varlink.service.ExpectedMore, InvalidParameter
+	 * naming the parameter), and fn reads the parameters from
+	 * varlink_call_parameters(). NULL: fn checks them itself.
+	 */
+	const struct varlink_idl_method *idl;
 };
 
 struct varlink_server_options {
@@ -101,6 +110,11 @@ void varlink_server_shutdown(struct varlink_server *s, uint64_t timeout_usec);
 void varlink_server_free(struct varlink_server *s);
 
 const struct varlink_peer *varlink_call_peer(const struct varlink_call *c);
+/*
+ * The method's parameters as its IDL struct (struct <iface>_<method>_params),
+ * checked; during the method's handler only (strings point into the call).
+ */
+const void *varlink_call_parameters(const struct varlink_call *c);
 const char *varlink_call_method(const struct varlink_call *c);
 bool varlink_call_more(const struct varlink_call *c);
 /*

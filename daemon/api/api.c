@@ -27,6 +27,7 @@
 #include "validate.h"
 #include "varlink_server.h"
 #include "watchers.h"
+#include "io.greeter.varlink.h"
 
 #define MAX_CONNECTIONS 4096
 #define MAX_CONNECTIONS_PER_UID 512
@@ -49,8 +50,6 @@
 /* Largest integer a JSON number (a double) carries exactly. */
 #define JSON_INT_MAX 9007199254740991.0
 
-/* Embedded at build time from io.greeter.varlink. */
-extern const char greeter_varlink_idl[];
 
 struct api {
 	struct daemon *d;
@@ -90,22 +89,6 @@ struct pending_call {
 
 /* Parameters */
 
-/* Reject unknown and repeated parameter names: no guessing what was meant. */
-static bool check_parameters(struct varlink_call *c, const cJSON *p, const char *const *known)
-{
-	const cJSON *found[8];
-	const char *bad = "";
-	size_t n = 0;
-
-	while (known[n])
-		n++;
-	if (json_members(p, known, n, found, false, &bad) < 0) {
-		varlink_call_error_invalid_parameter(c, bad);
-		return false;
-	}
-	return true;
-}
-
 static bool json_integer(const cJSON *v, double min, double max, double *out)
 {
 	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < min ||
@@ -119,20 +102,18 @@ static bool json_integer(const cJSON *v, double min, double max, double *out)
  * An optional "uid" parameter: absent or null gives fallback. UIDs are
  * 0..4294967294; 4294967295 names nobody (it is the default message's key).
  */
-static bool get_uid(struct varlink_call *c, const cJSON *p, uint32_t fallback, uint32_t *uid)
+static bool get_uid(struct varlink_call *c, bool has_uid, int64_t value, uint32_t fallback,
+		    uint32_t *uid)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(p, "uid");
-	double d;
-
-	if (!v || cJSON_IsNull(v)) {
+	if (!has_uid) {
 		*uid = fallback;
 		return true;
 	}
-	if (!json_integer(v, 0, 4294967294.0, &d)) {
+	if (value < 0 || value > 4294967294) {
 		varlink_call_error_invalid_parameter(c, "uid");
 		return false;
 	}
-	*uid = (uint32_t)d;
+	*uid = (uint32_t)value;
 	return true;
 }
 
@@ -201,7 +182,7 @@ static bool may_edit(struct varlink_call *c, uint32_t uid)
 	else
 		snprintf(text, sizeof(text), "UID %u may change only its own message, not UID %u's",
 			 (unsigned)peer->uid, uid);
-	varlink_call_error(c, "io.greeter.PermissionDenied", reason(text));
+	varlink_call_error(c, IO_GREETER_ERROR_PERMISSION_DENIED, reason(text));
 	return false;
 }
 
@@ -209,7 +190,7 @@ static bool may_edit(struct varlink_call *c, uint32_t uid)
 
 static void write_error(struct varlink_call *c, int r, const char *err)
 {
-	varlink_call_error(c, "io.greeter.WriteFailed", reason(err));
+	varlink_call_error(c, IO_GREETER_ERROR_WRITE_FAILED, reason(err));
 	log_warning("a change could not be stored: %s", err);
 	(void)r;
 }
@@ -263,7 +244,7 @@ static struct pending_call *pending_new(struct api *a, struct varlink_call *c, i
 	struct pending_call *p = calloc(1, sizeof(*p));
 
 	if (!p) {
-		varlink_call_error(c, "io.greeter.WriteFailed", reason("out of memory"));
+		varlink_call_error(c, IO_GREETER_ERROR_WRITE_FAILED, reason("out of memory"));
 		return NULL;
 	}
 	p->api = a;
@@ -287,9 +268,8 @@ static void pending_queued(struct pending_call *p, int r, const char *err)
 
 static void method_set_message(struct varlink_call *c, const cJSON *p, void *userdata)
 {
-	static const char *const known[] = { "uid", "message", NULL };
+	const struct io_greeter_set_message_params *in = varlink_call_parameters(c);
 	struct api *a = userdata;
-	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(p, "message");
 	const char *why = NULL;
 	struct pending_call *pending;
 	char err[800];
@@ -297,47 +277,39 @@ static void method_set_message(struct varlink_call *c, const cJSON *p, void *use
 	size_t len;
 	int r;
 
-	if (!check_parameters(c, p, known) || !get_uid(c, p, GREETER_DEFAULT_UID, &uid))
+	if (!get_uid(c, in->has_uid, in->uid, GREETER_DEFAULT_UID, &uid) || !may_edit(c, uid))
 		return;
-	if (!cJSON_IsString(msg)) {
-		varlink_call_error_invalid_parameter(c, "message");
-		return;
-	}
-	if (!may_edit(c, uid))
-		return;
-	len = strlen(msg->valuestring);
-	r = greeter_validate_message(msg->valuestring, len, &why);
+	len = strlen(in->message);
+	r = greeter_validate_message(in->message, len, &why);
 	if (r == -E2BIG) {
 		cJSON *e = cJSON_CreateObject();
 
 		cJSON_AddNumberToObject(e, "limit", GREETER_MESSAGE_MAX);
-		varlink_call_error(c, "io.greeter.MessageTooLong", e);
+		varlink_call_error(c, IO_GREETER_ERROR_MESSAGE_TOO_LONG, e);
 		return;
 	}
 	if (r < 0) {
-		varlink_call_error(c, "io.greeter.InvalidMessage", reason(why));
+		varlink_call_error(c, IO_GREETER_ERROR_INVALID_MESSAGE, reason(why));
 		return;
 	}
 	pending = pending_new(a, c, PENDING_SET, uid);
 	if (!pending)
 		return;
-	r = messages_set(&a->d->messages, uid, msg->valuestring, len, pending_done, pending, err,
+	r = messages_set(&a->d->messages, uid, in->message, len, pending_done, pending, err,
 			 sizeof(err));
 	pending_queued(pending, r, err);
 }
 
 static void method_remove_message(struct varlink_call *c, const cJSON *p, void *userdata)
 {
-	static const char *const known[] = { "uid", NULL };
+	const struct io_greeter_remove_message_params *in = varlink_call_parameters(c);
 	struct api *a = userdata;
 	struct pending_call *pending;
 	char err[800];
 	uint32_t uid;
 	int r;
 
-	if (!check_parameters(c, p, known) || !get_uid(c, p, GREETER_DEFAULT_UID, &uid))
-		return;
-	if (!may_edit(c, uid))
+	if (!get_uid(c, in->has_uid, in->uid, GREETER_DEFAULT_UID, &uid) || !may_edit(c, uid))
 		return;
 	pending = pending_new(a, c, PENDING_REMOVE, uid);
 	if (!pending)
@@ -348,7 +320,7 @@ static void method_remove_message(struct varlink_call *c, const cJSON *p, void *
 
 		if (uid != GREETER_DEFAULT_UID)
 			cJSON_AddNumberToObject(e, "uid", uid);
-		varlink_call_error(c, "io.greeter.NoSuchMessage", e);
+		varlink_call_error(c, IO_GREETER_ERROR_NO_SUCH_MESSAGE, e);
 		free(pending);
 		return;
 	}
@@ -357,15 +329,14 @@ static void method_remove_message(struct varlink_call *c, const cJSON *p, void *
 
 static void method_get_message(struct varlink_call *c, const cJSON *p, void *userdata)
 {
-	static const char *const known[] = { "uid", NULL };
+	const struct io_greeter_get_message_params *in = varlink_call_parameters(c);
 	struct api *a = userdata;
 	char text[GREETER_MESSAGE_SIZE];
 	enum greeter_source src;
 	cJSON *r;
 	uint32_t uid;
 
-	if (!check_parameters(c, p, known) ||
-	    !get_uid(c, p, (uint32_t)varlink_call_peer(c)->uid, &uid))
+	if (!get_uid(c, in->has_uid, in->uid, (uint32_t)varlink_call_peer(c)->uid, &uid))
 		return;
 	messages_get(&a->d->messages, uid, text, &src);
 	r = cJSON_CreateObject();
@@ -407,7 +378,7 @@ static void list_reply(struct api *a, struct varlink_call *c)
 	const char *text = list_text(a);
 
 	if (!text) {
-		varlink_call_error(c, "io.greeter.WriteFailed", reason("out of memory"));
+		varlink_call_error(c, IO_GREETER_ERROR_WRITE_FAILED, reason("out of memory"));
 		return;
 	}
 	varlink_call_reply_text(c, text, false);
@@ -498,12 +469,9 @@ static void list_wait_drain(struct varlink_call *c, void *userdata)
 
 static void method_list_messages(struct varlink_call *c, const cJSON *p, void *userdata)
 {
-	static const char *const known[] = { NULL };
 	struct api *a = userdata;
 	struct list_wait *w;
 
-	if (!check_parameters(c, p, known))
-		return;
 	/*
 	 * 16,384 messages are 650 KB of reply (up to 5 MB). Callers pipelining
 	 * them on many connections would keep the loop from the ring: large
@@ -582,17 +550,15 @@ bad : {
 
 	cJSON_AddNumberToObject(e, "index", (double)index);
 	cJSON_AddStringToObject(e, "reason", why);
-	varlink_call_error(c, "io.greeter.InvalidImport", e);
+	varlink_call_error(c, IO_GREETER_ERROR_INVALID_IMPORT, e);
 	return false;
 }
 }
 
 static void method_import_messages(struct varlink_call *c, const cJSON *p, void *userdata)
 {
-	static const char *const known[] = { "messages", "replace", NULL };
+	const struct io_greeter_import_messages_params *in = varlink_call_parameters(c);
 	struct api *a = userdata;
-	const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(p, "messages");
-	const cJSON *rep = cJSON_GetObjectItemCaseSensitive(p, "replace");
 	struct greeter_entries list = { 0 };
 	struct pending_call *pending;
 	const cJSON *item;
@@ -600,31 +566,21 @@ static void method_import_messages(struct varlink_call *c, const cJSON *p, void 
 	char err[800];
 	int r;
 
-	if (!check_parameters(c, p, known))
-		return;
-	if (!cJSON_IsArray(msgs)) {
-		varlink_call_error_invalid_parameter(c, "messages");
-		return;
-	}
-	if (rep && !cJSON_IsNull(rep) && !cJSON_IsBool(rep)) {
-		varlink_call_error_invalid_parameter(c, "replace");
-		return;
-	}
 	if (varlink_call_peer(c)->uid != 0) {
-		varlink_call_error(c, "io.greeter.PermissionDenied",
+		varlink_call_error(c, IO_GREETER_ERROR_PERMISSION_DENIED,
 				   reason("only root may import messages"));
 		return;
 	}
-	if (cJSON_GetArraySize(msgs) > GREETER_MAX_MESSAGES) {
+	if (cJSON_GetArraySize(in->messages) > GREETER_MAX_MESSAGES) {
 		cJSON *e = cJSON_CreateObject();
 
 		cJSON_AddNumberToObject(e, "index", GREETER_MAX_MESSAGES);
 		cJSON_AddStringToObject(e, "reason",
 					"more messages than the config map holds (16384)");
-		varlink_call_error(c, "io.greeter.InvalidImport", e);
+		varlink_call_error(c, IO_GREETER_ERROR_INVALID_IMPORT, e);
 		return;
 	}
-	cJSON_ArrayForEach (item, msgs) {
+	cJSON_ArrayForEach (item, in->messages) {
 		if (!import_entry(c, item, index++, &list)) {
 			greeter_entries_free(&list);
 			return;
@@ -635,14 +591,13 @@ static void method_import_messages(struct varlink_call *c, const cJSON *p, void 
 		greeter_entries_free(&list);
 		return;
 	}
-	r = messages_import(&a->d->messages, &list, cJSON_IsTrue(rep), &pending->set,
+	r = messages_import(&a->d->messages, &list, in->replace, &pending->set,
 			    &pending->removed, pending_done, pending, err, sizeof(err));
 	pending_queued(pending, r, err);
 }
 
 static void method_get_status(struct varlink_call *c, const cJSON *p, void *userdata)
 {
-	static const char *const known[] = { NULL };
 	struct api *a = userdata;
 	struct daemon *d = a->d;
 	const struct events_counters *ec = events_counters(d->events);
@@ -652,8 +607,6 @@ static void method_get_status(struct varlink_call *c, const cJSON *p, void *user
 	struct utsname un;
 	cJSON *r, *progs, *counters;
 
-	if (!check_parameters(c, p, known))
-		return;
 	pins_read_stats(&d->pins, stats);
 	uname(&un);
 	r = cJSON_CreateObject();
@@ -722,71 +675,49 @@ static void format_stream_id(struct api *a, char out[STREAM_ID_SIZE])
 
 static void method_watch_events(struct varlink_call *c, const cJSON *p, void *userdata)
 {
-	static const char *const known[] = { "uid",    "comm",		 "unit", "after_seq",
-					     "stream", "include_failed", NULL };
+	const struct io_greeter_watch_events_params *in = varlink_call_parameters(c);
 	struct api *a = userdata;
 	const struct events_counters *ec = events_counters(a->d->events);
-	const cJSON *comm = cJSON_GetObjectItemCaseSensitive(p, "comm");
-	const cJSON *unit = cJSON_GetObjectItemCaseSensitive(p, "unit");
-	const cJSON *after = cJSON_GetObjectItemCaseSensitive(p, "after_seq");
-	const cJSON *failed = cJSON_GetObjectItemCaseSensitive(p, "include_failed");
-	const cJSON *uid = cJSON_GetObjectItemCaseSensitive(p, "uid");
-	const cJSON *stream = cJSON_GetObjectItemCaseSensitive(p, "stream");
 	struct watch_filter f = { 0 };
 	uint64_t pos, dropped = 0;
 	cJSON *first;
-	double after_seq = -1;
+	int64_t after_seq = in->has_after_seq ? in->after_seq : -1;
 	char stream_id[STREAM_ID_SIZE];
 
-	if (!varlink_call_more(c)) {
-		varlink_call_error(c, "org.varlink.service.ExpectedMore", NULL);
-		return;
-	}
-	if (!check_parameters(c, p, known))
-		return;
 	f.peer_uid = (uint32_t)varlink_call_peer(c)->uid;
 	f.all_users = is_admin(a, varlink_call_peer(c));
-	if (uid && !cJSON_IsNull(uid)) {
-		f.has_uid = true;
-		if (!get_uid(c, p, 0, &f.uid))
-			return;
-	}
-	if (comm && !cJSON_IsNull(comm)) {
-		if (!cJSON_IsString(comm) || strlen(comm->valuestring) >= sizeof(f.comm)) {
+	f.has_uid = in->has_uid;
+	if (in->has_uid && !get_uid(c, true, in->uid, 0, &f.uid))
+		return;
+	if (in->comm) {
+		if (strlen(in->comm) >= sizeof(f.comm)) {
 			varlink_call_error_invalid_parameter(c, "comm");
 			return;
 		}
 		f.has_comm = true;
-		snprintf(f.comm, sizeof(f.comm), "%s", comm->valuestring);
+		snprintf(f.comm, sizeof(f.comm), "%s", in->comm);
 	}
 	/* Longer than the kernel keeps, it could never match: refused, as a long comm is. */
-	if (unit && !cJSON_IsNull(unit)) {
-		if (!cJSON_IsString(unit) || strlen(unit->valuestring) >= sizeof(f.unit)) {
+	if (in->unit) {
+		if (strlen(in->unit) >= sizeof(f.unit)) {
 			varlink_call_error_invalid_parameter(c, "unit");
 			return;
 		}
 		f.has_unit = true;
-		snprintf(f.unit, sizeof(f.unit), "%s", unit->valuestring);
+		snprintf(f.unit, sizeof(f.unit), "%s", in->unit);
 	}
-	if (failed && !cJSON_IsNull(failed)) {
-		if (!cJSON_IsBool(failed)) {
-			varlink_call_error_invalid_parameter(c, "include_failed");
-			return;
-		}
-		f.include_failed = cJSON_IsTrue(failed);
-	}
-	if (after && !cJSON_IsNull(after) && !json_integer(after, 0, JSON_INT_MAX, &after_seq)) {
+	f.include_failed = in->include_failed;
+	if (in->has_after_seq && in->after_seq < 0) {
 		varlink_call_error_invalid_parameter(c, "after_seq");
 		return;
 	}
-	if (stream && !cJSON_IsNull(stream) &&
-	    (!cJSON_IsString(stream) || strlen(stream->valuestring) >= STREAM_ID_SIZE)) {
+	if (in->stream && strlen(in->stream) >= STREAM_ID_SIZE) {
 		varlink_call_error_invalid_parameter(c, "stream");
 		return;
 	}
 	format_stream_id(a, stream_id);
 	/* A sequence number of another stream says nothing here: from the start. */
-	if (after_seq >= 0 && cJSON_IsString(stream) && strcmp(stream->valuestring, stream_id))
+	if (after_seq >= 0 && in->stream && strcmp(in->stream, stream_id))
 		after_seq = 0;
 	if (!f.all_users && f.has_uid && f.uid != f.peer_uid) {
 		char text[160];
@@ -794,7 +725,7 @@ static void method_watch_events(struct varlink_call *c, const cJSON *p, void *us
 		snprintf(text, sizeof(text),
 			 "UID %u may watch only its own events; members of group %s watch all",
 			 f.peer_uid, a->d->opt.admin_group);
-		varlink_call_error(c, "io.greeter.PermissionDenied", reason(text));
+		varlink_call_error(c, IO_GREETER_ERROR_PERMISSION_DENIED, reason(text));
 		return;
 	}
 
@@ -829,17 +760,17 @@ static void method_watch_events(struct varlink_call *c, const cJSON *p, void *us
 	if (varlink_call_reply(c, first, true) < 0)
 		return;
 	if (watchers_add(a->watchers, c, &f, pos) < 0)
-		varlink_call_error(c, "io.greeter.WriteFailed", reason("out of memory"));
+		varlink_call_error(c, IO_GREETER_ERROR_WRITE_FAILED, reason("out of memory"));
 }
 
 static const struct varlink_method methods[] = {
-	{ "io.greeter.SetMessage", method_set_message },
-	{ "io.greeter.GetMessage", method_get_message },
-	{ "io.greeter.RemoveMessage", method_remove_message },
-	{ "io.greeter.ListMessages", method_list_messages },
-	{ "io.greeter.ImportMessages", method_import_messages },
-	{ "io.greeter.GetStatus", method_get_status },
-	{ "io.greeter.WatchEvents", method_watch_events },
+	{ IO_GREETER_SET_MESSAGE, method_set_message, &io_greeter_set_message_idl },
+	{ IO_GREETER_GET_MESSAGE, method_get_message, &io_greeter_get_message_idl },
+	{ IO_GREETER_REMOVE_MESSAGE, method_remove_message, &io_greeter_remove_message_idl },
+	{ IO_GREETER_LIST_MESSAGES, method_list_messages, &io_greeter_list_messages_idl },
+	{ IO_GREETER_IMPORT_MESSAGES, method_import_messages, &io_greeter_import_messages_idl },
+	{ IO_GREETER_GET_STATUS, method_get_status, &io_greeter_get_status_idl },
+	{ IO_GREETER_WATCH_EVENTS, method_watch_events, &io_greeter_watch_events_idl },
 };
 
 size_t api_method_count(void);
@@ -863,8 +794,8 @@ int daemon_api_start(struct daemon *d)
 		.product = "greeterd",
 		.version = GREETER_VERSION,
 		.url = "https://github.com/greeter/greeter",
-		.interface_name = "io.greeter",
-		.interface_description = greeter_varlink_idl,
+		.interface_name = IO_GREETER_INTERFACE,
+		.interface_description = io_greeter_description,
 		.methods = methods,
 		.n_methods = sizeof(methods) / sizeof(methods[0]),
 		.max_connections = MAX_CONNECTIONS,
@@ -874,8 +805,8 @@ int daemon_api_start(struct daemon *d)
 		.is_privileged = is_privileged,
 		.max_message_size = MAX_REQUEST_SIZE,
 		.max_root_message_size = MAX_ROOT_REQUEST_SIZE,
-		.error_request_too_large = "io.greeter.RequestTooLarge",
-		.error_too_many_connections = "io.greeter.TooManyConnections",
+		.error_request_too_large = IO_GREETER_ERROR_REQUEST_TOO_LARGE,
+		.error_too_many_connections = IO_GREETER_ERROR_TOO_MANY_CONNECTIONS,
 	};
 	struct api *a = calloc(1, sizeof(*a));
 	int n, r;
