@@ -61,46 +61,8 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print
 	meson test -C build-asan --print-errorlogs --num-processes 2 --no-suite bench-smoke "${suites[@]}" || status=1
 stop_hogs
 
-python3 - "$(($(date +%s) - T0))" build/meson-logs/testlog.json build-asan/meson-logs/testlog.json <<'PY'
-import json, sys
-passed = failed = skipped = 0
-times = {}
-for path in sys.argv[2:]:
-    build = path.split("/")[0]
-    try:
-        lines = open(path).read().splitlines()
-    except OSError:
-        failed += 1
-        continue
-    for line in lines:
-        try:
-            t = json.loads(line)
-            r = t.get("result")
-        except ValueError:
-            t, r = {}, "UNREADABLE"
-        if r in ("OK", "EXPECTEDFAIL"):
-            passed += 1
-        elif r == "SKIP":
-            skipped += 1
-        else:
-            failed += 1
-        # meson names a test "project:suite / name"; greeter's names also
-        # start with their suite.
-        name = t.get("name", "-")
-        suite = name.split(" / ")[0].split(":")[-1].split("+")[0] if " / " in name \
-            else name.split("-")[0]
-        n, secs = times.get((build, suite), (0, 0.0))
-        times[(build, suite)] = (n + 1, secs + t.get("duration", 0.0))
-# Where the time goes: the sum of each suite's test durations (tests of a
-# suite may run two at a time).
-for (build, suite), (n, secs) in sorted(times.items()):
-    print("time: %-10s %-12s %3d test(s) %7.1f s" % (build, suite, n, secs))
-print("time: run-tests.sh %d s in all" % int(sys.argv[1]))
-# The last line is what CI reads: "N passed, N failed".
-print("%d skipped (exit status 77: what this kernel or build cannot do)" % skipped)
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
-PY
+python3 tests/lib/testlog.py summary "$(($(date +%s) - T0))" build/meson-logs/testlog.json \
+	build-asan/meson-logs/testlog.json
 count=$?
 [ $status -ne 0 ] || [ $count -ne 0 ] && exit 1
 exit 0

@@ -133,35 +133,8 @@ GREETER_TEST_SUITES=$suites ./run-tests.sh </dev/null 2>&1 |
 	tee "$out/tests.log" | sed -u 's/^/    run-tests.sh| /'
 rc=${PIPESTATUS[0]}
 # What each suite did in each build, from meson's test logs.
-python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json >"$out/suites" <<'PY' 2>&1
-import json, sys
-for path in sys.argv[1:]:
-    build = path.split("/")[0]
-    counts = {}
-    try:
-        lines = open(path).read().splitlines()
-    except OSError:
-        print(build, "-", "no-testlog")
-        continue
-    for line in lines:
-        try:
-            r = json.loads(line)
-        except ValueError:
-            continue
-        # meson names a test "project:suite / name" (its log has no suite
-        # field); greeter's test names start with their suite besides.
-        # A test of several suites: "project:suite1+suite2 / name".
-        name = r.get("name", "-")
-        if " / " in name:
-            ss = name.split(" / ")[0].split(":")[-1].split("+")
-        else:
-            ss = [name.split("-")[0]]
-        for s in ss:
-            c = counts.setdefault(s, {})
-            c[r.get("result")] = c.get(r.get("result"), 0) + 1
-    for s, c in sorted(counts.items()):
-        print(build, s, " ".join("%s=%d" % kv for kv in sorted(c.items())))
-PY
+python3 tests/lib/testlog.py suites build/meson-logs/testlog.json \
+	build-asan/meson-logs/testlog.json >"$out/suites" 2>&1
 sed 's/^/    suites| /' "$out/suites"
 last=$(tail -n 1 "$out/tests.log")
 [[ $last =~ ^[0-9]+\ passed,\ [0-9]+\ failed$ ]] ||
