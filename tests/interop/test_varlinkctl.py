@@ -25,7 +25,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(os.path.dirname(HERE))
 LIB = os.path.join(SRC, "tests", "lib", "debian-root.sh")
-IDL_PATH = os.environ.get("GREETER_IDL", os.path.join(SRC, "daemon", "io.greeter.varlink"))
+IDL_PATH = os.environ.get("GREETER_IDL", os.path.join(SRC, "daemon", "api", "io.greeter.varlink"))
 GREETERD = os.environ.get("GREETERD", os.path.join(SRC, "build", "daemon", "greeterd"))
 GREETERCTL = os.environ.get("GREETERCTL", os.path.join(SRC, "build", "client", "greeterctl"))
 SKIP = 77
