@@ -272,10 +272,12 @@ def main():
         # tail ends with status 0 on SIGINT and SIGTERM.
         for sig in (signal.SIGINT, signal.SIGTERM):
             env = dict(os.environ, LC_ALL="C.UTF-8")
+            # Counted before the start: tail may ask before this process runs again.
+            n = len(server.requests_for("io.greeter.WatchEvents"))
             p = subprocess.Popen([ctl, "--socket", sock, "tail", "--comm", "hang"],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-            n = len(server.requests_for("io.greeter.WatchEvents"))
-            wait_for(lambda: len(server.requests_for("io.greeter.WatchEvents")) > n)
+            t.check(wait_for(lambda: len(server.requests_for("io.greeter.WatchEvents")) > n),
+                    f"tail asked for events before {sig.name}")
             time.sleep(0.1)
             p.send_signal(sig)
             try:
