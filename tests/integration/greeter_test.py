@@ -240,6 +240,17 @@ class Daemon:
         self.remove_pins()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
+    # The harness: "with Daemon(name) as d:" needs root and bpffs (or
+    # skips, saying why), and leaves no greeterd, pins or files behind.
+    def __enter__(self):
+        require_root()
+        ensure_bpffs()
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+        return False
+
 
 # The unit and the arguments are quoted as common/args_text.h says: a word
 # that is empty, or holds a space or a double quote, in double quotes.
@@ -307,6 +318,13 @@ class Marker:
 
     def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+        return False
 
 
 def wait_for(fn, timeout=120, interval=0.02):

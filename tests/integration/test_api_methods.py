@@ -11,13 +11,10 @@ sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
 
 require_root()
-ensure_bpffs()
 GROUP = "greetertest"
 subprocess.run(["groupadd", "-f", GROUP], check=True)
 admin_gid = grp.getgrnam(GROUP).gr_gid
-d = Daemon("methods", extra=["--admin-group", GROUP])
-m = Marker("methods")
-try:
+with Daemon("methods", extra=["--admin-group", GROUP]) as d, Marker("methods") as m:
     d.start()
     c = d.varlink()
     r = c.call("io.greeter.GetMessage", {"uid": 501})["parameters"]
@@ -106,6 +103,3 @@ try:
     t.join()
     evs = [x["parameters"]["event"] for x in result.get("r", [])[1:]]
     check(len(evs) == 1 and evs[0]["uid"] == 502, "502 sees only its own events: %s" % evs)
-finally:
-    d.cleanup()
-    m.cleanup()

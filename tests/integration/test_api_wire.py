@@ -10,10 +10,7 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
 
-require_root()
-ensure_bpffs()
-d = Daemon("wire")
-try:
+with Daemon("wire") as d:
     d.start()
     c = d.varlink()
     # Pipelining: three calls in one write, answered in order.
@@ -120,5 +117,3 @@ try:
     s.close()
     r = d.call("io.greeter.GetStatus")
     check("parameters" in r, "daemon still serves after a truncated call")
-finally:
-    d.cleanup()

@@ -9,12 +9,8 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
 
-require_root()
-ensure_bpffs()
 has_kprobes = os.path.exists("/sys/bus/event_source/devices/kprobe/type")
-d = Daemon("attach")
-m = Marker("attach")
-try:
+with Daemon("attach") as d, Marker("attach") as m:
     d.start()
     st = d.call("io.greeter.GetStatus")["parameters"]
     want = "kprobe" if has_kprobes else "tracepoint"
@@ -43,6 +39,3 @@ try:
         subprocess.run([GREETERD, "--pin-dir", d.pin_dir + "-k", "--remove-pins"], capture_output=True)
     r = subprocess.run([GREETERD, "--attach", "fentry"], capture_output=True, text=True)
     check(r.returncode == 2 and "auto, kprobe or tracepoint" in r.stderr, "bad --attach is a usage error")
-finally:
-    d.cleanup()
-    m.cleanup()

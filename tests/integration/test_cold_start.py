@@ -50,13 +50,9 @@ def cold_start(d):
     d.start()
 
 
-require_root()
-ensure_bpffs()
 if not os.path.exists("/sys/kernel/notes"):
     skip("the kernel exports no build ID (/sys/kernel/notes): no type cache")
-d = Daemon("cold")
-m = Marker("cold")
-try:
+with Daemon("cold") as d, Marker("cold") as m:
     # 1. First start on this kernel: full BTF, then the cache is written.
     d.start()
     check(FROM_CACHE not in d.log(), "the first start reads the kernel's own BTF")
@@ -114,6 +110,3 @@ try:
     time.sleep(0.2)
     check(not os.path.exists(d.cache_dir) and WROTE not in d.log(),
           '--cache-dir "" writes no cache')
-finally:
-    d.cleanup()
-    m.cleanup()

@@ -16,11 +16,7 @@ from greeter_test import *  # noqa: E402,F403
 
 KILLS = int(os.environ.get("GREETER_CRASH_KILLS", "150"))
 
-require_root()
-ensure_bpffs()
-d = Daemon("crash")
-m = Marker("crash")
-try:
+with Daemon("crash") as d, Marker("crash") as m:
     d.start()
     out = open(os.path.join(d.tmp, "tail.json"), "w+b")
     t = subprocess.Popen([GREETERCTL, "--socket", d.socket, "tail", "--json"],
@@ -72,6 +68,3 @@ try:
           "every exec shown exactly once (%d shown, %d distinct, of %d)" % (len(got), len(set(got)), N))
     check(got == sorted(got), "in sequence order")
     check(b"event(s) lost" not in err, "tail reported no loss: %r" % err[-300:])
-finally:
-    d.cleanup()
-    m.cleanup()

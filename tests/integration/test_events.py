@@ -7,11 +7,7 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
 
-require_root()
-ensure_bpffs()
-d = Daemon("events")
-m = Marker("events")
-try:
+with Daemon("events") as d, Marker("events") as m:
     d.start()
     names = sorted(os.listdir(d.pin_dir))
     for want in ["config", "events", "stats", "sequence", "settings", "meta", "pending",
@@ -43,6 +39,3 @@ try:
     check(e501["ppid"] > 0 and e501["pid"] > 0, "pid and ppid are set")
     seqs = [e["seq"] for e in d.events()]
     check(seqs == sorted(seqs), "events arrive in sequence order")
-finally:
-    d.cleanup()
-    m.cleanup()

@@ -9,10 +9,7 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
 
-require_root()
-ensure_bpffs()
-d = Daemon("foreign")
-try:
+with Daemon("foreign") as d:
     os.makedirs(d.pin_dir)
     events = os.path.join(d.pin_dir, "events")
     subprocess.run(["bpftool", "map", "create", events, "type", "array", "key", "4", "value", "8",
@@ -41,5 +38,3 @@ try:
     check(r.returncode == 1 and "bpf-prog, not the bpf-link" in r.stderr,
           "a program under a link's name is refused: %s" % r.stderr.strip().splitlines()[-2:])
     os.unlink(link)
-finally:
-    d.cleanup()

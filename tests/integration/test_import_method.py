@@ -9,8 +9,6 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
 
-require_root()
-ensure_bpffs()
 
 USER = 65533
 
@@ -27,8 +25,7 @@ def imp(d, msgs, replace=None):
     return d.call("io.greeter.ImportMessages", p)
 
 
-d = Daemon("importm")
-try:
+with Daemon("importm") as d:
     d.start()
     d.set_message(10, "ten")
     d.set_message(11, "eleven")
@@ -127,5 +124,3 @@ try:
     check(len(got) == 16384 and got[100000] == "replaced in place" and
           got[116383] == "message number 16383", "after a reboot: all 16,384 back")
     check("BUG" not in d.log(), "no BUG in greeterd's log")
-finally:
-    d.cleanup()

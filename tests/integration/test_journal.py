@@ -23,7 +23,6 @@ os.makedirs("/run/systemd/journal")
 journal = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 journal.bind("/run/systemd/journal/socket")
 journal.settimeout(10)
-ensure_bpffs()
 
 
 def parse_native(data):
@@ -43,9 +42,7 @@ def parse_native(data):
     return fields
 
 
-d = Daemon("journal", extra=["--journal-events"])
-m = Marker("journal")
-try:
+with Daemon("journal", extra=["--journal-events"]) as d, Marker("journal") as m:
     # Read the journal socket all along: other tests exec too, and a queue
     # left full would make greeterd drop (and count) our entry.
     found = []
@@ -103,6 +100,3 @@ try:
           "greeterd answers while the journal is full; the entries it could not take are counted (%d)"
           % st["counters"]["dropped_journal"])
     check(d.stop() == 0, "greeterd stops on SIGTERM with the journal full")
-finally:
-    d.cleanup()
-    m.cleanup()

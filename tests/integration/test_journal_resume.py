@@ -37,7 +37,6 @@ journal.bind("/run/systemd/journal/socket")
 SO_RCVBUFFORCE = 33
 journal.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 64 << 20)
 journal.settimeout(0.2)
-ensure_bpffs()
 
 KILLS, BATCH = 20, 1024
 
@@ -50,9 +49,7 @@ def field(data, key):
     return data[i:data.index(b"\n", i)]
 
 
-d = Daemon("journal-resume", extra=["--journal-events"])
-m = Marker("jresume")
-try:
+with Daemon("journal-resume", extra=["--journal-events"]) as d, Marker("jresume") as m:
     seqs = []
     reading = threading.Event()
     reading.set()
@@ -109,6 +106,3 @@ try:
     check(repeats <= KILLS * BATCH, "repeats bounded: %d after %d kills" % (repeats, kills))
     check(repeats <= counted <= KILLS * BATCH,
           "GetStatus counted the repeats: %d counted, %d in the journal" % (counted, repeats))
-finally:
-    d.cleanup()
-    m.cleanup()

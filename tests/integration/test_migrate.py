@@ -22,13 +22,8 @@ def hexbytes(b):
     return [str(x) for x in b]
 
 
-require_root()
-ensure_bpffs()
-
 # 1. An old pin set: config map with 12-byte values, no meta map.
-d = Daemon("migrate")
-m = Marker("migrate")
-try:
+with Daemon("migrate") as d, Marker("migrate") as m:
     os.makedirs(d.pin_dir)
     cfg = os.path.join(d.pin_dir, "config")
     bpftool("map", "create", cfg, "type", "hash", "key", "4", "value", "12",
@@ -87,6 +82,3 @@ try:
     m.run(uid=501)
     evs = wait_for(lambda: len(m.mine(d.events())) >= 2 and m.mine(d.events()))
     check(evs[-1]["seq"] > last, "sequence numbers continue after the replacement")
-finally:
-    d.cleanup()
-    m.cleanup()

@@ -9,11 +9,7 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
 
-require_root()
-ensure_bpffs()
-d = Daemon("remove")
-m = Marker("remove")
-try:
+with Daemon("remove") as d, Marker("remove") as m:
     d.start()
     st = d.call("io.greeter.GetStatus")["parameters"]
     prog_ids = {p["program_id"] for p in st["programs"]}
@@ -45,6 +41,3 @@ try:
           "foreign pin kept, ours removed")
     os.unlink(foreign)
     os.rmdir(d.pin_dir)
-finally:
-    d.cleanup()
-    m.cleanup()

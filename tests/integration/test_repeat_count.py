@@ -17,9 +17,6 @@ from greeter_test import *  # noqa: E402,F403
 
 N = 50
 
-require_root()
-ensure_bpffs()
-
 
 def settings(d):
     """The pinned settings value: wakeup_bytes, flags, handing, read_pos."""
@@ -44,9 +41,7 @@ def kill_with_events_waiting(d, m):
     d.proc.wait()
 
 
-d = Daemon("repeat")
-m = Marker("repeat")
-try:
+with Daemon("repeat") as d, Marker("repeat") as m:
     d.start()
     m.run()
     wait_for(lambda: d.call("io.greeter.GetStatus")["parameters"]["counters"]["received"] > 0)
@@ -64,6 +59,3 @@ try:
           "the next greeterd counts each event of the batch in flight as repeated")
     st = d.call("io.greeter.GetStatus")["parameters"]["counters"]
     check(st["repeated"] <= st["received"], "and no more than it read (%s)" % st)
-finally:
-    d.cleanup()
-    m.cleanup()

@@ -15,11 +15,7 @@ def ids(d):
             sorted((p["name"], p["program_id"], p["link_id"]) for p in s["programs"]))
 
 
-require_root()
-ensure_bpffs()
-d = Daemon("restart")
-m = Marker("restart")
-try:
+with Daemon("restart") as d, Marker("restart") as m:
     d.start()
     d.set_message(501, "Hi user 501!")
     first = ids(d)
@@ -49,6 +45,3 @@ try:
     check(allseq == list(range(allseq[0], allseq[0] + len(allseq))),
           "no gap in sequence numbers across restarts (%d..%d)" % (allseq[0], allseq[-1]))
     check(seqs == sorted(seqs), "our events in sequence order")
-finally:
-    d.cleanup()
-    m.cleanup()

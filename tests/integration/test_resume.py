@@ -33,11 +33,7 @@ def resume(d, after, stream, want, **filters):
     return got, dropped
 
 
-require_root()
-ensure_bpffs()
-d = Daemon("resume")
-m = Marker("resume")
-try:
+with Daemon("resume") as d, Marker("resume") as m:
     d.start()
     start = None
     for how in ("SIGTERM", "SIGKILL"):
@@ -71,6 +67,3 @@ try:
     # The next greeterd hands on only what the last one had not: no repeats.
     printed = [e["seq"] for e in d.all_events()]
     check(len(printed) == len(set(printed)), "--print-events repeats nothing across restarts")
-finally:
-    d.cleanup()
-    m.cleanup()

@@ -9,11 +9,7 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
 
-require_root()
-ensure_bpffs()
-d = Daemon("ring-replaced", extra=["--ring-size", "1M"])
-m = Marker("ringrep")
-try:
+with Daemon("ring-replaced", extra=["--ring-size", "1M"]) as d, Marker("ringrep") as m:
     d.start()
     w = d.varlink()
     first = w.call("io.greeter.WatchEvents", {}, more=True)["parameters"]
@@ -33,6 +29,3 @@ try:
     st = d.call("io.greeter.GetStatus")["parameters"]
     check(st["ring_size"] == 256 << 10, "the ring is 256K now")
     check(st["counters"]["lost_kernel"] == 0, "the kernel lost nothing (%d)" % st["counters"]["lost_kernel"])
-finally:
-    d.cleanup()
-    m.cleanup()

@@ -12,10 +12,7 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
 
-require_root()
-ensure_bpffs()
-d = Daemon("service")
-try:
+with Daemon("service") as d:
     # Readiness, status, watchdog, stopping.
     ns_path = os.path.join(d.tmp, "notify")
     ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -108,5 +105,3 @@ try:
     check(r.get("parameters", {}).get("uid") == 501, "client connected during the restart is served after it")
     p2.terminate()
     p2.wait(IDLE_TIMEOUT)
-finally:
-    d.cleanup()

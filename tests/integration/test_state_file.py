@@ -8,10 +8,7 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
 
-require_root()
-ensure_bpffs()
-d = Daemon("state")
-try:
+with Daemon("state") as d:
     d.start()
     d.set_message(0, "Hey root!")
     d.set_message(501, "Hi user 501!")
@@ -43,5 +40,3 @@ try:
     d.start()
     msgs = d.call("io.greeter.ListMessages")["parameters"]["messages"]
     check(msgs == [{"uid": 501, "message": "Back again"}], "and comes back after a reboot: %s" % msgs)
-finally:
-    d.cleanup()

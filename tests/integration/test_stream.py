@@ -23,11 +23,7 @@ def stream(d):
     return first["stream"], first["seq"]
 
 
-require_root()
-ensure_bpffs()
-d = Daemon("stream")
-m = Marker("stream")
-try:
+with Daemon("stream") as d, Marker("stream") as m:
     d.start()
     m.run(count=3)
     first, _ = stream(d)
@@ -73,6 +69,3 @@ try:
     check(mine[-3:] == sorted(mine[-3:]) and mine[-1] < mine[-4],
           "the new stream's numbers start again (%s)" % mine[-6:])
     check(b"a new event stream began" in err, "tail said a new stream began: %r" % err[-300:])
-finally:
-    d.cleanup()
-    m.cleanup()

@@ -12,8 +12,6 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
 
-require_root()
-ensure_bpffs()
 # A replay window the stalled watcher outruns: a storm of STORM execs, in
 # chunks the live watcher reads through before the next starts, so that
 # its lag stays far below WINDOW even on a loaded machine (ASan, other
@@ -21,9 +19,7 @@ ensure_bpffs()
 WINDOW = 4096
 STORM = 6000
 CHUNK = 500
-d = Daemon("watch", extra=["--replay-window", str(WINDOW)])
-m = Marker("watch")
-try:
+with Daemon("watch", extra=["--replay-window", str(WINDOW)]) as d, Marker("watch") as m:
     d.start()
     d.set_message(501, "Hi user 501!")
     w = d.varlink()
@@ -117,6 +113,3 @@ try:
           "(%d, %d dropped, %.1f s after resuming)" % (len(w.events), w.dropped, time.time() - t0))
     check(w.seqs() == sorted(w.seqs()), "in sequence order")
     w.close()
-finally:
-    d.cleanup()
-    m.cleanup()
