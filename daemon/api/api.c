@@ -40,8 +40,12 @@
 #define MAX_ROOT_REQUEST_SIZE (4 * 1024 * 1024)
 /* Unread replies of one UID's connections together; then its calls wait. */
 #define MAX_OUTPUT_PER_UID (16 * 1024 * 1024)
-/* At shutdown, how long queued replies may take to be read; then they are dropped. */
-#define SHUTDOWN_FLUSH_USEC (2 * 1000 * 1000)
+/*
+ * At shutdown, how long answering waiting lists, filling the watchers'
+ * sockets and waiting for readers may take in all; what is left is dropped
+ * (the next greeterd replays events).
+ */
+#define SHUTDOWN_USEC (2 * 1000 * 1000)
 /* A ListMessages of more messages than this is answered from an idle-priority
  * source, one per turn of the loop: events are drained first. */
 #define LIST_INLINE_MAX 1024
@@ -863,21 +867,23 @@ fail:
 void daemon_api_stop(struct daemon *d)
 {
 	struct api *a = d->api;
+	uint64_t deadline = now_usec(CLOCK_MONOTONIC) + SHUTDOWN_USEC, now;
 
 	if (!a)
 		return;
 	/*
-	 * Changes being written, and lists waiting, are answered before the
-	 * calls end, as far as the callers' bounds let them (a caller that does
-	 * not read loses its list, not a change).
+	 * Changes being written are answered before the calls end; lists
+	 * waiting, as far as the callers' bounds and the time let them (a
+	 * caller that does not read loses its list, not a change).
 	 */
 	messages_flush(&d->messages);
-	while (list_answer_one(a))
+	while (now_usec(CLOCK_MONOTONIC) < deadline && list_answer_one(a))
 		;
 	/* Every watcher gets what fits in its socket; the next greeterd replays the rest. */
-	watchers_pump_all(a->watchers);
+	watchers_pump_all(a->watchers, deadline);
 	if (a->server) {
-		varlink_server_shutdown(a->server, SHUTDOWN_FLUSH_USEC);
+		now = now_usec(CLOCK_MONOTONIC);
+		varlink_server_shutdown(a->server, deadline > now ? deadline - now : 0);
 		varlink_server_free(a->server);
 	}
 	watchers_free(a->watchers);

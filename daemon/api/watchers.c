@@ -330,10 +330,15 @@ int watchers_add(struct watchers *ws, struct varlink_call *c, const struct watch
 	return 0;
 }
 
-void watchers_pump_all(struct watchers *ws)
+void watchers_pump_all(struct watchers *ws, uint64_t deadline_usec)
 {
-	if (ws)
-		on_replay_turn(NULL, ws);
+	if (!ws)
+		return;
+	for (struct node *n = ws->all.next; n != &ws->all; n = n->next) {
+		if (now_usec(CLOCK_MONOTONIC) >= deadline_usec)
+			return;
+		watcher_pump(WATCHER_OF(n, all));
+	}
 }
 
 size_t watchers_count(const struct watchers *ws)

@@ -55,8 +55,11 @@ void watchers_free(struct watchers *ws);
 int watchers_add(struct watchers *ws, struct varlink_call *c, const struct watch_filter *f,
 		 uint64_t pos);
 
-/* Before shutting down: each watcher gets what fits in its socket now. */
-void watchers_pump_all(struct watchers *ws);
+/*
+ * Before shutting down: each watcher gets what fits in its socket now, as
+ * far as time allows (until CLOCK_MONOTONIC deadline_usec).
+ */
+void watchers_pump_all(struct watchers *ws, uint64_t deadline_usec);
 
 size_t watchers_count(const struct watchers *ws);
 uint64_t watchers_delivered(const struct watchers *ws); /* events sent */
