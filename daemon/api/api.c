@@ -51,8 +51,6 @@
 #define LIST_INLINE_MAX 1024
 /* ... but one at least this often, however busy the loop: none starves. */
 #define LIST_TURN_MAX_USEC (20 * 1000)
-/* Largest integer a JSON number (a double) carries exactly. */
-#define JSON_INT_MAX 9007199254740991.0
 
 
 struct api {
