@@ -327,6 +327,14 @@ class Marker:
         return False
 
 
+def json_lines(path):
+    """The JSON objects of the whole lines a writer has put in path so far: a
+    line still being written (no newline yet) is not one."""
+    with open(path, "rb") as f:
+        lines = f.read().decode().split("\n")[:-1]
+    return [json.loads(x) for x in lines]
+
+
 def wait_for(fn, timeout=120, interval=0.02):
     """fn()'s value once it is true; the last value after timeout seconds.
     A deadline for something that should happen, never a bound on how long

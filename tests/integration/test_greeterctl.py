@@ -73,10 +73,7 @@ try:
     d.wait_watchers(1)
 
     def shown():
-        tail_out.flush()
-        with open(tail_out.name, "rb") as f:
-            lines = f.read().decode().split("\n")[:-1]  # whole lines only
-        return [json.loads(x)["seq"] for x in lines if json.loads(x).get("filename") == m.path]
+        return [e["seq"] for e in json_lines(tail_out.name) if e.get("filename") == m.path]
 
     def more_shown(k):
         """Until tail has shown k more of the loop's events."""

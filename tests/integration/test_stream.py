@@ -3,7 +3,6 @@
 one after the pins are removed. A running greeterctl tail then says so on
 stderr and shows the new stream from its start, although its numbers are
 below the last it printed."""
-import json
 import os
 import re
 import subprocess
@@ -49,8 +48,8 @@ with Daemon("stream") as d, Marker("stream") as m:
                          stdout=tail_out, stderr=subprocess.PIPE)
     d.wait_watchers(1)
     m.run(count=20)
-    check(wait_for(lambda: len([x for x in open(tail_out.name).read().splitlines()
-                                if json.loads(x)["filename"] == m.path]) >= 20),
+    check(wait_for(lambda: len([e for e in json_lines(tail_out.name)
+                                if e["filename"] == m.path]) >= 20),
           "tail shows the first stream")
     d.stop()
     check(d.remove_pins().returncode == 0, "pins removed")
@@ -58,13 +57,12 @@ with Daemon("stream") as d, Marker("stream") as m:
     second, _ = stream(d)
     check(second != first, "a new stream after the pins were removed (%s, %s)" % (first, second))
     m.run(count=3)
-    check(wait_for(lambda: len([x for x in open(tail_out.name).read().splitlines()
-                                if json.loads(x)["filename"] == m.path]) >= 23),
+    check(wait_for(lambda: len([e for e in json_lines(tail_out.name)
+                                if e["filename"] == m.path]) >= 23),
           "tail shows the new stream's events")
     t.terminate()
     _, err = t.communicate(timeout=20)
-    tail_out.seek(0)
-    evs = [json.loads(x) for x in tail_out.read().decode().splitlines()]
+    evs = json_lines(tail_out.name)
     mine = [e["seq"] for e in evs if e["filename"] == m.path]
     check(mine[-3:] == sorted(mine[-3:]) and mine[-1] < mine[-4],
           "the new stream's numbers start again (%s)" % mine[-6:])
