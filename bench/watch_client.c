@@ -32,6 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 #define BUF_SIZE (1u << 20)
 
 struct watcher {
@@ -49,14 +51,6 @@ struct watcher {
 static uint32_t *samples;
 static size_t n_samples, cap_samples;
 static int errors;
-
-static uint64_t now_usec(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static void add_sample(uint64_t usec)
 {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The daemon's state, shared by its life cycle (main.c) and its API (api.c). */
+/* greeterd's life cycle (main.c): its options and what it runs. */
 #ifndef GREETER_DAEMON_H
 #define GREETER_DAEMON_H
 
@@ -10,6 +10,8 @@
 #include <systemd/sd-event.h>
 #include <time.h>
 
+#include "api.h"
+#include "clock.h"
 #include "events.h"
 #include "messages.h"
 #include "pins.h"
@@ -34,8 +36,6 @@ struct daemon_options {
 	bool verbose;
 };
 
-struct api;
-
 struct daemon {
 	struct daemon_options opt;
 	char state_dir_buf[PATH_MAX];
@@ -43,7 +43,7 @@ struct daemon {
 	int state_lock_fd; /* holds the lock that keeps a second greeterd out */
 	sd_event *loop;
 	struct pins pins;
-	struct messages messages;
+	struct messages *messages;
 	struct events *events;
 	struct api *api;
 	uint64_t start_usec; /* CLOCK_MONOTONIC */
@@ -51,18 +51,5 @@ struct daemon {
 	uint64_t ready_usec; /* CLOCK_MONOTONIC */
 	uint64_t start_realtime_usec;
 };
-
-static inline uint64_t now_usec(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
-}
-
-/* Serve the API on the socket (from systemd or created). api.c */
-int daemon_api_start(struct daemon *d);
-/* Flush what watchers have queued and close the socket. api.c */
-void daemon_api_stop(struct daemon *d);
 
 #endif

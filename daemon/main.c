@@ -377,8 +377,8 @@ static void notify_status(struct daemon *d)
 
 	pins_read_stats(&d->pins, stats);
 	sd_notifyf(0, "STATUS=Attached (%s), %zu message(s)%s, %llu event(s), %llu lost",
-		   attach_mode_name(d->pins.mode), messages_count(&d->messages),
-		   *d->messages.refusal ? " (changes refused: see the log)" : "",
+		   attach_mode_name(d->pins.mode), messages_count(d->messages),
+		   *messages_refusal(d->messages) ? " (changes refused: see the log)" : "",
 		   (unsigned long long)stats[GREETER_STAT_EMITTED],
 		   (unsigned long long)stats[GREETER_STAT_LOST]);
 }
@@ -420,6 +420,40 @@ static int setup_loop(struct daemon *d)
 		return r;
 	/* Pings the watchdog when WatchdogSec= is set. */
 	return sd_event_set_watchdog(d->loop, true);
+}
+
+static void kernel_status(void *userdata, struct kernel_status *out)
+{
+	struct daemon *d = userdata;
+
+	pins_status(&d->pins, out);
+}
+
+/* Serve the API on the socket the service manager passed, or on our own. */
+static int start_api(struct daemon *d)
+{
+	struct api_options o = {
+		.loop = d->loop,
+		.listen_fd = -1,
+		.socket_path = d->opt.socket_path,
+		.admin_group = d->opt.admin_group,
+		.state_dir = d->opt.state_dir,
+		.replay_window = d->opt.replay_window,
+		.start_usec = d->start_usec,
+		.messages = d->messages,
+		.events = d->events,
+		.kernel_status = kernel_status,
+		.kernel_userdata = d,
+	};
+	int n = sd_listen_fds(1);
+
+	if (n > 1) {
+		log_error("received %d sockets from the service manager; expected one", n);
+		return -EINVAL;
+	}
+	if (n == 1)
+		o.listen_fd = SD_LISTEN_FDS_START;
+	return api_start(&d->api, &o);
 }
 
 static void log_not_permitted(void)
@@ -477,25 +511,26 @@ static int run(struct daemon *d)
 		 d->pins.attach_reason,
 		 d->pins.btf_from_cache ? "; kernel types from the cache" : "");
 
-	messages_init(&d->messages, d->pins.config_fd, d->opt.state_dir);
-	d->messages.changed = on_messages_changed;
-	d->messages.changed_userdata = d;
+	r = messages_new(&d->messages, d->pins.config_fd, d->opt.state_dir);
+	if (r < 0)
+		goto out;
+	messages_on_changed(d->messages, on_messages_changed, d);
 	if (*load.refusal)
-		messages_refuse(&d->messages, load.refusal);
+		messages_refuse(d->messages, load.refusal);
 	/* The map is the truth while the host is up; after a reboot it was seeded from the files. */
 	if (d->pins.messages_from_pins) {
 		struct greeter_entries map = { 0 };
 
-		r = messages_read_map(&d->messages, &map);
+		r = messages_read_map(d->messages, &map);
 		if (r < 0) {
 			log_error("cannot read the config map: %s", strerror(-r));
 			greeter_entries_free(&map);
 			goto out;
 		}
 		compact = !same_entries(&map, &initial);
-		messages_adopt(&d->messages, &map);
+		messages_adopt(d->messages, &map);
 	} else {
-		messages_adopt(&d->messages, &initial);
+		messages_adopt(d->messages, &initial);
 	}
 	compact |= load.compact_needed;
 	r = setup_loop(d);
@@ -523,17 +558,17 @@ static int run(struct daemon *d)
 	}
 	if (d->opt.journal_events)
 		events_add_sink(d->events, journal_event, d);
-	r = daemon_api_start(d);
+	r = start_api(d);
 	if (r < 0)
 		goto out;
 	/* Everything else is ready: only now may a new pin set take the old one's place. */
 	r = pins_commit(&d->pins);
 	if (r < 0) {
-		daemon_api_stop(d);
+		api_stop(d->api);
 		goto out;
 	}
 	/* The map is the truth: bring the files in line with it, if they are not. */
-	messages_open_log(&d->messages, d->loop, compact);
+	messages_open_log(d->messages, d->loop, compact);
 	greeter_entries_free(&initial);
 
 	/* Events that waited in a replaced ring, then those that waited in ours. */
@@ -551,12 +586,12 @@ static int run(struct daemon *d)
 
 	r = sd_event_loop(d->loop);
 	events_drain(d->events);
-	daemon_api_stop(d);
-	messages_close(&d->messages);
+	api_stop(d->api);
+	messages_free(d->messages);
 	return r;
 out:
 	/* A start that failed after the messages were taken in: let go of them. */
-	messages_close(&d->messages);
+	messages_free(d->messages);
 	greeter_entries_free(&initial);
 	return r;
 }

@@ -40,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "json_members.h"
 #include "log.h"
 #include "varlink_wire.h"
@@ -179,14 +180,6 @@ static size_t conn_message_max(const struct conn *c)
 	return c->peer.uid == 0 && o->max_root_message_size > o->max_message_size
 		       ? o->max_root_message_size
 		       : o->max_message_size;
-}
-
-static uint64_t now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 static void conn_kick(struct conn *c)
@@ -1030,7 +1023,7 @@ static int conn_on_kick(sd_event_source *src, void *userdata)
 static void reject(struct varlink_server *s, int fd, const struct varlink_peer *peer, size_t limit)
 {
 	const char *name = s->o.error_too_many_connections;
-	uint64_t now = now_usec();
+	uint64_t now = now_usec(CLOCK_MONOTONIC);
 
 	if (name) {
 		cJSON *m = error_message(name, one_number("limit", (double)limit));
@@ -1099,23 +1092,18 @@ static void peer_groups(int fd, struct varlink_peer *peer)
 	free(buf);
 }
 
-static void conn_new(struct varlink_server *s, int fd)
+/*
+ * Serve connection fd from peer (its groups taken): 0, or -EUSERS (refused
+ * for a limit, told so) or another negative errno; fd is the connection's
+ * on 0, closed otherwise.
+ */
+static int conn_new(struct varlink_server *s, int fd, struct varlink_peer peer)
 {
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	struct varlink_peer peer;
 	struct peer_account *account;
 	size_t limit;
 	struct conn *c;
 	int r;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof(cred)) {
-		log_warning("cannot get peer credentials: %s", strerror(errno));
-		close(fd);
-		return;
-	}
-	peer = (struct varlink_peer){ .uid = cred.uid, .gid = cred.gid, .pid = cred.pid };
-	peer_groups(fd, &peer);
 	account = account_get(s, peer.uid);
 	limit = s->o.max_connections;
 	if (!(s->o.is_privileged ? s->o.is_privileged(&peer, s->o.userdata) : peer.uid == 0))
@@ -1124,7 +1112,7 @@ static void conn_new(struct varlink_server *s, int fd)
 		reject(s, fd, &peer, s->n_conns >= limit ? limit : s->o.max_connections_per_uid);
 		account_put(s, account);
 		free(peer.groups);
-		return;
+		return -EUSERS;
 	}
 
 	c = account ? calloc(1, sizeof(*c)) : NULL;
@@ -1133,7 +1121,7 @@ static void conn_new(struct varlink_server *s, int fd)
 			account_put(s, account);
 		close(fd);
 		free(peer.groups);
-		return;
+		return -ENOMEM;
 	}
 	c->server = s;
 	c->account = account;
@@ -1158,7 +1146,7 @@ static void conn_new(struct varlink_server *s, int fd)
 		free(c->peer.groups);
 		free(c);
 		account_put(s, account);
-		return;
+		return r;
 	}
 	account->conns++;
 	c->next = s->conns;
@@ -1167,6 +1155,41 @@ static void conn_new(struct varlink_server *s, int fd)
 	s->conns = c;
 	s->n_conns++;
 	log_debug("connection %u from UID %u PID %d", c->id, (unsigned)peer.uid, (int)peer.pid);
+	return 0;
+}
+
+/* A connection accepted on a listener: its peer as the kernel knows it. */
+static void conn_accepted(struct varlink_server *s, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct varlink_peer peer;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof(cred)) {
+		log_warning("cannot get peer credentials: %s", strerror(errno));
+		close(fd);
+		return;
+	}
+	peer = (struct varlink_peer){ .uid = cred.uid, .gid = cred.gid, .pid = cred.pid };
+	peer_groups(fd, &peer);
+	(void)conn_new(s, fd, peer);
+}
+
+int varlink_server_add_connection(struct varlink_server *s, int fd,
+				  const struct varlink_peer *peer)
+{
+	struct varlink_peer copy = *peer;
+
+	copy.groups = NULL;
+	if (peer->n_groups) {
+		copy.groups = malloc(peer->n_groups * sizeof(gid_t));
+		if (!copy.groups) {
+			close(fd);
+			return -ENOMEM;
+		}
+		memcpy(copy.groups, peer->groups, peer->n_groups * sizeof(gid_t));
+	}
+	return conn_new(s, fd, copy);
 }
 
 static int listener_on_retry(sd_event_source *src, uint64_t usec, void *userdata)
@@ -1214,16 +1237,16 @@ static int listener_on_io(sd_event_source *src, int fd, uint32_t revents, void *
 				continue;
 			default:
 				/* Out of fds under a flood: say so now and then, not every 100 ms. */
-				if (now_usec() - l->last_error_log >= REJECT_LOG_INTERVAL) {
+				if (now_usec(CLOCK_MONOTONIC) - l->last_error_log >= REJECT_LOG_INTERVAL) {
 					log_warning("cannot accept connections: %s",
 						    strerror(errno));
-					l->last_error_log = now_usec();
+					l->last_error_log = now_usec(CLOCK_MONOTONIC);
 				}
 				listener_pause(l);
 				return 0;
 			}
 		}
-		conn_new(l->server, cfd);
+		conn_accepted(l->server, cfd);
 	}
 	return 0;
 }
@@ -1423,14 +1446,14 @@ static int usec_to_ms(uint64_t usec)
 /* Write out what is queued on all connections, for at most timeout_usec. */
 static void flush_all(struct varlink_server *s, uint64_t timeout_usec)
 {
-	uint64_t deadline = now_usec() + timeout_usec;
+	uint64_t deadline = now_usec(CLOCK_MONOTONIC) + timeout_usec;
 	struct pollfd *pfd;
 	struct conn **conns;
 
 	pfd = calloc(s->n_conns ? s->n_conns : 1, sizeof(*pfd));
 	conns = calloc(s->n_conns ? s->n_conns : 1, sizeof(*conns));
 	while (pfd && conns) {
-		uint64_t now = now_usec();
+		uint64_t now = now_usec(CLOCK_MONOTONIC);
 		size_t n = 0;
 
 		for (struct conn *c = s->conns; c; c = c->next) {

@@ -100,6 +100,14 @@ int varlink_server_new(struct varlink_server **out, sd_event *loop,
 int varlink_server_listen_fd(struct varlink_server *s, int fd);
 /* Create, bind and listen on path (a stale socket is replaced), chmod to mode. */
 int varlink_server_listen_path(struct varlink_server *s, const char *path, mode_t mode);
+/*
+ * Serve connected socket fd as a client with peer's credentials, which are
+ * copied (e.g. one end of a socketpair(), in a test of who may do what).
+ * 0, or a negative errno (-EUSERS: over a connection limit, told so); fd
+ * is taken either way.
+ */
+int varlink_server_add_connection(struct varlink_server *s, int fd,
+				  const struct varlink_peer *peer);
 size_t varlink_server_connection_count(const struct varlink_server *s);
 /*
  * Stop accepting, end every open call (their close callbacks run) and write

@@ -12,12 +12,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
-#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "api.h"
+#include "clock.h"
 #include "config.h"
-#include "daemon.h"
 #include "dirs.h"
 #include "journal.h"
 #include "json_members.h"
@@ -45,7 +45,7 @@
  * sockets and waiting for readers may take in all; what is left is dropped
  * (the next greeterd replays events).
  */
-#define SHUTDOWN_USEC (2 * 1000 * 1000)
+#define API_SHUTDOWN_USEC (2 * 1000 * 1000)
 /* A ListMessages of more messages than this is answered from an idle-priority
  * source, one per turn of the loop: events are drained first. */
 #define LIST_INLINE_MAX 1024
@@ -54,12 +54,12 @@
 
 
 struct api {
-	struct daemon *d;
+	struct api_options o;
 	struct varlink_server *server;
 	struct watchers *watchers;
-	/* ListMessages' reply as JSON, for the messages as of batch list_batches. */
+	/* ListMessages' reply as JSON, for the messages as of list_version. */
 	char *list_text;
-	uint64_t list_batches;
+	uint64_t list_version;
 	/* Large ListMessages calls waiting for their turn, oldest first. */
 	struct list_wait *list_head, **list_tail;
 	sd_event_source *list_source;
@@ -139,7 +139,7 @@ static bool admin_gid(struct api *a, gid_t *gid)
 	uint64_t now = now_usec(CLOCK_MONOTONIC);
 
 	if (!a->admin_gid_usec || now - a->admin_gid_usec >= ADMIN_GID_TTL_USEC) {
-		const struct group *g = getgrnam(a->d->opt.admin_group);
+		const struct group *g = getgrnam(a->o.admin_group);
 
 		a->admin_gid_found = g != NULL;
 		a->admin_gid = g ? g->gr_gid : 0;
@@ -236,7 +236,7 @@ static void pending_close(struct varlink_call *c, void *userdata)
 {
 	struct pending_call *p = userdata;
 
-	messages_forget(&p->api->d->messages, p);
+	messages_forget(p->api->o.messages, p);
 	free(p);
 }
 
@@ -297,7 +297,7 @@ static void method_set_message(struct varlink_call *c, const cJSON *p, void *use
 	pending = pending_new(a, c, PENDING_SET, uid);
 	if (!pending)
 		return;
-	r = messages_set(&a->d->messages, uid, in->message, len, pending_done, pending, err,
+	r = messages_set(a->o.messages, uid, in->message, len, pending_done, pending, err,
 			 sizeof(err));
 	pending_queued(pending, r, err);
 }
@@ -316,7 +316,7 @@ static void method_remove_message(struct varlink_call *c, const cJSON *p, void *
 	pending = pending_new(a, c, PENDING_REMOVE, uid);
 	if (!pending)
 		return;
-	r = messages_remove(&a->d->messages, uid, pending_done, pending, err, sizeof(err));
+	r = messages_remove(a->o.messages, uid, pending_done, pending, err, sizeof(err));
 	if (r == -ENOENT) {
 		cJSON *e = cJSON_CreateObject();
 
@@ -340,7 +340,7 @@ static void method_get_message(struct varlink_call *c, const cJSON *p, void *use
 
 	if (!get_uid(c, in->has_uid, in->uid, (uint32_t)varlink_call_peer(c)->uid, &uid))
 		return;
-	messages_get(&a->d->messages, uid, text, &src);
+	messages_get(a->o.messages, uid, text, &src);
 	r = cJSON_CreateObject();
 	cJSON_AddNumberToObject(r, "uid", uid);
 	cJSON_AddStringToObject(r, "message", text);
@@ -351,10 +351,10 @@ static void method_get_message(struct varlink_call *c, const cJSON *p, void *use
 /* ListMessages' reply, written once per change of the messages, not per call. */
 static const char *list_text(struct api *a)
 {
-	const struct greeter_entries *all = messages_all(&a->d->messages);
+	const struct greeter_entries *all = messages_all(a->o.messages);
 	cJSON *r, *list;
 
-	if (a->list_text && a->list_batches == a->d->messages.batches)
+	if (a->list_text && a->list_version == messages_version(a->o.messages))
 		return a->list_text;
 	free(a->list_text);
 	r = cJSON_CreateObject();
@@ -370,7 +370,7 @@ static const char *list_text(struct api *a)
 		cJSON_AddItemToArray(list, m);
 	}
 	a->list_text = r ? greeter_json_print(r) : NULL;
-	a->list_batches = a->d->messages.batches;
+	a->list_version = messages_version(a->o.messages);
 	cJSON_Delete(r);
 	return a->list_text;
 }
@@ -481,7 +481,7 @@ static void method_list_messages(struct varlink_call *c, const cJSON *p, void *u
 	 * while the caller's UID holds its bound of unread replies, its lists
 	 * wait until it reads.
 	 */
-	if ((messages_count(&a->d->messages) <= LIST_INLINE_MAX &&
+	if ((messages_count(a->o.messages) <= LIST_INLINE_MAX &&
 	     !varlink_call_peer_backlogged(c)) ||
 	    !a->list_timer || !(w = calloc(1, sizeof(*w)))) {
 		list_reply(a, c);
@@ -593,7 +593,7 @@ static void method_import_messages(struct varlink_call *c, const cJSON *p, void 
 		greeter_entries_free(&list);
 		return;
 	}
-	r = messages_import(&a->d->messages, &list, in->replace, &pending->set,
+	r = messages_import(a->o.messages, &list, in->replace, &pending->set,
 			    &pending->removed, pending_done, pending, err, sizeof(err));
 	pending_queued(pending, r, err);
 }
@@ -601,53 +601,51 @@ static void method_import_messages(struct varlink_call *c, const cJSON *p, void 
 static void method_get_status(struct varlink_call *c, const cJSON *p, void *userdata)
 {
 	struct api *a = userdata;
-	struct daemon *d = a->d;
-	const struct events_counters *ec = events_counters(d->events);
-	__u64 stats[GREETER_STAT_MAX] = { 0 };
-	__u64 ring_used = 0;
-	uint64_t compactions = 0, compactions_failed = 0;
+	const struct events_counters *ec = events_counters(a->o.events);
+	struct messages_log_stats ls;
+	struct kernel_status k;
 	struct utsname un;
 	cJSON *r, *progs, *counters;
 
-	pins_read_stats(&d->pins, stats);
+	a->o.kernel_status(a->o.kernel_userdata, &k);
+	messages_log_stats(a->o.messages, &ls);
 	uname(&un);
 	r = cJSON_CreateObject();
 	cJSON_AddStringToObject(r, "version", GREETER_VERSION);
-	cJSON_AddStringToObject(r, "attach_mode", attach_mode_name(d->pins.mode));
-	cJSON_AddStringToObject(r, "attach_reason", d->pins.attach_reason);
+	cJSON_AddStringToObject(r, "attach_mode", k.attach_mode);
+	cJSON_AddStringToObject(r, "attach_reason", k.attach_reason);
 	cJSON_AddStringToObject(r, "kernel_release", un.release);
-	cJSON_AddStringToObject(r, "pin_dir", d->pins.dir);
-	cJSON_AddStringToObject(r, "state_dir", d->opt.state_dir);
+	cJSON_AddStringToObject(r, "pin_dir", k.pin_dir);
+	cJSON_AddStringToObject(r, "state_dir", a->o.state_dir);
 	cJSON_AddNumberToObject(r, "uptime_usec",
-				(double)(now_usec(CLOCK_MONOTONIC) - d->start_usec));
-	cJSON_AddNumberToObject(r, "messages", (double)messages_count(&d->messages));
+				(double)(now_usec(CLOCK_MONOTONIC) - a->o.start_usec));
+	cJSON_AddNumberToObject(r, "messages", (double)messages_count(a->o.messages));
 	cJSON_AddNumberToObject(r, "watchers", (double)watchers_count(a->watchers));
-	cJSON_AddNumberToObject(r, "ring_size", d->pins.ring_size);
-	if (pins_ring_used(&d->pins, &ring_used) == 0)
-		cJSON_AddNumberToObject(r, "ring_used", (double)ring_used);
-	cJSON_AddNumberToObject(r, "replay_window", (double)d->opt.replay_window);
+	cJSON_AddNumberToObject(r, "ring_size", k.ring_size);
+	if (k.has_ring_used)
+		cJSON_AddNumberToObject(r, "ring_used", (double)k.ring_used);
+	cJSON_AddNumberToObject(r, "replay_window", (double)a->o.replay_window);
 	cJSON_AddNumberToObject(
 		r, "retained",
-		(double)(events_window_end(d->events) - events_window_start(d->events)));
-	if (d->messages.log)
-		cJSON_AddNumberToObject(r, "change_log_size",
-					(double)change_log_size(d->messages.log));
-	cJSON_AddNumberToObject(r, "config_map_id", d->pins.config_map_id);
-	cJSON_AddNumberToObject(r, "events_map_id", d->pins.events_map_id);
-	cJSON_AddNumberToObject(r, "stats_map_id", d->pins.stats_map_id);
+		(double)(events_window_end(a->o.events) - events_window_start(a->o.events)));
+	if (ls.open)
+		cJSON_AddNumberToObject(r, "change_log_size", (double)ls.size);
+	cJSON_AddNumberToObject(r, "config_map_id", k.config_map_id);
+	cJSON_AddNumberToObject(r, "events_map_id", k.events_map_id);
+	cJSON_AddNumberToObject(r, "stats_map_id", k.stats_map_id);
 	progs = cJSON_AddArrayToObject(r, "programs");
-	for (size_t i = 0; i < d->pins.prog_count; i++) {
+	for (size_t i = 0; i < k.prog_count; i++) {
 		cJSON *pi = cJSON_CreateObject();
 
-		cJSON_AddStringToObject(pi, "name", d->pins.progs[i].name);
-		cJSON_AddNumberToObject(pi, "program_id", d->pins.progs[i].prog_id);
-		cJSON_AddNumberToObject(pi, "link_id", d->pins.progs[i].link_id);
+		cJSON_AddStringToObject(pi, "name", k.progs[i].name);
+		cJSON_AddNumberToObject(pi, "program_id", k.progs[i].prog_id);
+		cJSON_AddNumberToObject(pi, "link_id", k.progs[i].link_id);
 		cJSON_AddItemToArray(progs, pi);
 	}
 	counters = cJSON_AddObjectToObject(r, "counters");
-	cJSON_AddNumberToObject(counters, "emitted", (double)stats[GREETER_STAT_EMITTED]);
-	cJSON_AddNumberToObject(counters, "lost_kernel", (double)stats[GREETER_STAT_LOST]);
-	cJSON_AddNumberToObject(counters, "failed_execs", (double)stats[GREETER_STAT_FAILED]);
+	cJSON_AddNumberToObject(counters, "emitted", (double)k.stats[GREETER_STAT_EMITTED]);
+	cJSON_AddNumberToObject(counters, "lost_kernel", (double)k.stats[GREETER_STAT_LOST]);
+	cJSON_AddNumberToObject(counters, "failed_execs", (double)k.stats[GREETER_STAT_FAILED]);
 	cJSON_AddNumberToObject(counters, "received", (double)ec->received);
 	cJSON_AddNumberToObject(counters, "delivered", (double)watchers_delivered(a->watchers));
 	cJSON_AddNumberToObject(counters, "dropped_watchers", (double)watchers_dropped(a->watchers));
@@ -655,10 +653,8 @@ static void method_get_status(struct varlink_call *c, const cJSON *p, void *user
 	cJSON_AddNumberToObject(counters, "dropped_late", (double)ec->late);
 	cJSON_AddNumberToObject(counters, "repeated", (double)ec->repeated);
 	cJSON_AddNumberToObject(counters, "malformed", (double)ec->malformed);
-	if (d->messages.log)
-		change_log_counts(d->messages.log, &compactions, &compactions_failed);
-	cJSON_AddNumberToObject(counters, "compactions", (double)compactions);
-	cJSON_AddNumberToObject(counters, "compactions_failed", (double)compactions_failed);
+	cJSON_AddNumberToObject(counters, "compactions", (double)ls.compactions);
+	cJSON_AddNumberToObject(counters, "compactions_failed", (double)ls.compactions_failed);
 	varlink_call_reply(c, r, false);
 }
 
@@ -667,24 +663,18 @@ static void method_get_status(struct varlink_call *c, const cJSON *p, void *user
 /* The stream id as the API writes it: 16 hex digits (a JSON number loses bits). */
 #define STREAM_ID_SIZE 17
 
-static void format_stream_id(struct api *a, char out[STREAM_ID_SIZE])
-{
-	__u64 id = 0;
-
-	pins_read_stream_id(&a->d->pins, &id);
-	snprintf(out, STREAM_ID_SIZE, "%016llx", (unsigned long long)id);
-}
 
 static void method_watch_events(struct varlink_call *c, const cJSON *p, void *userdata)
 {
 	const struct io_greeter_watch_events_params *in = varlink_call_parameters(c);
 	struct api *a = userdata;
-	const struct events_counters *ec = events_counters(a->d->events);
+	const struct events_counters *ec = events_counters(a->o.events);
 	struct watch_filter f = { 0 };
 	uint64_t pos, dropped = 0;
 	cJSON *first;
 	int64_t after_seq = in->has_after_seq ? in->after_seq : -1;
 	char stream_id[STREAM_ID_SIZE];
+	struct kernel_status k;
 
 	f.peer_uid = (uint32_t)varlink_call_peer(c)->uid;
 	f.all_users = is_admin(a, varlink_call_peer(c));
@@ -717,7 +707,8 @@ static void method_watch_events(struct varlink_call *c, const cJSON *p, void *us
 		varlink_call_error_invalid_parameter(c, "stream");
 		return;
 	}
-	format_stream_id(a, stream_id);
+	a->o.kernel_status(a->o.kernel_userdata, &k);
+	snprintf(stream_id, sizeof(stream_id), "%016llx", (unsigned long long)k.stream_id);
 	/* A sequence number of another stream says nothing here: from the start. */
 	if (after_seq >= 0 && in->stream && strcmp(in->stream, stream_id))
 		after_seq = 0;
@@ -726,35 +717,32 @@ static void method_watch_events(struct varlink_call *c, const cJSON *p, void *us
 
 		snprintf(text, sizeof(text),
 			 "UID %u may watch only its own events; members of group %s watch all",
-			 f.peer_uid, a->d->opt.admin_group);
+			 f.peer_uid, a->o.admin_group);
 		varlink_call_error(c, IO_GREETER_ERROR_PERMISSION_DENIED, reason(text));
 		return;
 	}
 
 	/* Catch up from the kernel so the first reply's seq is current. */
-	events_drain(a->d->events);
+	events_drain(a->o.events);
 	if (after_seq >= 0) {
-		uint64_t seq = (uint64_t)after_seq, start = events_window_start(a->d->events);
-		const struct greeter_event *oldest = events_window_at(a->d->events, start);
+		uint64_t seq = (uint64_t)after_seq, start = events_window_start(a->o.events);
+		const struct greeter_event *oldest = events_window_at(a->o.events, start);
 
-		pos = events_window_find_after(a->d->events, seq);
+		pos = events_window_find_after(a->o.events, seq);
 		/* Sequence numbers after seq that the window no longer holds. */
 		if (oldest && oldest->seq > seq + 1)
 			dropped = oldest->seq - seq - 1;
 		else if (!oldest && ec->have_seq && ec->last_seq > seq)
 			dropped = ec->last_seq - seq;
 	} else {
-		pos = events_window_end(a->d->events);
+		pos = events_window_end(a->o.events);
 	}
 	first = cJSON_CreateObject();
 	if (ec->have_seq) {
 		cJSON_AddNumberToObject(first, "seq", (double)ec->last_seq);
 	} else {
 		/* Nothing read yet: the kernel's counter says where the stream stands. */
-		__u64 next = 0;
-
-		pins_read_last_seq(&a->d->pins, &next);
-		cJSON_AddNumberToObject(first, "seq", (double)next);
+		cJSON_AddNumberToObject(first, "seq", (double)k.last_seq);
 	}
 	cJSON_AddStringToObject(first, "stream", stream_id);
 	if (dropped)
@@ -775,21 +763,7 @@ static const struct varlink_method methods[] = {
 	{ IO_GREETER_WATCH_EVENTS, method_watch_events, &io_greeter_watch_events_idl },
 };
 
-size_t api_method_count(void);
-const char *api_method_name(size_t i);
-
-size_t api_method_count(void)
-{
-	return sizeof(methods) / sizeof(methods[0]);
-}
-
-const char *api_method_name(size_t i)
-{
-	return i < api_method_count() ? methods[i].name : NULL;
-}
-
-
-int daemon_api_start(struct daemon *d)
+int api_start(struct api **out, const struct api_options *opt)
 {
 	struct varlink_server_options o = {
 		.vendor = "greeter",
@@ -811,61 +785,60 @@ int daemon_api_start(struct daemon *d)
 		.error_too_many_connections = IO_GREETER_ERROR_TOO_MANY_CONNECTIONS,
 	};
 	struct api *a = calloc(1, sizeof(*a));
-	int n, r;
+	int r;
 
 	if (!a)
 		return -ENOMEM;
-	a->d = d;
+	a->o = *opt;
 	a->list_tail = &a->list_head;
-	d->api = a;
 	o.userdata = a;
-	r = varlink_server_new(&a->server, d->loop, &o);
+	r = varlink_server_new(&a->server, a->o.loop, &o);
 	if (r < 0)
 		goto fail;
-	n = sd_listen_fds(1);
-	if (n > 1) {
-		log_error("received %d sockets from the service manager; expected one", n);
-		r = -EINVAL;
-		goto fail;
-	}
-	if (n == 1) {
-		r = varlink_server_listen_fd(a->server, SD_LISTEN_FDS_START);
+	if (a->o.listen_fd >= 0) {
+		r = varlink_server_listen_fd(a->server, a->o.listen_fd);
 		log_info("serving on the socket passed by the service manager");
-	} else {
-		r = dirs_make_parents(d->opt.socket_path);
+	} else if (a->o.socket_path) {
+		r = dirs_make_parents(a->o.socket_path);
 		if (r >= 0)
-			r = varlink_server_listen_path(a->server, d->opt.socket_path, 0666);
+			r = varlink_server_listen_path(a->server, a->o.socket_path, 0666);
 		if (r < 0)
-			log_error("cannot listen on %s: %s", d->opt.socket_path, strerror(-r));
+			log_error("cannot listen on %s: %s", a->o.socket_path, strerror(-r));
 		else
-			log_info("serving on %s", d->opt.socket_path);
+			log_info("serving on %s", a->o.socket_path);
 	}
 	if (r < 0)
 		goto fail;
-	r = watchers_new(&a->watchers, d->loop, d->events);
+	r = watchers_new(&a->watchers, a->o.loop, a->o.events);
 	if (r >= 0)
-		r = sd_event_add_defer(d->loop, &a->list_source, on_list_turn, a);
+		r = sd_event_add_defer(a->o.loop, &a->list_source, on_list_turn, a);
 	if (r >= 0)
 		r = sd_event_source_set_priority(a->list_source, SD_EVENT_PRIORITY_IDLE);
 	if (r >= 0)
 		r = sd_event_source_set_enabled(a->list_source, SD_EVENT_OFF);
 	if (r >= 0)
-		r = sd_event_add_time_relative(d->loop, &a->list_timer, CLOCK_MONOTONIC,
+		r = sd_event_add_time_relative(a->o.loop, &a->list_timer, CLOCK_MONOTONIC,
 					       LIST_TURN_MAX_USEC, 1000, on_list_timer, a);
 	if (r >= 0)
 		r = sd_event_source_set_enabled(a->list_timer, SD_EVENT_OFF);
-	if (r >= 0)
+	if (r >= 0) {
+		*out = a;
 		return 0;
+	}
 fail:
 	/* A start that fails leaves nothing behind. */
-	daemon_api_stop(d);
+	api_stop(a);
 	return r;
 }
 
-void daemon_api_stop(struct daemon *d)
+int api_add_connection(struct api *a, int fd, const struct varlink_peer *peer)
 {
-	struct api *a = d->api;
-	uint64_t deadline = now_usec(CLOCK_MONOTONIC) + SHUTDOWN_USEC, now;
+	return varlink_server_add_connection(a->server, fd, peer);
+}
+
+void api_stop(struct api *a)
+{
+	uint64_t deadline = now_usec(CLOCK_MONOTONIC) + API_SHUTDOWN_USEC, now;
 
 	if (!a)
 		return;
@@ -874,11 +847,12 @@ void daemon_api_stop(struct daemon *d)
 	 * waiting, as far as the callers' bounds and the time let them (a
 	 * caller that does not read loses its list, not a change).
 	 */
-	messages_flush(&d->messages);
+	messages_flush(a->o.messages);
 	while (now_usec(CLOCK_MONOTONIC) < deadline && list_answer_one(a))
 		;
 	/* Every watcher gets what fits in its socket; the next greeterd replays the rest. */
-	watchers_pump_all(a->watchers, deadline);
+	if (a->watchers)
+		watchers_pump_all(a->watchers, deadline);
 	if (a->server) {
 		now = now_usec(CLOCK_MONOTONIC);
 		varlink_server_shutdown(a->server, deadline > now ? deadline - now : 0);
@@ -889,5 +863,4 @@ void daemon_api_stop(struct daemon *d)
 	sd_event_source_disable_unref(a->list_timer);
 	free(a->list_text);
 	free(a);
-	d->api = NULL;
 }

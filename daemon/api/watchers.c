@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon.h"
+#include "clock.h"
 #include "json_print.h"
 #include "log.h"
 #include "utf8.h"

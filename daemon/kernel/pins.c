@@ -1242,3 +1242,26 @@ int pins_remove(const char *pin_dir)
 		 pin_dir);
 	return 0;
 }
+
+void pins_status(const struct pins *p, struct kernel_status *out)
+{
+	*out = (struct kernel_status){
+		.attach_mode = attach_mode_name(p->mode),
+		.ring_size = p->ring_size,
+		.config_map_id = p->config_map_id,
+		.events_map_id = p->events_map_id,
+		.stats_map_id = p->stats_map_id,
+		.prog_count = p->prog_count,
+	};
+	snprintf(out->attach_reason, sizeof(out->attach_reason), "%s", p->attach_reason);
+	snprintf(out->pin_dir, sizeof(out->pin_dir), "%s", p->dir);
+	for (size_t i = 0; i < p->prog_count && i < KERNEL_STATUS_PROGS; i++) {
+		out->progs[i].name = p->progs[i].name;
+		out->progs[i].prog_id = p->progs[i].prog_id;
+		out->progs[i].link_id = p->progs[i].link_id;
+	}
+	pins_read_stats(p, out->stats);
+	out->has_ring_used = pins_ring_used(p, &out->ring_used) == 0;
+	pins_read_stream_id(p, &out->stream_id);
+	pins_read_last_seq(p, &out->last_seq);
+}

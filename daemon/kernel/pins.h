@@ -16,9 +16,10 @@
 
 #include "greeter.h"
 #include "entries.h"
+#include "kernel_status.h"
 #include "pin_stage.h"
 
-#define PINS_PROG_COUNT 5
+#define PINS_PROG_COUNT KERNEL_STATUS_PROGS
 
 struct pins_options {
 	const char *pin_dir;
@@ -86,6 +87,9 @@ int pins_open(struct pins *p, const struct pins_options *o);
 int pins_commit(struct pins *p);
 /* Close the fds; before a commit, also remove what pins_open() made. */
 void pins_close(struct pins *p);
+
+/* What the kernel side looks like now (what cannot be read stays 0). */
+void pins_status(const struct pins *p, struct kernel_status *out);
 
 /* Sum the per-CPU counters into out[GREETER_STAT_MAX]. */
 int pins_read_stats(const struct pins *p, __u64 *out);

@@ -20,6 +20,24 @@ struct change {
 	struct change *next;
 };
 
+struct change_batch {
+	struct change *head, **tail;
+	size_t count;
+};
+
+struct messages {
+	int config_fd; /* -1: no map */
+	char state_dir[PATH_MAX];
+	struct greeter_entries state; /* durable; what the map holds */
+	char refusal[768]; /* non-empty: every change is refused with this */
+	struct change_log *log;
+	struct change_batch queued, inflight;
+	long pending_delta; /* messages the pending changes add (or remove) */
+	uint64_t writes, batches; /* changes written, and the writes they took */
+	void (*changed)(void *userdata); /* after a batch was applied */
+	void *changed_userdata;
+};
+
 static void batch_init(struct change_batch *b)
 {
 	b->head = NULL;
@@ -35,18 +53,34 @@ static void batch_push(struct change_batch *b, struct change *c)
 	b->count++;
 }
 
-void messages_init(struct messages *m, int config_fd, const char *state_dir)
+int messages_new(struct messages **out, int config_fd, const char *state_dir)
 {
-	memset(m, 0, sizeof(*m));
+	struct messages *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return -ENOMEM;
 	m->config_fd = config_fd;
 	snprintf(m->state_dir, sizeof(m->state_dir), "%s", state_dir);
 	batch_init(&m->queued);
 	batch_init(&m->inflight);
+	*out = m;
+	return 0;
+}
+
+void messages_on_changed(struct messages *m, void (*fn)(void *userdata), void *userdata)
+{
+	m->changed = fn;
+	m->changed_userdata = userdata;
 }
 
 void messages_refuse(struct messages *m, const char *why)
 {
 	snprintf(m->refusal, sizeof(m->refusal), "%s", why);
+}
+
+const char *messages_refusal(const struct messages *m)
+{
+	return m->refusal;
 }
 
 void messages_adopt(struct messages *m, struct greeter_entries *state)
@@ -203,6 +237,8 @@ static void apply_to_map(struct messages *m, const struct change_record *rec)
 {
 	const struct greeter_entries *e = &rec->entries;
 
+	if (m->config_fd < 0)
+		return;
 	if (rec->op == CHANGE_REPLACE)
 		for (size_t i = 0; i < m->state.count; i++)
 			if (!greeter_entries_find(e, m->state.items[i].uid))
@@ -439,14 +475,16 @@ void messages_flush(struct messages *m)
 		change_log_wait(m->log);
 }
 
-void messages_close(struct messages *m)
+void messages_free(struct messages *m)
 {
+	if (!m)
+		return;
 	if (m->batches)
 		log_info("stored %llu change(s) in %llu durable write(s)",
 			 (unsigned long long)m->writes, (unsigned long long)m->batches);
 	change_log_close(m->log);
-	m->log = NULL;
 	greeter_entries_free(&m->state);
+	free(m);
 }
 
 /* Reading */
@@ -482,4 +520,18 @@ const struct greeter_entries *messages_all(const struct messages *m)
 size_t messages_count(const struct messages *m)
 {
 	return m->state.count;
+}
+
+uint64_t messages_version(const struct messages *m)
+{
+	return m->batches;
+}
+
+void messages_log_stats(const struct messages *m, struct messages_log_stats *out)
+{
+	*out = (struct messages_log_stats){ .open = m->log != NULL };
+	if (m->log) {
+		out->size = change_log_size(m->log);
+		change_log_counts(m->log, &out->compactions, &out->compactions_failed);
+	}
 }

@@ -26,30 +26,25 @@
 /* A change's outcome: r == 0 once durable and applied, else err says why. */
 typedef void (*messages_done_fn)(void *userdata, int r, const char *err);
 
-struct change;
+/* The store: opaque, used through the functions below. */
+struct messages;
 
-struct change_batch {
-	struct change *head, **tail;
-	size_t count;
-};
+/*
+ * A store over the config map config_fd and the files in state_dir. With
+ * config_fd -1 it keeps memory and files only (the API's tests, without a
+ * kernel). Empty until messages_adopt(); changes need messages_open_log().
+ */
+int messages_new(struct messages **out, int config_fd, const char *state_dir);
+/* Close the change log and free everything (NULL: nothing). */
+void messages_free(struct messages *m);
 
-struct messages {
-	int config_fd;
-	char state_dir[PATH_MAX];
-	struct greeter_entries state; /* durable; what the map holds */
-	char refusal[768]; /* non-empty: every change is refused with this */
-	struct change_log *log;
-	struct change_batch queued, inflight;
-	long pending_delta; /* messages the pending changes add (or remove) */
-	uint64_t writes, batches; /* changes written, and the writes they took */
-	void (*changed)(void *userdata); /* after a batch was applied */
-	void *changed_userdata;
-};
-
-void messages_init(struct messages *m, int config_fd, const char *state_dir);
+/* fn(userdata) after each batch of changes is on disk and applied. */
+void messages_on_changed(struct messages *m, void (*fn)(void *userdata), void *userdata);
 
 /* Refuse every change from now on, with why (what to do). */
 void messages_refuse(struct messages *m, const char *why);
+/* Why changes are refused, or "" when they are not. */
+const char *messages_refusal(const struct messages *m);
 
 /* Take state (the files' or the map's) as the durable state; state is emptied. */
 void messages_adopt(struct messages *m, struct greeter_entries *state);
@@ -88,8 +83,6 @@ void messages_forget(struct messages *m, void *userdata);
 /* Write out and apply every pending change (at shutdown); done() runs for each. */
 void messages_flush(struct messages *m);
 
-void messages_close(struct messages *m);
-
 /* The message an exec by uid would get, and where it comes from. */
 int messages_get(struct messages *m, uint32_t uid, char out[GREETER_MESSAGE_SIZE],
 		 enum greeter_source *source);
@@ -98,5 +91,14 @@ int messages_get(struct messages *m, uint32_t uid, char out[GREETER_MESSAGE_SIZE
 const struct greeter_entries *messages_all(const struct messages *m);
 
 size_t messages_count(const struct messages *m);
+/* Counts up with every batch of changes applied: what was read of the store is still current while it stays. */
+uint64_t messages_version(const struct messages *m);
+
+struct messages_log_stats {
+	bool open; /* the change log is open: the rest is known */
+	uint64_t size; /* bytes of the change log */
+	uint64_t compactions, compactions_failed;
+};
+void messages_log_stats(const struct messages *m, struct messages_log_stats *out);
 
 #endif
