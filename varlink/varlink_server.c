@@ -1179,7 +1179,14 @@ int varlink_server_add_connection(struct varlink_server *s, int fd,
 				  const struct varlink_peer *peer)
 {
 	struct varlink_peer copy = *peer;
+	int flags = fcntl(fd, F_GETFL);
 
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
 	copy.groups = NULL;
 	if (peer->n_groups) {
 		copy.groups = malloc(peer->n_groups * sizeof(gid_t));

@@ -344,7 +344,7 @@ static void method_get_message(struct varlink_call *c, const cJSON *p, void *use
 	r = cJSON_CreateObject();
 	cJSON_AddNumberToObject(r, "uid", uid);
 	cJSON_AddStringToObject(r, "message", text);
-	cJSON_AddStringToObject(r, "source", events_source_name(src));
+	cJSON_AddStringToObject(r, "source", event_source_name(src));
 	varlink_call_reply(c, r, false);
 }
 

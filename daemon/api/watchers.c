@@ -113,7 +113,7 @@ static cJSON *event_json(const struct greeter_event *e)
 	cJSON_AddStringToObject(o, "comm", comm);
 	cJSON_AddStringToObject(o, "filename", file);
 	cJSON_AddStringToObject(o, "message", msg);
-	cJSON_AddStringToObject(o, "source", events_source_name(e->source));
+	cJSON_AddStringToObject(o, "source", event_source_name(e->source));
 	if (e->flags & GREETER_EVENT_FAILED)
 		cJSON_AddNumberToObject(o, "error", e->error);
 	if (e->flags & GREETER_EVENT_ARGS) {

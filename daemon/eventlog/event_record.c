@@ -126,3 +126,10 @@ const char *event_next_arg(const struct greeter_event *e, const char *arg)
 	arg += strlen(arg) + 1;
 	return arg < end ? arg : NULL;
 }
+
+const char *event_source_name(unsigned source)
+{
+	if (source == GREETER_SOURCE_UID)
+		return "uid";
+	return source == GREETER_SOURCE_DEFAULT ? "default" : "builtin";
+}

@@ -48,6 +48,9 @@ struct greeter_event {
  */
 int event_record_decode(const void *data, size_t size, unsigned abi, struct greeter_event *e);
 
+/* "uid", "default" or "builtin": where an event's message came from. */
+const char *event_source_name(unsigned source);
+
 /* The next argument after arg (NULL: the first), or NULL after the last. */
 const char *event_next_arg(const struct greeter_event *e, const char *arg);
 

@@ -487,13 +487,6 @@ const struct events_counters *events_counters(const struct events *ev)
 	return &ev->counters;
 }
 
-const char *events_source_name(unsigned source)
-{
-	if (source == GREETER_SOURCE_UID)
-		return "uid";
-	return source == GREETER_SOURCE_DEFAULT ? "default" : "builtin";
-}
-
 /* message= is always in double quotes: the rule of the arguments, quoted. */
 static void format_quoted(char *out, size_t size, const char *s)
 {

@@ -91,9 +91,6 @@ uint64_t events_dispatch_pos(const struct events *ev);
 /* The first position whose event has seq > after_seq (window_end if none). */
 uint64_t events_window_find_after(const struct events *ev, uint64_t after_seq);
 
-/* "uid", "default" or "builtin": where an event's message came from. */
-const char *events_source_name(unsigned source);
-
 /*
  * One event as a line of text for --print-events: key=value fields, every
  * string escaped and quoted as args_text.h writes the arguments (message

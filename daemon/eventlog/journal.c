@@ -94,7 +94,7 @@ void journal_event(const struct greeter_event *e, void *userdata)
 	add(&en, "GREETER_COMM=%s", comm);
 	add(&en, "GREETER_FILENAME=%s", file);
 	add(&en, "GREETER_MESSAGE=%s", msg);
-	add(&en, "GREETER_SOURCE=%s", events_source_name(e->source));
+	add(&en, "GREETER_SOURCE=%s", event_source_name(e->source));
 	add(&en, "GREETER_UNIT=%s", unit);
 	add(&en, "GREETER_CGROUP_ID=%llu", (unsigned long long)e->cgroup_id);
 	if (e->flags & GREETER_EVENT_ARGS) {

@@ -1,0 +1,598 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The io.greeter API without root or a kernel: its methods served on a real
+ * sd-event loop over socketpair()s, each client end given the credentials
+ * of the user it plays (root, two users, a member of the admin group). The
+ * message store is the real one, in a temporary directory without a config
+ * map; the event log is event_log_double.c, filled by the test; the kernel's
+ * status is made up. Every parameter error and the permission matrix, and
+ * that nothing refused changes anything.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+
+#include "api.h"
+#include "clock.h"
+#include "event_log_double.h"
+#include "greeter.h"
+#include "io.greeter.varlink.h"
+#include "log.h"
+
+#define ROOT 0
+#define ALICE 501
+#define BOB 502
+#define ADMIN 600 /* a member of the admin group */
+#define STREAM_ID 0x00c0ffee12345678ULL
+#define DEADLINE_USEC (30 * 1000 * 1000)
+
+static sd_event *loop;
+static struct messages *store;
+static struct events *log_double;
+static struct api *api;
+static char dir[64];
+static gid_t admin_gid;
+static char admin_group[64];
+static __u64 kernel_last_seq;
+
+static void fake_kernel_status(void *userdata, struct kernel_status *out)
+{
+	*out = (struct kernel_status){
+		.attach_mode = "tracepoint",
+		.ring_size = 1 << 20,
+		.config_map_id = 11,
+		.events_map_id = 12,
+		.stats_map_id = 13,
+		.prog_count = 1,
+		.stream_id = STREAM_ID,
+		.last_seq = kernel_last_seq,
+	};
+	snprintf(out->attach_reason, sizeof(out->attach_reason), "made up by the test");
+	snprintf(out->pin_dir, sizeof(out->pin_dir), "/nowhere");
+	out->progs[0].name = "sched_exec";
+	out->progs[0].prog_id = 21;
+	out->progs[0].link_id = 22;
+	out->stats[GREETER_STAT_EMITTED] = 7;
+}
+
+/* One connection to the API as a given user. */
+struct client {
+	int fd;
+	char buf[1 << 20];
+	size_t len;
+};
+
+static struct client *connect_as(uid_t uid)
+{
+	struct varlink_peer peer = { .uid = uid, .gid = uid, .pid = 1 };
+	struct client *c = calloc(1, sizeof(*c));
+	int sv[2];
+
+	assert_non_null(c);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	if (uid == ADMIN) {
+		peer.groups = &admin_gid;
+		peer.n_groups = 1;
+	}
+	assert_int_equal(api_add_connection(api, sv[1], &peer), 0);
+	c->fd = sv[0];
+	assert_int_equal(fcntl(c->fd, F_SETFL, O_NONBLOCK), 0);
+	return c;
+}
+
+static void client_close(struct client *c)
+{
+	close(c->fd);
+	free(c);
+	/* The server sees the hang-up. */
+	for (int i = 0; i < 10; i++)
+		sd_event_run(loop, 0);
+}
+
+static void send_text(struct client *c, const char *text)
+{
+	size_t n = strlen(text) + 1;
+
+	assert_int_equal(write(c->fd, text, n), (ssize_t)n);
+}
+
+/* The next message from the server, run on the loop until it comes; NULL if none did. */
+static cJSON *recv_msg(struct client *c)
+{
+	uint64_t deadline = now_usec(CLOCK_MONOTONIC) + DEADLINE_USEC;
+
+	for (;;) {
+		char *end = memchr(c->buf, '\0', c->len);
+
+		if (end) {
+			cJSON *m = cJSON_Parse(c->buf);
+			size_t used = (size_t)(end - c->buf) + 1;
+
+			memmove(c->buf, end + 1, c->len - used);
+			c->len -= used;
+			assert_non_null(m);
+			return m;
+		}
+		if (now_usec(CLOCK_MONOTONIC) > deadline)
+			return NULL;
+		sd_event_run(loop, 10 * 1000);
+		ssize_t n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+
+		if (n > 0)
+			c->len += (size_t)n;
+	}
+}
+
+/* Nothing more comes on c for a few turns of the loop. */
+static void assert_quiet(struct client *c)
+{
+	ssize_t n;
+
+	for (int i = 0; i < 20; i++)
+		sd_event_run(loop, 1000);
+	n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+	assert_true(n < 0 && errno == EAGAIN);
+	assert_int_equal(c->len, 0);
+}
+
+/* Call method with parameters (JSON text, or NULL): the first reply. */
+static cJSON *call(struct client *c, const char *method, const char *params, bool more)
+{
+	char text[8192];
+
+	snprintf(text, sizeof(text), "{\"method\":\"%s\",\"parameters\":%s%s}", method,
+		 params ? params : "{}", more ? ",\"more\":true" : "");
+	send_text(c, text);
+	return recv_msg(c);
+}
+
+static const char *error_of(const cJSON *reply)
+{
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(reply, "error");
+
+	return cJSON_IsString(e) ? e->valuestring : NULL;
+}
+
+static const cJSON *param(const cJSON *reply, const char *name)
+{
+	return cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(reply, "parameters"), name);
+}
+
+/* The call as user uid fails with error (and, for InvalidParameter, names param). */
+static void expect_error(uid_t uid, const char *method, const char *params, bool more,
+			 const char *error, const char *parameter)
+{
+	struct client *c = connect_as(uid);
+	cJSON *r = call(c, method, params, more);
+
+	assert_non_null(r);
+	if (!error_of(r) || strcmp(error_of(r), error)) {
+		char *text = cJSON_PrintUnformatted(r);
+
+		fail_msg("%s(%s) as UID %u: expected %s, got %s", method, params ? params : "{}",
+			 (unsigned)uid, error, text);
+	}
+	if (parameter)
+		assert_string_equal(param(r, "parameter")->valuestring, parameter);
+	cJSON_Delete(r);
+	client_close(c);
+}
+
+static void expect_ok(uid_t uid, const char *method, const char *params)
+{
+	struct client *c = connect_as(uid);
+	cJSON *r = call(c, method, params, false);
+
+	assert_non_null(r);
+	if (error_of(r)) {
+		char *text = cJSON_PrintUnformatted(r);
+
+		fail_msg("%s(%s) as UID %u: %s", method, params ? params : "{}", (unsigned)uid,
+			 text);
+	}
+	cJSON_Delete(r);
+	client_close(c);
+}
+
+/* The whole ListMessages reply as text: what "nothing changed" is checked against. */
+static char *list_text(void)
+{
+	struct client *c = connect_as(BOB);
+	cJSON *r = call(c, IO_GREETER_LIST_MESSAGES, NULL, false);
+	char *text;
+
+	assert_non_null(r);
+	assert_null(error_of(r));
+	text = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(r, "parameters"));
+	cJSON_Delete(r);
+	client_close(c);
+	return text;
+}
+
+static const char *message_of(uint32_t uid)
+{
+	static char text[GREETER_MESSAGE_SIZE];
+	char params[64];
+	struct client *c = connect_as(BOB);
+	cJSON *r;
+
+	snprintf(params, sizeof(params), "{\"uid\":%u}", uid);
+	r = call(c, IO_GREETER_GET_MESSAGE, params, false);
+	assert_non_null(r);
+	assert_null(error_of(r));
+	snprintf(text, sizeof(text), "%s", param(r, "message")->valuestring);
+	cJSON_Delete(r);
+	client_close(c);
+	return text;
+}
+
+static int setup(void **state)
+{
+	struct greeter_entries none = { 0 };
+	const struct group *g = getgrgid(0);
+	struct api_options o = {
+		.listen_fd = -1,
+		.admin_group = admin_group,
+		.state_dir = dir,
+		.replay_window = 1000,
+		.kernel_status = fake_kernel_status,
+	};
+
+	/* Group 0 is the admin group: every system has it, by some name. */
+	assert_non_null(g);
+	snprintf(admin_group, sizeof(admin_group), "%s", g->gr_name);
+	admin_gid = 0;
+	snprintf(dir, sizeof(dir), "/tmp/test_api.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(sd_event_new(&loop), 0);
+	assert_int_equal(messages_new(&store, -1, dir), 0);
+	messages_adopt(store, &none);
+	assert_int_equal(messages_open_log(store, loop, false), 0);
+	assert_int_equal(event_log_double_new(&log_double), 0);
+	o.loop = loop;
+	o.messages = store;
+	o.events = log_double;
+	o.start_usec = now_usec(CLOCK_MONOTONIC);
+	assert_int_equal(api_start(&api, &o), 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	api_stop(api);
+	messages_free(store);
+	event_log_double_free(log_double);
+	sd_event_unref(loop);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Who may change which message. */
+static void test_edit_permissions(void **state)
+{
+	char *before;
+
+	expect_ok(ROOT, IO_GREETER_SET_MESSAGE, "{\"message\":\"default\"}");
+	expect_ok(ROOT, IO_GREETER_SET_MESSAGE, "{\"uid\":502,\"message\":\"set by root\"}");
+	expect_ok(ALICE, IO_GREETER_SET_MESSAGE, "{\"uid\":501,\"message\":\"alice's own\"}");
+	assert_string_equal(message_of(ALICE), "alice's own");
+	assert_string_equal(message_of(BOB), "set by root");
+
+	before = list_text();
+	/* Another user's message, the default (uid absent or named): root's only. */
+	expect_error(ALICE, IO_GREETER_SET_MESSAGE, "{\"uid\":502,\"message\":\"x\"}", false,
+		     IO_GREETER_ERROR_PERMISSION_DENIED, NULL);
+	expect_error(ALICE, IO_GREETER_SET_MESSAGE, "{\"message\":\"x\"}", false,
+		     IO_GREETER_ERROR_PERMISSION_DENIED, NULL);
+	expect_error(ALICE, IO_GREETER_SET_MESSAGE, "{\"uid\":null,\"message\":\"x\"}", false,
+		     IO_GREETER_ERROR_PERMISSION_DENIED, NULL);
+	/* The admin group watches everyone's events; it edits only its own message. */
+	expect_error(ADMIN, IO_GREETER_SET_MESSAGE, "{\"uid\":501,\"message\":\"x\"}", false,
+		     IO_GREETER_ERROR_PERMISSION_DENIED, NULL);
+	expect_error(BOB, IO_GREETER_REMOVE_MESSAGE, "{\"uid\":501}", false,
+		     IO_GREETER_ERROR_PERMISSION_DENIED, NULL);
+	expect_error(ALICE, IO_GREETER_REMOVE_MESSAGE, NULL, false,
+		     IO_GREETER_ERROR_PERMISSION_DENIED, NULL);
+	expect_error(ADMIN, IO_GREETER_REMOVE_MESSAGE, "{\"uid\":502}", false,
+		     IO_GREETER_ERROR_PERMISSION_DENIED, NULL);
+	/* Only root imports, even an empty list. */
+	expect_error(ALICE, IO_GREETER_IMPORT_MESSAGES, "{\"messages\":[]}", false,
+		     IO_GREETER_ERROR_PERMISSION_DENIED, NULL);
+	expect_error(ADMIN, IO_GREETER_IMPORT_MESSAGES,
+		     "{\"messages\":[{\"uid\":1,\"message\":\"x\"}],\"replace\":true}", false,
+		     IO_GREETER_ERROR_PERMISSION_DENIED, NULL);
+	{
+		char *after = list_text();
+
+		assert_string_equal(before, after);
+		free(after);
+	}
+	free(before);
+
+	/* Anyone reads any message; a user removes its own. */
+	expect_ok(ADMIN, IO_GREETER_SET_MESSAGE, "{\"uid\":600,\"message\":\"admin's own\"}");
+	assert_string_equal(message_of(600), "admin's own");
+	expect_ok(ALICE, IO_GREETER_REMOVE_MESSAGE, "{\"uid\":501}");
+	assert_string_equal(message_of(ALICE), "default");
+	expect_error(ALICE, IO_GREETER_REMOVE_MESSAGE, "{\"uid\":501}", false,
+		     IO_GREETER_ERROR_NO_SUCH_MESSAGE, NULL);
+	/* Root's import: replace the whole set. */
+	{
+		struct client *c = connect_as(ROOT);
+		cJSON *r = call(c, IO_GREETER_IMPORT_MESSAGES,
+				"{\"messages\":[{\"uid\":7,\"message\":\"seven\"}],\"replace\":true}",
+				false);
+
+		assert_null(error_of(r));
+		assert_int_equal(param(r, "set")->valueint, 1);
+		assert_int_equal(param(r, "removed")->valueint, 3);
+		cJSON_Delete(r);
+		client_close(c);
+	}
+	assert_string_equal(message_of(7), "seven");
+	assert_string_equal(message_of(BOB), GREETER_BUILTIN_MESSAGE);
+}
+
+/* Every bad parameter: the error that names it, and nothing changed. */
+static void test_parameter_errors(void **state)
+{
+	static const struct {
+		const char *method, *params;
+		bool more;
+		const char *error, *parameter;
+	} bad[] = {
+		{ IO_GREETER_SET_MESSAGE, NULL, false, "org.varlink.service.InvalidParameter",
+		  "message" },
+		{ IO_GREETER_SET_MESSAGE, "{\"message\":5}", false,
+		  "org.varlink.service.InvalidParameter", "message" },
+		{ IO_GREETER_SET_MESSAGE, "{\"message\":\"x\",\"color\":1}", false,
+		  "org.varlink.service.InvalidParameter", "color" },
+		{ IO_GREETER_SET_MESSAGE, "{\"uid\":-1,\"message\":\"x\"}", false,
+		  "org.varlink.service.InvalidParameter", "uid" },
+		{ IO_GREETER_SET_MESSAGE, "{\"uid\":4294967295,\"message\":\"x\"}", false,
+		  "org.varlink.service.InvalidParameter", "uid" },
+		{ IO_GREETER_SET_MESSAGE, "{\"uid\":1.5,\"message\":\"x\"}", false,
+		  "org.varlink.service.InvalidParameter", "uid" },
+		{ IO_GREETER_SET_MESSAGE, "{\"uid\":\"1\",\"message\":\"x\"}", false,
+		  "org.varlink.service.InvalidParameter", "uid" },
+		{ IO_GREETER_SET_MESSAGE,
+		  "{\"uid\":1,\"message\":\"0123456789012345678901234567890123456789012345678901"
+		  "234567890123\"}",
+		  false, IO_GREETER_ERROR_MESSAGE_TOO_LONG, NULL },
+		{ IO_GREETER_SET_MESSAGE, "{\"uid\":1,\"message\":\"\\u001b[31mred\"}", false,
+		  IO_GREETER_ERROR_INVALID_MESSAGE, NULL },
+		{ IO_GREETER_SET_MESSAGE, "{\"uid\":1,\"message\":\"\"}", false,
+		  IO_GREETER_ERROR_INVALID_MESSAGE, NULL },
+		{ IO_GREETER_GET_MESSAGE, "{\"uid\":true}", false,
+		  "org.varlink.service.InvalidParameter", "uid" },
+		{ IO_GREETER_REMOVE_MESSAGE, "{\"uid\":[]}", false,
+		  "org.varlink.service.InvalidParameter", "uid" },
+		{ IO_GREETER_LIST_MESSAGES, "{\"all\":true}", false,
+		  "org.varlink.service.InvalidParameter", "all" },
+		{ IO_GREETER_IMPORT_MESSAGES, NULL, false, "org.varlink.service.InvalidParameter",
+		  "messages" },
+		{ IO_GREETER_IMPORT_MESSAGES, "{\"messages\":{}}", false,
+		  "org.varlink.service.InvalidParameter", "messages" },
+		{ IO_GREETER_IMPORT_MESSAGES, "{\"messages\":[],\"replace\":1}", false,
+		  "org.varlink.service.InvalidParameter", "replace" },
+		{ IO_GREETER_IMPORT_MESSAGES, "{\"messages\":[{\"uid\":1}]}", false,
+		  IO_GREETER_ERROR_INVALID_IMPORT, NULL },
+		{ IO_GREETER_IMPORT_MESSAGES,
+		  "{\"messages\":[{\"uid\":1,\"message\":\"a\"},{\"uid\":1,\"message\":\"b\"}]}",
+		  false, IO_GREETER_ERROR_INVALID_IMPORT, NULL },
+		{ IO_GREETER_IMPORT_MESSAGES, "{\"messages\":[{\"uid\":1,\"message\":\"a\",\"x\":1}]}",
+		  false, IO_GREETER_ERROR_INVALID_IMPORT, NULL },
+		{ IO_GREETER_WATCH_EVENTS, NULL, false, "org.varlink.service.ExpectedMore", NULL },
+		{ IO_GREETER_WATCH_EVENTS, "{\"comm\":\"0123456789abcdef\"}", true,
+		  "org.varlink.service.InvalidParameter", "comm" },
+		{ IO_GREETER_WATCH_EVENTS,
+		  "{\"unit\":\"0123456789012345678901234567890123456789012345678901234567890123"
+		  ".service\"}",
+		  true, "org.varlink.service.InvalidParameter", "unit" },
+		{ IO_GREETER_WATCH_EVENTS, "{\"after_seq\":-1}", true,
+		  "org.varlink.service.InvalidParameter", "after_seq" },
+		{ IO_GREETER_WATCH_EVENTS, "{\"stream\":\"00c0ffee123456780\"}", true,
+		  "org.varlink.service.InvalidParameter", "stream" },
+		{ IO_GREETER_WATCH_EVENTS, "{\"uid\":-5}", true,
+		  "org.varlink.service.InvalidParameter", "uid" },
+		{ IO_GREETER_WATCH_EVENTS, "{\"include_failed\":\"yes\"}", true,
+		  "org.varlink.service.InvalidParameter", "include_failed" },
+		{ "io.greeter.Reboot", NULL, false, "org.varlink.service.MethodNotFound", NULL },
+	};
+	char *before;
+
+	expect_ok(ROOT, IO_GREETER_SET_MESSAGE, "{\"uid\":1,\"message\":\"one\"}");
+	before = list_text();
+	/* As root, who may do the most: the refusal is for the parameter alone. */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_error(ROOT, bad[i].method, bad[i].params, bad[i].more, bad[i].error,
+			     bad[i].parameter);
+	{
+		char *after = list_text();
+
+		assert_string_equal(before, after);
+		free(after);
+	}
+	free(before);
+	/* InvalidImport says which entry. */
+	{
+		struct client *c = connect_as(ROOT);
+		cJSON *r = call(c, IO_GREETER_IMPORT_MESSAGES,
+				"{\"messages\":[{\"uid\":2,\"message\":\"a\"},{\"uid\":2,"
+				"\"message\":\"b\"}]}",
+				false);
+
+		assert_int_equal(param(r, "index")->valueint, 1);
+		assert_non_null(strstr(param(r, "reason")->valuestring, "listed twice"));
+		cJSON_Delete(r);
+		client_close(c);
+	}
+}
+
+static struct greeter_event event(uint64_t seq, uint32_t uid, const char *comm)
+{
+	struct greeter_event e = { .seq = seq, .pid = 1000 + (uint32_t)seq, .uid = uid, .gid = uid };
+
+	snprintf(e.comm, sizeof(e.comm), "%s", comm);
+	snprintf(e.filename, sizeof(e.filename), "/usr/bin/%s", comm);
+	snprintf(e.message, sizeof(e.message), "hi %u", uid);
+	return e;
+}
+
+/* The events a watcher receives until it has n; their seqs, in order. */
+static void expect_events(struct client *c, const uint64_t *seqs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		cJSON *r = recv_msg(c);
+		const cJSON *ev;
+
+		assert_non_null(r);
+		ev = param(r, "event");
+		assert_non_null(ev);
+		assert_int_equal(cJSON_GetObjectItemCaseSensitive(ev, "seq")->valuedouble, seqs[i]);
+		cJSON_Delete(r);
+	}
+	assert_quiet(c);
+}
+
+static struct client *watch(uid_t uid, const char *params)
+{
+	struct client *c = connect_as(uid);
+	cJSON *first = call(c, IO_GREETER_WATCH_EVENTS, params, true);
+	char stream[32];
+
+	assert_non_null(first);
+	assert_null(error_of(first));
+	snprintf(stream, sizeof(stream), "%016llx", (unsigned long long)STREAM_ID);
+	assert_string_equal(param(first, "stream")->valuestring, stream);
+	cJSON_Delete(first);
+	return c;
+}
+
+/* Who sees whose events. */
+static void test_watch_permissions(void **state)
+{
+	struct client *alice = watch(ALICE, NULL);
+	struct client *alice_bash = watch(ALICE, "{\"comm\":\"bash\"}");
+	struct client *bob = watch(BOB, "{\"uid\":502}");
+	struct client *admin = watch(ADMIN, NULL);
+	struct client *admin_bob = watch(ADMIN, "{\"uid\":502}");
+	struct client *root = watch(ROOT, NULL);
+	struct greeter_event evs[] = {
+		event(1, ALICE, "bash"), event(2, BOB, "bash"), event(3, ALICE, "ls"),
+		event(4, ROOT, "sshd"),
+	};
+
+	/* Another user's events: the admin group's and root's only. */
+	expect_error(ALICE, IO_GREETER_WATCH_EVENTS, "{\"uid\":502}", true,
+		     IO_GREETER_ERROR_PERMISSION_DENIED, NULL);
+	expect_error(BOB, IO_GREETER_WATCH_EVENTS, "{\"uid\":0}", true,
+		     IO_GREETER_ERROR_PERMISSION_DENIED, NULL);
+	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+		event_log_double_push(log_double, &evs[i]);
+	kernel_last_seq = 4;
+	expect_events(alice, (const uint64_t[]){ 1, 3 }, 2);
+	expect_events(alice_bash, (const uint64_t[]){ 1 }, 1);
+	expect_events(bob, (const uint64_t[]){ 2 }, 1);
+	expect_events(admin, (const uint64_t[]){ 1, 2, 3, 4 }, 4);
+	expect_events(admin_bob, (const uint64_t[]){ 2 }, 1);
+	expect_events(root, (const uint64_t[]){ 1, 2, 3, 4 }, 4);
+	client_close(alice);
+	client_close(alice_bash);
+	client_close(bob);
+	client_close(admin);
+	client_close(admin_bob);
+	client_close(root);
+}
+
+/* A resume replays what the window holds after the caller's seq, its own events only. */
+static void test_watch_resume(void **state)
+{
+	char params[128];
+	struct client *c;
+	cJSON *first;
+
+	for (uint64_t seq = 1; seq <= 6; seq++) {
+		struct greeter_event e = event(seq, seq % 2 ? ALICE : BOB, "true");
+
+		event_log_double_push(log_double, &e);
+	}
+	snprintf(params, sizeof(params), "{\"after_seq\":2,\"stream\":\"%016llx\"}",
+		 (unsigned long long)STREAM_ID);
+	c = watch(ALICE, params);
+	expect_events(c, (const uint64_t[]){ 3, 5 }, 2);
+	client_close(c);
+
+	/* Another stream's number: from the start of the window. */
+	c = watch(ALICE, "{\"after_seq\":4,\"stream\":\"0000000000000001\"}");
+	expect_events(c, (const uint64_t[]){ 1, 3, 5 }, 3);
+	client_close(c);
+
+	/* What left the window is reported as dropped in the first reply. */
+	event_log_double_forget(log_double, 4);
+	c = connect_as(ALICE);
+	snprintf(params, sizeof(params), "{\"after_seq\":1,\"stream\":\"%016llx\"}",
+		 (unsigned long long)STREAM_ID);
+	first = call(c, IO_GREETER_WATCH_EVENTS, params, true);
+	assert_null(error_of(first));
+	assert_int_equal(param(first, "dropped")->valueint, 3);
+	cJSON_Delete(first);
+	expect_events(c, (const uint64_t[]){ 5 }, 1);
+	client_close(c);
+}
+
+static void test_status(void **state)
+{
+	struct client *w = watch(ALICE, NULL);
+	struct client *c = connect_as(BOB);
+	cJSON *r;
+
+	expect_ok(ROOT, IO_GREETER_SET_MESSAGE, "{\"uid\":9,\"message\":\"nine\"}");
+	r = call(c, IO_GREETER_GET_STATUS, NULL, false);
+	assert_null(error_of(r));
+	assert_string_equal(param(r, "attach_mode")->valuestring, "tracepoint");
+	assert_string_equal(param(r, "pin_dir")->valuestring, "/nowhere");
+	assert_string_equal(param(r, "state_dir")->valuestring, dir);
+	assert_int_equal(param(r, "messages")->valueint, 1);
+	assert_int_equal(param(r, "watchers")->valueint, 1);
+	assert_int_equal(param(r, "replay_window")->valueint, 1000);
+	assert_non_null(param(r, "change_log_size"));
+	assert_string_equal(cJSON_GetArrayItem(param(r, "programs"), 0)
+				    ->child->valuestring,
+			    "sched_exec");
+	assert_int_equal(cJSON_GetObjectItemCaseSensitive(param(r, "counters"), "emitted")
+				 ->valueint,
+			 7);
+	cJSON_Delete(r);
+	client_close(c);
+	client_close(w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_edit_permissions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_parameter_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watch_permissions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watch_resume, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_status, setup, teardown),
+	};
+
+	log_init(false);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
