@@ -670,7 +670,8 @@ static void method_watch_events(struct varlink_call *c, const cJSON *p, void *us
 	struct api *a = userdata;
 	const struct events_counters *ec = events_counters(a->o.events);
 	struct watch_filter f = { 0 };
-	uint64_t pos, dropped = 0;
+	struct events_cursor from;
+	uint64_t dropped = 0;
 	cJSON *first;
 	int64_t after_seq = in->has_after_seq ? in->after_seq : -1;
 	char stream_id[STREAM_ID_SIZE];
@@ -728,14 +729,14 @@ static void method_watch_events(struct varlink_call *c, const cJSON *p, void *us
 		uint64_t seq = (uint64_t)after_seq, start = events_window_start(a->o.events);
 		const struct greeter_event *oldest = events_window_at(a->o.events, start);
 
-		pos = events_window_find_after(a->o.events, seq);
+		from = events_cursor_after_seq(a->o.events, seq);
 		/* Sequence numbers after seq that the window no longer holds. */
 		if (oldest && oldest->seq > seq + 1)
 			dropped = oldest->seq - seq - 1;
 		else if (!oldest && ec->have_seq && ec->last_seq > seq)
 			dropped = ec->last_seq - seq;
 	} else {
-		pos = events_window_end(a->o.events);
+		from = events_cursor_at_end(a->o.events);
 	}
 	first = cJSON_CreateObject();
 	if (ec->have_seq) {
@@ -749,7 +750,7 @@ static void method_watch_events(struct varlink_call *c, const cJSON *p, void *us
 		cJSON_AddNumberToObject(first, "dropped", (double)dropped);
 	if (varlink_call_reply(c, first, true) < 0)
 		return;
-	if (watchers_add(a->watchers, c, &f, pos) < 0)
+	if (watchers_add(a->watchers, c, &f, from) < 0)
 		varlink_call_error(c, IO_GREETER_ERROR_WRITE_FAILED, reason("out of memory"));
 }
 

@@ -54,7 +54,7 @@ struct watcher {
 	struct node live; /* in the live list of what it watches, while live */
 	struct node queued; /* in ws->queued: sent something this batch */
 	bool is_live; /* has seen everything: new events come from on_event */
-	uint64_t pos; /* while behind: the next window position to consider */
+	struct events_cursor cur; /* while behind: where it reads the window */
 	uint64_t dropped; /* lost since the last reply that said so */
 	uint64_t dropped_total;
 };
@@ -133,14 +133,16 @@ static cJSON *event_json(const struct greeter_event *e)
 }
 
 /* Whether the watcher may and asked to see events of uid. */
-static bool wants_uid(const struct watch_filter *f, uint32_t uid)
+static bool wants_uid(uint32_t uid, const void *filter)
 {
+	const struct watch_filter *f = filter;
+
 	return (f->all_users || uid == f->peer_uid) && (!f->has_uid || uid == f->uid);
 }
 
 static bool wants(const struct watch_filter *f, const struct greeter_event *e)
 {
-	if (!wants_uid(f, e->uid))
+	if (!wants_uid(e->uid, f))
 		return false;
 	if (f->has_comm && strncmp(e->comm, f->comm, sizeof(f->comm)) != 0)
 		return false;
@@ -207,35 +209,24 @@ static bool has_room(const struct watcher *w)
 static void watcher_pump(struct watcher *w)
 {
 	struct watchers *ws = w->ws;
-	uint64_t end = events_window_end(ws->ev), start = events_window_start(ws->ev);
-	unsigned looked = 0;
+	uint64_t lost, limit = w->cur.pos + WATCHERS_SLICE, pos;
+	const struct greeter_event *e;
 
 	if (w->is_live)
 		return;
-	if (w->pos < start) {
-		w->dropped += start - w->pos;
-		w->dropped_total += start - w->pos;
-		ws->dropped += start - w->pos;
-		w->pos = start;
-	}
-	while (w->pos < end && has_room(w)) {
-		uint64_t pos = w->pos;
-		const struct greeter_event *e;
-		uint32_t uid;
-
-		if (looked++ == WATCHERS_SLICE) {
-			sd_event_source_set_enabled(ws->replay, SD_EVENT_ONESHOT);
-			return;
-		}
-		w->pos++;
-		/* Another user's event is passed over without reading it. */
-		if (!events_window_uid(ws->ev, pos, &uid) || !wants_uid(&w->f, uid))
-			continue;
-		e = events_window_at(ws->ev, pos);
-		if (e && wants(&w->f, e))
+	lost = events_cursor_skip_lost(ws->ev, &w->cur);
+	w->dropped += lost;
+	w->dropped_total += lost;
+	ws->dropped += lost;
+	while (has_room(w) &&
+	       (e = events_cursor_next(ws->ev, &w->cur, limit, wants_uid, &w->f, &pos)))
+		if (wants(&w->f, e))
 			watcher_send(w, pos, e);
+	if (!events_cursor_done(ws->ev, &w->cur) && w->cur.pos >= limit) {
+		sd_event_source_set_enabled(ws->replay, SD_EVENT_ONESHOT);
+		return;
 	}
-	if (w->pos >= end) {
+	if (events_cursor_done(ws->ev, &w->cur)) {
 		w->is_live = true;
 		node_add(live_list(ws, &w->f), &w->live);
 	}
@@ -265,7 +256,7 @@ static void offer(struct node *list, uint64_t pos, const struct greeter_event *e
 		}
 		/* Behind from here: it goes on when its socket drains. */
 		w->is_live = false;
-		w->pos = pos;
+		w->cur.pos = pos;
 		node_del(&w->live);
 	}
 }
@@ -311,7 +302,7 @@ static void watcher_on_close(struct varlink_call *c, void *userdata)
 }
 
 int watchers_add(struct watchers *ws, struct varlink_call *c, const struct watch_filter *f,
-		 uint64_t pos)
+		 struct events_cursor from)
 {
 	struct watcher *w = calloc(1, sizeof(*w));
 
@@ -320,7 +311,7 @@ int watchers_add(struct watchers *ws, struct varlink_call *c, const struct watch
 	w->ws = ws;
 	w->call = c;
 	w->f = *f;
-	w->pos = pos;
+	w->cur = from;
 	node_init(&w->live);
 	node_init(&w->queued);
 	node_add(&ws->all, &w->all);
@@ -363,8 +354,8 @@ uint64_t watchers_dropped(const struct watchers *ws)
 	for (const struct node *i = ws->all.next; i != &ws->all; i = i->next) {
 		const struct watcher *w = WATCHER_OF(i, all);
 
-		if (!w->is_live && w->pos < start)
-			n += start - w->pos;
+		if (!w->is_live && w->cur.pos < start)
+			n += start - w->cur.pos;
 	}
 	return n;
 }

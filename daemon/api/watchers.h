@@ -20,6 +20,7 @@
 #include <systemd/sd-event.h>
 
 #include "events.h"
+#include "events_cursor.h"
 #include "greeter.h"
 #include "varlink_server.h"
 
@@ -49,11 +50,11 @@ int watchers_new(struct watchers **out, sd_event *loop, struct events *ev);
 void watchers_free(struct watchers *ws);
 
 /*
- * Stream the window from position pos on to call c (kept open). The first
+ * Stream the window from cursor from on to call c (kept open). The first
  * reply is the caller's. Returns 0 or -ENOMEM (nothing sent).
  */
 int watchers_add(struct watchers *ws, struct varlink_call *c, const struct watch_filter *f,
-		 uint64_t pos);
+		 struct events_cursor from);
 
 /*
  * Before shutting down: each watcher gets what fits in its socket now, as
