@@ -42,7 +42,7 @@ struct daemon {
 	char cache_dir_buf[PATH_MAX];
 	int state_lock_fd; /* holds the lock that keeps a second greeterd out */
 	sd_event *loop;
-	struct pins pins;
+	struct pins *pins;
 	struct messages *messages;
 	struct events *events;
 	struct api *api;

@@ -273,7 +273,7 @@ static void raise_fd_limit(void)
 static void store_read_pos(uint64_t pos, uint64_t until, void *userdata)
 {
 	struct daemon *d = userdata;
-	int r = pins_store_read_pos(&d->pins, pos, until);
+	int r = pins_store_read_pos(d->pins, pos, until);
 
 	if (r < 0)
 		log_warning("cannot keep the ring's read position: %s", strerror(-r));
@@ -375,9 +375,9 @@ static void notify_status(struct daemon *d)
 {
 	__u64 stats[GREETER_STAT_MAX] = { 0 };
 
-	pins_read_stats(&d->pins, stats);
+	pins_read_stats(d->pins, stats);
 	sd_notifyf(0, "STATUS=Attached (%s), %zu message(s)%s, %llu event(s), %llu lost",
-		   attach_mode_name(d->pins.mode), messages_count(d->messages),
+		   attach_mode_name(pins_mode(d->pins)), messages_count(d->messages),
 		   *messages_refusal(d->messages) ? " (changes refused: see the log)" : "",
 		   (unsigned long long)stats[GREETER_STAT_EMITTED],
 		   (unsigned long long)stats[GREETER_STAT_LOST]);
@@ -426,7 +426,7 @@ static void kernel_status(void *userdata, struct kernel_status *out)
 {
 	struct daemon *d = userdata;
 
-	pins_status(&d->pins, out);
+	pins_status(d->pins, out);
 }
 
 /* Serve the API on the socket the service manager passed, or on our own. */
@@ -495,8 +495,8 @@ static int run(struct daemon *d)
 	po.settings.flags = (d->opt.report_failed ? GREETER_SETTING_REPORT_FAILED : 0) |
 			    (d->opt.no_args ? GREETER_SETTING_NO_ARGS : 0);
 	r = pins_open(&d->pins, &po);
-	if (r < 0 && *d->pins.refusal) {
-		sd_notifyf(0, "STATUS=Refused: %s", d->pins.refusal);
+	if (r < 0 && d->pins && *pins_refusal(d->pins)) {
+		sd_notifyf(0, "STATUS=Refused: %s", pins_refusal(d->pins));
 		r = KERNEL_PROBE_EXIT_LACKING;
 		goto out;
 	}
@@ -508,17 +508,17 @@ static int run(struct daemon *d)
 	d->attached_usec = now_usec(CLOCK_MONOTONIC);
 	log_state_read(&initial, &load);
 	log_info("attached in %.1f ms (%s%s)", (double)(d->attached_usec - d->start_usec) / 1000.0,
-		 d->pins.attach_reason,
-		 d->pins.btf_from_cache ? "; kernel types from the cache" : "");
+		 pins_attach_reason(d->pins),
+		 pins_btf_from_cache(d->pins) ? "; kernel types from the cache" : "");
 
-	r = messages_new(&d->messages, d->pins.config_fd, d->opt.state_dir);
+	r = messages_new(&d->messages, pins_config_fd(d->pins), d->opt.state_dir);
 	if (r < 0)
 		goto out;
 	messages_on_changed(d->messages, on_messages_changed, d);
 	if (*load.refusal)
 		messages_refuse(d->messages, load.refusal);
 	/* The map is the truth while the host is up; after a reboot it was seeded from the files. */
-	if (d->pins.messages_from_pins) {
+	if (pins_messages_kept(d->pins)) {
 		struct greeter_entries map = { 0 };
 
 		r = messages_read_map(d->messages, &map);
@@ -543,13 +543,13 @@ static int run(struct daemon *d)
 	{
 		__u64 pos = 0, until = 0;
 
-		pins_read_pos(&d->pins, &pos, &until);
+		pins_read_pos(d->pins, &pos, &until);
 		eo.read_pos = pos;
 		eo.handed_until = until;
 	}
 	eo.store_pos = store_read_pos;
 	eo.userdata = d;
-	r = events_start(&d->events, d->loop, d->pins.events_fd, &eo);
+	r = events_start(&d->events, d->loop, pins_events_fd(d->pins), &eo);
 	if (r < 0)
 		goto out;
 	if (d->opt.print_events) {
@@ -562,7 +562,7 @@ static int run(struct daemon *d)
 	if (r < 0)
 		goto out;
 	/* Everything else is ready: only now may a new pin set take the old one's place. */
-	r = pins_commit(&d->pins);
+	r = pins_commit(d->pins);
 	if (r < 0) {
 		api_stop(d->api);
 		goto out;
@@ -572,16 +572,21 @@ static int run(struct daemon *d)
 	greeter_entries_free(&initial);
 
 	/* Events that waited in a replaced ring, then those that waited in ours. */
-	if (d->pins.old_events_fd >= 0)
-		events_drain_fd(d->events, d->pins.old_events_fd, d->pins.old_read_pos,
-				d->pins.old_events_abi);
+	{
+		__u64 read_pos;
+		unsigned abi;
+		int old_ring = pins_old_ring(d->pins, &read_pos, &abi);
+
+		if (old_ring >= 0)
+			events_drain_fd(d->events, old_ring, read_pos, abi);
+	}
 	events_drain(d->events);
 
 	d->ready_usec = now_usec(CLOCK_MONOTONIC);
 	log_info("ready in %.1f ms", (double)(d->ready_usec - d->start_usec) / 1000.0);
 	sd_notify(0, "READY=1");
 	notify_status(d);
-	if (*btf_cache && (!po.btf_path || d->pins.btf_cache_failed))
+	if (*btf_cache && (!po.btf_path || pins_btf_cache_failed(d->pins)))
 		write_btf_cache(d, btf_cache);
 
 	r = sd_event_loop(d->loop);
@@ -641,7 +646,7 @@ int main(int argc, char **argv)
 
 	r = run(&d);
 	events_free(d.events);
-	pins_close(&d.pins);
+	pins_free(d.pins);
 	if (d.state_lock_fd >= 0)
 		close(d.state_lock_fd);
 	sd_event_unref(d.loop);

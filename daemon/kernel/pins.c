@@ -6,6 +6,7 @@
 #include "kernel_probe.h"
 #include "libbpf_log.h"
 #include "log.h"
+#include "pin_stage.h"
 #include "validate.h"
 
 #include <bpf/bpf.h>
@@ -29,6 +30,59 @@
 #pragma GCC diagnostic ignored "-Woverlength-strings"
 #include "greeter.skel.h"
 #pragma GCC diagnostic pop
+
+#include <limits.h>
+
+#define PINS_PROG_COUNT KERNEL_STATUS_PROGS
+
+enum pins_outcome {
+	PINS_CREATED, /* nothing was pinned */
+	PINS_REUSED, /* everything pinned was compatible and kept */
+	PINS_REPLACED, /* programs (and incompatible maps) replaced */
+};
+
+struct pins_prog {
+	const char *name;
+	__u32 prog_id;
+	__u32 link_id;
+};
+
+struct pins {
+	char dir[PATH_MAX];
+	int dir_fd; /* holds the lock that keeps a second greeterd out */
+	int config_fd;
+	int events_fd;
+	int stats_fd;
+	int sequence_fd;
+	int settings_fd;
+	int meta_fd;
+	/* A replaced ring buffer still to be drained, or -1; where it was read up to. */
+	int old_events_fd;
+	__u64 old_read_pos;
+	__u32 old_events_abi; /* the layout of its records */
+	enum greeter_attach_mode mode;
+	char attach_reason[128];
+	enum pins_outcome outcome;
+	/* Whether the config map's messages came from earlier pins (not the state file). */
+	bool messages_from_pins;
+	/* Programs were loaded with btf_path; or it was given and failed to load. */
+	bool btf_from_cache;
+	bool btf_cache_failed;
+	__u32 ring_size;
+	__u32 config_map_id;
+	__u32 events_map_id;
+	__u32 stats_map_id;
+	struct pins_prog progs[PINS_PROG_COUNT];
+	size_t prog_count;
+	/* A new set, pinned aside until the commit (pin_stage.h). */
+	struct pin_stage stage;
+	/* A reused set's settings, written at the commit. */
+	struct greeter_settings settings;
+	/* Why the kernel was refused (kernel_probe.h), or "". */
+	char refusal[1024];
+	bool dir_created; /* by this start: removed again if it fails */
+	bool committed;
+};
 
 enum map_index {
 	MAP_CONFIG,
@@ -1012,7 +1066,9 @@ static void pins_init(struct pins *p)
 	p->sequence_fd = p->settings_fd = p->meta_fd = p->old_events_fd = -1;
 }
 
-int pins_open(struct pins *p, const struct pins_options *opt)
+static void pins_close(struct pins *p);
+
+static int open_pins(struct pins *p, const struct pins_options *opt)
 {
 	struct old_pins o;
 	int err;
@@ -1080,7 +1136,7 @@ int pins_commit(struct pins *p)
 	return 0;
 }
 
-void pins_close(struct pins *p)
+static void pins_close(struct pins *p)
 {
 	/* A start that failed: what it staged goes, the pin directory stays as it was. */
 	pin_stage_end(&p->stage);
@@ -1264,4 +1320,67 @@ void pins_status(const struct pins *p, struct kernel_status *out)
 	out->has_ring_used = pins_ring_used(p, &out->ring_used) == 0;
 	pins_read_stream_id(p, &out->stream_id);
 	pins_read_last_seq(p, &out->last_seq);
+}
+
+int pins_open(struct pins **out, const struct pins_options *opt)
+{
+	*out = malloc(sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	return open_pins(*out, opt);
+}
+
+void pins_free(struct pins *p)
+{
+	if (!p)
+		return;
+	pins_close(p);
+	free(p);
+}
+
+const char *pins_refusal(const struct pins *p)
+{
+	return p->refusal;
+}
+
+enum greeter_attach_mode pins_mode(const struct pins *p)
+{
+	return p->mode;
+}
+
+const char *pins_attach_reason(const struct pins *p)
+{
+	return p->attach_reason;
+}
+
+int pins_config_fd(const struct pins *p)
+{
+	return p->config_fd;
+}
+
+int pins_events_fd(const struct pins *p)
+{
+	return p->events_fd;
+}
+
+bool pins_messages_kept(const struct pins *p)
+{
+	return p->messages_from_pins;
+}
+
+bool pins_btf_from_cache(const struct pins *p)
+{
+	return p->btf_from_cache;
+}
+
+bool pins_btf_cache_failed(const struct pins *p)
+{
+	return p->btf_cache_failed;
+}
+
+int pins_old_ring(const struct pins *p, __u64 *read_pos, unsigned *abi)
+{
+	*read_pos = p->old_read_pos;
+	*abi = p->old_events_abi;
+	return p->old_events_fd;
 }

@@ -9,7 +9,6 @@
 #ifndef GREETER_PINS_H
 #define GREETER_PINS_H
 
-#include <limits.h>
 #include <linux/types.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -17,9 +16,6 @@
 #include "greeter.h"
 #include "entries.h"
 #include "kernel_status.h"
-#include "pin_stage.h"
-
-#define PINS_PROG_COUNT KERNEL_STATUS_PROGS
 
 struct pins_options {
 	const char *pin_dir;
@@ -32,61 +28,38 @@ struct pins_options {
 	const char *btf_path;
 };
 
-enum pins_outcome {
-	PINS_CREATED, /* nothing was pinned */
-	PINS_REUSED, /* everything pinned was compatible and kept */
-	PINS_REPLACED, /* programs (and incompatible maps) replaced */
-};
+/* The kernel objects greeterd holds: opaque, used through the functions below. */
+struct pins;
 
-struct pins_prog {
-	const char *name;
-	__u32 prog_id;
-	__u32 link_id;
-};
-
-struct pins {
-	char dir[PATH_MAX];
-	int dir_fd; /* holds the lock that keeps a second greeterd out */
-	int config_fd;
-	int events_fd;
-	int stats_fd;
-	int sequence_fd;
-	int settings_fd;
-	int meta_fd;
-	/* A replaced ring buffer still to be drained, or -1; where it was read up to. */
-	int old_events_fd;
-	__u64 old_read_pos;
-	__u32 old_events_abi; /* the layout of its records */
-	enum greeter_attach_mode mode;
-	char attach_reason[128];
-	enum pins_outcome outcome;
-	/* Whether the config map's messages came from earlier pins (not the state file). */
-	bool messages_from_pins;
-	/* Programs were loaded with btf_path; or it was given and failed to load. */
-	bool btf_from_cache;
-	bool btf_cache_failed;
-	__u32 ring_size;
-	__u32 config_map_id;
-	__u32 events_map_id;
-	__u32 stats_map_id;
-	struct pins_prog progs[PINS_PROG_COUNT];
-	size_t prog_count;
-	/* A new set, pinned aside until the commit (pin_stage.h). */
-	struct pin_stage stage;
-	/* A reused set's settings, written at the commit. */
-	struct greeter_settings settings;
-	/* Why the kernel was refused (kernel_probe.h), or "". */
-	char refusal[1024];
-	bool dir_created; /* by this start: removed again if it fails */
-	bool committed;
-};
-
-/* Reuse or make the kernel objects; a new set stays aside until pins_commit(). */
-int pins_open(struct pins *p, const struct pins_options *o);
+/*
+ * Reuse or make the kernel objects; a new set stays aside until
+ * pins_commit(). *out is set on failure too (NULL only without memory):
+ * pins_refusal() may say why; pins_free() it either way.
+ */
+int pins_open(struct pins **out, const struct pins_options *o);
 /* The start succeeded: put a new set in place, or write a reused set's settings. */
 int pins_commit(struct pins *p);
-/* Close the fds; before a commit, also remove what pins_open() made. */
-void pins_close(struct pins *p);
+/* Close the fds and free; before a commit, also remove what pins_open() made. */
+void pins_free(struct pins *p);
+
+/* Why the kernel was refused (kernel_probe.h), or "". */
+const char *pins_refusal(const struct pins *p);
+enum greeter_attach_mode pins_mode(const struct pins *p);
+/* How the programs were attached, in words ("tracepoint: ..."). */
+const char *pins_attach_reason(const struct pins *p);
+/* The config map (the store writes it) and the ring buffer (the event log reads it). */
+int pins_config_fd(const struct pins *p);
+int pins_events_fd(const struct pins *p);
+/* The config map's messages came from earlier pins, not from the state files. */
+bool pins_messages_kept(const struct pins *p);
+/* The programs were loaded with options' btf_path; or it was given and failed. */
+bool pins_btf_from_cache(const struct pins *p);
+bool pins_btf_cache_failed(const struct pins *p);
+/*
+ * A replaced ring buffer still to be drained: its fd (or -1), where it was
+ * read up to, and the layout (ABI) of its records.
+ */
+int pins_old_ring(const struct pins *p, __u64 *read_pos, unsigned *abi);
 
 /* What the kernel side looks like now (what cannot be read stays 0). */
 void pins_status(const struct pins *p, struct kernel_status *out);
