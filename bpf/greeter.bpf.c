@@ -24,6 +24,11 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+#ifdef GREETER_BUILD_VARIANT
+/* A second build of the same source (tests/integration/variant/): what an upgrade replaces. */
+const volatile __u32 greeter_build_variant = GREETER_BUILD_VARIANT;
+#endif
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, GREETER_MAX_MESSAGES);
@@ -56,6 +61,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct greeter_settings);
 } settings SEC(".maps");
+
+/* Shared by every build from this one on: an exec is reported once (greeter.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct greeter_reported);
+} reported SEC(".maps");
 
 /* Written by user space only: which build made the pins (see greeter.h). */
 struct {
@@ -435,16 +448,43 @@ static __always_inline __u32 read_args(struct record_buf *b, __u32 off)
 	return (__u32)len;
 }
 
+/*
+ * Whether another build's program reported this exec already, in this same
+ * tracepoint call (an upgrade, while both are attached); if not, it is
+ * marked as reported.
+ */
+static __always_inline bool reported_before(__u32 pid)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct greeter_reported *last;
+	__u64 start = BPF_CORE_READ(task, start_time);
+	__u64 mm = (__u64)(long)BPF_CORE_READ(task, mm);
+	__u32 zero = 0;
+
+	last = bpf_map_lookup_elem(&reported, &zero);
+	if (!last)
+		return false;
+	if (last->pid == pid && last->task_start_ns == start && last->mm == mm)
+		return true;
+	last->pid = pid;
+	last->task_start_ns = start;
+	last->mm = mm;
+	return false;
+}
+
 SEC("tp/sched/sched_process_exec")
 int sched_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
 	unsigned int loc = ctx->__data_loc_filename & 0xFFFF;
 	/* The thread that called exec, before de_thread() gave it the leader's id. */
-	struct pending_exec *p = pending_get(ctx->old_pid);
+	struct pending_exec *p;
 	char comm[GREETER_COMM_SIZE];
 	struct record_buf *b;
 	__u32 off, len;
 
+	if (reported_before(ctx->pid))
+		return 0;
+	p = pending_get(ctx->old_pid);
 	if (!p)
 		bpf_get_current_comm(comm, sizeof(comm));
 	b = start_record(p ? p->comm : comm, &off);

@@ -153,6 +153,21 @@ struct greeter_sequence {
 	__u64 stream_id;
 };
 
+/*
+ * Value of the reported map (one entry per CPU): the last exec that
+ * sched_process_exec reported on this CPU. During an upgrade the old
+ * build's programs and the new one's both run, one after the other in the
+ * same tracepoint call on the same CPU; the second finds the exec here and
+ * does not report it again. A task (pid and start time) has a new mm after
+ * every exec, so the three name one exec.
+ */
+struct greeter_reported {
+	__u64 task_start_ns; /* the task's start_time */
+	__u64 mm; /* the address of its mm_struct after the exec */
+	__u32 pid;
+	__u32 reserved;
+};
+
 /* Value of the meta map (one entry): identifies the build that made the pins. */
 struct greeter_meta {
 	__u32 abi_version; /* GREETER_ABI_VERSION */

@@ -91,12 +91,13 @@ enum map_index {
 	MAP_SEQUENCE,
 	MAP_SETTINGS,
 	MAP_PENDING,
+	MAP_REPORTED,
 	MAP_META, /* last: written and pinned last, it marks a complete pin set */
 	MAP_COUNT,
 };
 
 static const char *const map_names[MAP_COUNT] = {
-	"config", "events", "stats", "sequence", "settings", "pending", "meta",
+	"config", "events", "stats", "sequence", "settings", "pending", "reported", "meta",
 };
 
 static const char *const tracepoint_progs[PINS_PROG_COUNT] = {
@@ -261,6 +262,7 @@ static bool map_type_ours(size_t i, __u32 type, __u32 key_size)
 	case MAP_EVENTS:
 		return type == BPF_MAP_TYPE_RINGBUF;
 	case MAP_STATS:
+	case MAP_REPORTED:
 		return type == BPF_MAP_TYPE_PERCPU_ARRAY;
 	case MAP_PENDING:
 		return type == BPF_MAP_TYPE_LRU_HASH || type == BPF_MAP_TYPE_HASH ||
@@ -661,6 +663,7 @@ static int open_and_load(struct greeter_bpf **skel_out, struct old_pins *o,
 	maps[MAP_SEQUENCE] = skel->maps.sequence;
 	maps[MAP_SETTINGS] = skel->maps.settings;
 	maps[MAP_PENDING] = skel->maps.pending;
+	maps[MAP_REPORTED] = skel->maps.reported;
 	maps[MAP_META] = skel->maps.meta;
 	bpf_map__set_max_entries(skel->maps.events, opt->ring_size);
 
@@ -670,7 +673,11 @@ static int open_and_load(struct greeter_bpf **skel_out, struct old_pins *o,
 			reused[i] = false;
 			continue;
 		}
-		reused[i] = abi_same && map_matches(o->map_fd[i], maps[i]) &&
+		/*
+		 * The reported map is shared whatever the ABI: while both builds'
+		 * programs run, it keeps an exec from being reported twice.
+		 */
+		reused[i] = (abi_same || i == MAP_REPORTED) && map_matches(o->map_fd[i], maps[i]) &&
 			bpf_map__reuse_fd(maps[i], o->map_fd[i]) == 0;
 	}
 	bpf_object__for_each_program (prog, skel->obj) {
@@ -826,8 +833,8 @@ static int stage_pins(struct pins *p, struct greeter_bpf *skel, const struct old
 {
 	const char *const *names = mode_progs(mode);
 	struct bpf_map *maps[MAP_COUNT] = {
-		skel->maps.config,   skel->maps.events,	 skel->maps.stats, skel->maps.sequence,
-		skel->maps.settings, skel->maps.pending, skel->maps.meta,
+		skel->maps.config,   skel->maps.events,	 skel->maps.stats,    skel->maps.sequence,
+		skel->maps.settings, skel->maps.pending, skel->maps.reported, skel->maps.meta,
 	};
 	char name[PIN_NAME_MAX];
 	int err;
