@@ -243,7 +243,6 @@ static const char *dir_from_env(const char *name, char *buf, size_t size, const 
 	return buf;
 }
 
-
 int options_parse(int argc, char **argv, struct daemon_options *o)
 {
 	*o = (struct daemon_options){
