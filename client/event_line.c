@@ -9,11 +9,9 @@
 #include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
-#include <wchar.h>
 
 #include "args_text.h"
 #include "greeterctl.h"
-#include "validate.h"
 
 /* Column widths; a longer value pushes the rest of its line, like ls -l. */
 #define W_PID 7
@@ -88,14 +86,6 @@ int line_width(void)
 	return 0;
 }
 
-/* Columns of one code point; wcwidth() knows nothing outside a UTF-8 locale: 1. */
-static int cp_width(uint32_t cp)
-{
-	int w = wcwidth((wchar_t)cp);
-
-	return w < 0 ? 1 : w;
-}
-
 /*
  * Print escaped (hence printable) UTF-8 text in at most width columns: when
  * it is wider, as much as fits before the cut mark, then the mark.
@@ -103,19 +93,11 @@ static int cp_width(uint32_t cp)
  */
 static int print_cut(const char *s, int width)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t len = strlen(s), i = 0, n, fit = 0;
+	size_t len = strlen(s), i = 0, fit = 0;
 	int total = 0, fit_w = 0, mark_w = cut_mark()[0] == '.' ? 3 : 1;
-	uint32_t cp;
 
 	while (i < len) {
-		n = greeter_utf8_decode(p + i, len - i, &cp);
-		if (n == 0) {
-			n = 1;
-			cp = '?';
-		}
-		total += cp_width(cp);
-		i += n;
+		total += next_columns(s, len, &i);
 		/* The longest prefix that leaves room for the mark. */
 		if (total <= width - mark_w) {
 			fit = i;
@@ -131,18 +113,12 @@ static int print_cut(const char *s, int width)
 	return fit_w + mark_w;
 }
 
-static void pad(int n)
-{
-	while (n-- > 0)
-		fputc(' ', stdout);
-}
-
 /* A column cut to width and padded to it. */
 static void print_column(const char *s, int width)
 {
 	char *e = escape_dup(s);
 
-	pad(width - print_cut(e ? e : "?", width));
+	print_pad(stdout, width - print_cut(e ? e : "?", width));
 	free(e);
 }
 

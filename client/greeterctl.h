@@ -94,6 +94,10 @@ void print_escaped_padded(FILE *f, const char *s, int width);
 char *escape_dup(const char *s);
 /* Terminal columns of escaped (hence printable) UTF-8 text. */
 int display_width(const char *s);
+/* The columns of the code point at s + *i (an invalid byte: one '?'); *i moves past it. */
+int next_columns(const char *s, size_t len, size_t *i);
+/* n spaces (none when n <= 0). */
+void print_pad(FILE *f, int n);
 /* Print a reply's parameters as JSON, on one line. */
 int print_json(const cJSON *params);
 /* The user name of uid (from a small cache), or NULL. */

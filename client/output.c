@@ -59,29 +59,33 @@ char *escape_dup(const char *s)
 	return out;
 }
 
+int next_columns(const char *s, size_t len, size_t *i)
+{
+	uint32_t cp;
+	size_t n = greeter_utf8_decode((const unsigned char *)s + *i, len - *i, &cp);
+	int w;
+
+	if (n == 0) {
+		n = 1;
+		cp = '?';
+	}
+	*i += n;
+	/* wcwidth() knows nothing outside a UTF-8 locale: count 1. */
+	w = wcwidth((wchar_t)cp);
+	return w < 0 ? 1 : w;
+}
+
 int display_width(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t len = strlen(s), i = 0, n;
+	size_t len = strlen(s), i = 0;
 	int width = 0;
-	uint32_t cp;
 
-	while (i < len) {
-		n = greeter_utf8_decode(p + i, len - i, &cp);
-		if (n == 0) {
-			n = 1;
-			cp = '?';
-		}
-		/* wcwidth() knows nothing outside a UTF-8 locale: count 1. */
-		int w = wcwidth((wchar_t)cp);
-
-		width += w < 0 ? 1 : w;
-		i += n;
-	}
+	while (i < len)
+		width += next_columns(s, len, &i);
 	return width;
 }
 
-static void pad(FILE *f, int n)
+void print_pad(FILE *f, int n)
 {
 	while (n-- > 0)
 		fputc(' ', f);
@@ -100,7 +104,7 @@ void print_escaped_padded(FILE *f, const char *s, int width)
 	char *e = escape_dup(s ? s : "");
 
 	fputs(e ? e : "?", f);
-	pad(f, width - display_width(e ? e : "?"));
+	print_pad(f, width - display_width(e ? e : "?"));
 	free(e);
 }
 
@@ -330,7 +334,7 @@ void print_message_list(const cJSON *reply)
 	printf("%-*s  %-*s  MESSAGE\n", w_uid, "UID", w_user, "USER");
 	for (int i = 0; i < count; i++) {
 		printf("%-*s  %s", w_uid, rows[i].uid_text, rows[i].user);
-		pad(stdout, w_user - display_width(rows[i].user));
+		print_pad(stdout, w_user - display_width(rows[i].user));
 		printf("  %s\n", rows[i].message);
 	}
 out:
