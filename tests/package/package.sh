@@ -1,0 +1,149 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The Debian package on one Debian release, built as a user would build it:
+# from a copy of the source with the standard sequence (dpkg-buildpackage
+# -us -uc -b) in a build root of that release with the Build-Depends of
+# debian/control, twice in two directories (the .debs must be
+# byte-identical), lintian of that release clean at warnings. Then
+# installed, removed and purged with dpkg in a copy of the release's tree,
+# through chroot, without bpffs and without systemd running (as piuparts
+# does): the maintainer scripts must work there, create the admin group,
+# enable the socket and greeterd (not the metrics timer), and purge must
+# leave no state, cache or unit links behind.
+#
+# package.sh CODENAME SOURCE_ROOT
+# Exit status: 0 pass, 1 fail, 77 skipped (not root; the archive cannot be
+# reached for the release's trees).
+set -uo pipefail
+usage="usage: package.sh CODENAME SOURCE_ROOT"
+codename=${1:?$usage}
+src=$(realpath "${2:?$usage}")
+. "$src/tests/lib/debian-root.sh"
+t0=$(date +%s)
+log() { printf '[package-%s %4ss] %s\n' "$codename" "$(($(date +%s) - t0))" "$*"; }
+failed=0
+ok() { echo "ok - $*"; }
+not_ok() { echo "not ok - $*"; failed=1; }
+check() { # description command...
+	local d=$1
+	shift
+	if "$@"; then ok "$d"; else not_ok "$d"; fi
+}
+tree_or_exit() { # codename name packages...: prints the cached tree's path
+	droot_derived "$@" && return 0
+	[ "${DROOT_RC:-1}" = 2 ] && { echo "SKIP: $DROOT_ERROR" >&2; exit 77; }
+	echo "FAIL: $DROOT_ERROR" >&2
+	exit 1
+}
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (Debian trees, chroot)"; exit 77; }
+tmp=$(mktemp -d /tmp/greeter-package.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+
+# ---- the build root: the Build-Depends of debian/control (the first of
+# alternatives, but for systemd.pc, which Debian 12's systemd holds and
+# Debian 13's systemd-dev), the standard tools and the release's lintian.
+deps=$(python3 - "$src/debian/control" "$codename" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+field = re.search(r"^Build-Depends:(.*?)^\S", text, re.M | re.S).group(1)
+names = []
+for item in field.replace("\n", " ").split(","):
+    alts = [re.sub(r"\(.*?\)|<.*?>|\[.*?\]", "", a).strip() for a in item.split("|")]
+    alts = [a for a in alts if a]
+    if not alts:
+        continue
+    if alts[0] == "systemd-dev" and sys.argv[2] == "bookworm":
+        alts = alts[1:]
+    names.append(alts[0])
+print(" ".join(n for n in names if not n.startswith("dh-sequence-") and not n.startswith("debhelper-compat")))
+PY
+) || { echo "FAIL: cannot read Build-Depends from debian/control"; exit 1; }
+# shellcheck disable=SC2086
+build_tree=$(tree_or_exit "$codename" pkg-build build-essential debhelper dpkg-dev lintian $deps) || exit $?
+log "Debian $codename build root $build_tree"
+
+# ---- build twice, in two directories: what git tracks (debian/ with it).
+copy_source() { # dest
+	mkdir -p "$1"
+	(cd "$src" && { git ls-files -z 2>/dev/null || find . -path ./build -prune -o -type f -print0; } |
+		tar --null -T - --exclude='./build*' --exclude='./obj-*' -cf -) | tar -C "$1" -xf -
+}
+for d in a b/elsewhere; do
+	copy_source "$tmp/$d/greeter" || { echo "FAIL: cannot copy the source"; exit 1; }
+	DROOT_BINDS=("$tmp:/pkg")
+	if ! droot_run "$build_tree" sh -c 'cd "/pkg/$1/greeter" && dpkg-checkbuilddeps && dpkg-buildpackage -us -uc -b' \
+		sh "$d" >"$tmp/$d/build.log" 2>&1; then
+		tail -40 "$tmp/$d/build.log"
+		echo "FAIL: dpkg-buildpackage -us -uc -b failed in Debian $codename (above)"
+		exit 1
+	fi
+done
+deb=$(ls "$tmp"/a/greeter_*.deb)
+log "built $(basename "$deb") ($(stat -c %s "$deb") bytes), twice"
+grep -E '^(Ok|Fail|Skipped): ' "$tmp/a/build.log" | tr -s ' ' | sed 's/^/    dh_auto_test: /'
+check "dh_auto_test ran the unit suite and nothing failed" \
+	eval "grep -q '^Ok: *[1-9]' '$tmp/a/build.log' && grep -q '^Fail: *0' '$tmp/a/build.log'"
+check "the same source built in two directories gives byte-identical .debs" \
+	cmp "$deb" "$(ls "$tmp"/b/greeter_*.deb)"
+if droot_run "$build_tree" sh -c 'lintian --fail-on error,warning /pkg/a/greeter_*.changes' >"$tmp/lintian.log" 2>&1; then
+	ok "Debian $codename's lintian --fail-on error,warning: clean"
+else
+	not_ok "Debian $codename's lintian --fail-on error,warning:"
+	sed 's/^/    /' "$tmp/lintian.log"
+fi
+DROOT_BINDS=()
+
+# ---- install, remove, purge in this release's tree, without bpffs or systemd.
+# shellcheck disable=SC2086
+guest=$(tree_or_exit "$codename" guest $DROOT_GUEST_PACKAGES) || exit $?
+root=$tmp/root
+mkdir "$root" && tar -C "$guest" --exclude=./var/cache/apt/archives/* -cf - . | tar -C "$root" -xf - ||
+	{ echo "FAIL: cannot copy $guest"; exit 1; }
+cp "$deb" "$root/tmp/greeter.deb"
+in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
+check "no bpffs and no running systemd in the root" \
+	eval "[ ! -d '$root/run/systemd/system' ] && ! mountpoint -q '$root/sys/fs/bpf' 2>/dev/null"
+
+if in_root dpkg -i /tmp/greeter.deb >"$tmp/install.log" 2>&1; then
+	ok "dpkg -i: installed"
+else
+	not_ok "dpkg -i failed:"
+	sed 's/^/    /' "$tmp/install.log"
+fi
+wants=$root/etc/systemd/system
+check "greeterd and greeterctl installed" test -x "$root/usr/sbin/greeterd" -a -x "$root/usr/bin/greeterctl"
+check "the admin group created (sysusers.d)" grep -q '^greeter:' "$root/etc/group"
+check "greeterd.socket enabled" test -L "$wants/sockets.target.wants/greeterd.socket"
+check "greeterd.service enabled" test -L "$wants/multi-user.target.wants/greeterd.service"
+check "greeter-metrics.timer installed, not enabled" \
+	eval "[ -f '$root/lib/systemd/system/greeter-metrics.timer' ] || [ -f '$root/usr/lib/systemd/system/greeter-metrics.timer' ]; \
+		[ \$? = 0 ] && [ ! -e '$wants/timers.target.wants/greeter-metrics.timer' ]"
+check "greeterd runs in the root (--version)" eval "in_root greeterd --version | grep -q '^greeterd '"
+
+# What greeterd would have written by now: state and cache.
+mkdir -p "$root/var/lib/greeter" "$root/var/cache/greeter"
+echo '{"messages":[]}' >"$root/var/lib/greeter/messages.json"
+touch "$root/var/cache/greeter/vmlinux-0.btf"
+
+if in_root dpkg -r greeter >"$tmp/remove.log" 2>&1; then ok "dpkg -r: removed"; else
+	not_ok "dpkg -r failed:"
+	sed 's/^/    /' "$tmp/remove.log"
+fi
+check "remove: the programs are gone" test ! -e "$root/usr/sbin/greeterd"
+check "remove: the messages stay (until purge)" test -f "$root/var/lib/greeter/messages.json"
+if in_root dpkg -P greeter >"$tmp/purge.log" 2>&1; then ok "dpkg -P: purged"; else
+	not_ok "dpkg -P failed:"
+	sed 's/^/    /' "$tmp/purge.log"
+fi
+check "purge: no state directory" test ! -e "$root/var/lib/greeter"
+check "purge: no cache directory" test ! -e "$root/var/cache/greeter"
+left=$(find "$wants" -name 'greeter*' 2>/dev/null)
+check "purge: no unit links left${left:+ ($left)}" test -z "$left"
+check "purge: dpkg knows the package no more" eval "! in_root dpkg -s greeter >/dev/null 2>&1"
+
+log "wall time $(($(date +%s) - t0)) s"
+if [ $failed != 0 ]; then
+	echo "FAIL"
+	exit 1
+fi
+echo "PASS"
