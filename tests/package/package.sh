@@ -65,8 +65,9 @@ log "Debian $codename build root $build_tree"
 # ---- build twice, in two directories: what git tracks (debian/ with it).
 copy_source() { # dest
 	mkdir -p "$1"
-	(cd "$src" && { git ls-files -z 2>/dev/null || find . -path ./build -prune -o -type f -print0; } |
-		tar --null -T - --exclude='./build*' --exclude='./obj-*' -cf -) | tar -C "$1" -xf -
+	(cd "$src" && { git ls-files -z 2>/dev/null ||
+		find . \( -name 'build*' -o -name 'obj-*' -o -name .git \) -prune -o -type f -print0; } |
+		tar --null -T - -cf -) | tar -C "$1" -xf -
 }
 for d in a b/elsewhere; do
 	copy_source "$tmp/$d/greeter" || { echo "FAIL: cannot copy the source"; exit 1; }
@@ -84,7 +85,7 @@ grep -E '^(Ok|Fail|Skipped): ' "$tmp/a/build.log" | tr -s ' ' | sed 's/^/    dh_
 check "dh_auto_test ran the unit suite and nothing failed" \
 	eval "grep -q '^Ok: *[1-9]' '$tmp/a/build.log' && grep -q '^Fail: *0' '$tmp/a/build.log'"
 check "the same source built in two directories gives byte-identical .debs" \
-	cmp "$deb" "$(ls "$tmp"/b/greeter_*.deb)"
+	cmp "$deb" "$(ls "$tmp"/b/elsewhere/greeter_*.deb)"
 if droot_run "$build_tree" sh -c 'lintian --fail-on error,warning /pkg/a/greeter_*.changes' >"$tmp/lintian.log" 2>&1; then
 	ok "Debian $codename's lintian --fail-on error,warning: clean"
 else
