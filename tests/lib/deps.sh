@@ -73,7 +73,7 @@ greeter_install_test_deps() {
 	if [ $# -gt 0 ]; then
 		roots=
 		for s in "$@"; do
-			case $s in vm | newcomer | interop) roots=$GREETER_TEST_ROOT_DEPS ;; esac
+			case $s in vm | newcomer | interop | package) roots=$GREETER_TEST_ROOT_DEPS ;; esac
 		done
 	fi
 	# shellcheck disable=SC2086
