@@ -1,0 +1,131 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Runs at boot in the package suite's Debian guest (greeter-vm-test.service)
+# under the release's systemd. Boot 1 (greeter_vm.phase=1): dpkg installs
+# the first package: the socket and greeterd active, a message set, an exec
+# as UID 501 greeted. Boot 2: greeterd back with the message (from the
+# state file: a reboot empties bpffs); then the upgrade to the second
+# package (another BPF program) while execs run all along and greeterctl
+# tail follows: each exec once, the message kept; then dpkg --purge: no
+# greeter program or link left in the kernel, no pins, no state. Prints
+# "GREETER-VM-RESULT package-bootN passed=N failed=N" and powers off.
+set -u
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+here=/usr/local/lib/greeter-vm
+phase=$(sed -n 's/.*greeter_vm\.phase=\([0-9]*\).*/\1/p' /proc/cmdline)
+phase=${phase:-1}
+# From the host: KERNEL_RELEASE, RELEASE, VERSION1, VERSION2.
+. "$here/expected"
+
+passed=0
+failed=0
+ok() {
+	passed=$((passed + 1))
+	echo "ok - $*"
+}
+not_ok() {
+	failed=$((failed + 1))
+	echo "not ok - $*"
+}
+check() { # description command...
+	local d=$1
+	shift
+	if "$@"; then ok "$d"; else not_ok "$d"; fi
+}
+finish() {
+	echo "greeterd's journal:"
+	journalctl -b -o cat -u greeterd.service -u greeterd.socket --no-pager | sed 's/^/    journal: /'
+	echo "GREETER-VM-RESULT package-boot$phase passed=$passed failed=$failed"
+	sync
+	systemctl --no-block --job-mode=replace-irreversibly start poweroff.target
+	exit 0
+}
+ctl() { timeout 60 greeterctl "$@"; }
+active() { [ "$(systemctl is-active "$1")" = active ]; }
+installed_version() { dpkg-query -W -f='${Version}' greeter 2>/dev/null; }
+greeted_501() { # an exec as UID 501 shows up greeted in the stream
+	setpriv --reuid 501 --regid 501 --clear-groups /bin/true
+	ctl tail --after 0 -u 501 --json 2>/dev/null | head -c 100000 >/tmp/ev.json &
+	sleep 3
+	kill $! 2>/dev/null
+	grep -q '"message":"Hi user 501!"' /tmp/ev.json
+}
+
+echo "boot $phase: Debian $RELEASE, kernel $(uname -r), $(systemctl --version | head -1)"
+check "the release's stock kernel ($KERNEL_RELEASE)" eval '[ "$(uname -r)" = "$KERNEL_RELEASE" ]'
+
+if [ "$phase" = 1 ]; then
+	check "dpkg -i installs $VERSION1" eval "dpkg -i $here/greeter-1.deb >/tmp/dpkg.log 2>&1 || { cat /tmp/dpkg.log; false; }"
+	check "greeterd.socket active after the install" active greeterd.socket
+	check "greeterd.service active after the install" active greeterd.service
+	check "greeterd.socket and greeterd.service enabled" eval \
+		'[ "$(systemctl is-enabled greeterd.socket)" = enabled ] && [ "$(systemctl is-enabled greeterd.service)" = enabled ]'
+	check "greeter-metrics.timer installed, not enabled" eval \
+		'[ "$(systemctl is-enabled greeter-metrics.timer)" = disabled ]'
+	check "the admin group exists" getent group greeter
+	check "greeterctl set 501" ctl set 501 "Hi user 501!"
+	check "an exec as UID 501 greeted" greeted_501
+	finish
+fi
+
+# ---- boot 2: after the reboot
+check "still $VERSION1 installed" eval '[ "$(installed_version)" = "$VERSION1" ]'
+check "greeterd active after the reboot" active greeterd.service
+check "the message for UID 501 back after the reboot" eval 'ctl get 501 | grep -q "Hi user 501!"'
+check "an exec as UID 501 greeted after the reboot" greeted_501
+echo "before the upgrade: $(ctl status --json | grep -o '"programs":\[[^]]*\]')"
+
+# ---- the upgrade, under an exec load, followed by greeterctl tail.
+marker=/usr/local/bin/greeter-vm-mark
+cp /bin/true "$marker"
+ctl tail --json >/tmp/tail.json 2>/tmp/tail.err &
+tail_pid=$!
+for i in $(seq 100); do
+	[ "$(ctl status --json | grep -o '"watchers":[0-9]*' | grep -o '[0-9]*$')" -ge 1 ] 2>/dev/null && break
+	sleep 0.1
+done
+rm -f /tmp/stop
+loop() { local n=0; while [ ! -e /tmp/stop ]; do "$marker"; n=$((n + 1)); done; echo $n >"/tmp/count.$1"; }
+loop 1 &
+l1=$!
+loop 2 &
+l2=$!
+sleep 2
+check "dpkg -i upgrades to $VERSION2 while execs run" eval \
+	"dpkg -i $here/greeter-2.deb >/tmp/dpkg2.log 2>&1 || { cat /tmp/dpkg2.log; false; }"
+check "$VERSION2 installed" eval '[ "$(installed_version)" = "$VERSION2" ]'
+check "greeterd.service active after the upgrade" active greeterd.service
+check "the upgraded greeterd replaced the programs (another build)" eval \
+	'journalctl -b -u greeterd --no-pager | grep -q "a different build of the BPF program"'
+sleep 2
+touch /tmp/stop
+wait $l1 $l2
+total=$(($(cat /tmp/count.1) + $(cat /tmp/count.2)))
+mine() { grep -F "\"filename\":\"$marker\"" /tmp/tail.json | grep -o '"pid":[0-9]*' ; }
+for i in $(seq 600); do
+	[ "$(mine | wc -l)" -ge "$total" ] && break
+	sleep 0.1
+done
+sleep 1
+kill $tail_pid 2>/dev/null
+wait $tail_pid 2>/dev/null
+seen=$(mine | wc -l)
+unique=$(mine | sort -u | wc -l)
+echo "execs: $total, events: $seen, distinct pids: $unique"
+check "every exec reported once across the upgrade ($total execs, $seen events)" \
+	eval '[ "$seen" = "$total" ] && [ "$unique" = "$total" ]'
+check "the message for UID 501 kept across the upgrade" eval 'ctl get 501 | grep -q "Hi user 501!"'
+
+# ---- purge: nothing of greeter left in the kernel or on disk.
+check "dpkg --purge greeter" eval "dpkg --purge greeter >/tmp/purge.log 2>&1 || { cat /tmp/purge.log; false; }"
+check "greeterd no longer runs" eval '! pgrep -x greeterd >/dev/null'
+progs=$(bpftool prog show 2>/dev/null | grep -cE 'sched_exec|tp_execve|kp_execve')
+links=$(bpftool link show 2>/dev/null | grep -cE 'sched_exec|tp_execve|kp_execve')
+bpftool prog show 2>/dev/null | grep -E 'sched_exec|tp_execve|kp_execve'
+check "no greeter program left in the kernel (bpftool prog show)" test "$progs" = 0
+check "no greeter link left (bpftool link show)" test "$links" = 0
+check "no pins (/sys/fs/bpf/greeter)" test ! -e /sys/fs/bpf/greeter
+check "no state (/var/lib/greeter)" test ! -e /var/lib/greeter
+check "no cache (/var/cache/greeter)" test ! -e /var/cache/greeter
+check "no unit left enabled" eval '[ -z "$(find /etc/systemd/system -name "greeter*" ! -name "greeter-vm-test*")" ]'
+finish
