@@ -54,8 +54,8 @@ for v in 1 2; do
 done
 # Version 2: the next version, its BPF object one constant apart.
 v2=$pkgs/v2/greeter
-sed -i "s/'-D__TARGET_ARCH_' + bpf_arch,/&\n\t'-DGREETER_BUILD_VARIANT=2',/" "$v2/bpf/meson.build"
-grep -q GREETER_BUILD_VARIANT=2 "$v2/bpf/meson.build" || vm_fail "cannot make the second version's program differ"
+sed -i 's/^char LICENSE\[\] SEC("license") = .*;$/&\nconst volatile __u32 greeter_vm_next_version = 2;/' "$v2/bpf/greeter.bpf.c"
+grep -q greeter_vm_next_version "$v2/bpf/greeter.bpf.c" || vm_fail "cannot make the second version's program differ"
 version=$(dpkg-parsechangelog -l "$v2/debian/changelog" -S Version)
 {
 	printf 'greeter (%s+vm2) unstable; urgency=medium\n\n  * The next version (tests/vm/package.sh).\n\n' "$version"
