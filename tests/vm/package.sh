@@ -85,12 +85,12 @@ mkdir -p "$tree" &&
 	vm_fail "cannot copy $VM_GUEST_TREE"
 bpftool_deb=$(ls "$GREETER_TEST_CACHE/apt/$release"/bpftool_*_amd64.deb 2>/dev/null | tail -1)
 [ -n "$bpftool_deb" ] || vm_fail "no bpftool package in $GREETER_TEST_CACHE/apt/$release (the build root installs it)"
-cp "$bpftool_deb" "$tree/tmp/bpftool.deb"
-droot_run "$tree" dpkg -i /tmp/bpftool.deb >"$VM_TMP/bpftool.log" 2>&1 || {
+cp "$bpftool_deb" "$tree/var/tmp/bpftool.deb"
+droot_run "$tree" dpkg -i /var/tmp/bpftool.deb >"$VM_TMP/bpftool.log" 2>&1 || {
 	vm_show "$VM_TMP/bpftool.log"
 	vm_fail "cannot install bpftool into the guest tree"
 }
-rm -f "$tree/tmp/bpftool.deb"
+rm -f "$tree/var/tmp/bpftool.deb"
 : >"$tree/etc/fstab"
 echo greeter-vm >"$tree/etc/hostname"
 tr -d - </proc/sys/kernel/random/uuid >"$tree/etc/machine-id"
