@@ -243,8 +243,12 @@ class Daemon:
     # The harness: "with Daemon(name) as d:" needs root and bpffs (or
     # skips, saying why), and leaves no greeterd, pins or files behind.
     def __enter__(self):
-        require_root()
-        ensure_bpffs()
+        try:
+            require_root()
+            ensure_bpffs()
+        except BaseException:
+            shutil.rmtree(self.tmp, ignore_errors=True)  # a skip leaves no files either
+            raise
         return self
 
     def __exit__(self, *exc):
@@ -410,9 +414,13 @@ class Watch:
 class ExecLoad:
     """Loops exec'ing a program in the background (as uid when given) until
     stop(): a load driven until the state a test needs is observed, however
-    fast the machine runs it. stop() returns how many execs ran."""
+    fast the machine runs it. stop() returns how many execs ran, the same
+    number if called again. Entered on a test's ExitStack, it is stopped when
+    the test ends, a check failed or not: several tests start one, and a loop
+    of /bin/true would otherwise run on after a failed check."""
 
     def __init__(self, program, loops=1, uid=None):
+        self.count = None
         self.dir = tempfile.mkdtemp(prefix="greeter-load-")
         os.chmod(self.dir, 0o755)
         self.stopfile = os.path.join(self.dir, "stop")
@@ -423,6 +431,9 @@ class ExecLoad:
         self.procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) for _ in range(loops)]
 
     def stop(self):
+        if self.count is not None:
+            return self.count
+        self.count = 0
         open(self.stopfile, "w").close()
         n = 0
         for p in self.procs:
@@ -431,7 +442,31 @@ class ExecLoad:
                 fail("an exec loop failed (exit status %d)" % p.returncode)
             n += int(out.strip())
         shutil.rmtree(self.dir, ignore_errors=True)
+        self.count = n
         return n
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+def reap(procs):
+    """Ends the helper processes of procs that still run (SIGTERM, SIGKILL
+    after 10 s) and waits for them all. Several tests start helpers (other
+    users' clients, tails, exec loops): registered on the test's ExitStack,
+    stack.callback(reap, procs), none outlives a failed check; procs may
+    still grow after."""
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        p.wait()
 
 
 def drive_until(cond, what, step=None, deadline=DRIVE_DEADLINE):

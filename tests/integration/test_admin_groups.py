@@ -12,6 +12,7 @@ Watchers, each an unfiltered WatchEvents made through setpriv:
   more than once).
 The other groups are numeric GIDs no group file names (setpriv --groups takes
 numbers); the admin group is a throwaway group, removed in the end."""
+import contextlib
 import grp
 import os
 import subprocess
@@ -33,8 +34,7 @@ if __name__ == "__main__" and len(sys.argv) == 5 and sys.argv[1] == "watch":
     watch_main(*sys.argv[2:])
     sys.exit(0)
 
-require_root()
-ensure_bpffs()
+require_root()  # here, not only on entering Daemon: the group below is made first
 
 
 def free_gid(start):
@@ -71,15 +71,16 @@ WATCHERS = {
     "300 groups, admin the 300th": (603, 603, fillers(299) + [ADMIN_GID], ALL_USERS),
 }
 
-d = Daemon("admgroups", extra=["--admin-group", GROUP])
-m = Marker("admgroups")
-sentinel = Marker("admgroups-end")
-procs = []
-try:
+with Daemon("admgroups", extra=["--admin-group", GROUP]) as d, Marker("admgroups") as m, \
+        Marker("admgroups-end") as sentinel, contextlib.ExitStack() as stack:
+    stack.callback(subprocess.run, ["groupdel", GROUP])
+    procs = []
     d.start()
     for name, (uid, gid, groups, _) in WATCHERS.items():
         cmd = as_user(uid, gid, groups, __file__, "watch", d.socket, m.path, sentinel.path)
-        procs.append((name, subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)))
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        stack.callback(reap, [p])
+        procs.append((name, p))
     for name, p in procs:
         line = p.stdout.readline().strip()
         want = "watching %d groups" % len(WATCHERS[name][2])
@@ -99,13 +100,4 @@ try:
                   "%s: sees UID %d's exec as well as its own (saw %s)" % (name, OTHER, seen))
         else:
             check(seen == [uid], "%s: sees only its own exec (saw %s)" % (name, seen))
-    procs = []
     check("BUG" not in d.log(), "no BUG in greeterd's log")
-finally:
-    for _, p in procs:
-        p.kill()
-        p.wait()
-    m.cleanup()
-    sentinel.cleanup()
-    d.cleanup()
-    subprocess.run(["groupdel", GROUP])

@@ -10,6 +10,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
 
+# Not on the Daemon harness: greeterd runs here without bpffs, on command lines of its own.
 require_root()
 tmp = tempfile.mkdtemp(prefix="greeter-bpffs-")
 try:

@@ -4,7 +4,7 @@ SIGKILL at a random moment and restarted. After every round: each
 acknowledged SetMessage is there, no message is corrupt, the state file
 parses, the pins are the same (link IDs), and the events printed over all
 rounds have no sequence gap the kernel's loss counter does not account for."""
-import json
+import contextlib
 import os
 import random
 import re
@@ -17,16 +17,12 @@ sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
 
 ROUNDS = int(os.environ.get("GREETER_CHAOS_ROUNDS", "50"))
-require_root()
-ensure_bpffs()
 rng = random.Random(int(os.environ.get("GREETER_CHAOS_SEED", time.time())))
-d = Daemon("chaos")
-m = Marker("chaos")
-storm = None
-try:
+with Daemon("chaos") as d, Marker("chaos") as m, contextlib.ExitStack() as stack:
     d.start()
     links = sorted(p["link_id"] for p in d.call("io.greeter.GetStatus")["parameters"]["programs"])
     storm = subprocess.Popen(["bash", "-c", "while :; do %s; done" % m.path])
+    stack.callback(reap, [storm])
     acked = {}      # uid -> last acknowledged message
     inflight = {}   # uid -> a message sent whose reply never came
 
@@ -82,8 +78,3 @@ try:
     check(len(seqs) > 1000, "%d events over the rounds" % len(seqs))
     check(missing <= lost, "sequence gaps (%d) all accounted for by the kernel's loss counter (%d)"
           % (missing, lost))
-finally:
-    if storm and storm.poll() is None:
-        storm.terminate()
-    d.cleanup()
-    m.cleanup()

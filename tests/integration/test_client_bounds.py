@@ -13,6 +13,7 @@ reported. Then:
   greeterd (status 0) within 5 s, its peak RSS still under 256 MiB.
 (768 MiB and 15 s under ASan, which keeps freed memory in quarantine and
 checks for leaks at exit.)"""
+import contextlib
 import json
 import os
 import resource
@@ -21,7 +22,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -117,19 +117,17 @@ def unread_requests(pid):
                if "pid=%d," % pid in line and line.split()[2].isdigit())
 
 
-require_root()
-ensure_bpffs()
-resource.setrlimit(resource.RLIMIT_NOFILE, (4096, max(4096, resource.getrlimit(resource.RLIMIT_NOFILE)[1])))
-tmp = tempfile.mkdtemp(prefix="greeter-bounds-")
-os.chmod(tmp, 0o755)
-program = os.path.join(tmp, "long-arg")
-with open(program, "w") as f:
-    f.write("#!/bin/sh\nexec /bin/true %s\n" % ("a" * 1000))
-os.chmod(program, 0o755)
+with Daemon("bounds") as d, contextlib.ExitStack() as stack:
+    resource.setrlimit(resource.RLIMIT_NOFILE,
+                       (4096, max(4096, resource.getrlimit(resource.RLIMIT_NOFILE)[1])))
+    # In greeterd's own directory (mode 0755): UID 502 runs it, and it goes with it.
+    program = os.path.join(d.tmp, "long-arg")
+    with open(program, "w") as f:
+        f.write("#!/bin/sh\nexec /bin/true %s\n" % ("a" * 1000))
+    os.chmod(program, 0o755)
 
-d = Daemon("bounds")
-holders = []
-try:
+    holders = []
+    stack.callback(reap, holders)
     d.start()
     pid = d.proc.pid
     if is_asan(pid):
@@ -183,9 +181,3 @@ try:
     check(took <= EXIT_BOUND_S, "SIGTERM to exit %.2f s <= %d s" % (took, EXIT_BOUND_S))
     check(usage.ru_maxrss < RSS_BOUND_KIB, "peak RSS through the shutdown %d KiB < %d KiB"
           % (usage.ru_maxrss, RSS_BOUND_KIB))
-finally:
-    for p in holders:
-        p.kill()
-        p.wait()
-    d.cleanup()
-    subprocess.run(["rm", "-rf", tmp])

@@ -5,6 +5,7 @@ other users; root is still served (greeterctl set), and so is a member of
 the admin group, from the connections kept for them; a ninth user is
 refused with io.greeter.TooManyConnections naming the limit. Once the
 connections close, everyone is served again."""
+import contextlib
 import json
 import os
 import resource
@@ -61,18 +62,17 @@ if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "hold":
     hold_main(sys.argv[2], int(sys.argv[3]))
     sys.exit(0)
 
-require_root()
-ensure_bpffs()
-# Room for every connection in this process's children (setpriv keeps it).
-resource.setrlimit(resource.RLIMIT_NOFILE, (MAX + 1024, max(MAX + 1024,
-                                                            resource.getrlimit(resource.RLIMIT_NOFILE)[1])))
-subprocess.run(["groupdel", GROUP], capture_output=True)
-subprocess.run(["groupadd", GROUP], check=True)
-gid = int(subprocess.run(["getent", "group", GROUP], capture_output=True, text=True,
-                         check=True).stdout.split(":")[2])
-d = Daemon("reserve", extra=["--admin-group", GROUP])
-holders = []
-try:
+with Daemon("reserve", extra=["--admin-group", GROUP]) as d, contextlib.ExitStack() as stack:
+    # Room for every connection in this process's children (setpriv keeps it).
+    resource.setrlimit(resource.RLIMIT_NOFILE,
+                       (MAX + 1024, max(MAX + 1024, resource.getrlimit(resource.RLIMIT_NOFILE)[1])))
+    subprocess.run(["groupdel", GROUP], capture_output=True)
+    subprocess.run(["groupadd", GROUP], check=True)
+    stack.callback(subprocess.run, ["groupdel", GROUP], capture_output=True)
+    gid = int(subprocess.run(["getent", "group", GROUP], capture_output=True, text=True,
+                             check=True).stdout.split(":")[2])
+    holders = []
+    stack.callback(reap, holders)
     d.start()
     counts = {}
     for uid in USERS:
@@ -104,13 +104,6 @@ try:
     for p in holders:
         p.stdin.close()
         p.wait()
-    holders = []
     ok = wait_for(lambda: "error" not in call_as(OTHER_UID, OTHER_UID, [], d.socket,
                                                   "io.greeter.GetMessage")[0])
     check(ok, "once they closed, another user is served again")
-finally:
-    for p in holders:
-        p.kill()
-        p.wait()
-    d.cleanup()
-    subprocess.run(["groupdel", GROUP], capture_output=True)

@@ -9,12 +9,8 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
 
-require_root()
-ensure_bpffs()
 for report in (False, True):
-    d = Daemon("failed", extra=["--report-failed"] if report else [])
-    m = Marker("failed")
-    try:
+    with Daemon("failed", extra=["--report-failed"] if report else []) as d, Marker("failed") as m:
         d.start()
         before = d.call("io.greeter.GetStatus")["parameters"]["counters"]["failed_execs"]
         name = os.path.basename(m.path)
@@ -33,6 +29,3 @@ for report in (False, True):
             check(len(tries) == 2, "--report-failed reports both failed attempts (%d)" % len(tries))
         else:
             check(len(tries) == 0, "failed attempts stay out of the stream by default")
-    finally:
-        d.cleanup()
-        m.cleanup()

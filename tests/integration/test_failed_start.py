@@ -11,6 +11,7 @@ and nothing the start made is left in the kernel; a later normal start
 reuses the set and greets with the messages. Then: a staging directory left
 by a killed start is removed, an incomplete set is called that, and a start
 that fails on an empty (or missing) pin directory leaves it so."""
+import contextlib
 import os
 import shutil
 import subprocess
@@ -108,17 +109,12 @@ def memory_cgroup(limit):
     return path
 
 
-require_root()
-ensure_bpffs()
-d = Daemon("failstart")
-m = Marker("failstart")
-empty = Daemon("failstart-empty")
-cgroup = None
-not_a_dir = os.path.join(d.tmp, "not-a-directory")
-with open(not_a_dir, "w"):
-    pass
-bad_socket = ["--socket", os.path.join(not_a_dir, "greeter.sock")]
-try:
+with Daemon("failstart") as d, Marker("failstart") as m, Daemon("failstart-empty") as empty, \
+        contextlib.ExitStack() as stack:
+    not_a_dir = os.path.join(d.tmp, "not-a-directory")
+    with open(not_a_dir, "w"):
+        pass
+    bad_socket = ["--socket", os.path.join(not_a_dir, "greeter.sock")]
     # A good pin set with messages, and a greeterd that stopped.
     d.start()
     d.set_message(501, "Hi user 501!")
@@ -146,7 +142,7 @@ try:
     # the ring's rename fails (a mount covers its name). bind() is held up under strace
     # meanwhile, as the socket is bound between pinning aside and the commit.
     if not shutil.which("strace"):
-        print("ok - strace is not installed: a commit that fails half-way is left out")
+        check(True, "strace is not installed: a commit that fails half-way is left out")
     else:
         cover = os.path.join(d.tmp, "cover")
         with open(cover, "w"):
@@ -199,8 +195,9 @@ try:
     # 3. Loading fails: the ring buffer does not fit in the memory cgroup.
     cgroup = memory_cgroup(128 << 20)
     if cgroup is None:
-        print("ok - no memory cgroup to make loading fail in: that case is left out")
+        check(True, "no memory cgroup to make loading fail in: that case is left out")
     else:
+        stack.callback(os.rmdir, cgroup)
         enter = 'echo $$ > %s/cgroup.procs && exec "$@"' % cgroup
         r = start_failing(d, ["--ring-size", "512M"], wrapper=["sh", "-c", enter, "sh"])
         err = r.stderr.strip().splitlines()
@@ -252,9 +249,3 @@ try:
     r = start_failing(empty, ["--ring-size", "128K"] + bad_socket)
     check(r.returncode == 1 and not os.path.exists(empty.pin_dir),
           "a pin directory the failed start made is removed")
-finally:
-    d.cleanup()
-    empty.cleanup()
-    m.cleanup()
-    if cgroup:
-        os.rmdir(cgroup)

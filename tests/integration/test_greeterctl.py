@@ -2,6 +2,7 @@
 """greeterctl against the real daemon: the used-by lines end to end, escaping
 of hostile strings, and a tail that runs across restarts (clean and kill -9)
 printing every event exactly once, in sequence order."""
+import contextlib
 import json
 import os
 import shutil
@@ -11,25 +12,21 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
 
-require_root()
-ensure_bpffs()
-if not os.access(GREETERCTL, os.X_OK):
-    fail("greeterctl not built at %s" % GREETERCTL)
-d = Daemon("ctl")
-m = Marker("ctl")
-
-
 def ctl(*args, **kw):
     return subprocess.run([GREETERCTL, "--socket", d.socket] + list(args),
                           capture_output=True, text=True, timeout=30, **kw)
 
 
 def tail(*args):
-    return subprocess.Popen([GREETERCTL, "--socket", d.socket, "tail"] + list(args),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = subprocess.Popen([GREETERCTL, "--socket", d.socket, "tail"] + list(args),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    stack.callback(reap, [p])  # a tail reconnects for ever
+    return p
 
 
-try:
+with Daemon("ctl") as d, Marker("ctl") as m, contextlib.ExitStack() as stack:
+    if not os.access(GREETERCTL, os.X_OK):
+        fail("greeterctl not built at %s" % GREETERCTL)
     d.start()
     r = ctl("set", "501", "Hi user 501!")
     check(r.returncode == 0, "greeterctl set 501 \"Hi user 501!\" (%s)" % r.stderr.strip())
@@ -70,6 +67,7 @@ try:
     tail_out = open(os.path.join(d.tmp, "tail.json"), "w+b")
     t = subprocess.Popen([GREETERCTL, "--socket", d.socket, "tail", "--json", "--comm", "bash"],
                          stdout=tail_out, stderr=subprocess.PIPE)
+    stack.callback(reap, [t])
     d.wait_watchers(1)
 
     def shown():
@@ -80,7 +78,7 @@ try:
         n = len(shown())
         drive_until(lambda: len(shown()) >= n + k, "tail shows %d more events" % k)
 
-    load = ExecLoad(m.path)
+    load = stack.enter_context(ExecLoad(m.path))
     more_shown(10)
     d.stop()
     d.start()
@@ -111,6 +109,3 @@ try:
     missing = sorted(set(truth) - set(got))
     check(not missing, "no event missed (%d missing: %s)" % (len(missing), missing[:10]))
     check(b"reconnect" in err, "tail said it reconnected: rc=%s err=%r" % (t.returncode, err[-300:]))
-finally:
-    d.cleanup()
-    m.cleanup()

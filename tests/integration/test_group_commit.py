@@ -7,6 +7,7 @@ removed: snapshot + change log); a write that was in flight may or may not
 be; nothing else. Then the state directory goes read-only: concurrent
 writers all get WriteFailed, and none of their changes is there, in the map
 or after a reboot."""
+import contextlib
 import os
 import random
 import subprocess
@@ -17,18 +18,10 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
 
-require_root()
-ensure_bpffs()
-
 WRITERS = 32
 ROUNDS = 8
 BASE = 70000
 
-d = Daemon("groupc")
-small = os.path.join(d.tmp, "small")
-os.makedirs(small)
-subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", small], check=True)
-d.state_dir = os.path.join(small, "state")
 acked = {}  # uid -> highest n acknowledged
 sent = {}  # uid -> highest n sent
 acks = [0]  # writes acknowledged, all rounds
@@ -67,7 +60,13 @@ def listed():
             for x in d.call("io.greeter.ListMessages")["parameters"]["messages"]}
 
 
-try:
+with Daemon("groupc") as d, contextlib.ExitStack() as stack:
+    small = os.path.join(d.tmp, "small")
+    os.makedirs(small)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", small], check=True)
+    stack.callback(subprocess.run, ["umount", small])
+    stack.callback(d.stop)  # before the umount: greeterd keeps its state directory open
+    d.state_dir = os.path.join(small, "state")
     d.start()
     for rnd in range(ROUNDS):
         stop = threading.Event()
@@ -118,6 +117,3 @@ try:
     before[BASE] = "after"
     check(after == before and "read-only" not in after.values(),
           "after a reboot: the failed writes are not there, the one after is")
-finally:
-    d.cleanup()
-    subprocess.run(["umount", small])

@@ -13,6 +13,7 @@ error, and greeterd's peak RSS stays under a bound (see RSS_LIMIT_KB).
 Afterwards greeterd still serves, and its connections and watchers are all
 gone. The probe's latency is printed, not asserted: it is a figure of the
 machine (bench/run.py measures it, "API under attack")."""
+import contextlib
 import json
 import math
 import os
@@ -177,20 +178,15 @@ def err_is(reply, name, param=None):
     return param is None or reply.get("parameters", {}).get("parameter") == param
 
 
-require_root()
-ensure_bpffs()
-soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-want = FLOOD + 1024
-if hard != resource.RLIM_INFINITY and hard < want:
-    hard = want
-resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), hard))
-
 # A small replay window, so that the watcher that never reads loses events.
-d = Daemon("hostile", extra=["--replay-window", "1024"])
-probe = None
-storm = None
-flood = []
-try:
+with Daemon("hostile", extra=["--replay-window", "1024"]) as d, contextlib.ExitStack() as stack:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = FLOOD + 1024
+    if hard != resource.RLIM_INFINITY and hard < want:
+        hard = want
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), hard))
+    flood = []
+    stack.callback(lambda: [s.close() for s in flood])  # the flood, if a check fails amid it
     d.start()
     pid = d.proc.pid
     S = d.socket
@@ -203,6 +199,7 @@ try:
     probe = subprocess.Popen(
         as_user(PROBE_UID, PROBE_UID, [], __file__, "probe", S),
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    stack.callback(reap, [probe])
     check(probe.stdout.readline().strip() == "ready", "probe client (UID %d) started" % PROBE_UID)
     t_base = time.monotonic()
     time.sleep(2)
@@ -220,7 +217,7 @@ try:
     # A watcher that never reads, during an exec storm.
     stalled = raw(S, rcvbuf=4096)
     stalled.sendall(b'{"method":"io.greeter.WatchEvents","more":true}\0')
-    storm = ExecLoad("/bin/true")
+    storm = stack.enter_context(ExecLoad("/bin/true"))
 
     # Slowloris: a byte a second on each, the rest at the end.
     def slowloris():
@@ -381,7 +378,6 @@ try:
     drive_until(lambda: d.call("io.greeter.GetStatus")["parameters"]["counters"]["dropped_watchers"],
                 "the watcher that never reads lost events in the exec storm")
     execs = storm.stop()
-    storm = None
     stop.set()
     t_slow.join(30)
     t_end = time.monotonic()
@@ -452,12 +448,3 @@ try:
         s.close()
     check(n == MAX_PER_UID, "root may hold %d connections again: all closed ones were freed" % n)
     check("BUG" not in d.log(), "no BUG in greeterd's log")
-finally:
-    if storm:
-        storm.stop()
-    for s in flood:
-        s.close()
-    if probe and probe.poll() is None:
-        probe.kill()
-        probe.wait()
-    d.cleanup()

@@ -18,6 +18,7 @@
   makes), and calls over either bound refused.
 
 ImportMessages missing from greeterd is a failure, never a skip."""
+import contextlib
 import grp
 import json
 import os
@@ -89,15 +90,14 @@ def require_import(d):
           "an empty merge: set 0, removed 0 (%r)" % r)
 
 
-require_root()
-ensure_bpffs()
-existed = subprocess.run(["getent", "group", GROUP], capture_output=True).returncode == 0
-subprocess.run(["groupadd", "-f", GROUP], check=True)
-ADMIN_GID = grp.getgrnam(GROUP).gr_gid
+with Daemon("import-a", extra=["--admin-group", GROUP]) as a, Daemon("import-b") as b, \
+        contextlib.ExitStack() as stack:
+    existed = subprocess.run(["getent", "group", GROUP], capture_output=True).returncode == 0
+    subprocess.run(["groupadd", "-f", GROUP], check=True)
+    if not existed:
+        stack.callback(subprocess.run, ["groupdel", GROUP])
+    ADMIN_GID = grp.getgrnam(GROUP).gr_gid
 
-a = Daemon("import-a", extra=["--admin-group", GROUP])
-b = Daemon("import-b")
-try:
     a.start()
     require_import(a)
     a.set_message(501, "five-oh-one")
@@ -256,8 +256,3 @@ try:
           "root: a 4.3 MiB call is RequestTooLarge, limit 4 MiB (%r)" % r)
     check(messages_of(b) == many, "calls over the bound changed nothing")
     check("BUG" not in a.log() + b.log(), "no BUG in greeterd's logs")
-finally:
-    a.cleanup()
-    b.cleanup()
-    if not existed:
-        subprocess.run(["groupdel", GROUP])

@@ -8,13 +8,12 @@ before and one just after; what does not move, equal). Then a real
 node_exporter (Debian's prometheus-node-exporter) with only its textfile
 collector reads what `greeterctl metrics --output DIR/greeter.prom` wrote:
 node_textfile_scrape_error is 0 and it serves the same greeter_ values."""
+import contextlib
 import json
-import shutil
 import os
 import socket
 import subprocess
 import sys
-import tempfile
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -44,23 +43,6 @@ COUNTERS = [
     ("greeter_change_log_compactions", "compactions"),
     ("greeter_change_log_compaction_failures", "compactions_failed"),
 ]
-
-require_root()
-ensure_bpffs()
-if not os.access(GREETERCTL, os.X_OK):
-    fail("greeterctl not built at %s" % GREETERCTL)
-r = subprocess.run([SYSTEM_PYTHON, "-c", "import prometheus_client.parser"], capture_output=True)
-if r.returncode != 0:
-    fail("%s has no prometheus_client: install python3-prometheus-client (tests/lib/deps.sh)"
-         % SYSTEM_PYTHON)
-if not os.access(NODE_EXPORTER, os.X_OK):
-    fail("no %s: install prometheus-node-exporter (tests/lib/deps.sh)" % NODE_EXPORTER)
-
-d = Daemon("metrics")
-m = Marker("metrics")
-tmp = tempfile.mkdtemp(prefix="greeter-metrics-")
-procs = []
-
 
 def ctl(*args):
     return subprocess.run([GREETERCTL, "--socket", d.socket] + list(args),
@@ -124,7 +106,7 @@ def check_against(fams, s1, s2, what):
     for p in s1["programs"]:
         value(fams, "greeter_bpf_program_info", {"program": p["name"], "program_id": str(p["program_id"]),
                                                  "link_id": str(p["link_id"])})
-    print("ok - %s: every family and value as status --json says" % what)
+    check(True, "%s: every family and value as status --json says" % what)
 
 
 def free_port():
@@ -135,7 +117,20 @@ def free_port():
     return port
 
 
-try:
+with Daemon("metrics") as d, Marker("metrics") as m, contextlib.ExitStack() as stack:
+    if not os.access(GREETERCTL, os.X_OK):
+        fail("greeterctl not built at %s" % GREETERCTL)
+    r = subprocess.run([SYSTEM_PYTHON, "-c", "import prometheus_client.parser"], capture_output=True)
+    if r.returncode != 0:
+        fail("%s has no prometheus_client: install python3-prometheus-client (tests/lib/deps.sh)"
+             % SYSTEM_PYTHON)
+    if not os.access(NODE_EXPORTER, os.X_OK):
+        fail("no %s: install prometheus-node-exporter (tests/lib/deps.sh)" % NODE_EXPORTER)
+    # The textfile directory, node_exporter's log and the fake greeterd's
+    # socket are made in d.tmp: they go with it.
+    procs = []
+    stack.callback(reap, procs)
+
     d.start()
     d.set_message(None, "Hello metrics")
     d.set_message(501, "Hi 501")
@@ -146,7 +141,7 @@ try:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     procs.append(tail)
     check(wait_for(lambda: status()["watchers"] == 1), "greeterctl tail is watching")
-    watched = Marker("watched")
+    watched = stack.enter_context(Marker("watched"))
     watched.run(count=20)
     m.run(uid=501, count=5)
     # Two failed attempts on a PATH walk (env execvp), then the program.
@@ -172,7 +167,7 @@ try:
               for f in fams.values() for s in f["samples"]), "no per-user or per-command labels")
 
     # node_exporter's textfile collector reads what --output wrote.
-    textdir = os.path.join(tmp, "textfile")
+    textdir = os.path.join(d.tmp, "textfile")
     os.mkdir(textdir)
     prom = os.path.join(textdir, "greeter.prom")
     s3 = status()
@@ -190,7 +185,7 @@ try:
     version = subprocess.run([NODE_EXPORTER, "--version"], capture_output=True, text=True)
     print("# " + (version.stdout + version.stderr).splitlines()[0])
     port = free_port()
-    ne_log = open(os.path.join(tmp, "node_exporter.log"), "w")
+    ne_log = open(os.path.join(d.tmp, "node_exporter.log"), "w")
     ne = subprocess.Popen([NODE_EXPORTER, "--collector.disable-defaults", "--collector.textfile",
                            "--collector.textfile.directory=" + textdir,
                            "--web.listen-address=127.0.0.1:%d" % port],
@@ -242,7 +237,7 @@ try:
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "client"))
     from fake_greeterd import FakeGreeterd  # noqa: E402
     from test_metrics import STATUS as FAKE_STATUS, EVIL_VERSION  # noqa: E402
-    fake_sock = os.path.join(tmp, "fake.sock")
+    fake_sock = os.path.join(d.tmp, "fake.sock")
     FakeGreeterd(fake_sock, lambda conn, req: conn.reply(FAKE_STATUS))
     r = subprocess.run([GREETERCTL, "--socket", fake_sock, "metrics", "--output", prom],
                        capture_output=True, text=True, timeout=30)
@@ -258,7 +253,7 @@ try:
     check(r.returncode == 0, "greeterctl metrics --output from the real greeterd again")
 
     # A bad directory: a clear error, status 4, the old file untouched.
-    r = ctl("metrics", "--output", os.path.join(tmp, "missing", "greeter.prom"))
+    r = ctl("metrics", "--output", os.path.join(d.tmp, "missing", "greeter.prom"))
     check(r.returncode == 4 and "cannot write" in r.stderr and "No such file or directory" in r.stderr,
           "--output into a missing directory: status 4 (%s)" % r.stderr.strip())
     # greeterd gone: status 3, the file left for node_exporter to show as old.
@@ -267,15 +262,3 @@ try:
     r = ctl("metrics", "--output", prom)
     check(r.returncode == 3 and open(prom).read() == before,
           "greeterd stopped: status 3, greeter.prom left as it was (%s)" % r.stderr.strip())
-finally:
-    for p in procs:
-        if p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-    d.cleanup()
-    m.cleanup()
-    shutil.rmtree(tmp, ignore_errors=True)

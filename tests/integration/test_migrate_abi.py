@@ -14,8 +14,7 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
 
-require_root()
-ensure_bpffs()
+require_root()  # before the previous ABI's build: a run that skips builds nothing
 
 SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
@@ -64,10 +63,10 @@ def previous_build():
 
 rev, old_binary = previous_build()
 print("# previous build: %s (%s)" % (rev[:12], old_binary))
-old = Daemon("migabi", binary=old_binary)
-new = Daemon("migabi", pin_dir=old.pin_dir, state_dir=old.state_dir)
-m = Marker("migabi")
-try:
+# new takes over old's pin and state directories: cleaned up first, then old
+# (whose pins are gone by then).
+with Daemon("migabi", binary=old_binary) as old, \
+        Daemon("migabi", pin_dir=old.pin_dir, state_dir=old.state_dir) as new, Marker("migabi") as m:
     old.start()
     old.set_message(501, "Hi 501, from ABI 2")
     c = old.varlink()
@@ -116,8 +115,3 @@ try:
     check(ev["args"] == [m.path, "now", "ABI 3"] and ev["seq"] > evs[-1]["seq"],
           "new events carry arguments, and the numbering continues (%d)" % ev["seq"])
     c.close()
-finally:
-    new.cleanup()
-    old.stop()
-    shutil.rmtree(old.tmp, ignore_errors=True)
-    m.cleanup()

@@ -10,12 +10,8 @@ import threading
 sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
 
-require_root()
-ensure_bpffs()
-d = Daemon("order")
-m = Marker("order")
 N = 2000
-try:
+with Daemon("order") as d, Marker("order") as m:
     d.start()
     w = d.varlink()
     w.call("io.greeter.WatchEvents", {}, more=True)
@@ -55,6 +51,3 @@ try:
     check(printed == list(range(1, len(printed) + 1)) and len(printed) >= seen[-1],
           "--print-events: 1 to %d, each once, in order" % len(printed))
     check(len(m.mine(d.events())) == N, "all %d marked execs printed" % N)
-finally:
-    d.cleanup()
-    m.cleanup()

@@ -11,6 +11,7 @@ means the call succeeded and "denied" means io.greeter.PermissionDenied.
 
 WatchEvents without a filter is allowed to everyone, but an ordinary user
 sees only its own events: the "scope" rows check which events arrive."""
+import contextlib
 import grp
 import os
 import subprocess
@@ -32,8 +33,7 @@ if __name__ == "__main__" and len(sys.argv) == 5 and sys.argv[1] == "watch":
     watch_main(*sys.argv[2:])
     sys.exit(0)
 
-require_root()
-ensure_bpffs()
+require_root()  # here, not only on entering Daemon: the group below is made first
 existed = subprocess.run(["getent", "group", GROUP], capture_output=True).returncode == 0
 subprocess.run(["groupadd", "-f", GROUP], check=True)
 ADMIN_GID = grp.getgrnam(GROUP).gr_gid
@@ -96,11 +96,10 @@ def check_preset(reply):
         fail("root could not preset a message: %s" % reply)
 
 
-d = Daemon("perm", extra=["--admin-group", GROUP])
-m = Marker("perm")
-sentinel = Marker("perm-end")
-watchers = []
-try:
+with Daemon("perm", extra=["--admin-group", GROUP]) as d, Marker("perm") as m, \
+        Marker("perm-end") as sentinel, contextlib.ExitStack() as stack:
+    if not existed:
+        stack.callback(subprocess.run, ["groupdel", GROUP])
     d.start()
     S = d.socket
     names = list(CALLERS)
@@ -124,7 +123,9 @@ try:
     def watch(name):
         uid, gid, groups = CALLERS[name]
         cmd = as_user(uid, gid, groups, __file__, "watch", S, m.path, sentinel.path)
-        return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        stack.callback(reap, [p])
+        return p
 
     watchers = [(name, watch(name)) for name in names]
     for name, p in watchers:
@@ -145,7 +146,6 @@ try:
                            "%s (expected %s)" % (got, want)])
         if got != want:
             failures.append("WatchEvents scope of %s: %s, expected %s" % (name, got, want))
-    watchers = []
 
     print_table("Permission matrix (admin group %s, GID %d; other UID %d)" % (GROUP, ADMIN_GID, OTHER),
                 ["method"] + names, table)
@@ -156,12 +156,3 @@ try:
     check(not failures, "%d calls and %d scopes as expected" %
           (len(ROWS) * len(names), len(scope_rows)))
     check("BUG" not in d.log(), "no BUG in greeterd's log")
-finally:
-    for _, p in watchers:
-        p.kill()
-        p.wait()
-    m.cleanup()
-    sentinel.cleanup()
-    d.cleanup()
-    if not existed:
-        subprocess.run(["groupdel", GROUP])

@@ -9,6 +9,7 @@ The load runs until greeterd reports the slow watcher's loss (GetStatus
 dropped_watchers), however long that takes on this machine: the 1M ring
 retains a few thousand records, which one machine execs in seconds and
 another in a minute."""
+import contextlib
 import os
 import subprocess
 import sys
@@ -18,12 +19,8 @@ from greeter_test import *  # noqa: E402,F403
 
 AFTER = 300  # root's marked execs after the slow watcher fell behind
 
-require_root()
-ensure_bpffs()
-d = Daemon("slow", extra=["--ring-size", "1M"])
-m = Marker("slow")
-load = None
-try:
+with Daemon("slow", extra=["--ring-size", "1M"]) as d, Marker("slow") as m, \
+        contextlib.ExitStack() as stack:
     d.start()
     st0 = d.call("io.greeter.GetStatus")["parameters"]["counters"]
     # UID 501: a watcher of its own events that reads little and slowly.
@@ -39,7 +36,8 @@ while True:
         break
     time.sleep(0.5)
 """, d.socket])
-    load = ExecLoad(m.path, loops=2, uid=501)
+    stack.callback(reap, [slow])
+    load = stack.enter_context(ExecLoad(m.path, loops=2, uid=501))
     root = Watch(d.socket, {"uid": 0}, keep=lambda e: e["filename"] == m.path)
 
     def status():
@@ -61,7 +59,6 @@ while True:
                 step=root_execs)
     n = runs[0]
     execs_501 = load.stop()
-    load = None
     print("# %d execs of UID 501 and %d of root; the slow watcher fell behind after %d of root's"
           % (execs_501, n, behind_at[0]))
     root.wait(lambda w: len(w.events) >= n or w.dropped, "the root watcher gets all %d of root's execs" % n)
@@ -76,8 +73,3 @@ while True:
           "the kernel lost nothing (%d lost)" % (st["lost_kernel"] - st0["lost_kernel"]))
     check(st["dropped_watchers"] > 0, "the slow watcher lost its own events (%d)" % st["dropped_watchers"])
     root.close()
-finally:
-    if load:
-        load.stop()
-    d.cleanup()
-    m.cleanup()

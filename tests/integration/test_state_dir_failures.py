@@ -2,6 +2,7 @@
 """The state directory full, then read-only, during SetMessage: the client
 gets an error, the message in the kernel map is unchanged, and greeterd
 keeps serving; once the directory is writable again, writes succeed."""
+import contextlib
 import os
 import subprocess
 import sys
@@ -9,14 +10,13 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
 
-require_root()
-ensure_bpffs()
-d = Daemon("statefail")
-small = os.path.join(d.tmp, "small")
-os.makedirs(small)
-subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", small], check=True)
-d.state_dir = os.path.join(small, "state")
-try:
+with Daemon("statefail") as d, contextlib.ExitStack() as stack:
+    small = os.path.join(d.tmp, "small")
+    os.makedirs(small)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", small], check=True)
+    stack.callback(subprocess.run, ["umount", small])
+    stack.callback(d.stop)  # before the umount: greeterd keeps its state directory open
+    d.state_dir = os.path.join(small, "state")
     d.start()
     d.set_message(501, "before")
     # Fill the filesystem.
@@ -55,6 +55,3 @@ try:
     d.start()
     check(d.call("io.greeter.GetMessage", {"uid": 501})["parameters"]["message"] == "after",
           "after a reboot: the last acknowledged message, no failed one")
-finally:
-    d.cleanup()
-    subprocess.run(["umount", small])

@@ -5,6 +5,7 @@ refuses to start, exit status 1, in one sentence naming the directory and
 the running greeterd's pid, and changes nothing in it; while the first
 acknowledges writes all along, none of them is lost, after a restart from
 the files alone. The same for the pin directory."""
+import contextlib
 import os
 import subprocess
 import sys
@@ -16,16 +17,10 @@ from greeter_test import *  # noqa: E402,F403
 BASE = 71000
 WRITERS = 4
 
-require_root()
-ensure_bpffs()
-a = Daemon("slock")
-others = []
-
 
 def second(**kw):
     """A greeterd that shares a directory with a: its exit status and stderr."""
-    b = Daemon("slock2", **kw)
-    others.append(b)
+    b = others.enter_context(Daemon("slock2", **kw))
     env = {k: v for k, v in os.environ.items()
            if k not in ("NOTIFY_SOCKET", "LISTEN_FDS", "STATE_DIRECTORY", "CACHE_DIRECTORY")}
     r = subprocess.run(b.args(), capture_output=True, text=True, timeout=IDLE_TIMEOUT, env=env)
@@ -41,7 +36,8 @@ def state_files(d):
     return out
 
 
-try:
+# others: the greeterds started beside a, each cleaned up before a is.
+with Daemon("slock") as a, contextlib.ExitStack() as others:
     a.start()
     pid = a.proc.pid
     for i in range(WRITERS):
@@ -101,13 +97,8 @@ try:
 
     # Once the first has stopped, the directory is free.
     a.stop()
-    b = Daemon("slock3", state_dir=a.state_dir)
-    others.append(b)
+    b = others.enter_context(Daemon("slock3", state_dir=a.state_dir))
     b.start()
     check(b.call("io.greeter.GetMessage", {"uid": BASE})["parameters"]["message"] == "n %d" % acked[BASE],
           "another greeterd takes the state directory once the first stopped")
     b.stop()
-finally:
-    for b in others:
-        b.cleanup()
-    a.cleanup()

@@ -14,9 +14,6 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
 
-require_root()
-ensure_bpffs()
-
 # Root without the capabilities that read any file (dropped from the bounding set,
 # so the exec does not regain them).
 NO_DAC = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"]
@@ -66,8 +63,7 @@ def setup(d):
     d.remove_pins()
 
 
-d = Daemon("unreadable", wrapper=NO_DAC)
-try:
+with Daemon("unreadable", wrapper=NO_DAC) as d:
     # 1. messages.json mode 000.
     setup(d)
     snap = os.path.join(d.state_dir, "messages.json")
@@ -124,12 +120,9 @@ try:
     d.start()
     check(listed(d) == WANT, "the file back: all three messages back (%s)" % listed(d))
     d.stop()
-finally:
-    d.cleanup()
 
 # 4. A state directory that cannot be created: changes refused, and said so.
-d = Daemon("nostatedir")
-try:
+with Daemon("nostatedir") as d:
     blocker = os.path.join(d.tmp, "file")
     open(blocker, "w").close()
     d.state_dir = os.path.join(blocker, "state")
@@ -141,5 +134,3 @@ try:
           r["parameters"]["reason"], "SetMessage: WriteFailed saying why (%s)" % r.get("parameters"))
     check(d.call("io.greeter.GetMessage", {"uid": 1000})["parameters"]["source"] != "uid",
           "and nothing was set")
-finally:
-    d.cleanup()

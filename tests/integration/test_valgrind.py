@@ -6,26 +6,22 @@ about the bpf(2) syscall)."""
 import os
 import re
 import shutil
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
 
-require_root()
 if not shutil.which("valgrind"):
     skip("valgrind is not installed")
 if "asan" in GREETERD:
     skip("the ASan build cannot run under valgrind; the plain build covers it")
-ensure_bpffs()
 supp = os.path.join(os.path.dirname(__file__), "..", "valgrind.supp")
-d = Daemon("valgrind", wrapper=["valgrind", "-q", "--error-exitcode=9", "--leak-check=full",
-                                "--errors-for-leak-kinds=definite", "--suppressions=" + supp])
-# Under valgrind, on a loaded machine, the first start's kernel type cache
-# (a parse of the whole kernel BTF, after READY) can hold a call for seconds.
-d.call_timeout = 120
-m = Marker("valgrind")
-try:
+wrapper = ["valgrind", "-q", "--error-exitcode=9", "--leak-check=full",
+           "--errors-for-leak-kinds=definite", "--suppressions=" + supp]
+with Daemon("valgrind", wrapper=wrapper) as d, Marker("valgrind") as m:
+    # Under valgrind, on a loaded machine, the first start's kernel type cache
+    # (a parse of the whole kernel BTF, after READY) can hold a call for seconds.
+    d.call_timeout = 120
     for run in ("cold start", "restart on the pins"):
         d.start()
         d.set_message(501, "Hi user 501!")
@@ -44,6 +40,3 @@ try:
         errors = re.findall(r"==\d+== (.*(?:Invalid|uninitialised|definitely lost).*)", log)
         check(rc == 0 and not errors, "no valgrind errors (%s): rc=%s %s" % (run, rc, errors[:3]))
         w.close()
-finally:
-    d.cleanup()
-    m.cleanup()
