@@ -20,9 +20,9 @@ bash-completion"
 GREETER_TEST_DEPS="gcc valgrind strace systemd git python3-prometheus-client
 prometheus-node-exporter"
 # For the suites that boot or enter other Debian releases (tests/vm/,
-# tests/newcomer/, tests/interop/): qemu under TCG, debootstrap and an ext4
-# image.
-GREETER_TEST_ROOT_DEPS="qemu-system-x86 debootstrap e2fsprogs"
+# tests/newcomer/, tests/interop/, tests/package/): qemu under TCG,
+# debootstrap and an ext4 image; piuparts.
+GREETER_TEST_ROOT_DEPS="qemu-system-x86 debootstrap e2fsprogs piuparts"
 
 # The package with the sanitizer runtime of the clang that the `clang`
 # package installs (libclang-rt-14-dev on Debian 12, libclang-rt-19-dev on

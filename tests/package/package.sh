@@ -9,7 +9,8 @@
 # through chroot, without bpffs and without systemd running (as piuparts
 # does): the maintainer scripts must work there, create the admin group,
 # enable the socket and greeterd (not the metrics timer), and purge must
-# leave no state, cache or unit links behind.
+# leave no state, cache or unit links behind. Last, piuparts installs and
+# purges it in a fresh minimal root of the release.
 #
 # package.sh CODENAME SOURCE_ROOT
 # Exit status: 0 pass, 1 fail, 77 skipped (not root; the archive cannot be
@@ -141,6 +142,21 @@ check "purge: no cache directory" test ! -e "$root/var/cache/greeter"
 left=$(find "$wants" -name 'greeter*' 2>/dev/null)
 check "purge: no unit links left${left:+ ($left)}" test -z "$left"
 check "purge: dpkg knows the package no more" eval "! in_root dpkg -s greeter >/dev/null 2>&1"
+
+# ---- piuparts: install and purge in a fresh minimal root of the release.
+if command -v piuparts >/dev/null; then
+	if piuparts -d "$codename" --mirror "$(droot_mirror)" --warn-on-leftovers-after-purge \
+		"$deb" >"$tmp/piuparts.log" 2>&1; then
+		ok "piuparts (Debian $codename): $(grep -o 'PASS: All tests.' "$tmp/piuparts.log" | head -1)"
+	elif grep -qE "Failed to fetch|Could not resolve|Temporary failure|Couldn't download" "$tmp/piuparts.log"; then
+		echo "note: piuparts could not reach the archive; not run"
+	else
+		not_ok "piuparts (Debian $codename):"
+		grep -E "ERROR|FAIL" "$tmp/piuparts.log" | tail -20 | sed 's/^/    /'
+	fi
+else
+	not_ok "piuparts is not installed (run-tests.sh installs it)"
+fi
 
 log "wall time $(($(date +%s) - t0)) s"
 if [ $failed != 0 ]; then
