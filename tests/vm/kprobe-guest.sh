@@ -84,6 +84,39 @@ check "the exec made while greeterd was down delivered by the next one" eval \
 	'[ "$(seq_of "$ev2")" -gt "$(seq_of "$ev")" ] && echo "$ev2" | grep -q "\"message\":\"Hi user 501!\""'
 check "still attached by kprobe" eval 'ctl status --json | grep -q "\"attach_mode\":\"kprobe\""'
 
+# In-kernel cost of an exec, measured (printed, never checked: it says how
+# fast this machine and its emulator are, nothing about greeter being
+# right): BPF run-time statistics on, 50 execs of a real program (busybox
+# applets may run without an exec), the run time of every greeter program
+# over the execs sched_process_exec saw.
+bpf_totals() { # "sum of run_time_ns, run_cnt of prog_sched_exec"
+	t=0
+	c=0
+	for p in /sys/fs/bpf/greeter/prog_*; do
+		j=$(bpftool -j prog show pinned "$p" 2>/dev/null)
+		rt=$(echo "$j" | grep -o '"run_time_ns":[0-9]*' | grep -o '[0-9]*$')
+		t=$((t + ${rt:-0}))
+		case $p in */prog_sched_exec) c=$(echo "$j" | grep -o '"run_cnt":[0-9]*' | grep -o '[0-9]*$') ;; esac
+	done
+	echo "$t ${c:-0}"
+}
+if command -v bpftool >/dev/null && echo 1 >/proc/sys/kernel/bpf_stats_enabled 2>/dev/null; then
+	read -r t0 c0 <<EOF_STATS
+$(bpf_totals)
+EOF_STATS
+	i=0
+	while [ $i -lt 50 ]; do
+		greeterctl --version >/dev/null
+		i=$((i + 1))
+	done
+	read -r t1 c1 <<EOF_STATS
+$(bpf_totals)
+EOF_STATS
+	echo 0 >/proc/sys/kernel/bpf_stats_enabled
+	n=$((c1 - c0))
+	[ $n -gt 0 ] && echo "in-kernel cost (kprobe mode): $(((t1 - t0) / n)) ns/exec over $n execs ($(uname -m), TCG)"
+fi
+
 # --remove-pins detaches: no pins, no links, no programs left.
 stop_greeterd
 link_nums=$(echo "$links_after" | grep -o '[0-9][0-9]*')
