@@ -28,12 +28,12 @@ GREETER_TEST_ROOT_DEPS="qemu-system-x86 debootstrap e2fsprogs"
 # the tests' own (never on this machine: :arm64 needs dpkg
 # --add-architecture): this machine's meson, clang, llvm and bpftool (the
 # BPF object), Debian's cross gcc, and greeter's libraries for arm64. On
-# this machine: qemu-system-arm (qemu-system-aarch64), binutils (readelf
-# reads the arm64 binaries' libraries).
+# this machine the arm64 suites install, when missing, qemu-system-arm
+# (qemu-system-aarch64) and binutils (readelf reads the arm64 binaries'
+# libraries), as the amd64 ones install qemu-system-x86.
 GREETER_CROSS_ARM64_DEPS="meson ninja-build pkg-config clang llvm bpftool python3 scdoc
 crossbuild-essential-arm64 libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64
 libsystemd-dev:arm64 libcjson-dev:arm64 libcmocka-dev:arm64"
-GREETER_TEST_ARM64_DEPS="qemu-system-arm binutils"
 
 # The package with the sanitizer runtime of the clang that the `clang`
 # package installs (libclang-rt-14-dev on Debian 12, libclang-rt-19-dev on
