@@ -190,7 +190,13 @@ droot_make_derived() { # codename base dest packages...
 	cp -a "$base" "$work/tree" || { DROOT_ERROR="cannot copy $base"; rm -rf "$work"; return 1; }
 	log=$work/log
 	droot_say "Debian $codename: apt-get install $*"
-	if ! droot_run "$work/tree" sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@"' \
+	# A package named PACKAGE:ARCH (libbpf-dev:arm64) is another
+	# architecture's: dpkg is told of that architecture first (multiarch).
+	if ! droot_run "$work/tree" sh -c '
+		for p in "$@"; do
+			case $p in *:*) dpkg --add-architecture "${p##*:}" || exit 1 ;; esac
+		done
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@"' \
 		apt "$@" >"$log" 2>&1; then
 		tail -20 "$log" | sed 's/^/    apt: /' >&2
 		droot_why "$log"
@@ -204,7 +210,8 @@ droot_make_derived() { # codename base dest packages...
 }
 
 # Prints the path of a cached tree: a release's minbase plus PACKAGES (given
-# as words), made if missing; NAME says what it is for. A changed package
+# as words; PACKAGE:ARCH adds a foreign architecture to the tree's dpkg), made
+# if missing; NAME says what it is for. A changed package
 # list is a new tree; the older trees of that NAME are removed.
 droot_derived() { # codename name packages...
 	local codename=$1 name=$2 key dest old base

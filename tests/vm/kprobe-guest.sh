@@ -35,6 +35,67 @@ link_ids() { ctl status --json | grep -o '"link_id":[0-9]*' | sort | tr '\n' ' '
 show_log() { sed 's/^/    log: /' /tmp/greeterd.log; }
 seq_of() { echo "$1" | grep -o '"seq":[0-9]*' | grep -o '[0-9]*$'; }
 
+# What an event carries, on the attach path in use ($1: kprobe, tracepoint):
+# the exec of a program of ours, /run/gvm-argv (busybox under another name:
+# a path, so the shell execs it), from `sh` in a cgroup of its own
+# (gvm-args.scope), with hostile arguments; and at the 1 KiB bound of the
+# arguments (GREETER_ARGS_SIZE, the NULs counted), once exactly on it and
+# once past it. Arguments as greeterd's JSON has them: invalid UTF-8 as
+# U+FFFD.
+mkdir -p /sys/fs/cgroup
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+mkdir -p /sys/fs/cgroup/gvm-args.scope
+cp /bin/busybox /run/gvm-argv
+cgid=$(stat -c %i /sys/fs/cgroup/gvm-args.scope)
+fffd=$(printf '\357\277\275')
+e_acute=$(printf '\303\251')
+# Runs /run/gvm-argv ARGS... from sh in gvm-args.scope.
+in_scope() {
+	sh -c 'echo $$ >/sys/fs/cgroup/gvm-args.scope/cgroup.procs && exec /run/gvm-argv "$@"' sh "$@" 2>/dev/null
+	return 0
+}
+# The next event in gvm-args.scope after sequence number $after (each
+# in_scope makes one: sh execs before it moves), into $e; $after moves on.
+# Waits for up to a minute: a deadline for what should happen, not a time.
+next_event() {
+	e=$(timeout 60 greeterctl tail --after "$after" --unit gvm-args.scope -n 1 --json 2>/dev/null)
+	s=$(seq_of "$e")
+	[ -n "$s" ] && after=$s
+	return 0
+}
+has() { echo "$2" | grep -qF -- "$1"; } # string, text
+fill() { head -c "$1" /dev/zero | tr '\0' "$2"; } # length, character
+event_checks() { # mode
+	after=0 # (a new stream in each mode: --remove-pins between them)
+	m=kpa-$1
+	in_scope "$m" "" "two words" "$(printf '\377\376 ok')" "caf$e_acute"
+	next_event
+	echo "$e"
+	check "$1: the event of /run/gvm-argv with $m" has "\"$m\"" "$e"
+	check "$1: the exec's uid 0, the caller's comm (sh), the filename" eval \
+		'has "\"uid\":0," "$e" && has "\"comm\":\"sh\"" "$e" && has "\"filename\":\"/run/gvm-argv\"" "$e"'
+	check "$1: every argument exact (empty, with a space, not UTF-8, UTF-8)" has \
+		"\"args\":[\"/run/gvm-argv\",\"$m\",\"\",\"two words\",\"$fffd$fffd ok\",\"caf$e_acute\"]" "$e"
+	check "$1: not truncated" has '"args_truncated":false' "$e"
+	check "$1: the unit (gvm-args.scope) and its cgroup id ($cgid)" eval \
+		'has "\"unit\":\"gvm-args.scope\"" "$e" && echo "$e" | grep -qE "\"cgroup_id\":$cgid[,}]"'
+	# 1,024 bytes with the NULs: "/run/gvm-argv" (14), the marker, the filler.
+	m=kpb-$1
+	n=$((1024 - 14 - ${#m} - 1 - 1))
+	f=$(fill $n F)
+	in_scope "$m" "$f"
+	next_event
+	check "$1: arguments of exactly 1,024 bytes arrive whole, not truncated" eval \
+		'has "\"args\":[\"/run/gvm-argv\",\"$m\",\"$f\"]" "$e" && has "\"args_truncated\":false" "$e"'
+	m=kpc-$1
+	n=$((1024 - 14 - ${#m} - 1 - 1))
+	in_scope "$m" "$(fill $((n + 10)) G)"
+	next_event
+	f=$(fill $((n + 1)) G)
+	check "$1: 10 bytes past the bound: cut at 1,024 bytes, args_truncated" eval \
+		'has "\"args\":[\"/run/gvm-argv\",\"$m\",\"$f\"]" "$e" && has "\"args_truncated\":true" "$e"'
+}
+
 echo "kernel $(uname -r), expected $KERNEL_RELEASE"
 check "the release's stock kernel ($KERNEL_RELEASE)" test -n "$KERNEL_RELEASE" -a "$(uname -r)" = "$KERNEL_RELEASE"
 check "BTF present (/sys/kernel/btf/vmlinux)" test -e /sys/kernel/btf/vmlinux
@@ -60,6 +121,7 @@ check "UID 501's exec greeted with its message (tail -n 1 --json)" eval \
 	'echo "$ev" | grep -q "\"uid\":501" && echo "$ev" | grep -q "\"message\":\"Hi user 501!\""'
 check "root's exec greeted with the builtin Hello World" eval \
 	'ctl tail --after 0 -u 0 -n 1 --json | grep -q "\"message\":\"Hello World\""'
+event_checks kprobe
 
 # Restart: the pins and the links stay; an exec while greeterd is down waits
 # in the pinned ring buffer and is delivered by the next greeterd.
@@ -84,6 +146,51 @@ check "the exec made while greeterd was down delivered by the next one" eval \
 	'[ "$(seq_of "$ev2")" -gt "$(seq_of "$ev")" ] && echo "$ev2" | grep -q "\"message\":\"Hi user 501!\""'
 check "still attached by kprobe" eval 'ctl status --json | grep -q "\"attach_mode\":\"kprobe\""'
 
+# kill -9: the pins and links stay; an exec meanwhile is delivered after it.
+kill -9 $pid
+wait $pid 2>/dev/null
+check "pins kept after kill -9" test -e /sys/fs/bpf/greeter/link_sched_exec
+as_501
+if start_greeterd 3; then ok "greeterd started after kill -9"; else not_ok "greeterd started after kill -9"; show_log; finish; fi
+check "the start after kill -9 reused the links" eval '[ "$(link_ids)" = "$links_after" ]'
+ev3=$(greeting_501 "$(seq_of "$ev2")" 2>/dev/null)
+echo "$ev3"
+check "the exec made after kill -9 delivered (after_seq $(seq_of "$ev2"))" eval \
+	'[ "$(seq_of "$ev3")" -gt "$(seq_of "$ev2")" ] && echo "$ev3" | grep -q "\"message\":\"Hi user 501!\""'
+
+# In-kernel cost of an exec, measured (printed, never checked: it says how
+# fast this machine and its emulator are, nothing about greeter being
+# right): BPF run-time statistics on, 50 execs of a real program (busybox
+# applets may run without an exec), the run time of every greeter program
+# over the execs sched_process_exec saw.
+bpf_totals() { # "sum of run_time_ns, run_cnt of prog_sched_exec"
+	t=0
+	c=0
+	for p in /sys/fs/bpf/greeter/prog_*; do
+		j=$(bpftool -j prog show pinned "$p" 2>/dev/null)
+		rt=$(echo "$j" | grep -o '"run_time_ns":[0-9]*' | grep -o '[0-9]*$')
+		t=$((t + ${rt:-0}))
+		case $p in */prog_sched_exec) c=$(echo "$j" | grep -o '"run_cnt":[0-9]*' | grep -o '[0-9]*$') ;; esac
+	done
+	echo "$t ${c:-0}"
+}
+if command -v bpftool >/dev/null && echo 1 >/proc/sys/kernel/bpf_stats_enabled 2>/dev/null; then
+	read -r t0 c0 <<EOF_STATS
+$(bpf_totals)
+EOF_STATS
+	i=0
+	while [ $i -lt 50 ]; do
+		greeterctl --version >/dev/null
+		i=$((i + 1))
+	done
+	read -r t1 c1 <<EOF_STATS
+$(bpf_totals)
+EOF_STATS
+	echo 0 >/proc/sys/kernel/bpf_stats_enabled
+	n=$((c1 - c0))
+	[ $n -gt 0 ] && echo "in-kernel cost (kprobe mode): $(((t1 - t0) / n)) ns/exec over $n execs ($(uname -m), TCG)"
+fi
+
 # --remove-pins detaches: no pins, no links, no programs left.
 stop_greeterd
 link_nums=$(echo "$links_after" | grep -o '[0-9][0-9]*')
@@ -101,7 +208,7 @@ check "greeterd not running" test "$cnt" = 0
 
 # The other attach path on this kernel, and messages back from the state
 # file when no pins are left (as after a reboot).
-if start_greeterd 3 --attach tracepoint; then ok "greeterd --attach tracepoint started"; else
+if start_greeterd 4 --attach tracepoint; then ok "greeterd --attach tracepoint started"; else
 	not_ok "greeterd --attach tracepoint started"
 	show_log
 	finish
@@ -113,6 +220,7 @@ check "message restored from the state file" eval 'ctl get 501 | grep -q "Hi use
 as_501
 check "UID 501's exec greeted by the tracepoint programs" eval \
 	'greeting_501 2>/dev/null | grep -q "\"message\":\"Hi user 501!\""'
+event_checks tracepoint
 stop_greeterd
 check "greeterd --remove-pins (tracepoint mode)" greeterd --remove-pins
 

@@ -3,8 +3,8 @@
 # Shared by the VM suites (kprobe.sh, refuse.sh, systemd.sh), which run per
 # Debian release: progress and timing, the release's guest tree (tests/lib/
 # debian-root.sh), its stock kernel and busybox fetched with its own apt,
-# qemu under TCG. Sourced; the caller sets VM_SUITE, then calls vm_init
-# CODENAME.
+# qemu under TCG. Sourced; the caller sets VM_SUITE (and VM_ARCH for another
+# guest architecture than amd64: arm64), then calls vm_init CODENAME.
 #
 # Cache: $GREETER_TEST_CACHE/vm/<codename>/ (default /var/cache/greeter-test),
 # outside git; the Debian trees are debian-root.sh's, in the same cache.
@@ -21,6 +21,41 @@ VM_CACHE=$GREETER_TEST_CACHE/vm
 VM_T0=$(date +%s%N)
 VM_TMP=
 VM_MARKER=GREETER-VM-RESULT
+# The guest's architecture, Debian's name: amd64 (qemu-system-x86_64) or
+# arm64 (qemu-system-aarch64 -M virt). The host is amd64: an arm64 guest
+# takes its kernel, busybox and libraries as :arm64 packages (multiarch, in
+# a tree of its own) and runs a cross-built greeter (arm64-build.sh).
+VM_ARCH=${VM_ARCH:-amd64}
+
+# What the architecture changes: set by vm_init.
+#   VM_PKG_ARCH   suffix of the release's packages for the guest ("" native)
+#   VM_KERNEL_META  the package that depends on the release's stock kernel
+#   VM_QEMU, VM_QEMU_PKG, VM_QEMU_ARGS  the emulator, its package, machine
+#   VM_TTY        the serial console's device in the guest
+# shellcheck disable=SC2034 # read by the suites
+vm_arch_setup() {
+	case $VM_ARCH in
+	amd64)
+		VM_PKG_ARCH=
+		VM_QEMU=qemu-system-x86_64 VM_QEMU_PKG=qemu-system-x86
+		VM_QEMU_ARGS=(-cpu max)
+		VM_TTY=ttyS0
+		;;
+	arm64)
+		VM_PKG_ARCH=:arm64
+		VM_QEMU=qemu-system-aarch64 VM_QEMU_PKG=qemu-system-arm
+		# -cpu max emulates pointer authentication with QARMA, which
+		# costs TCG most of its time; the implementation-defined
+		# algorithm is far cheaper (tests/vm/README.md: measured, with
+		# GREETER_VM_ARM64_CPU naming another -cpu).
+		VM_QEMU_ARGS=(-M virt -cpu "${GREETER_VM_ARM64_CPU:-max,pauth-impdef=on}")
+		VM_TTY=ttyAMA0
+		;;
+	*) vm_fail "unknown guest architecture VM_ARCH=$VM_ARCH (amd64 or arm64)" ;;
+	esac
+	VM_KERNEL_META=linux-image-$VM_ARCH
+	VM_BUSYBOX_PKG=busybox-static$VM_PKG_ARCH
+}
 
 vm_elapsed() { # seconds since the suite started, one decimal
 	local now
@@ -53,6 +88,8 @@ vm_cleanup() {
 vm_init() { # codename
 	VM_RELEASE=$1
 	VM_SUITE=$VM_SUITE-$1
+	[ "$VM_ARCH" = amd64 ] || VM_SUITE=$VM_SUITE-$VM_ARCH
+	vm_arch_setup
 	droot_version "$1" >/dev/null || vm_fail "unknown Debian release '$1'"
 	[ "$(id -u)" = 0 ] || vm_skip "needs root (Debian trees, BPF in the guest)"
 	VM_TMP=$(mktemp -d "${TMPDIR:-/tmp}/greeter-$VM_SUITE.XXXXXX") ||
@@ -60,8 +97,11 @@ vm_init() { # codename
 	trap vm_cleanup EXIT
 	trap 'vm_log "interrupted"; exit 1' INT TERM
 	VM_RCACHE=$VM_CACHE/$1
+	[ "$VM_ARCH" = amd64 ] || VM_RCACHE=$VM_RCACHE-$VM_ARCH
+	# (Or the cache folder the caller names: arm64-build.sh's.)
+	[ -n "${VM_CACHE_NAME:-}" ] && VM_RCACHE=$VM_CACHE/$VM_CACHE_NAME
 	mkdir -p "$VM_RCACHE" || vm_fail "cannot create the cache directory $VM_RCACHE"
-	vm_log "Debian $(droot_version "$1") ($1); cache $VM_RCACHE, work directory $VM_TMP"
+	vm_log "Debian $(droot_version "$1") ($1) $VM_ARCH; cache $VM_RCACHE, work directory $VM_TMP"
 }
 
 # Runs "$@" holding the cache lock: suites run one at a time, but two
@@ -135,8 +175,19 @@ vm_droot() { # variable function args...
 # libbpf1, so no guest tree) sets VM_APT_TREE=1 first: then the tree is the
 # minbase with nothing added, a copy of its own ("<codename>-apt-<hash>"),
 # as the minbase itself is never changed and apt-get update would.
+# Another architecture's guest tree ("<codename>-<arch>-guest-<hash>") is
+# minbase plus greeter's run-time libraries and bpftool of that
+# architecture (:arm64, multiarch beside minbase's own): the initramfs takes
+# them from there, and its apt fetches that architecture's kernel and busybox.
 VM_APT_TREE=
 vm_guest_tree() {
+	local p pkgs=()
+	if [ "$VM_ARCH" != amd64 ]; then
+		for p in libbpf1 libelf1 zlib1g libsystemd0 libcjson1 bpftool; do pkgs+=("$p$VM_PKG_ARCH"); done
+		vm_droot VM_GUEST_TREE droot_derived "$VM_RELEASE" "$VM_ARCH-guest" "${pkgs[@]}"
+		vm_log "Debian $VM_RELEASE $VM_ARCH guest tree $VM_GUEST_TREE"
+		return
+	fi
 	if [ -n "$VM_APT_TREE" ]; then
 		vm_droot VM_GUEST_TREE droot_derived "$VM_RELEASE" apt
 		vm_log "Debian $VM_RELEASE apt tree (minbase) $VM_GUEST_TREE"
@@ -164,18 +215,21 @@ vm_guest_apt_update() {
 }
 
 # What the release's apt offers: VM_KERNEL_PKG (the package linux-image-amd64
-# depends on; the name moves with point releases), VM_KERNEL_VER, VM_BUSYBOX_VER.
+# depends on, or linux-image-arm64:arm64; the name moves with point
+# releases), VM_KERNEL_VER, VM_BUSYBOX_VER.
 vm_apt_resolve_once() {
 	local out
 	out=$(vm_in_guest "$VM_TMP" sh -c '
 		cand() { apt-cache policy "$1" 2>/dev/null | sed -n "s/^ *Candidate: *//p" | grep -v "(none)"; }
-		k=$(apt-cache depends linux-image-amd64 2>/dev/null |
-			sed -n "s/^ *Depends: *\(linux-image-[0-9][^ ]*\).*/\1/p" | head -1)
-		echo "${k:--} $( [ -n "$k" ] && cand "$k" || echo -) $(cand busybox-static || echo -)"' \
-		2>"$VM_TMP/resolve.log")
-	read -r VM_KERNEL_PKG VM_KERNEL_VER VM_BUSYBOX_VER <<<"$out"
+		k=$(apt-cache depends "$1$2" 2>/dev/null |
+			sed -n "s/^ *Depends: *\(linux-image-[0-9][^ :]*\).*/\1/p" | head -1)
+		[ -n "$k" ] && k=$k$2
+		echo "${k:--} $( [ -n "$k" ] && cand "$k" || echo -) $(cand "busybox-static$2" || echo -) $(cand busybox-static || echo -)"' \
+		sh "$VM_KERNEL_META" "$VM_PKG_ARCH" 2>"$VM_TMP/resolve.log")
+	read -r VM_KERNEL_PKG VM_KERNEL_VER VM_BUSYBOX_VER VM_HOST_BUSYBOX_VER <<<"$out"
 	[ -n "$VM_KERNEL_VER" ] && [ "$VM_KERNEL_PKG" != - ] && [ "$VM_KERNEL_VER" != - ] &&
-		[ -n "$VM_BUSYBOX_VER" ] && [ "$VM_BUSYBOX_VER" != - ]
+		[ -n "$VM_BUSYBOX_VER" ] && [ "$VM_BUSYBOX_VER" != - ] &&
+		[ -n "$VM_HOST_BUSYBOX_VER" ] && [ "$VM_HOST_BUSYBOX_VER" != - ]
 }
 # The same, where the suite cannot go on without it: skips when the
 # archive cannot be reached, fails otherwise.
@@ -204,7 +258,7 @@ vm_apt_resolve() {
 		fi
 	fi
 	vm_apt_resolve_once && return 0
-	vm_log "the Debian $VM_RELEASE tree's apt knows no linux-image-amd64 or busybox-static yet"
+	vm_log "the Debian $VM_RELEASE tree's apt knows no $VM_KERNEL_META$VM_PKG_ARCH or busybox-static$VM_PKG_ARCH yet"
 	vm_guest_apt_update_or_stop
 	vm_apt_resolve_once || {
 		vm_show "$VM_TMP/resolve.log"
@@ -289,6 +343,7 @@ vm_install_entry() { # work_dir dest
 # ---- busybox-static, for the initramfs (and to decompress modules).
 
 vm_busybox_dest() { echo "$VM_RCACHE/busybox/$VM_BUSYBOX_VER"; }
+vm_host_busybox_dest() { echo "$VM_RCACHE/busybox-host/$VM_HOST_BUSYBOX_VER"; }
 vm_fetch_busybox_locked() { # package version dest
 	local f
 	[ -f "$3/.complete" ] && return 0
@@ -316,8 +371,16 @@ vm_fetch_busybox() {
 	vm_fetch busybox vm_fetch_busybox_locked vm_busybox_dest VM_BUSYBOX_PKG VM_BUSYBOX_VER
 	VM_BUSYBOX=$VM_FETCHED/busybox
 	[ -x "$VM_BUSYBOX" ] || vm_fail "$VM_BUSYBOX missing from the cache"
+	# Another architecture's busybox goes into the guest; the one that runs
+	# here (cpio, xzcat) is the release's amd64 one, fetched beside it.
+	VM_HOST_BUSYBOX=$VM_BUSYBOX
+	[ "$VM_ARCH" = amd64 ] && return 0
+	vm_fetch "busybox (amd64, for this machine)" vm_fetch_busybox_locked vm_host_busybox_dest \
+		VM_HOST_BUSYBOX_PKG VM_HOST_BUSYBOX_VER
+	VM_HOST_BUSYBOX=$VM_FETCHED/busybox
+	[ -x "$VM_HOST_BUSYBOX" ] || vm_fail "$VM_HOST_BUSYBOX missing from the cache"
 }
-VM_BUSYBOX_PKG=busybox-static
+VM_HOST_BUSYBOX_PKG=busybox-static
 
 # ---- Debian's stock kernel: vmlinuz and the modules for a virtio-blk ext4 root.
 
@@ -352,8 +415,8 @@ vm_add_module() { # dir name
 	out=$dir/modules/$m.ko
 	case $f in
 	*.ko) cp "$f" "$out" ;;
-	*.ko.xz) "$VM_BUSYBOX" xzcat "$f" >"$out" ;;
-	*.ko.gz) "$VM_BUSYBOX" zcat "$f" >"$out" ;;
+	*.ko.xz) "$VM_HOST_BUSYBOX" xzcat "$f" >"$out" ;;
+	*.ko.gz) "$VM_HOST_BUSYBOX" zcat "$f" >"$out" ;;
 	*) vm_log "ERROR: module $m: $f has a compression we cannot undo"; return 1 ;;
 	esac || { vm_log "ERROR: cannot decompress $f"; return 1; }
 	for d in $(tr '\0' '\n' <"$out" | sed -n 's/^depends=//p' | head -1 | tr ',' ' '); do
@@ -428,25 +491,57 @@ vm_initramfs_root() { # dir
 	ln -s busybox "$1/bin/sh"
 }
 
-# Copies dynamic executables with every shared library they load (ldd) and
-# the dynamic loader, at the paths they have here: the exact host build runs.
+# The shared libraries an executable loads and its dynamic loader, as paths
+# in LIB_TREE ("" for this machine: ldd; for another architecture's binary,
+# the guest tree: its DT_NEEDED entries, recursively, found in that tree's
+# multiarch directories). Prints one path a line.
+vm_libs_of() { # lib_tree file
+	local tree=$1 f todo seen=" " n d found
+	if [ -z "$tree" ]; then
+		ldd "$2" | grep -o '/[^ ]*'
+		return
+	fi
+	LC_ALL=C readelf -l "$2" | sed -n 's/.*Requesting program interpreter: \([^]]*\)]/\1/p'
+	todo=("$2")
+	while [ ${#todo[@]} -gt 0 ]; do
+		f=${todo[0]}
+		todo=("${todo[@]:1}")
+		for n in $(LC_ALL=C readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+			case $seen in *" $n "*) continue ;; esac
+			seen="$seen$n "
+			found=
+			for d in /usr/lib/aarch64-linux-gnu /lib/aarch64-linux-gnu /usr/lib /lib; do
+				[ -e "$tree$d/$n" ] && { found=$d/$n; break; }
+			done
+			[ -n "$found" ] || { echo "ERROR: $n (needed by $f) not in $tree" >&2; return 1; }
+			echo "$found"
+			todo+=("$tree$found")
+		done
+	done
+}
+
+# Copies dynamic executables with every shared library they load and the
+# dynamic loader, at the paths they have here (or, for another
+# architecture's guest, in $VM_LIB_TREE): the exact build runs.
+VM_LIB_TREE=
 vm_copy_with_libs() { # root file:destpath...
-	local root=$1 spec src dst lib
+	local root=$1 spec src dst lib libs
 	shift
 	for spec in "$@"; do
 		src=${spec%%:*} dst=${spec#*:}
 		mkdir -p "$root$(dirname "$dst")"
 		cp -L "$src" "$root$dst" || return 1
-		for lib in $(ldd "$src" | grep -o '/[^ ]*'); do
+		libs=$(vm_libs_of "$VM_LIB_TREE" "$src") || return 1
+		for lib in $libs; do
 			[ -e "$root$lib" ] && continue
 			mkdir -p "$root$(dirname "$lib")"
-			cp -L "$lib" "$root$lib" || return 1
+			cp -L "$VM_LIB_TREE$lib" "$root$lib" || return 1
 		done
 	done
 }
 
 vm_pack_initramfs() { # dir output
-	(cd "$1" && find . | "$VM_BUSYBOX" cpio -o -H newc 2>/dev/null | gzip -1) >"$2"
+	(cd "$1" && find . | "$VM_HOST_BUSYBOX" cpio -o -H newc 2>/dev/null | gzip -1) >"$2"
 }
 
 # The host build in an initramfs (kprobe.sh, refuse.sh): busybox, GUEST as
@@ -461,8 +556,14 @@ vm_host_initramfs() { # guest greeterd greeterctl output
 	cp "$(dirname "${BASH_SOURCE[0]}")/initramfs-guest-lib.sh" "$root/" ||
 		vm_fail "cannot copy initramfs-guest-lib.sh to the initramfs"
 	bins=("$2:/usr/sbin/greeterd" "$3:/usr/bin/greeterctl")
-	bpftool=$(command -v bpftool || ls /usr/sbin/bpftool 2>/dev/null)
-	[ -n "$bpftool" ] && bins+=("$(realpath "$bpftool"):/usr/sbin/bpftool")
+	if [ "$VM_ARCH" = amd64 ]; then
+		bpftool=$(command -v bpftool || ls /usr/sbin/bpftool 2>/dev/null)
+		[ -n "$bpftool" ] && bins+=("$(realpath "$bpftool"):/usr/sbin/bpftool")
+	else
+		# The architecture's own libraries and bpftool, from its guest tree.
+		VM_LIB_TREE=$VM_GUEST_TREE
+		bins+=("$VM_GUEST_TREE/usr/sbin/bpftool:/usr/sbin/bpftool")
+	fi
 	vm_copy_with_libs "$root" "${bins[@]}" || vm_fail "cannot copy the binaries and their libraries"
 	printf 'root:x:0:0:root:/root:/bin/sh\nu501:x:501:501:UID 501:/tmp:/bin/sh\n' >"$root/etc/passwd"
 	printf 'root:x:0:\ngreeter:x:990:\nu501:x:501:\n' >"$root/etc/group"
@@ -480,7 +581,7 @@ vm_initramfs_suite() { # name guest_script greeterd greeterctl
 	local rc
 	vm_host_initramfs "$2" "$3" "$4" "$VM_TMP/initramfs.cpio.gz"
 	vm_boot "$1" 120 -kernel "$VM_KERNEL" -initrd "$VM_TMP/initramfs.cpio.gz" \
-		-append "console=ttyS0 panic=-1 quiet"
+		-append "console=$VM_TTY panic=-1 quiet"
 	rc=$?
 	vm_wall " (guest ${VM_BOOT_SECONDS}s)"
 	if [ $rc -ne 0 ]; then
@@ -508,7 +609,7 @@ vm_boot() {
 	# Console lines: strip escape sequences and CRs, prefix for the reader.
 	# --foreground: qemu stays in our process group, so that whoever stops
 	# this suite (meson's timeout, ^C) stops qemu too.
-	timeout --foreground -k 5 "$limit" qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 2 \
+	timeout --foreground -k 5 "$limit" "$VM_QEMU" -accel tcg "${VM_QEMU_ARGS[@]}" -m 1024 -smp 2 \
 		-nographic -no-reboot -monitor none -nodefaults -serial stdio "$@" \
 		</dev/null 2>&1 | tee "$VM_CONSOLE" |
 		sed -u -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1bc//g' -e 's/\r//g' -e 's/^/    | /'
