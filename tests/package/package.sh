@@ -43,22 +43,7 @@ trap 'rm -rf "$tmp"' EXIT
 # ---- the build root: the Build-Depends of debian/control (the first of
 # alternatives, but for systemd.pc, which Debian 12's systemd holds and
 # Debian 13's systemd-dev), the standard tools and the release's lintian.
-deps=$(python3 - "$src/debian/control" "$codename" <<'PY'
-import re, sys
-text = open(sys.argv[1]).read()
-field = re.search(r"^Build-Depends:(.*?)^\S", text, re.M | re.S).group(1)
-names = []
-for item in field.replace("\n", " ").split(","):
-    alts = [re.sub(r"\(.*?\)|<.*?>|\[.*?\]", "", a).strip() for a in item.split("|")]
-    alts = [a for a in alts if a]
-    if not alts:
-        continue
-    if alts[0] == "systemd-dev" and sys.argv[2] == "bookworm":
-        alts = alts[1:]
-    names.append(alts[0])
-print(" ".join(n for n in names if not n.startswith("dh-sequence-") and not n.startswith("debhelper-compat")))
-PY
-) || { echo "FAIL: cannot read Build-Depends from debian/control"; exit 1; }
+deps=$(python3 "$src/tests/lib/build_depends.py" "$src/debian/control" "$codename") || { echo "FAIL: cannot read Build-Depends from debian/control"; exit 1; }
 # shellcheck disable=SC2086
 build_tree=$(tree_or_exit "$codename" pkg-build build-essential debhelper dpkg-dev lintian $deps) || exit $?
 log "Debian $codename build root $build_tree"

@@ -27,21 +27,7 @@ vm_fetch_all
 
 # ---- the two packages, built in the release's package build root (the
 # one tests/package/package.sh uses: debian/control's Build-Depends).
-deps=$(python3 - "$source_root/debian/control" "$release" <<'PY'
-import re, sys
-text = open(sys.argv[1]).read()
-field = re.search(r"^Build-Depends:(.*?)^\S", text, re.M | re.S).group(1)
-names = []
-for item in field.replace("\n", " ").split(","):
-    alts = [re.sub(r"\(.*?\)|<.*?>|\[.*?\]", "", a).strip() for a in item.split("|")]
-    alts = [a for a in alts if a]
-    if alts and alts[0] == "systemd-dev" and sys.argv[2] == "bookworm":
-        alts = alts[1:]
-    if alts and not alts[0].startswith(("dh-sequence-", "debhelper-compat")):
-        names.append(alts[0])
-print(" ".join(names))
-PY
-) || vm_fail "cannot read Build-Depends from debian/control"
+deps=$(python3 "$source_root/tests/lib/build_depends.py" "$source_root/debian/control" "$release") || vm_fail "cannot read Build-Depends from debian/control"
 # shellcheck disable=SC2086
 vm_droot build_tree droot_derived "$release" pkg-build build-essential debhelper dpkg-dev lintian $deps
 vm_log "Debian $release package build root $build_tree"
