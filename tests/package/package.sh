@@ -111,6 +111,9 @@ check "greeterd runs in the root (--version)" eval "in_root greeterd --version |
 mkdir -p "$root/var/lib/greeter" "$root/var/cache/greeter"
 echo '{"messages":[]}' >"$root/var/lib/greeter/messages.json"
 touch "$root/var/cache/greeter/vmlinux-0.btf"
+mkdir -p "$root/var/lib/prometheus/node-exporter"
+echo 'greeter_up 1' >"$root/var/lib/prometheus/node-exporter/greeter.prom"
+echo 'other_up 1' >"$root/var/lib/prometheus/node-exporter/other.prom"
 
 if in_root dpkg -r greeter >"$tmp/remove.log" 2>&1; then ok "dpkg -r: removed"; else
 	not_ok "dpkg -r failed:"
@@ -124,6 +127,8 @@ if in_root dpkg -P greeter >"$tmp/purge.log" 2>&1; then ok "dpkg -P: purged"; el
 fi
 check "purge: no state directory" test ! -e "$root/var/lib/greeter"
 check "purge: no cache directory" test ! -e "$root/var/cache/greeter"
+check "purge: greeter's metrics file gone, node_exporter's other files kept" \
+	eval "[ ! -e '$root/var/lib/prometheus/node-exporter/greeter.prom' ] && [ -e '$root/var/lib/prometheus/node-exporter/other.prom' ]"
 left=$(find "$wants" -name 'greeter*' 2>/dev/null)
 check "purge: no unit links left${left:+ ($left)}" test -z "$left"
 check "purge: dpkg knows the package no more" eval "! in_root dpkg -s greeter >/dev/null 2>&1"
