@@ -78,10 +78,13 @@ cp /bin/true "$marker"
 # Not ctl: its 60 s limit would end the tail in the middle of a slow guest's upgrade.
 greeterctl tail --json >/tmp/tail.json 2>/tmp/tail.err &
 tail_pid=$!
-for i in $(seq 100); do
-	[ "$(ctl status --json | grep -o '"watchers":[0-9]*' | grep -o '[0-9]*$')" -ge 1 ] 2>/dev/null && break
-	sleep 0.1
+# Until the tail is watching (a state seen, with a deadline for a slow guest).
+watching() { [ "$(ctl status --json | grep -o '"watchers":[0-9]*' | grep -o '[0-9]*$')" -ge 1 ] 2>/dev/null; }
+for i in $(seq 600); do
+	watching && break
+	sleep 0.5
 done
+check "greeterctl tail is watching" watching
 rm -f /tmp/stop
 loop() { local n=0; while [ ! -e /tmp/stop ]; do "$marker"; n=$((n + 1)); done; echo $n >"/tmp/count.$1"; }
 loop 1 &
@@ -100,7 +103,7 @@ touch /tmp/stop
 wait $l1 $l2
 total=$(($(cat /tmp/count.1) + $(cat /tmp/count.2)))
 mine() { grep -F "\"filename\":\"$marker\"" /tmp/tail.json | grep -o '"pid":[0-9]*' ; }
-for i in $(seq 120); do
+for i in $(seq 1200); do
 	[ "$(grep -cF "\"filename\":\"$marker\"" /tmp/tail.json)" -ge "$total" ] && break
 	sleep 0.5
 done
