@@ -192,10 +192,15 @@ droot_make_derived() { # codename base dest packages...
 	droot_say "Debian $codename: apt-get install $*"
 	# A package named PACKAGE:ARCH (libbpf-dev:arm64) is another
 	# architecture's: dpkg is told of that architecture first (multiarch).
+	# A word :ARCH alone only adds the architecture (an apt tree that
+	# downloads that architecture's packages).
 	if ! droot_run "$work/tree" sh -c '
+		n=$#
 		for p in "$@"; do
 			case $p in *:*) dpkg --add-architecture "${p##*:}" || exit 1 ;; esac
+			case $p in :*) ;; *) set -- "$@" "$p" ;; esac
 		done
+		shift "$n"
 		apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@"' \
 		apt "$@" >"$log" 2>&1; then
 		tail -20 "$log" | sed 's/^/    apt: /' >&2
@@ -210,9 +215,10 @@ droot_make_derived() { # codename base dest packages...
 }
 
 # Prints the path of a cached tree: a release's minbase plus PACKAGES (given
-# as words; PACKAGE:ARCH adds a foreign architecture to the tree's dpkg), made
-# if missing; NAME says what it is for. A changed package
-# list is a new tree; the older trees of that NAME are removed.
+# as words; PACKAGE:ARCH adds a foreign architecture to the tree's dpkg, and
+# :ARCH alone only that), made if missing; NAME says what it is for. A
+# changed package list is a new tree; the older trees of that NAME are
+# removed.
 droot_derived() { # codename name packages...
 	local codename=$1 name=$2 key dest old base
 	shift 2

@@ -9,7 +9,7 @@
 # kprobe.sh CODENAME GREETERD GREETERCTL     (CODENAME: bookworm, trixie)
 # The guest's architecture is the binaries': amd64 (the host build, with
 # the host's libraries) or arm64 (a cross build, arm64-build.sh, with the
-# release's arm64 libraries; kprobe-arm64.sh builds and runs it).
+# release's arm64 libraries; arm64.sh kprobe builds and runs it).
 # Exit status: 0 pass, 1 fail, 77 skipped (this machine cannot boot a guest).
 set -uo pipefail
 VM_SUITE=vm-kprobe

@@ -178,21 +178,29 @@ vm_droot() { # variable function args...
 # Another architecture's guest tree ("<codename>-<arch>-guest-<hash>") is
 # minbase plus greeter's run-time libraries and bpftool of that
 # architecture (:arm64, multiarch beside minbase's own): the initramfs takes
-# them from there, and its apt fetches that architecture's kernel and busybox.
+# them from there (VM_LIB_TREE), and its apt fetches that architecture's
+# kernel and busybox. With VM_APT_TREE, that architecture's apt tree
+# ("<codename>-<arch>-apt-<hash>": minbase with only the architecture added
+# to its dpkg) fetches them instead, and the libraries come from the guest
+# tree of the release VM_LIB_RELEASE names (refuse.sh on arm64: bookworm,
+# the release the cross build is for), the suite's own when unset.
 VM_APT_TREE=
+VM_LIB_RELEASE=
 vm_guest_tree() {
-	local p pkgs=()
+	local p pkgs=() apt_name=apt apt_arch=() lib_release=${VM_LIB_RELEASE:-$VM_RELEASE}
 	if [ "$VM_ARCH" != amd64 ]; then
 		for p in libbpf1 libelf1 zlib1g libsystemd0 libcjson1 bpftool; do pkgs+=("$p$VM_PKG_ARCH"); done
-		vm_droot VM_GUEST_TREE droot_derived "$VM_RELEASE" "$VM_ARCH-guest" "${pkgs[@]}"
-		vm_log "Debian $VM_RELEASE $VM_ARCH guest tree $VM_GUEST_TREE"
-		return
+		vm_droot VM_LIB_TREE droot_derived "$lib_release" "$VM_ARCH-guest" "${pkgs[@]}"
+		vm_log "Debian $lib_release $VM_ARCH guest tree $VM_LIB_TREE"
+		VM_GUEST_TREE=$VM_LIB_TREE
+		apt_name=$VM_ARCH-apt apt_arch=("$VM_PKG_ARCH")
 	fi
 	if [ -n "$VM_APT_TREE" ]; then
-		vm_droot VM_GUEST_TREE droot_derived "$VM_RELEASE" apt
-		vm_log "Debian $VM_RELEASE apt tree (minbase) $VM_GUEST_TREE"
+		vm_droot VM_GUEST_TREE droot_derived "$VM_RELEASE" "$apt_name" "${apt_arch[@]}"
+		vm_log "Debian $VM_RELEASE apt tree (minbase${apt_arch[*]:+, dpkg architecture $VM_ARCH added}) $VM_GUEST_TREE"
 		return
 	fi
+	[ "$VM_ARCH" = amd64 ] || return 0
 	vm_droot VM_GUEST_TREE droot_derived "$VM_RELEASE" guest $DROOT_GUEST_PACKAGES
 	vm_log "Debian $VM_RELEASE guest tree $VM_GUEST_TREE"
 }
@@ -560,9 +568,9 @@ vm_host_initramfs() { # guest greeterd greeterctl output
 		bpftool=$(command -v bpftool || ls /usr/sbin/bpftool 2>/dev/null)
 		[ -n "$bpftool" ] && bins+=("$(realpath "$bpftool"):/usr/sbin/bpftool")
 	else
-		# The architecture's own libraries and bpftool, from its guest tree.
-		VM_LIB_TREE=$VM_GUEST_TREE
-		bins+=("$VM_GUEST_TREE/usr/sbin/bpftool:/usr/sbin/bpftool")
+		# The architecture's own libraries and bpftool, from its guest
+		# tree (VM_LIB_TREE, set by vm_guest_tree).
+		bins+=("$VM_LIB_TREE/usr/sbin/bpftool:/usr/sbin/bpftool")
 	fi
 	vm_copy_with_libs "$root" "${bins[@]}" || vm_fail "cannot copy the binaries and their libraries"
 	printf 'root:x:0:0:root:/root:/bin/sh\nu501:x:501:501:UID 501:/tmp:/bin/sh\n' >"$root/etc/passwd"

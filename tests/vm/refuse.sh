@@ -8,6 +8,9 @@
 # leave nothing behind. What the guest checks: refuse-guest.sh.
 #
 # refuse.sh CODENAME GREETERD GREETERCTL     (CODENAME: bullseye)
+# The guest's architecture is the binaries', as in kprobe.sh: amd64 (the
+# host build) or arm64 (the cross build, arm64.sh refuse: the release's
+# arm64 kernel, with Debian 12's arm64 libraries and bpftool).
 # Exit status: 0 pass, 1 fail, 77 skipped (this machine cannot boot a guest).
 set -uo pipefail
 VM_SUITE=vm-refuse
@@ -18,14 +21,24 @@ usage="usage: refuse.sh CODENAME GREETERD GREETERCTL"
 release=${1:?$usage}
 greeterd=$(realpath "${2:?$usage}")
 greeterctl=$(realpath "${3:?$usage}")
+case $(LC_ALL=C readelf -h "$greeterd" 2>/dev/null | sed -n 's/^ *Machine: *//p') in
+AArch64) VM_ARCH=arm64 ;;
+*) VM_ARCH=amd64 ;;
+esac
 vm_init "$release"
 [ -x "$greeterd" ] || vm_fail "greeterd not built: $greeterd"
 [ -x "$greeterctl" ] || vm_fail "greeterctl not built: $greeterctl"
-# bpftool is what tells the guest that nothing was left loaded.
-vm_need_tools qemu-system-x86_64:qemu-system-x86 debootstrap:debootstrap gzip:gzip bpftool:bpftool
+# bpftool is what tells the guest that nothing was left loaded: this
+# machine's on amd64, the arm64 guest tree's on arm64.
+tools=("$VM_QEMU:$VM_QEMU_PKG" debootstrap:debootstrap gzip:gzip readelf:binutils)
+[ "$VM_ARCH" = amd64 ] && tools+=(bpftool:bpftool)
+vm_need_tools "${tools[@]}"
 # Only the release's kernel and busybox are needed from it: its apt in a
-# minbase copy (Debian 11 has none of the libbpf1 the guest trees list).
+# minbase copy (Debian 11 has none of the libbpf1 the guest trees list). On
+# arm64 the libraries and bpftool come from Debian 12's arm64 guest tree,
+# the release the cross build (arm64-build.sh) is made for.
 VM_APT_TREE=1
+VM_LIB_RELEASE=bookworm
 vm_fetch_all
 
 vm_initramfs_suite refuse "$here/refuse-guest.sh" "$greeterd" "$greeterctl"
