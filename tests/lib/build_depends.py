@@ -4,7 +4,12 @@ Debian tree of a release: the first of alternatives (but for systemd.pc,
 which Debian 12's systemd holds and Debian 13's systemd-dev), without
 versions, profiles or the packages debhelper provides itself.
 
-    build_depends.py CONTROL CODENAME
+    build_depends.py CONTROL CODENAME [HOST_ARCH]
+
+With HOST_ARCH (arm64), for a cross build: the libraries' -dev packages and
+pkgconf (Multi-Arch: same: the host's) named PACKAGE:HOST_ARCH; the tools
+(:native, :any, or Multi-Arch: foreign) this machine's. dpkg-buildpackage
+-a HOST_ARCH checks the result against the field itself.
 """
 import re
 import sys
@@ -12,6 +17,7 @@ import sys
 
 def main():
     control, codename = sys.argv[1], sys.argv[2]
+    host_arch = sys.argv[3] if len(sys.argv) > 3 else None
     text = open(control).read()
     field = re.search(r"^Build-Depends:(.*?)^\S", text, re.M | re.S).group(1)
     names = []
@@ -20,8 +26,12 @@ def main():
         alts = [a for a in alts if a]
         if alts and alts[0] == "systemd-dev" and codename == "bookworm":
             alts = alts[1:]
-        if alts and not alts[0].startswith(("dh-sequence-", "debhelper-compat")):
-            names.append(alts[0])
+        if not alts or alts[0].startswith(("dh-sequence-", "debhelper-compat")):
+            continue
+        name, qualified = alts[0].split(":")[0], ":" in alts[0]
+        if host_arch and not qualified and (name.endswith("-dev") or name == "pkgconf"):
+            name += ":" + host_arch
+        names.append(name)
     print(" ".join(names))
 
 

@@ -9,7 +9,11 @@
 # Cache: $GREETER_TEST_CACHE (default /var/cache/greeter-test), outside git:
 #   roots/<codename>-minbase/        debootstrap minbase, never changed after
 #   roots/<codename>-<name>-<hash>/  minbase plus packages (droot_derived)
+#   roots/<codename>_<arch>-...      the same, of another architecture
 #   apt/<codename>/                  .debs apt fetched, shared by every tree
+# A release is named by its codename (bookworm: this machine's architecture)
+# or CODENAME:ARCH (bookworm:arm64): another architecture's tree, made by
+# debootstrap --arch and run through qemu-user (droot_with_arch).
 # Every function returns 0 on success; on failure it sets DROOT_ERROR to one
 # sentence and returns 2 when the Debian archive could not be reached (the
 # machine cannot do it: a caller may skip) or 1 for anything else (a fault
@@ -18,10 +22,11 @@
 GREETER_TEST_CACHE=${GREETER_TEST_CACHE:-/var/cache/greeter-test}
 DROOT_ERROR=
 # The packages of a "guest" tree (droot_derived CODENAME guest
-# $DROOT_GUEST_PACKAGES): systemd as PID 1 (and varlinkctl) and greeter's
-# run-time libraries. The vm-systemd guests boot it; other suites borrow its
+# $DROOT_GUEST_PACKAGES): systemd as PID 1 (and varlinkctl), greeter's
+# run-time libraries, and bpftool (what the guest checks the kernel with).
+# The vm-systemd and vm-package guests boot it; other suites borrow its
 # systemd tools.
-DROOT_GUEST_PACKAGES="systemd systemd-sysv libbpf1 libcjson1 libsystemd0"
+DROOT_GUEST_PACKAGES="systemd systemd-sysv libbpf1 libcjson1 libsystemd0 bpftool"
 # Extra bind mounts for droot_run, "HOST_PATH:PATH_IN_TREE" each, and extra
 # environment, "NAME=VALUE" each; the caller sets them.
 DROOT_BINDS=()
@@ -42,6 +47,42 @@ droot_version() { # codename
 	bullseye) echo 11 ;; bookworm) echo 12 ;; trixie) echo 13 ;; forky) echo 14 ;;
 	*) return 1 ;;
 	esac
+}
+
+# A release's architecture when it is not this machine's (CODENAME:ARCH),
+# else nothing; and the name its trees start with (bookworm, bookworm_arm64).
+droot_arch() { case $1 in *:*) echo "${1#*:}" ;; esac; }
+droot_prefix() { echo "${1%%:*}$(droot_arch "$1" | sed 's/^./_&/')"; }
+
+# Runs COMMAND... with this machine able to run ARCH's programs: Debian's
+# qemu-user-static, registered with binfmt_misc by the line Debian ships for
+# systemd-binfmt (flag F: the emulator is opened once, so it runs inside a
+# tree too), under a name of ours, only while the command runs (binfmt_misc
+# mounted for it if it was not); one command at a time.
+droot_with_arch() { # arch command...
+	local arch=$1 q conf
+	shift
+	case $arch in
+	arm64) q=aarch64 ;;
+	*) droot_fail 1 "no emulator known for $arch programs"; return 1 ;;
+	esac
+	conf=/usr/lib/binfmt.d/qemu-$q.conf
+	[ -r "$conf" ] || { droot_fail 1 "$conf missing: install qemu-user-static to run $arch programs here"; return 1; }
+	mkdir -p "$GREETER_TEST_CACHE" || return 1
+	(
+		flock 8 || exit 1
+		bm=/proc/sys/fs/binfmt_misc entry=greeter-test-$q mounted=
+		if [ ! -e $bm/register ]; then
+			mount -t binfmt_misc binfmt_misc $bm || exit 1
+			mounted=1
+		fi
+		[ -e "$bm/$entry" ] || sed "s/^:qemu-$q:/:$entry:/" "$conf" >$bm/register || exit 1
+		"$@"
+		rc=$?
+		echo -1 >"$bm/$entry"
+		[ -n "$mounted" ] && umount $bm
+		exit $rc
+	) 8>"$GREETER_TEST_CACHE/.binfmt.lock"
 }
 
 # The mirror this machine's apt uses for Debian (the URI of a "deb" source
@@ -94,11 +135,13 @@ droot_why() { # log
 # a command that starts a daemon stops it before it returns.
 # droot_run TREE COMMAND...
 droot_run() {
-	local tree=$1 codename
+	local tree=$1 codename arch emulate=()
 	shift
 	codename=$(cat "$tree/etc/greeter-test-release" 2>/dev/null)
+	arch=$(cat "$tree/etc/greeter-test-arch" 2>/dev/null)
+	[ -n "$arch" ] && emulate=(droot_with_arch "$arch")
 	mkdir -p "$GREETER_TEST_CACHE/apt/${codename:-unknown}/partial" || return 1
-	unshare --mount --propagation private -- bash -c '
+	"${emulate[@]}" unshare --mount --propagation private -- bash -c '
 		set -e
 		t=$1 apt=$2 nb=$3
 		shift 3
@@ -129,16 +172,17 @@ droot_run() {
 		HOME=/root LANG=C.UTF-8 TERM=dumb DEBIAN_FRONTEND=noninteractive "${DROOT_ENV[@]}" "$@"
 }
 
-droot_make_base() { # codename dest
-	local work mirror t0 rc
+droot_make_base() { # codename dest [arch]
+	local work mirror t0 rc emulate=() archopt=()
 	[ -x "$2/usr/bin/apt-get" ] && return 0
+	[ -n "${3:-}" ] && emulate=(droot_with_arch "$3") archopt=("--arch=$3")
 	mirror=$(droot_mirror)
 	work=$(mktemp -d "$GREETER_TEST_CACHE/.minbase.XXXXXX") || return 1
 	t0=$(date +%s)
-	droot_say "debootstrap --variant=minbase $1 from $mirror (cached afterwards)"
+	droot_say "debootstrap --variant=minbase ${archopt[*]} $1 from $mirror (cached afterwards)"
 	mkdir -p "$GREETER_TEST_CACHE/apt/$1"
-	if ! debootstrap --variant=minbase --cache-dir="$GREETER_TEST_CACHE/apt/$1" "$1" "$work/tree" "$mirror" \
-		>"$work/log" 2>&1; then
+	if ! "${emulate[@]}" debootstrap --variant=minbase "${archopt[@]}" --cache-dir="$GREETER_TEST_CACHE/apt/$1" \
+		"$1" "$work/tree" "$mirror" >"$work/log" 2>&1; then
 		tail -20 "$work/log" | sed 's/^/    debootstrap: /' >&2
 		droot_why "$work/log"
 		rc=$?
@@ -153,6 +197,7 @@ droot_make_base() { # codename dest
 		case $mirror in */debian) echo "deb $mirror-security $1-security main" ;; esac
 	} >"$work/tree/etc/apt/sources.list"
 	echo "$1" >"$work/tree/etc/greeter-test-release"
+	[ -n "${3:-}" ] && echo "$3" >"$work/tree/etc/greeter-test-arch"
 	# The host's DNS, copied into the tree's private /run by droot_run.
 	ln -sfn /run/resolv.conf "$work/tree/etc/resolv.conf"
 	droot_say "debootstrap took $(($(date +%s) - t0)) s"
@@ -162,13 +207,16 @@ droot_make_base() { # codename dest
 
 # Prints the path of the cached minbase tree of a release, made if missing.
 # Callers copy it (droot_copy) rather than change it.
-droot_base() { # codename
-	local dest=$GREETER_TEST_CACHE/roots/$1-minbase
+droot_base() { # release
+	local codename=${1%%:*} arch dest
+	arch=$(droot_arch "$1")
+	dest=$GREETER_TEST_CACHE/roots/$(droot_prefix "$1")-minbase
 	DROOT_ERROR=
-	droot_version "$1" >/dev/null || { droot_fail 1 "unknown Debian release '$1'"; return 1; }
+	droot_version "$codename" >/dev/null || { droot_fail 1 "unknown Debian release '$1'"; return 1; }
 	command -v debootstrap >/dev/null || { droot_fail 1 "debootstrap is not installed"; return 1; }
 	if [ ! -x "$dest/usr/bin/apt-get" ]; then
-		droot_locked droot_make_base "$1" "$dest" || { droot_fail $? "${DROOT_ERROR:-debootstrap of Debian $1 failed}"; return $DROOT_RC; }
+		droot_locked droot_make_base "$codename" "$dest" "$arch" ||
+			{ droot_fail $? "${DROOT_ERROR:-debootstrap of Debian $1 failed}"; return $DROOT_RC; }
 	fi
 	# Trees made before resolv.conf pointed into /run.
 	[ -L "$dest/etc/resolv.conf" ] || ln -sfn /run/resolv.conf "$dest/etc/resolv.conf"
@@ -219,16 +267,16 @@ droot_make_derived() { # codename base dest packages...
 # :ARCH alone only that), made if missing; NAME says what it is for. A
 # changed package list is a new tree; the older trees of that NAME are
 # removed.
-droot_derived() { # codename name packages...
+droot_derived() { # release name packages...
 	local codename=$1 name=$2 key dest old base
 	shift 2
 	key=$(echo "$*" | sha256sum | cut -c1-12)
-	dest=$GREETER_TEST_CACHE/roots/$codename-$name-$key
+	dest=$GREETER_TEST_CACHE/roots/$(droot_prefix "$codename")-$name-$key
 	if [ ! -x "$dest/usr/bin/apt-get" ]; then
 		base=$(droot_base "$codename") || return $?
 		droot_locked droot_make_derived "$codename" "$base" "$dest" "$@" ||
 			{ droot_fail $? "${DROOT_ERROR:-installing $* into a Debian $codename root failed}"; return $DROOT_RC; }
-		for old in "$GREETER_TEST_CACHE/roots/$codename-$name-"*; do
+		for old in "$GREETER_TEST_CACHE/roots/$(droot_prefix "$codename")-$name-"*; do
 			[ "$old" = "$dest" ] || rm -rf "$old"
 		done
 	fi

@@ -197,6 +197,14 @@ vm_guest_tree() {
 	fi
 	if [ -n "$VM_APT_TREE" ]; then
 		vm_droot VM_GUEST_TREE droot_derived "$VM_RELEASE" "$apt_name" "${apt_arch[@]}"
+		# The release's own kernel and busybox, not its security suite's:
+		# the refused release's security support has ended (Debian 11's LTS
+		# in 2026-08) and mirrors keep its pool incompletely (this kind of
+		# machine's answers 404 for its arm64 .debs); every mirror keeps
+		# the point release. The refusal wants any kernel of the series.
+		printf 'Package: *\nPin: release n=%s-security\nPin-Priority: -1\n' "$VM_RELEASE" \
+			>"$VM_GUEST_TREE/etc/apt/preferences.d/greeter-no-security" ||
+			vm_fail "cannot write the apt preferences of $VM_GUEST_TREE"
 		vm_log "Debian $VM_RELEASE apt tree (minbase${apt_arch[*]:+, dpkg architecture $VM_ARCH added}) $VM_GUEST_TREE"
 		return
 	fi
@@ -639,4 +647,90 @@ vm_boot() {
 	*" failed=0") return 0 ;;
 	*) return 1 ;;
 	esac
+}
+
+# ---- a guest under the release's own systemd (systemd.sh, package.sh).
+
+# The release's guest tree with systemd as PID 1 (droot_derived RELEASE guest
+# $DROOT_GUEST_PACKAGES; for arm64 the release's arm64 tree, made through
+# qemu-user: tests/lib/debian-root.sh), copied to DIR, trimmed (apt lists and
+# caches, documentation) and prepared to boot without udev, logind or a
+# getty (no dbus in minbase, nobody to log in), with a test unit that runs
+# SCRIPT at each boot (as /usr/local/lib/greeter-vm/guest-test.sh, its
+# output on the console). Sets VM_SYSTEMD_DIR (its greeter-vm folder).
+vm_systemd_tree() { # dir script
+	local tree=$1 src u release=$VM_RELEASE
+	[ "$VM_ARCH" = amd64 ] || {
+		vm_need_tools qemu-aarch64-static:qemu-user-static
+		release=$VM_RELEASE:$VM_ARCH
+	}
+	# shellcheck disable=SC2086 # a list of packages
+	vm_droot src droot_derived "$release" guest $DROOT_GUEST_PACKAGES
+	vm_log "copying the guest tree $src"
+	mkdir -p "$tree" &&
+		tar -C "$src" --exclude=./var/lib/apt/lists/* --exclude=./var/cache/apt/*.bin --exclude=./var/cache/apt/archives/* \
+			--exclude=./usr/share/doc/* --exclude=./usr/share/man/* --exclude=./usr/share/locale/* \
+			--exclude=./usr/share/info/* --exclude=./vm-dl -cf - . | tar -C "$tree" -xf - ||
+		vm_fail "cannot copy $src"
+	: >"$tree/etc/fstab" # a /dev/vda line would wait 90 s for udev
+	echo greeter-vm >"$tree/etc/hostname"
+	tr -d - </proc/sys/kernel/random/uuid >"$tree/etc/machine-id" # no first-boot setup
+	# No /usr/lib/modules in the guest (the initramfs loads what it needs):
+	# systemd-modules-load would fail (systemd 257 says so on the console).
+	for u in "serial-getty@$VM_TTY.service" getty@tty1.service getty.target systemd-logind.service \
+		systemd-modules-load.service apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer; do
+		ln -sf /dev/null "$tree/etc/systemd/system/$u"
+	done
+	VM_SYSTEMD_DIR=$tree/usr/local/lib/greeter-vm
+	mkdir -p "$VM_SYSTEMD_DIR" "$tree/etc/systemd/system/multi-user.target.wants"
+	install -m 0755 "$2" "$VM_SYSTEMD_DIR/guest-test.sh" || vm_fail "cannot copy $2 into the guest tree"
+	cat >"$tree/etc/systemd/system/greeter-vm-test.service" <<UNIT
+[Unit]
+Description=greeter VM test (tests/vm/$(basename "$2"))
+After=multi-user.target
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/lib/greeter-vm/guest-test.sh
+StandardOutput=journal+console
+StandardError=journal+console
+TimeoutStartSec=infinity
+UNIT
+	ln -s ../greeter-vm-test.service "$tree/etc/systemd/system/multi-user.target.wants/"
+}
+
+# DIR made into a disk image (DIR removed), an initramfs that mounts it and
+# hands over to systemd (systemd-init.sh), and two boots from it, each within
+# LIMIT seconds (the second needs the first's state). Ends the suite: PASS
+# when both boots' checks passed.
+vm_systemd_boots() { # dir limit
+	local tree=$1 limit=$2 image=$VM_TMP/root.img initrd=$VM_TMP/initramfs size_mb phase rc result=0 boots=
+	size_mb=$(($(du -sm "$tree" | cut -f1) + 256))
+	mkfs.ext4 -q -F -L greeter-vm -d "$tree" "$image" "${size_mb}M" >"$VM_TMP/mkfs.log" 2>&1 || {
+		vm_show "$VM_TMP/mkfs.log"
+		vm_fail "mkfs.ext4 -d failed"
+	}
+	rm -rf "$tree"
+	vm_log "disk image ${size_mb} MB"
+	vm_initramfs_root "$initrd"
+	install -m 0755 "$(dirname "${BASH_SOURCE[0]}")/systemd-init.sh" "$initrd/init"
+	cp -r "$VM_MODULES" "$initrd/modules"
+	vm_pack_initramfs "$initrd" "$VM_TMP/initramfs.cpio.gz" || vm_fail "cannot pack the initramfs"
+	for phase in 1 2; do
+		vm_boot "boot$phase" "$limit" -kernel "$VM_KERNEL" -initrd "$VM_TMP/initramfs.cpio.gz" \
+			-drive "file=$image,format=raw,if=virtio,cache=unsafe" \
+			-append "console=$VM_TTY panic=-1 quiet greeter_vm.phase=$phase"
+		rc=$?
+		boots="$boots boot$phase ${VM_BOOT_SECONDS}s"
+		[ $rc -eq 0 ] && continue
+		result=1
+		if [ $rc -eq 2 ] && [ $phase = 1 ]; then
+			vm_log "boot 1 did not finish: boot 2 (which needs its state) not run"
+			break
+		fi
+	done
+	vm_wall " (guest:$boots)"
+	[ $result -eq 0 ] || { vm_log "FAIL"; exit 1; }
+	vm_log "PASS"
+	exit 0
 }

@@ -4,9 +4,9 @@
 # under the release's systemd. Boot 1 (greeter_vm.phase=1): dpkg installs
 # the first package: the socket and greeterd active, a message set, an exec
 # as UID 501 greeted. Boot 2: greeterd back with the message (from the
-# state file: a reboot empties bpffs); then the upgrade to the second
-# package (another BPF program) while execs run all along and greeterctl
-# tail follows: each exec once, the message kept; then dpkg --purge: no
+# state file: a reboot empties bpffs), started again by its socket; then
+# the upgrade to the second package (another BPF program) while execs run
+# all along and greeterctl tail follows: each exec once, the message kept; then dpkg --purge: no
 # greeter program or link left in the kernel, no pins, no state. Prints
 # "GREETER-VM-RESULT package-bootN passed=N failed=N" and powers off.
 set -u
@@ -70,6 +70,12 @@ check "still $VERSION1 installed" eval '[ "$(installed_version)" = "$VERSION1" ]
 check "greeterd active after the reboot" active greeterd.service
 check "the message for UID 501 back after the reboot" eval 'ctl get 501 | grep -q "Hi user 501!"'
 check "an exec as UID 501 greeted after the reboot" greeted_501
+# Socket activation of the installed units: greeterd stopped, the socket
+# kept; the first client starts greeterd.
+check "systemctl stop greeterd.service" systemctl stop greeterd.service
+check "greeterd inactive, greeterd.socket still listening" eval '! active greeterd.service && active greeterd.socket'
+check "the first greeterctl call served (by a socket-activated greeterd)" eval 'ctl get 501 | grep -q "Hi user 501!"'
+check "greeterd active again, started by the socket" active greeterd.service
 echo "before the upgrade: $(ctl status --json | grep -o '"programs":\[[^]]*\]')"
 
 # ---- the upgrade, under an exec load, followed by greeterctl tail.

@@ -49,25 +49,9 @@ if [ -d "$vm_build" ] && [ "$(cat "$vm_build/.greeter-vm-setup" 2>/dev/null)" !=
 	rm -rf "$vm_build"
 fi
 
-# The guest tree: a copy of the release's, trimmed (apt lists and caches,
-# documentation) and prepared to boot without udev, logind or a getty (no
-# dbus in minbase, nobody to log in).
+# The guest tree, with the test unit that runs systemd-guest.sh.
 tree=$VM_TMP/tree
-vm_log "copying the guest tree"
-mkdir -p "$tree" &&
-	tar -C "$VM_GUEST_TREE" --exclude=./var/lib/apt/lists/* --exclude=./var/cache/apt/*.bin --exclude=./var/cache/apt/archives/* \
-		--exclude=./usr/share/doc/* --exclude=./usr/share/man/* --exclude=./usr/share/locale/* \
-		--exclude=./usr/share/info/* --exclude=./vm-dl -cf - . | tar -C "$tree" -xf - ||
-	vm_fail "cannot copy $VM_GUEST_TREE"
-: >"$tree/etc/fstab" # a /dev/vda line would wait 90 s for udev
-echo greeter-vm >"$tree/etc/hostname"
-tr -d - </proc/sys/kernel/random/uuid >"$tree/etc/machine-id" # no first-boot setup
-# No /usr/lib/modules in the guest (the initramfs loads what it needs):
-# systemd-modules-load would fail (systemd 257 says so on the console).
-for u in serial-getty@ttyS0.service getty@tty1.service getty.target systemd-logind.service \
-	systemd-modules-load.service apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer; do
-	ln -sf /dev/null "$tree/etc/systemd/system/$u"
-done
+vm_systemd_tree "$tree" "$here/systemd-guest.sh"
 
 # Build with the release's meson and gcc (tests/lib/build.sh's greeter_build,
 # as run-tests.sh does), the source bound at its own path, and install into
@@ -108,11 +92,9 @@ droot_run "$tree" systemd-sysusers >"$VM_TMP/sysusers.log" 2>&1 || {
 	vm_fail "systemd-sysusers in the guest tree failed"
 }
 
-# The test unit, its script and what it compares against: the units as
-# built (greeterd.service, greeter-metrics.service) and shipped
-# (greeterd.socket, greeter-metrics.timer), the kernel.
-mkdir -p "$tree/usr/local/lib/greeter-vm"
-install -m 0755 "$here/systemd-guest.sh" "$tree/usr/local/lib/greeter-vm/guest-test.sh"
+# What the guest compares against: the units as built (greeterd.service,
+# greeter-metrics.service) and shipped (greeterd.socket,
+# greeter-metrics.timer), the kernel.
 {
 	echo "UNIT_SHA256=$(sha256sum <"$vm_build/systemd/greeterd.service" | cut -d' ' -f1)"
 	echo "SOCKET_SHA256=$(sha256sum <"$source_root/systemd/greeterd.socket" | cut -d' ' -f1)"
@@ -121,57 +103,8 @@ install -m 0755 "$here/systemd-guest.sh" "$tree/usr/local/lib/greeter-vm/guest-t
 	echo "PIN_DIR=$pin_dir"
 	echo "KERNEL_RELEASE=$VM_KERNEL_RELEASE"
 	echo "RELEASE=$release"
-} >"$tree/usr/local/lib/greeter-vm/expected"
-cat >"$tree/etc/systemd/system/greeter-vm-test.service" <<'EOF'
-[Unit]
-Description=greeter VM test (tests/vm/systemd-guest.sh)
-After=multi-user.target
+} >"$VM_SYSTEMD_DIR/expected"
 
-[Service]
-Type=oneshot
-ExecStart=/usr/local/lib/greeter-vm/guest-test.sh
-StandardOutput=journal+console
-StandardError=journal+console
-EOF
-mkdir -p "$tree/etc/systemd/system/multi-user.target.wants"
-ln -s ../greeter-vm-test.service "$tree/etc/systemd/system/multi-user.target.wants/"
-
-image=$VM_TMP/root.img
-size_mb=$(($(du -sm "$tree" | cut -f1) + 256))
-mkfs.ext4 -q -F -L greeter-vm -d "$tree" "$image" "${size_mb}M" >"$VM_TMP/mkfs.log" 2>&1 || {
-	vm_show "$VM_TMP/mkfs.log"
-	vm_fail "mkfs.ext4 -d failed"
-}
-rm -rf "$tree"
-vm_log "disk image ${size_mb} MB"
-
-# The initramfs: load virtio and ext4, mount the disk, switch to systemd.
-initrd=$VM_TMP/initramfs
-vm_initramfs_root "$initrd"
-install -m 0755 "$here/systemd-init.sh" "$initrd/init"
-cp -r "$VM_MODULES" "$initrd/modules"
-vm_pack_initramfs "$initrd" "$VM_TMP/initramfs.cpio.gz" || vm_fail "cannot pack the initramfs"
-
-result=0
-boots=
-for phase in 1 2; do
-	# 300 s: on a machine loaded by other builds and tests (load 9-13 on 2
-	# cores) the guest took 32 s to reach systemd and missed a 180 s limit.
-	vm_boot "boot$phase" 300 -kernel "$VM_KERNEL" -initrd "$VM_TMP/initramfs.cpio.gz" \
-		-drive "file=$image,format=raw,if=virtio,cache=unsafe" \
-		-append "console=ttyS0 panic=-1 quiet greeter_vm.phase=$phase"
-	rc=$?
-	boots="$boots boot$phase ${VM_BOOT_SECONDS}s"
-	[ $rc -eq 0 ] && continue
-	result=1
-	if [ $rc -eq 2 ] && [ $phase = 1 ]; then
-		vm_log "boot 1 did not finish: boot 2 (which needs its state) not run"
-		break
-	fi
-done
-vm_wall " (guest:$boots)"
-if [ $result -ne 0 ]; then
-	vm_log "FAIL"
-	exit 1
-fi
-vm_log "PASS"
+# 300 s a boot: on a machine loaded by other builds and tests (load 9-13 on
+# 2 cores) the guest took 32 s to reach systemd and missed a 180 s limit.
+vm_systemd_boots "$tree" 300
