@@ -23,17 +23,13 @@ prometheus-node-exporter"
 # tests/newcomer/, tests/interop/, tests/package/): qemu under TCG,
 # debootstrap and an ext4 image; piuparts.
 GREETER_TEST_ROOT_DEPS="qemu-system-x86 debootstrap e2fsprogs piuparts"
-# For arm64 (tests/vm/arm64-build.sh, tests/vm/kprobe.sh on an arm64
-# build): the cross build root's packages, installed in a Debian 12 root of
-# the tests' own (never on this machine: :arm64 needs dpkg
-# --add-architecture): this machine's meson, clang, llvm and bpftool (the
-# BPF object), Debian's cross gcc, and greeter's libraries for arm64. On
-# this machine the arm64 suites install, when missing, qemu-system-arm
-# (qemu-system-aarch64) and binutils (readelf reads the arm64 binaries'
-# libraries), as the amd64 ones install qemu-system-x86.
-GREETER_CROSS_ARM64_DEPS="meson ninja-build pkg-config clang llvm bpftool python3 scdoc
-crossbuild-essential-arm64 libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64
-libsystemd-dev:arm64 libcjson-dev:arm64 libcmocka-dev:arm64"
+# For arm64 the suites build in a Debian 12 root of their own (tests/vm/
+# lib.sh's vm_package_build_root: the cross gcc and the :arm64 -dev packages
+# need dpkg --add-architecture, never done on this machine) and install
+# here, when missing, qemu-system-arm (qemu-system-aarch64),
+# qemu-user-static (the arm64 guest tree is made through it) and binutils
+# (readelf reads the arm64 binaries' libraries), as the amd64 ones install
+# qemu-system-x86.
 
 # The package with the sanitizer runtime of the clang that the `clang`
 # package installs (libclang-rt-14-dev on Debian 12, libclang-rt-19-dev on

@@ -1,10 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# greeter for arm64, cross-built on this (amd64) machine: in a Debian 12
-# root of the tests' own (tests/lib/debian-root.sh: minbase plus
-# $GREETER_CROSS_ARM64_DEPS of tests/lib/deps.sh, i.e. Debian's cross gcc,
-# the :arm64 -dev libraries, and the build machine's meson, clang, llvm and
-# bpftool), with cross/aarch64-linux-gnu.ini. The BPF object is built for
+# greeter for arm64, cross-built on this (amd64) machine: in Debian 12's
+# arm64 package build root of the tests' own (lib.sh's
+# vm_package_build_root: Debian's cross gcc, debian/control's Build-Depends
+# with the -dev libraries :arm64 and the build machine's meson, clang, llvm
+# and bpftool), with cross/aarch64-linux-gnu.ini. The BPF object is built for
 # arm64 (-D__TARGET_ARCH_arm64, which bpf/meson.build derives from the cross
 # file's cpu_family) against the fixed arm64 vmlinux.h (bpf/vmlinux/arm64/:
 # the types of Debian 12's arm64 kernel), never this machine's kernel. The
@@ -14,7 +14,7 @@
 #   BUILD_DIR (e.g. build/arm64) is set up again from scratch when the
 #   options changed; the binaries are BUILD_DIR/daemon/greeterd and
 #   BUILD_DIR/client/greeterctl.
-# Cache: the root in $GREETER_TEST_CACHE/roots/bookworm-arm64-cross-<hash>/.
+# Cache: the root in $GREETER_TEST_CACHE/roots/bookworm-arm64-pkg-build-<hash>/.
 # Exit status: 0 built, 1 failed, 77 skipped (not root, the archive cannot
 # be reached).
 set -uo pipefail
@@ -24,7 +24,6 @@ VM_SUITE=cross
 VM_ARCH=arm64
 here=$(dirname "$(realpath "$0")")
 . "$here/lib.sh"
-. "$here/../lib/deps.sh"
 
 usage="usage: arm64-build.sh SOURCE_ROOT BUILD_DIR [OPTION...]"
 source_root=$(realpath "${1:?$usage}")
@@ -37,9 +36,7 @@ VM_CACHE_NAME=cross-arm64
 vm_init bookworm
 vm_need_tools debootstrap:debootstrap gzip:gzip python3:python3
 
-# shellcheck disable=SC2086 # a list of packages
-vm_droot VM_GUEST_TREE droot_derived bookworm arm64-cross $GREETER_CROSS_ARM64_DEPS
-vm_log "cross build root $VM_GUEST_TREE"
+vm_package_build_root "$source_root"
 
 # ---- the build.
 
@@ -54,7 +51,7 @@ mkdir -p "$(dirname "$build_dir")"
 vm_log "building $build_dir (meson setup ${setup[*]}; ninja)"
 t0=$(date +%s)
 DROOT_BINDS=("$source_root:$source_root" "$(dirname "$build_dir"):$(dirname "$build_dir")")
-droot_run "$VM_GUEST_TREE" bash -c '
+droot_run "$VM_BUILD_TREE" bash -c '
 	set -e
 	b=$1 src=$2
 	shift 2

@@ -649,6 +649,24 @@ vm_boot() {
 	esac
 }
 
+# ---- builds in a Debian tree.
+
+# The release's package build root: debian/control's Build-Depends (the root
+# tests/package/package.sh uses too); for another architecture, its cross
+# toolchain and that architecture's -dev packages (build_depends.py
+# HOST_ARCH), which arm64-build.sh builds in as well. Sets VM_BUILD_TREE.
+vm_package_build_root() { # source_root
+	local name=pkg-build pkgs="build-essential debhelper dpkg-dev lintian" cross= deps
+	if [ "$VM_ARCH" != amd64 ]; then
+		name=$VM_ARCH-pkg-build pkgs="build-essential debhelper dpkg-dev crossbuild-essential-$VM_ARCH" cross=$VM_ARCH
+	fi
+	deps=$(python3 "$1/tests/lib/build_depends.py" "$1/debian/control" "$VM_RELEASE" ${cross:+"$cross"}) ||
+		vm_fail "cannot read Build-Depends from $1/debian/control"
+	# shellcheck disable=SC2086 # lists of packages
+	vm_droot VM_BUILD_TREE droot_derived "$VM_RELEASE" "$name" $pkgs $deps
+	vm_log "Debian $VM_RELEASE package build root${cross:+ for $cross} $VM_BUILD_TREE"
+}
+
 # ---- a guest under the release's own systemd (systemd.sh, package.sh).
 
 # The release's guest tree with systemd as PID 1 (droot_derived RELEASE guest

@@ -27,21 +27,12 @@ vm_init "$release"
 vm_need_tools "$VM_QEMU:$VM_QEMU_PKG" debootstrap:debootstrap mkfs.ext4:e2fsprogs gzip:gzip
 vm_fetch_all
 
-# ---- the two packages, built in the release's package build root (the
-# one tests/package/package.sh uses: debian/control's Build-Depends; for
-# another architecture its cross toolchain and that architecture's -dev
-# packages: build_depends.py).
-build=(dpkg-buildpackage -us -uc -b) root_name=pkg-build root_pkgs="build-essential debhelper dpkg-dev lintian" cross=
-if [ "$VM_ARCH" != amd64 ]; then
-	# shellcheck disable=SC2054 # one option: the build profiles
-	build+=(-a "$VM_ARCH" -Pcross,nocheck) cross=$VM_ARCH
-	root_name=$VM_ARCH-pkg-build root_pkgs="build-essential debhelper dpkg-dev crossbuild-essential-$VM_ARCH"
-fi
-deps=$(python3 "$source_root/tests/lib/build_depends.py" "$source_root/debian/control" "$release" ${cross:+"$cross"}) ||
-	vm_fail "cannot read Build-Depends from debian/control"
-# shellcheck disable=SC2086
-vm_droot build_tree droot_derived "$release" "$root_name" $root_pkgs $deps
-vm_log "Debian $release package build root $build_tree"
+# ---- the two packages, built in the release's package build root (for
+# arm64 cross-built there: dpkg-buildpackage -a arm64).
+vm_package_build_root "$source_root"
+build_tree=$VM_BUILD_TREE build=(dpkg-buildpackage -us -uc -b)
+# shellcheck disable=SC2054 # one option: the build profiles
+[ "$VM_ARCH" = amd64 ] || build+=(-a "$VM_ARCH" -Pcross,nocheck)
 
 pkgs=$VM_TMP/pkgs
 for v in 1 2; do
