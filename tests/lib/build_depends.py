@@ -6,13 +6,18 @@ versions, profiles or the packages debhelper provides itself.
 
     build_depends.py CONTROL CODENAME [HOST_ARCH]
 
-With HOST_ARCH (arm64), for a cross build: the libraries' -dev packages and
-pkgconf (Multi-Arch: same: the host's) named PACKAGE:HOST_ARCH; the tools
-(:native, :any, or Multi-Arch: foreign) this machine's. dpkg-buildpackage
--a HOST_ARCH checks the result against the field itself.
+With HOST_ARCH (arm64), for a cross build: the libraries' -dev packages
+(but the Architecture: all ones in ARCH_ALL) and pkgconf, which must be the host architecture's, named
+PACKAGE:HOST_ARCH; everything else (the tools: :native, :any, Multi-Arch:
+foreign or Architecture: all) this machine's. A rule by name, not by the
+archive's Multi-Arch fields: dpkg-buildpackage -a HOST_ARCH checks the
+result against the field itself.
 """
 import re
 import sys
+
+# The -dev packages of Build-Depends that hold no library (Architecture: all).
+ARCH_ALL = {"systemd-dev"}
 
 
 def main():
@@ -29,7 +34,7 @@ def main():
         if not alts or alts[0].startswith(("dh-sequence-", "debhelper-compat")):
             continue
         name, qualified = alts[0].split(":")[0], ":" in alts[0]
-        if host_arch and not qualified and (name.endswith("-dev") or name == "pkgconf"):
+        if host_arch and not qualified and ((name.endswith("-dev") and name not in ARCH_ALL) or name == "pkgconf"):
             name += ":" + host_arch
         names.append(name)
     print(" ".join(names))

@@ -54,35 +54,67 @@ droot_version() { # codename
 droot_arch() { case $1 in *:*) echo "${1#*:}" ;; esac; }
 droot_prefix() { echo "${1%%:*}$(droot_arch "$1" | sed 's/^./_&/')"; }
 
-# Runs COMMAND... with this machine able to run ARCH's programs: Debian's
-# qemu-user-static, registered with binfmt_misc by the line Debian ships for
-# systemd-binfmt (flag F: the emulator is opened once, so it runs inside a
-# tree too), under a name of ours, only while the command runs (binfmt_misc
-# mounted for it if it was not); one command at a time.
+# Prints the path of a release's package build root, made if missing:
+# dpkg-buildpackage's tools and debian/control's Build-Depends
+# (build_depends.py), with the release's lintian; for a cross build to ARCH,
+# the cross toolchain instead of lintian and the Build-Depends as a build
+# for ARCH needs them ("<codename>-<arch>-pkg-build-<hash>").
+droot_pkg_build() { # source_root codename [arch]
+	local name=pkg-build pkgs="build-essential debhelper dpkg-dev lintian" deps
+	if [ -n "${3:-}" ]; then
+		name=$3-pkg-build pkgs="build-essential debhelper dpkg-dev crossbuild-essential-$3"
+	fi
+	deps=$(python3 "$1/tests/lib/build_depends.py" "$1/debian/control" "$2" ${3:+"$3"}) ||
+		{ droot_fail 1 "cannot read Build-Depends from $1/debian/control"; return 1; }
+	# shellcheck disable=SC2086 # lists of packages
+	droot_derived "$2" "$name" $pkgs $deps
+}
+
+# Runs COMMAND... with this machine able to run ARCH's programs through
+# qemu-user: when binfmt_misc has no enabled entry for them that works in a
+# tree (flag F: the emulator opened once, at registration), the line Debian
+# ships for systemd-binfmt (qemu-user-static's /usr/lib/binfmt.d/) is
+# registered under a name of ours for as long as the command runs, and
+# removed afterwards however it ends (binfmt_misc unmounted again if it was
+# mounted for it). One command at a time on the machine: the entry is the
+# whole machine's. (A host booted with systemd registers Debian's own entry
+# at every boot once qemu-user-static is installed; then that one is used.)
+DROOT_BINFMT_LOCK=/run/lock/greeter-test-binfmt.lock
 droot_with_arch() { # arch command...
-	local arch=$1 q conf
+	local arch=$1 q conf line
 	shift
 	case $arch in
 	arm64) q=aarch64 ;;
 	*) droot_fail 1 "no emulator known for $arch programs"; return 1 ;;
 	esac
 	conf=/usr/lib/binfmt.d/qemu-$q.conf
-	[ -r "$conf" ] || { droot_fail 1 "$conf missing: install qemu-user-static to run $arch programs here"; return 1; }
-	mkdir -p "$GREETER_TEST_CACHE" || return 1
+	line=$(grep -m1 "^:qemu-$q:" "$conf" 2>/dev/null) ||
+		{ droot_fail 1 "$conf missing: install qemu-user-static to run $arch programs here"; return 1; }
+	case ${line##*:} in *F*) ;; *) line=${line}F ;; esac
+	mkdir -p "$(dirname "$DROOT_BINFMT_LOCK")" || return 1
 	(
 		flock 8 || exit 1
-		bm=/proc/sys/fs/binfmt_misc entry=greeter-test-$q mounted=
+		bm=/proc/sys/fs/binfmt_misc entry=greeter-test-$q mounted='' registered=''
+		undo() {
+			[ -n "$registered" ] && echo -1 >"$bm/$entry"
+			[ -n "$mounted" ] && umount "$bm"
+			registered='' mounted=''
+		}
+		trap undo EXIT
+		trap 'exit 130' INT TERM HUP
 		if [ ! -e $bm/register ]; then
-			mount -t binfmt_misc binfmt_misc $bm || exit 1
+			mount -t binfmt_misc binfmt_misc $bm ||
+				{ droot_say "cannot mount binfmt_misc on $bm: $arch programs cannot run here"; exit 1; }
 			mounted=1
 		fi
-		[ -e "$bm/$entry" ] || sed "s/^:qemu-$q:/:$entry:/" "$conf" >$bm/register || exit 1
+		if ! grep -qsx enabled "$bm/qemu-$q" || ! grep -qs '^flags:.*F' "$bm/qemu-$q"; then
+			[ -e "$bm/$entry" ] && echo -1 >"$bm/$entry" # left by a run that was killed
+			echo "${line/#:qemu-$q:/:$entry:}" >$bm/register ||
+				{ droot_say "cannot register qemu-$q with binfmt_misc"; exit 1; }
+			registered=1
+		fi
 		"$@"
-		rc=$?
-		echo -1 >"$bm/$entry"
-		[ -n "$mounted" ] && umount $bm
-		exit $rc
-	) 8>"$GREETER_TEST_CACHE/.binfmt.lock"
+	) 8>"$DROOT_BINFMT_LOCK"
 }
 
 # The mirror this machine's apt uses for Debian (the URI of a "deb" source
@@ -260,6 +292,10 @@ droot_make_derived() { # codename base dest packages...
 	fi
 	rm -rf "$dest" && mkdir -p "$(dirname "$dest")" && mv "$work/tree" "$dest"
 	rm -rf "$work"
+	# The older trees of this name (another package list), under the lock.
+	for old in "${dest%-*}-"*; do
+		[ "$old" = "$dest" ] || rm -rf "$old"
+	done
 }
 
 # Prints the path of a cached tree: a release's minbase plus PACKAGES (given
@@ -276,9 +312,6 @@ droot_derived() { # release name packages...
 		base=$(droot_base "$codename") || return $?
 		droot_locked droot_make_derived "$codename" "$base" "$dest" "$@" ||
 			{ droot_fail $? "${DROOT_ERROR:-installing $* into a Debian $codename root failed}"; return $DROOT_RC; }
-		for old in "$GREETER_TEST_CACHE/roots/$(droot_prefix "$codename")-$name-"*; do
-			[ "$old" = "$dest" ] || rm -rf "$old"
-		done
 	fi
 	echo "$dest"
 }

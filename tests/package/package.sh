@@ -30,8 +30,8 @@ check() { # description command...
 	shift
 	if "$@"; then ok "$d"; else not_ok "$d"; fi
 }
-tree_or_exit() { # codename name packages...: prints the cached tree's path
-	droot_derived "$@" && return 0
+tree_or_exit() { # function args...: prints the path of the cached tree it made
+	"$@" && return 0
 	[ "${DROOT_RC:-1}" = 2 ] && { echo "SKIP: $DROOT_ERROR" >&2; exit 77; }
 	echo "FAIL: $DROOT_ERROR" >&2
 	exit 1
@@ -43,9 +43,7 @@ trap 'rm -rf "$tmp"' EXIT
 # ---- the build root: the Build-Depends of debian/control (the first of
 # alternatives, but for systemd.pc, which Debian 12's systemd holds and
 # Debian 13's systemd-dev), the standard tools and the release's lintian.
-deps=$(python3 "$src/tests/lib/build_depends.py" "$src/debian/control" "$codename") || { echo "FAIL: cannot read Build-Depends from debian/control"; exit 1; }
-# shellcheck disable=SC2086
-build_tree=$(tree_or_exit "$codename" pkg-build build-essential debhelper dpkg-dev lintian $deps) || exit $?
+build_tree=$(tree_or_exit droot_pkg_build "$src" "$codename") || exit $?
 log "Debian $codename build root $build_tree"
 
 # ---- build twice, in two directories: what git tracks (debian/ with it).
@@ -82,7 +80,7 @@ DROOT_BINDS=()
 
 # ---- install, remove, purge in this release's tree, without bpffs or systemd.
 # shellcheck disable=SC2086
-guest=$(tree_or_exit "$codename" guest $DROOT_GUEST_PACKAGES) || exit $?
+guest=$(tree_or_exit droot_derived "$codename" guest $DROOT_GUEST_PACKAGES) || exit $?
 root=$tmp/root
 mkdir "$root" && tar -C "$guest" --exclude=./var/cache/apt/archives/* -cf - . | tar -C "$root" -xf - ||
 	{ echo "FAIL: cannot copy $guest"; exit 1; }

@@ -1,9 +1,9 @@
 # shellcheck shell=bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Shared by the VM suites (kprobe.sh, refuse.sh, systemd.sh), which run per
-# Debian release: progress and timing, the release's guest tree (tests/lib/
-# debian-root.sh), its stock kernel and busybox fetched with its own apt,
-# qemu under TCG. Sourced; the caller sets VM_SUITE (and VM_ARCH for another
+# Shared by the VM suites (kprobe.sh, refuse.sh, systemd.sh, package.sh,
+# arm64-build.sh), which run per Debian release: progress and timing, the
+# release's guest tree (tests/lib/debian-root.sh), its stock kernel and
+# busybox fetched with its own apt, qemu under TCG. Sourced; the caller sets VM_SUITE (and VM_ARCH for another
 # guest architecture than amd64: arm64), then calls vm_init CODENAME.
 #
 # Cache: $GREETER_TEST_CACHE/vm/<codename>/ (default /var/cache/greeter-test),
@@ -32,6 +32,7 @@ VM_ARCH=${VM_ARCH:-amd64}
 #   VM_KERNEL_META  the package that depends on the release's stock kernel
 #   VM_QEMU, VM_QEMU_PKG, VM_QEMU_ARGS  the emulator, its package, machine
 #   VM_TTY        the serial console's device in the guest
+#   VM_QEMU_USER  for another architecture: "file:package" of qemu-user
 # shellcheck disable=SC2034 # read by the suites
 vm_arch_setup() {
 	case $VM_ARCH in
@@ -39,7 +40,7 @@ vm_arch_setup() {
 		VM_PKG_ARCH=
 		VM_QEMU=qemu-system-x86_64 VM_QEMU_PKG=qemu-system-x86
 		VM_QEMU_ARGS=(-cpu max)
-		VM_TTY=ttyS0
+		VM_TTY=ttyS0 VM_QEMU_USER=
 		;;
 	arm64)
 		VM_PKG_ARCH=:arm64
@@ -50,6 +51,10 @@ vm_arch_setup() {
 		# GREETER_VM_ARM64_CPU naming another -cpu).
 		VM_QEMU_ARGS=(-M virt -cpu "${GREETER_VM_ARM64_CPU:-max,pauth-impdef=on}")
 		VM_TTY=ttyAMA0
+		# What makes the arm64 system tree (debian-root.sh's
+		# droot_with_arch): qemu-user and its binfmt line (Debian 13's
+		# qemu-user-static is qemu-user and qemu-user-binfmt).
+		VM_QEMU_USER=/usr/lib/binfmt.d/qemu-aarch64.conf:qemu-user-static
 		;;
 	*) vm_fail "unknown guest architecture VM_ARCH=$VM_ARCH (amd64 or arm64)" ;;
 	esac
@@ -115,12 +120,14 @@ vm_locked() {
 }
 
 # Installs the Debian packages that provide the commands named, when missing
-# (with this machine's apt: they run here, not in the guest).
+# (with this machine's apt: they run here, not in the guest); a name that
+# starts with / is a file.
 # vm_need_tools "command:package" ... ; skips when they cannot be installed.
+vm_have() { case $1 in /*) [ -e "$1" ] ;; *) command -v "$1" >/dev/null ;; esac; }
 vm_need_tools() {
 	local spec missing=() pkgs=()
 	for spec in "$@"; do
-		command -v "${spec%%:*}" >/dev/null || { missing+=("${spec%%:*}"); pkgs+=("${spec#*:}"); }
+		vm_have "${spec%%:*}" || { missing+=("${spec%%:*}"); pkgs+=("${spec#*:}"); }
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0
 	vm_log "installing ${pkgs[*]} (for ${missing[*]}; tests/lib/deps.sh lists them)"
@@ -134,7 +141,7 @@ vm_need_tools() {
 	}
 	# Installed, yet still missing: a wrong package name is our mistake.
 	for spec in "$@"; do
-		command -v "${spec%%:*}" >/dev/null ||
+		vm_have "${spec%%:*}" ||
 			vm_fail "${spec%%:*} still missing after installing ${spec#*:} (wrong package name?)"
 	done
 }
@@ -651,19 +658,13 @@ vm_boot() {
 
 # ---- builds in a Debian tree.
 
-# The release's package build root: debian/control's Build-Depends (the root
-# tests/package/package.sh uses too); for another architecture, its cross
-# toolchain and that architecture's -dev packages (build_depends.py
-# HOST_ARCH), which arm64-build.sh builds in as well. Sets VM_BUILD_TREE.
+# The release's package build root (debian-root.sh's droot_pkg_build, the
+# one tests/package/package.sh uses); for another architecture its cross
+# build root, which arm64-build.sh builds in as well. Sets VM_BUILD_TREE.
 vm_package_build_root() { # source_root
-	local name=pkg-build pkgs="build-essential debhelper dpkg-dev lintian" cross= deps
-	if [ "$VM_ARCH" != amd64 ]; then
-		name=$VM_ARCH-pkg-build pkgs="build-essential debhelper dpkg-dev crossbuild-essential-$VM_ARCH" cross=$VM_ARCH
-	fi
-	deps=$(python3 "$1/tests/lib/build_depends.py" "$1/debian/control" "$VM_RELEASE" ${cross:+"$cross"}) ||
-		vm_fail "cannot read Build-Depends from $1/debian/control"
-	# shellcheck disable=SC2086 # lists of packages
-	vm_droot VM_BUILD_TREE droot_derived "$VM_RELEASE" "$name" $pkgs $deps
+	local cross=
+	[ "$VM_ARCH" = amd64 ] || cross=$VM_ARCH
+	vm_droot VM_BUILD_TREE droot_pkg_build "$1" "$VM_RELEASE" $cross
 	vm_log "Debian $VM_RELEASE package build root${cross:+ for $cross} $VM_BUILD_TREE"
 }
 
@@ -679,7 +680,7 @@ vm_package_build_root() { # source_root
 vm_systemd_tree() { # dir script
 	local tree=$1 src u release=$VM_RELEASE
 	[ "$VM_ARCH" = amd64 ] || {
-		vm_need_tools qemu-aarch64-static:qemu-user-static
+		vm_need_tools "$VM_QEMU_USER"
 		release=$VM_RELEASE:$VM_ARCH
 	}
 	# shellcheck disable=SC2086 # a list of packages
@@ -719,10 +720,11 @@ UNIT
 
 # DIR made into a disk image (DIR removed), an initramfs that mounts it and
 # hands over to systemd (systemd-init.sh), and two boots from it, each within
-# LIMIT seconds (the second needs the first's state). Ends the suite: PASS
-# when both boots' checks passed.
-vm_systemd_boots() { # dir limit
-	local tree=$1 limit=$2 image=$VM_TMP/root.img initrd=$VM_TMP/initramfs size_mb phase rc result=0 boots=
+# LIMIT seconds (the second needs the first's state: it is not run when the
+# first printed no result, or, with "stop", when any of its checks failed).
+# Ends the suite: PASS when both boots' checks passed.
+vm_systemd_boots() { # dir limit [stop]
+	local tree=$1 limit=$2 stop=${3:-} image=$VM_TMP/root.img initrd=$VM_TMP/initramfs size_mb phase rc result=0 boots=
 	size_mb=$(($(du -sm "$tree" | cut -f1) + 256))
 	mkfs.ext4 -q -F -L greeter-vm -d "$tree" "$image" "${size_mb}M" >"$VM_TMP/mkfs.log" 2>&1 || {
 		vm_show "$VM_TMP/mkfs.log"
@@ -731,8 +733,8 @@ vm_systemd_boots() { # dir limit
 	rm -rf "$tree"
 	vm_log "disk image ${size_mb} MB"
 	vm_initramfs_root "$initrd"
-	install -m 0755 "$(dirname "${BASH_SOURCE[0]}")/systemd-init.sh" "$initrd/init"
-	cp -r "$VM_MODULES" "$initrd/modules"
+	install -m 0755 "$(dirname "${BASH_SOURCE[0]}")/systemd-init.sh" "$initrd/init" &&
+		cp -r "$VM_MODULES" "$initrd/modules" || vm_fail "cannot put systemd-init.sh and the modules into the initramfs"
 	vm_pack_initramfs "$initrd" "$VM_TMP/initramfs.cpio.gz" || vm_fail "cannot pack the initramfs"
 	for phase in 1 2; do
 		vm_boot "boot$phase" "$limit" -kernel "$VM_KERNEL" -initrd "$VM_TMP/initramfs.cpio.gz" \
@@ -742,8 +744,9 @@ vm_systemd_boots() { # dir limit
 		boots="$boots boot$phase ${VM_BOOT_SECONDS}s"
 		[ $rc -eq 0 ] && continue
 		result=1
-		if [ $rc -eq 2 ] && [ $phase = 1 ]; then
-			vm_log "boot 1 did not finish: boot 2 (which needs its state) not run"
+		[ $phase = 1 ] || continue
+		if [ $rc -eq 2 ] || [ -n "$stop" ]; then
+			vm_log "boot 1 failed: boot 2 (which needs its state) not run"
 			break
 		fi
 	done
