@@ -33,18 +33,31 @@ for s in ${GREETER_TEST_NO_SUITES:-}; do
 	suites+=(--no-suite "$s")
 done
 
+# Background work, ended with this script however it ends: the CPU hogs
+# of GREETER_TEST_STRESS, and the Debian trees of the suites that enter
+# other releases, made while the builds and the first suites run
+# (tests/lib/prepare-trees.sh, in a process group of its own).
+hogs=() prepare=
+stop_hogs() {
+	[ ${#hogs[@]} -gt 0 ] && kill "${hogs[@]}" 2>/dev/null
+	hogs=()
+}
+trap 'stop_hogs; [ -n "$prepare" ] && kill -TERM -- -"$prepare" 2>/dev/null' EXIT
+case " ${GREETER_TEST_SUITES:-vm} " in *" vm "* | *" package "* | *" newcomer "* | *" interop "*)
+	plog=${GREETER_TEST_CACHE:-/var/cache/greeter-test}/prepare-trees.log
+	mkdir -p "$(dirname "$plog")"
+	echo "==> making the Debian trees in the background ($plog)"
+	setsid tests/lib/prepare-trees.sh . >"$plog" 2>&1 &
+	prepare=$!
+	;;
+esac
+
 echo "==> building build/ (gcc)"
 greeter_build build gcc || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
 echo "==> building build-asan/ (clang, ASan+UBSan)"
 greeter_build build-asan clang -Db_sanitize=address,undefined -Db_lundef=false || {
 	echo "ASan build failed"; echo "0 passed, 1 failed"; exit 1; }
 
-hogs=()
-stop_hogs() {
-	[ ${#hogs[@]} -gt 0 ] && kill "${hogs[@]}" 2>/dev/null
-	hogs=()
-}
-trap stop_hogs EXIT
 if [ "${GREETER_TEST_STRESS:-0}" = 1 ]; then
 	echo "==> GREETER_TEST_STRESS=1: two CPU-bound processes beside the tests"
 	for _ in 1 2; do

@@ -21,8 +21,8 @@ GREETER_TEST_DEPS="gcc valgrind strace systemd git python3-prometheus-client
 prometheus-node-exporter"
 # For the suites that boot or enter other Debian releases (tests/vm/,
 # tests/newcomer/, tests/interop/, tests/package/): qemu under TCG,
-# debootstrap and an ext4 image; piuparts.
-GREETER_TEST_ROOT_DEPS="qemu-system-x86 debootstrap e2fsprogs piuparts"
+# debootstrap and an ext4 image; piuparts; qemu-user (the arm64 tree).
+GREETER_TEST_ROOT_DEPS="qemu-system-x86 debootstrap e2fsprogs piuparts qemu-user-static"
 # For arm64 the suites build in a Debian 12 root of their own (tests/vm/
 # lib.sh's vm_package_build_root: the cross gcc and the :arm64 -dev packages
 # need dpkg --add-architecture, never done on this machine) and install
