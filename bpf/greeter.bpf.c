@@ -451,25 +451,28 @@ static __always_inline __u32 read_args(struct record_buf *b, __u32 off)
 /*
  * Whether another build's program reported this exec already, in this same
  * tracepoint call (an upgrade, while both are attached); if not, it is
- * marked as reported.
+ * marked as reported (greeter.h, struct greeter_reported).
  */
 static __always_inline bool reported_before(__u32 pid)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct greeter_reported *last;
 	__u64 start = BPF_CORE_READ(task, start_time);
+	__u64 exec = BPF_CORE_READ(task, self_exec_id);
 	__u64 mm = (__u64)(long)BPF_CORE_READ(task, mm);
 	__u32 zero = 0;
+	bool seen;
 
 	last = bpf_map_lookup_elem(&reported, &zero);
 	if (!last)
 		return false;
-	if (last->pid == pid && last->task_start_ns == start && last->mm == mm)
-		return true;
+	seen = last->pid == pid && last->task_start_ns == start &&
+	       (last->exec == exec || last->exec == mm);
+	/* Marked by exec count even when an older build marked it by mm. */
 	last->pid = pid;
 	last->task_start_ns = start;
-	last->mm = mm;
-	return false;
+	last->exec = exec;
+	return seen;
 }
 
 SEC("tp/sched/sched_process_exec")

@@ -11,7 +11,9 @@
 #ifndef GREETER_H
 #define GREETER_H
 
+#ifndef GREETER_ABI_VERSION /* the tests' next-ABI build sets another (tests/integration/variant/) */
 #define GREETER_ABI_VERSION 3
+#endif
 /*
  * The oldest ABI whose event records this build reads: ABI 1 and 2 wrote
  * struct greeter_event_v2, from GREETER_RECORD_ABI on struct greeter_record.
@@ -146,7 +148,11 @@ struct greeter_settings {
 	__u64 read_pos;
 };
 
-/* Value of the sequence map (one entry). */
+/*
+ * Value of the sequence map (one entry). Shared by every build from ABI 2
+ * on, whatever its ABI: the old build's programs and the new one's number
+ * from this one counter while both are attached. This layout never changes.
+ */
 struct greeter_sequence {
 	__u64 next; /* events numbered so far; the next one gets next + 1 */
 	/* Random, made when numbering starts at 1; kept while it continues. */
@@ -158,12 +164,17 @@ struct greeter_sequence {
  * sched_process_exec reported on this CPU. During an upgrade the old
  * build's programs and the new one's both run, one after the other in the
  * same tracepoint call on the same CPU; the second finds the exec here and
- * does not report it again. A task (pid and start time) has a new mm after
- * every exec, so the three name one exec.
+ * does not report it again. A task (pid and start time) counts its execs
+ * (self_exec_id): the three name one exec, however often a program execs
+ * itself. Builds before this one wrote the address of the task's mm in
+ * exec: an address, never an exec count, and compared as such while such a
+ * build runs beside this one (the mm's address may repeat across a task's
+ * execs, so it cannot name one exec alone). Shared by every build whatever
+ * its ABI: this layout never changes.
  */
 struct greeter_reported {
 	__u64 task_start_ns; /* the task's start_time */
-	__u64 mm; /* the address of its mm_struct after the exec */
+	__u64 exec; /* the task's self_exec_id after the exec */
 	__u32 pid;
 	__u32 reserved;
 };

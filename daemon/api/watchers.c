@@ -201,6 +201,16 @@ static bool has_room(const struct watcher *w)
 	       !varlink_call_peer_backlogged(w->call);
 }
 
+/* What the watcher's cursor lost: counted, and told in its next reply. */
+static void count_lost(struct watcher *w)
+{
+	uint64_t lost = events_cursor_skip_lost(w->ws->ev, &w->cur);
+
+	w->dropped += lost;
+	w->dropped_total += lost;
+	w->ws->dropped += lost;
+}
+
 /*
  * A watcher behind: send what it has not seen, as far as its socket (and
  * its UID's bound) takes it, looking at WATCHERS_SLICE positions at most;
@@ -209,19 +219,20 @@ static bool has_room(const struct watcher *w)
 static void watcher_pump(struct watcher *w)
 {
 	struct watchers *ws = w->ws;
-	uint64_t lost, limit = w->cur.pos + WATCHERS_SLICE, pos;
+	uint64_t limit = w->cur.pos + WATCHERS_SLICE, pos;
 	const struct greeter_event *e;
 
 	if (w->is_live)
 		return;
-	lost = events_cursor_skip_lost(ws->ev, &w->cur);
-	w->dropped += lost;
-	w->dropped_total += lost;
-	ws->dropped += lost;
+	count_lost(w);
 	while (has_room(w) &&
-	       (e = events_cursor_next(ws->ev, &w->cur, limit, wants_uid, &w->f, &pos)))
+	       (e = events_cursor_next(ws->ev, &w->cur, limit, wants_uid, &w->f, &pos))) {
+		/* Told with this event: what the cursor could not read before it. */
+		count_lost(w);
 		if (wants(&w->f, e))
 			watcher_send(w, pos, e);
+	}
+	count_lost(w);
 	if (!events_cursor_done(ws->ev, &w->cur) && w->cur.pos >= limit) {
 		sd_event_source_set_enabled(ws->replay, SD_EVENT_ONESHOT);
 		return;

@@ -188,6 +188,22 @@ static size_t index_retained(struct events *ev, struct ring_reader *ring, uint64
 }
 
 /*
+ * The window index of our ring's oldest retained event (window_len if none):
+ * the replaced ring's come first, by number, and a few may interleave with
+ * ours at the switch.
+ */
+static size_t first_ours(const struct events *ev)
+{
+	size_t i = 0;
+
+	if (!ev->window_old)
+		return 0;
+	while (i < ev->window_len && window_entry(ev, i)->old)
+		i++;
+	return i;
+}
+
+/*
  * Keep at most the window's worth of events, and at most retain_bytes of
  * the ring; release the rest to the kernel, but nothing that is retained
  * or held for its turn.
@@ -195,26 +211,34 @@ static size_t index_retained(struct events *ev, struct ring_reader *ring, uint64
 static void retain(struct events *ev)
 {
 	uint64_t read = ring_reader_pos(ev->ring), release = read, held;
-	size_t scan;
+	size_t first, seen = 0;
 
 	/*
 	 * Our ring's oldest retained event decides; the replaced ring's, older
 	 * still, go first when ours must (they cost our ring nothing).
 	 */
-	while (ev->window_len > ev->window_old) {
-		const struct window_entry *w = window_entry(ev, ev->window_old);
+	first = first_ours(ev);
+	while (first < ev->window_len &&
+	       read - window_entry(ev, first)->ring_pos > ev->retain_bytes) {
+		bool was_old = window_entry(ev, 0)->old;
 
-		if (!w->old && read - w->ring_pos <= ev->retain_bytes)
-			break;
 		window_pop(ev);
+		first = was_old ? first - 1 : first_ours(ev);
 	}
 	if (reorder_oldest_pos(&ev->order, &held) && held < release)
 		release = held;
-	scan = ev->window_len < RELEASE_SCAN ? ev->window_len : RELEASE_SCAN;
-	for (size_t i = 0; i < scan; i++) {
+	/*
+	 * Our events are in ring order but for inversions a few deep: the
+	 * lowest position is among the oldest of ours, however many of the
+	 * replaced ring's come before them in the window.
+	 */
+	for (size_t i = first; i < ev->window_len && seen < RELEASE_SCAN; i++) {
 		const struct window_entry *w = window_entry(ev, i);
 
-		if (!w->old && w->ring_pos < release)
+		if (w->old)
+			continue;
+		seen++;
+		if (w->ring_pos < release)
 			release = w->ring_pos;
 	}
 	ring_reader_commit(ev->ring, release);

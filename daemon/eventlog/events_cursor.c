@@ -13,12 +13,13 @@ struct events_cursor events_cursor_after_seq(const struct events *ev, uint64_t s
 
 uint64_t events_cursor_skip_lost(const struct events *ev, struct events_cursor *cur)
 {
-	uint64_t start = events_window_start(ev), lost;
+	uint64_t start = events_window_start(ev), lost = cur->unreadable;
 
-	if (cur->pos >= start)
-		return 0;
-	lost = start - cur->pos;
-	cur->pos = start;
+	cur->unreadable = 0;
+	if (cur->pos < start) {
+		lost += start - cur->pos;
+		cur->pos = start;
+	}
 	return lost;
 }
 
@@ -39,10 +40,12 @@ const struct greeter_event *events_cursor_next(struct events *ev, struct events_
 		if (!events_window_uid(ev, p, &uid) || !want(uid, arg))
 			continue;
 		e = events_window_at(ev, p);
-		if (e) {
-			*pos = p;
-			return e;
+		if (!e) {
+			cur->unreadable++;
+			continue;
 		}
+		*pos = p;
+		return e;
 	}
 	return NULL;
 }

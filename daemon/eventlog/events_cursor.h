@@ -16,6 +16,8 @@
 
 struct events_cursor {
 	uint64_t pos; /* the next window position to read */
+	/* Events passed whose record could not be read again: lost, not skipped silently. */
+	uint64_t unreadable;
 };
 
 /* A cursor at the window's end (new events only), or after seq (a resume). */
@@ -23,8 +25,9 @@ struct events_cursor events_cursor_at_end(const struct events *ev);
 struct events_cursor events_cursor_after_seq(const struct events *ev, uint64_t seq);
 
 /*
- * The events that left the window before the cursor reached them: counted,
- * and the cursor moved to the oldest event held. 0 when none.
+ * The events lost to the cursor since it was last asked: those that left
+ * the window before it reached them (the cursor moves to the oldest event
+ * held), and those it passed whose record could not be read. 0 when none.
  */
 uint64_t events_cursor_skip_lost(const struct events *ev, struct events_cursor *cur);
 

@@ -674,11 +674,14 @@ static int open_and_load(struct greeter_bpf **skel_out, struct old_pins *o,
 			continue;
 		}
 		/*
-		 * The reported map is shared whatever the ABI: while both builds'
-		 * programs run, it keeps an exec from being reported twice.
+		 * Shared whatever the ABI (their layouts never change): while
+		 * both builds' programs run, the reported map keeps an exec from
+		 * being reported twice, and the sequence map keeps both numbering
+		 * on from one counter, so that no number is given twice.
 		 */
-		reused[i] = (abi_same || i == MAP_REPORTED) && map_matches(o->map_fd[i], maps[i]) &&
-			bpf_map__reuse_fd(maps[i], o->map_fd[i]) == 0;
+		reused[i] = (abi_same || i == MAP_REPORTED || i == MAP_SEQUENCE) &&
+			    map_matches(o->map_fd[i], maps[i]) &&
+			    bpf_map__reuse_fd(maps[i], o->map_fd[i]) == 0;
 	}
 	bpf_object__for_each_program (prog, skel->obj) {
 		bool wanted = false;
@@ -714,9 +717,10 @@ static void log_load_failure(int err)
 }
 
 /*
- * A new sequence map goes on from its predecessor, with its stream (a build
- * of ABI 1 had no stream id): written before the programs are attached, as
- * they number events from the first exec on.
+ * A new sequence map, where the old one could not be shared (ABI 1's had
+ * another layout and no stream id), goes on from its predecessor: written
+ * before the programs are attached, as they number events from the first
+ * exec on.
  */
 static int seed_sequence(struct greeter_bpf *skel, struct old_pins *o, const bool *reused)
 {
