@@ -25,7 +25,7 @@ with Daemon("upgrade-abi") as d, Marker("upgrade-abi") as m:
     tail_path = os.path.join(d.tmp, "tail.json")
     with open(tail_path, "wb") as tail_out:
         t = subprocess.Popen([GREETERCTL, "--socket", d.socket, "tail", "--json"],
-                             stdout=tail_out, stderr=subprocess.DEVNULL)
+                             stdout=tail_out, stderr=open(os.path.join(d.tmp, "tail.err"), "w"))
     try:
         d.wait_watchers(1)
 
@@ -42,9 +42,10 @@ with Daemon("upgrade-abi") as d, Marker("upgrade-abi") as m:
                   "the next ABI's greeterd replaced the pins (a different ABI version)")
             n = len(mine())
             # Past the window's scan in the new ring too, and into the tail.
-            drive_until(lambda: len(mine()) >= n + 600, "tail shows execs after the upgrade")
+            drive_until(lambda: len(mine()) >= n + 600, "tail shows execs after the upgrade",
+                        deadline=300)
             total = load.stop()
-        drive_until(lambda: len(mine()) >= total, "tail shows all %d execs" % total)
+        drive_until(lambda: len(mine()) >= total, "tail shows all %d execs" % total, deadline=300)
         evs = mine()
         pids = [e["pid"] for e in evs]
         seqs = [e["seq"] for e in evs]
