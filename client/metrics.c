@@ -145,8 +145,13 @@ static int format_metrics(FILE *f, const cJSON *reply, const char **bad)
 {
 	const cJSON *counters = cJSON_GetObjectItemCaseSensitive(reply, "counters");
 	const cJSON *progs = cJSON_GetObjectItemCaseSensitive(reply, "programs"), *p;
-	static const char *const sinks[][2] = { { "watchers", "dropped_watchers" },
-						{ "journal", "dropped_journal" } };
+	/* Older greeterds lack dropped_print: that sample is left out then. */
+	static const struct {
+		const char *sink, *member;
+		bool optional;
+	} sinks[] = { { "watchers", "dropped_watchers", false },
+		      { "journal", "dropped_journal", false },
+		      { "print", "dropped_print", true } };
 	static const char *const maps[][2] = { { "config", "config_map_id" },
 					       { "events", "events_map_id" },
 					       { "stats", "stats_map_id" } };
@@ -192,13 +197,18 @@ static int format_metrics(FILE *f, const cJSON *reply, const char **bad)
 	}
 
 	put_family(f, "greeter_events_dropped_total", COUNTER,
-		   "Events dropped on their way to a sink: slow watchers' queues (watchers), or "
-		   "not written to the journal by --journal-events (journal).");
+		   "Events dropped on their way to a sink: slow watchers' queues (watchers), "
+		   "not written to the journal by --journal-events (journal), or to standard "
+		   "output by --print-events (print).");
 	for (size_t i = 0; i < sizeof(sinks) / sizeof(sinks[0]); i++) {
-		*bad = sinks[i][1];
-		if (member_uint(counters, sinks[i][1], &present, &v) < 0 || !present)
+		*bad = sinks[i].member;
+		if (member_uint(counters, sinks[i].member, &present, &v) < 0)
 			return -EBADMSG;
-		fprintf(f, "greeter_events_dropped_total{sink=\"%s\"} %llu\n", sinks[i][0],
+		if (!present && sinks[i].optional)
+			continue;
+		if (!present)
+			return -EBADMSG;
+		fprintf(f, "greeter_events_dropped_total{sink=\"%s\"} %llu\n", sinks[i].sink,
 			(unsigned long long)v);
 	}
 

@@ -453,9 +453,9 @@ void print_status(const cJSON *reply)
 	       json_num(counters, "delivered"));
 	label("Lost:");
 	printf("%llu in the kernel (ring buffer full), %llu dropped for slow watchers, "
-	       "%llu not written to the journal\n",
+	       "%llu not written to the journal, %llu not written by --print-events\n",
 	       json_num(counters, "lost_kernel"), json_num(counters, "dropped_watchers"),
-	       json_num(counters, "dropped_journal"));
+	       json_num(counters, "dropped_journal"), json_num(counters, "dropped_print"));
 	if (json_num(counters, "malformed")) {
 		label("Malformed:");
 		printf("%llu ring buffer records of the wrong size, skipped\n",

@@ -33,6 +33,7 @@
 #include "messages.h"
 #include "options.h"
 #include "pins.h"
+#include "print_sink.h"
 #include "state_file.h"
 
 #define STATUS_INTERVAL_USEC (5 * 1000 * 1000)
@@ -73,14 +74,6 @@ static void store_read_pos(uint64_t pos, uint64_t until, void *userdata)
 
 	if (r < 0)
 		log_warning("cannot keep the ring's read position: %s", strerror(-r));
-}
-
-static void print_event(const struct greeter_event *e, void *userdata)
-{
-	static char line[EVENTS_LINE_SIZE];
-
-	events_format_line(e, line, sizeof(line));
-	puts(line);
 }
 
 /*
@@ -349,8 +342,9 @@ static int run(struct daemon *d)
 	if (r < 0)
 		goto out;
 	if (d->opt.print_events) {
-		setvbuf(stdout, NULL, _IOLBF, 0);
-		events_add_sink(d->events, print_event, d);
+		r = print_sink_start(d->loop, d->events, STDOUT_FILENO);
+		if (r < 0)
+			goto out;
 	}
 	if (d->opt.journal_events)
 		events_add_sink(d->events, journal_event, d);
@@ -413,6 +407,7 @@ int main(int argc, char **argv)
 		return pins_remove(d.opt.pin_dir) < 0 ? 1 : 0;
 
 	r = run(&d);
+	print_sink_stop();
 	events_free(d.events);
 	pins_free(d.pins);
 	if (d.state_lock_fd >= 0)

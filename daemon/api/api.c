@@ -23,6 +23,7 @@
 #include "json_members.h"
 #include "json_print.h"
 #include "log.h"
+#include "print_sink.h"
 #include "utf8.h"
 #include "validate.h"
 #include "varlink_server.h"
@@ -650,6 +651,7 @@ static void method_get_status(struct varlink_call *c, const cJSON *p, void *user
 	cJSON_AddNumberToObject(counters, "delivered", (double)watchers_delivered(a->watchers));
 	cJSON_AddNumberToObject(counters, "dropped_watchers", (double)watchers_dropped(a->watchers));
 	cJSON_AddNumberToObject(counters, "dropped_journal", (double)journal_dropped());
+	cJSON_AddNumberToObject(counters, "dropped_print", (double)print_sink_dropped());
 	cJSON_AddNumberToObject(counters, "dropped_late", (double)ec->late);
 	cJSON_AddNumberToObject(counters, "repeated", (double)ec->repeated);
 	cJSON_AddNumberToObject(counters, "malformed", (double)ec->malformed);

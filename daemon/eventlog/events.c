@@ -1,13 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "events.h"
-#include "args_text.h"
-#include "escape.h"
 #include "log.h"
 #include "reorder.h"
 #include "ring_reader.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -509,44 +506,4 @@ uint64_t events_window_find_after(const struct events *ev, uint64_t after_seq)
 const struct events_counters *events_counters(const struct events *ev)
 {
 	return &ev->counters;
-}
-
-/* message= is always in double quotes: the rule of the arguments, quoted. */
-static void format_quoted(char *out, size_t size, const char *s)
-{
-	char text[GREETER_ARGS_TEXT_SIZE(GREETER_MESSAGE_SIZE)];
-
-	greeter_args_text(text, sizeof(text), s, 1);
-	/* Unquoted, it holds no quote and no space: quotes around it change nothing. */
-	snprintf(out, size, text[0] == '"' ? "%s" : "\"%s\"", text);
-}
-
-/*
- * Every string a client or the kernel chose (comm, file, message, unit,
- * arguments) is escaped and quoted as the arguments are (common/args_text.h),
- * so that no value can produce another field: a comm "c uid=0" is
- * comm="c uid=0".
- */
-void events_format_line(const struct greeter_event *e, char *out, size_t size)
-{
-	char comm[GREETER_ARGS_TEXT_SIZE(GREETER_COMM_SIZE)];
-	char file[GREETER_ARGS_TEXT_SIZE(GREETER_FILENAME_SIZE)];
-	char msg[GREETER_ARGS_TEXT_SIZE(GREETER_MESSAGE_SIZE) + 2];
-	char unit[GREETER_ARGS_TEXT_SIZE(GREETER_UNIT_SIZE)];
-	char args[GREETER_ARGS_TEXT_SIZE(GREETER_ARGS_SIZE)];
-	bool have_args = e->flags & GREETER_EVENT_ARGS;
-
-	greeter_args_text(comm, sizeof(comm), e->comm, 1);
-	greeter_args_text(file, sizeof(file), e->filename, 1);
-	format_quoted(msg, sizeof(msg), e->message);
-	greeter_args_text(unit, sizeof(unit), e->unit, 1);
-	if (have_args)
-		greeter_args_text(args, sizeof(args), e->args, e->args_count);
-	/* The arguments last: they hold spaces. */
-	snprintf(out, size,
-		 "seq=%llu pid=%u ppid=%u uid=%u comm=%s file=%s message=%s%s unit=%s%s%s%s",
-		 (unsigned long long)e->seq, e->pid, e->ppid, e->uid, comm, file, msg,
-		 (e->flags & GREETER_EVENT_FAILED) ? " failed" : "", unit,
-		 (e->flags & GREETER_EVENT_ARGS_TRUNCATED) ? " args_truncated" : "",
-		 have_args ? " args=" : "", have_args ? args : "");
 }

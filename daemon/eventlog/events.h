@@ -91,12 +91,4 @@ uint64_t events_dispatch_pos(const struct events *ev);
 /* The first position whose event has seq > after_seq (window_end if none). */
 uint64_t events_window_find_after(const struct events *ev, uint64_t after_seq);
 
-/*
- * One event as a line of text for --print-events: key=value fields, every
- * string escaped and quoted as args_text.h writes the arguments (message
- * always in quotes), the arguments last. EVENTS_LINE_SIZE holds any.
- */
-#define EVENTS_LINE_SIZE 8192
-void events_format_line(const struct greeter_event *e, char *out, size_t size);
-
 #endif

@@ -50,7 +50,7 @@ STATUS = {
                  {"name": "evil\"\\\nprog", "program_id": 43, "link_id": 8}],
     "counters": {"emitted": 9007199254740991, "lost_kernel": 2, "failed_execs": 3,
                  "received": 98, "delivered": 97, "dropped_watchers": 5,
-                 "dropped_journal": 6, "dropped_late": 7, "repeated": 8, "malformed": 9,
+                 "dropped_journal": 6, "dropped_print": 12, "dropped_late": 7, "repeated": 8, "malformed": 9,
                  "compactions": 10, "compactions_failed": 11},
 }
 
@@ -116,9 +116,9 @@ def check_exposition(c, text, status, where):
             where + ": greeter_events_dropped_total is a counter with HELP", f)
     got = {s["labels"].get("sink"): s["value"] for s in f.get("samples", [])
            if s["name"] == "greeter_events_dropped_total"}
-    c.check(got == {"watchers": status["counters"]["dropped_watchers"],
-                    "journal": status["counters"]["dropped_journal"]},
-            where + ": greeter_events_dropped_total{sink} for watchers and journal", got)
+    want = {sink: status["counters"]["dropped_" + sink] for sink in ("watchers", "journal", "print")
+            if "dropped_" + sink in status["counters"]}
+    c.check(got == want, where + ": greeter_events_dropped_total{sink} for " + ", ".join(want), got)
     f = fams.get("greeter_build_info", {})
     c.check(f.get("type") == "gauge" and [(s["labels"], s["value"]) for s in f.get("samples", [])] ==
             [({"version": status["version"], "attach_mode": status["attach_mode"]}, 1.0)],
@@ -275,6 +275,7 @@ def main():
         for what, bad in [("a counter that is a string", ("counters", "emitted", "many")),
                           ("a negative gauge", (None, "messages", -1)),
                           ("a fraction", (None, "ring_size", 1.5)),
+                          ("a dropped count that is negative", ("counters", "dropped_print", -1)),
                           ("no counters", (None, "counters", None)),
                           ("a version that is a number", (None, "version", 3))]:
             s = copy.deepcopy(STATUS)
@@ -295,7 +296,8 @@ def main():
         s = copy.deepcopy(STATUS)
         for k in ("ring_used", "replay_window", "retained", "change_log_size"):
             del s[k]
-        for k in ("dropped_late", "repeated", "malformed", "compactions", "compactions_failed"):
+        for k in ("dropped_late", "repeated", "malformed", "compactions", "compactions_failed",
+                  "dropped_print"):
             del s["counters"][k]
         mode["status"] = s
         r = run(ctl, sock, "metrics")
@@ -303,6 +305,10 @@ def main():
         c.check(r.returncode == 0 and fams is not None and "greeter_ring_used_bytes" not in fams
                 and "greeter_events_emitted" in fams,
                 "an older greeterd's status: the numbers it has", err)
+        got = {x["labels"].get("sink") for x in (fams or {}).get("greeter_events_dropped", {})
+               .get("samples", []) if x["name"] == "greeter_events_dropped_total"}
+        c.check(got == {"watchers", "journal"},
+                "an older greeterd's status: no sink=\"print\" sample without dropped_print", got)
         mode["status"] = STATUS
 
         # Bad output paths: status 4 and why, nothing created.

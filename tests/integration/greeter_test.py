@@ -112,8 +112,10 @@ class Daemon:
     """One greeterd with its own pin dir, state dir and socket."""
 
     def __init__(self, name, attach=None, extra=None, pin_dir=None, state_dir=None, wrapper=None,
-                 binary=None):
+                 binary=None, stdout=None):
         self.binary = binary or GREETERD  # another build's greeterd (test_migrate_abi)
+        # Where --print-events writes (an fd or file), instead of a file per run.
+        self.stdout = stdout
         self.tmp = tempfile.mkdtemp(prefix="greeter-%s-" % name)
         os.chmod(self.tmp, 0o755)  # other users reach the socket
         self.pin_dir = pin_dir or "/sys/fs/bpf/greeter-test-%s-%d" % (name, os.getpid())
@@ -140,13 +142,13 @@ class Daemon:
         self.runs += 1
         self.log_path = os.path.join(self.tmp, "greeterd.%d.log" % self.runs)
         self.out_path = os.path.join(self.tmp, "events.%d.txt" % self.runs)
-        self.out = open(self.out_path, "w")
+        self.out = open(self.out_path, "w") if self.stdout is None else None
         env = dict(os.environ)
         env.pop("NOTIFY_SOCKET", None)
         env.pop("LISTEN_FDS", None)
         env.pop("STATE_DIRECTORY", None)
         env.pop("CACHE_DIRECTORY", None)
-        self.proc = subprocess.Popen(self.wrapper + self.args(), stdout=self.out,
+        self.proc = subprocess.Popen(self.wrapper + self.args(), stdout=self.out or self.stdout,
                                      stderr=open(self.log_path, "w"), env=env)
         if wait:
             self.wait_ready()

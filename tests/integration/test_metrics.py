@@ -81,7 +81,8 @@ def check_against(fams, s1, s2, what):
         v = value(fams, name)
         check(v == s1[member] == s2[member], "%s: %s %s = status's %s" % (what, name, v, member))
     for name, member in COUNTERS + [("greeter_events_dropped", "dropped_watchers"),
-                                    ("greeter_events_dropped", "dropped_journal")]:
+                                    ("greeter_events_dropped", "dropped_journal"),
+                                    ("greeter_events_dropped", "dropped_print")]:
         f = fams.get(name, {})
         check(f.get("type") == "counter" and f.get("documentation"),
               "%s: %s_total is a counter with HELP" % (what, name))
