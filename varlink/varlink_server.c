@@ -18,9 +18,10 @@
  *   while more than DISPATCH_OUTPUT_HIGH bytes of replies wait for a slow
  *   reader: backpressure instead of unbounded queues. The same holds for a
  *   UID as a whole: while its connections together hold max_output_per_uid
- *   bytes of unread replies, none of them starts a call, and what a handler
- *   asks (varlink_call_peer_backlogged()) tells it to hold its replies. Its
- *   own replies wait; nobody else's.
+ *   bytes of replies not yet sent (each counted whole until its last byte
+ *   goes), none of them starts a call, and what a handler asks
+ *   (varlink_call_peer_backlogged()) tells it to hold its replies. Its own
+ *   replies wait; nobody else's.
  * - Replies are only queued by varlink_call_reply() and friends; the socket
  *   is written from the event loop (a per-connection defer source), and a
  *   connection that must go away is closed from there too. So nothing a
@@ -110,7 +111,7 @@ struct listener {
 	ino_t ino;
 };
 
-/* One UID's connections: how many, and the bytes of replies they hold unread. */
+/* One UID's connections: how many, and the memory their unsent replies hold. */
 struct peer_account {
 	struct peer_account *next;
 	uid_t uid;
@@ -196,14 +197,20 @@ static void conn_kill(struct conn *c)
 }
 
 /*
- * Bring the UID's account up to date with what c holds queued. When the
- * UID's backlog falls under half the bound, its connections go on: each is run,
- * and a call kept open hears on_drain (it may have held its replies).
+ * Bring the UID's account up to date with what c's output buffer holds.
+ * Held, not unsent: a reply read all but its end still holds its whole
+ * buffer, so counting what is left to send would let a client that reads
+ * most of every reply make greeterd hold any number of them. Giving back
+ * the sent part as it goes instead would cost a copy per write and leave
+ * the bound to the allocator; a buffer is freed once sent, so what is held
+ * is always the client's to release by reading. When the UID falls under
+ * half the bound, its connections go on: each is run, and a call kept open
+ * hears on_drain (it may have held its replies).
  */
 static void conn_account(struct conn *c)
 {
 	struct peer_account *a = c->account;
-	size_t now = varlink_outbuf_pending(&c->out);
+	size_t now = varlink_outbuf_held(&c->out);
 
 	a->output = a->output - c->accounted + now;
 	c->accounted = now;

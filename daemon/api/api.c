@@ -38,7 +38,7 @@
 #define MAX_REQUEST_SIZE (64 * 1024)
 /* Root's calls may be larger: an ImportMessages of the map's 16,384 messages. */
 #define MAX_ROOT_REQUEST_SIZE (4 * 1024 * 1024)
-/* Unread replies of one UID's connections together; then its calls wait. */
+/* Replies of one UID's connections not yet sent, together; then its calls wait. */
 #define MAX_OUTPUT_PER_UID (16 * 1024 * 1024)
 /*
  * At shutdown, how long answering waiting lists, filling the watchers'
