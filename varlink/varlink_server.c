@@ -1099,6 +1099,18 @@ static void peer_groups(int fd, struct varlink_peer *peer)
 	free(buf);
 }
 
+/* The connections open at most when peer connects: root's reserve, then the others'. */
+static size_t conn_limit(const struct varlink_server *s, const struct varlink_peer *peer)
+{
+	const struct varlink_server_options *o = &s->o;
+
+	if (peer->uid == 0)
+		return o->max_connections;
+	if (o->is_privileged && o->is_privileged(peer, o->userdata))
+		return o->max_connections - o->root_connections;
+	return o->max_connections - o->reserved_connections;
+}
+
 /*
  * Serve connection fd from peer (its groups taken): 0, or -EUSERS (refused
  * for a limit, told so) or another negative errno; fd is the connection's
@@ -1112,9 +1124,7 @@ static int conn_new(struct varlink_server *s, int fd, struct varlink_peer peer)
 	int r;
 
 	account = account_get(s, peer.uid);
-	limit = s->o.max_connections;
-	if (!(s->o.is_privileged ? s->o.is_privileged(&peer, s->o.userdata) : peer.uid == 0))
-		limit -= s->o.reserved_connections < limit ? s->o.reserved_connections : 0;
+	limit = conn_limit(s, &peer);
 	if (account && (s->n_conns >= limit || account->conns >= s->o.max_connections_per_uid)) {
 		reject(s, fd, &peer, s->n_conns >= limit ? limit : s->o.max_connections_per_uid);
 		account_put(s, account);
@@ -1344,6 +1354,10 @@ int varlink_server_new(struct varlink_server **out, sd_event *loop,
 		s->o.max_connections = DEFAULT_MAX_CONNECTIONS;
 	if (!s->o.max_connections_per_uid)
 		s->o.max_connections_per_uid = DEFAULT_MAX_PER_UID;
+	if (s->o.reserved_connections > s->o.max_connections)
+		s->o.reserved_connections = s->o.max_connections;
+	if (s->o.root_connections > s->o.reserved_connections)
+		s->o.root_connections = s->o.reserved_connections;
 	if (!s->o.max_output_per_uid)
 		s->o.max_output_per_uid = DEFAULT_MAX_OUTPUT_PER_UID;
 	if (!s->o.max_message_size || s->o.max_message_size > OUTPUT_MAX)

@@ -74,9 +74,11 @@ struct varlink_server_options {
 	 * Of max_connections, those only privileged peers may take: others are
 	 * refused once max_connections - reserved_connections are open, so that
 	 * no other user's connections leave root without a way in. Privileged:
-	 * is_privileged(peer, userdata), or UID 0 without it.
+	 * is_privileged(peer, userdata), or UID 0 without it. Of those,
+	 * root_connections are UID 0's alone: no privileged user takes them.
 	 */
 	size_t reserved_connections;
+	size_t root_connections;
 	/*
 	 * Memory one UID's connections may hold in replies not yet sent,
 	 * together; a reply counts whole until its last byte is sent. Beyond

@@ -31,8 +31,9 @@
 
 #define MAX_CONNECTIONS 4096
 #define MAX_CONNECTIONS_PER_UID 512
-/* Of MAX_CONNECTIONS, kept for root and the admin group. */
+/* Of MAX_CONNECTIONS, kept for root and the admin group; of those, root's alone. */
 #define RESERVED_CONNECTIONS 64
+#define ROOT_CONNECTIONS 16
 /* The admin group's GID is looked up again at most this often. */
 #define ADMIN_GID_TTL_USEC (60 * 1000 * 1000)
 #define MAX_REQUEST_SIZE (64 * 1024)
@@ -778,6 +779,7 @@ int api_start(struct api **out, const struct api_options *opt)
 		.max_connections = MAX_CONNECTIONS,
 		.max_connections_per_uid = MAX_CONNECTIONS_PER_UID,
 		.reserved_connections = RESERVED_CONNECTIONS,
+		.root_connections = ROOT_CONNECTIONS,
 		.max_output_per_uid = MAX_OUTPUT_PER_UID,
 		.is_privileged = is_privileged,
 		.max_message_size = MAX_REQUEST_SIZE,
