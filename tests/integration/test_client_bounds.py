@@ -118,8 +118,10 @@ def unread_requests(pid):
 
 
 with Daemon("bounds") as d, contextlib.ExitStack() as stack:
+    # greeterd sizes its connection limits to its hard limit (greeterd(8)): all of them.
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE,
-                       (4096, max(4096, resource.getrlimit(resource.RLIMIT_NOFILE)[1])))
+                       (4096, hard if hard == resource.RLIM_INFINITY else max(8192, hard)))
     # In greeterd's own directory (mode 0755): UID 502 runs it, and it goes with it.
     program = os.path.join(d.tmp, "long-arg")
     with open(program, "w") as f:
