@@ -15,7 +15,6 @@ import contextlib
 import json
 import os
 import select
-import socket
 import subprocess
 import sys
 
@@ -50,12 +49,7 @@ def lists_main(path, size, tail):
     nothing comes for PAUSE; then the ends are read. Prints the most
     replies held at once and how many came whole."""
     size, tail = int(size), int(tail)
-    socks = []
-    for _ in range(CONNS):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(path)
-        s.sendall(LIST)
-        socks.append(s)
+    socks = connections(path, CONNS, LIST)
     got = {s: b"" for s in socks}
     parked, whole, most, idle = [], 0, 0, 0.0
     left = set(socks)
