@@ -18,9 +18,10 @@
  *   while more than DISPATCH_OUTPUT_HIGH bytes of replies wait for a slow
  *   reader: backpressure instead of unbounded queues. The same holds for a
  *   UID as a whole: while its connections together hold max_output_per_uid
- *   bytes of unread replies, none of them starts a call, and what a handler
- *   asks (varlink_call_peer_backlogged()) tells it to hold its replies. Its
- *   own replies wait; nobody else's.
+ *   bytes of replies not yet sent (each counted whole until its last byte
+ *   goes), none of them starts a call, and what a handler asks
+ *   (varlink_call_peer_backlogged()) tells it to hold its replies. Its own
+ *   replies wait; nobody else's.
  * - Replies are only queued by varlink_call_reply() and friends; the socket
  *   is written from the event loop (a per-connection defer source), and a
  *   connection that must go away is closed from there too. So nothing a
@@ -110,7 +111,7 @@ struct listener {
 	ino_t ino;
 };
 
-/* One UID's connections: how many, and the bytes of replies they hold unread. */
+/* One UID's connections: how many, and the memory their unsent replies hold. */
 struct peer_account {
 	struct peer_account *next;
 	uid_t uid;
@@ -196,14 +197,20 @@ static void conn_kill(struct conn *c)
 }
 
 /*
- * Bring the UID's account up to date with what c holds queued. When the
- * UID's backlog falls under half the bound, its connections go on: each is run,
- * and a call kept open hears on_drain (it may have held its replies).
+ * Bring the UID's account up to date with what c's output buffer holds.
+ * Held, not unsent: a reply read all but its end still holds its whole
+ * buffer, so counting what is left to send would let a client that reads
+ * most of every reply make greeterd hold any number of them. Giving back
+ * the sent part as it goes instead would cost a copy per write and leave
+ * the bound to the allocator; a buffer is freed once sent, so what is held
+ * is always the client's to release by reading. When the UID falls under
+ * half the bound, its connections go on: each is run, and a call kept open
+ * hears on_drain (it may have held its replies).
  */
 static void conn_account(struct conn *c)
 {
 	struct peer_account *a = c->account;
-	size_t now = varlink_outbuf_pending(&c->out);
+	size_t now = varlink_outbuf_held(&c->out);
 
 	a->output = a->output - c->accounted + now;
 	c->accounted = now;
@@ -1092,6 +1099,18 @@ static void peer_groups(int fd, struct varlink_peer *peer)
 	free(buf);
 }
 
+/* The connections open at most when peer connects: root's reserve, then the others'. */
+static size_t conn_limit(const struct varlink_server *s, const struct varlink_peer *peer)
+{
+	const struct varlink_server_options *o = &s->o;
+
+	if (peer->uid == 0)
+		return o->max_connections;
+	if (o->is_privileged && o->is_privileged(peer, o->userdata))
+		return o->max_connections - o->root_connections;
+	return o->max_connections - o->reserved_connections;
+}
+
 /*
  * Serve connection fd from peer (its groups taken): 0, or -EUSERS (refused
  * for a limit, told so) or another negative errno; fd is the connection's
@@ -1105,9 +1124,7 @@ static int conn_new(struct varlink_server *s, int fd, struct varlink_peer peer)
 	int r;
 
 	account = account_get(s, peer.uid);
-	limit = s->o.max_connections;
-	if (!(s->o.is_privileged ? s->o.is_privileged(&peer, s->o.userdata) : peer.uid == 0))
-		limit -= s->o.reserved_connections < limit ? s->o.reserved_connections : 0;
+	limit = conn_limit(s, &peer);
 	if (account && (s->n_conns >= limit || account->conns >= s->o.max_connections_per_uid)) {
 		reject(s, fd, &peer, s->n_conns >= limit ? limit : s->o.max_connections_per_uid);
 		account_put(s, account);
@@ -1337,6 +1354,10 @@ int varlink_server_new(struct varlink_server **out, sd_event *loop,
 		s->o.max_connections = DEFAULT_MAX_CONNECTIONS;
 	if (!s->o.max_connections_per_uid)
 		s->o.max_connections_per_uid = DEFAULT_MAX_PER_UID;
+	if (s->o.reserved_connections > s->o.max_connections)
+		s->o.reserved_connections = s->o.max_connections;
+	if (s->o.root_connections > s->o.reserved_connections)
+		s->o.root_connections = s->o.reserved_connections;
 	if (!s->o.max_output_per_uid)
 		s->o.max_output_per_uid = DEFAULT_MAX_OUTPUT_PER_UID;
 	if (!s->o.max_message_size || s->o.max_message_size > OUTPUT_MAX)

@@ -74,12 +74,15 @@ struct varlink_server_options {
 	 * Of max_connections, those only privileged peers may take: others are
 	 * refused once max_connections - reserved_connections are open, so that
 	 * no other user's connections leave root without a way in. Privileged:
-	 * is_privileged(peer, userdata), or UID 0 without it.
+	 * is_privileged(peer, userdata), or UID 0 without it. Of those,
+	 * root_connections are UID 0's alone: no privileged user takes them.
 	 */
 	size_t reserved_connections;
+	size_t root_connections;
 	/*
-	 * Unread replies one UID's connections may hold together: beyond it
-	 * none of them starts a call until its client reads (0: 16 MiB).
+	 * Memory one UID's connections may hold in replies not yet sent,
+	 * together; a reply counts whole until its last byte is sent. Beyond
+	 * it none of them starts a call until its client reads (0: 16 MiB).
 	 */
 	size_t max_output_per_uid;
 	bool (*is_privileged)(const struct varlink_peer *peer, void *userdata);
@@ -164,8 +167,8 @@ int varlink_call_error_expected_more(struct varlink_call *c);
 size_t varlink_call_output_pending(const struct varlink_call *c);
 
 /*
- * Whether the caller's UID holds its bound of unread replies on all its
- * connections together: a reply that can wait (a stream's next event, a
+ * Whether the caller's UID holds its bound of replies not yet sent on all
+ * its connections together: a reply that can wait (a stream's next event, a
  * large list) waits; on_drain runs on each of its open calls once the UID
  * is under the bound again.
  */

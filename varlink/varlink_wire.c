@@ -15,7 +15,8 @@
 
 static size_t grow_size(size_t cap, size_t need, size_t limit)
 {
-	size_t n = cap ? cap : WIRE_INITIAL_SIZE;
+	/* A first large message gets its size, not the next power of two. */
+	size_t n = cap ? cap : need > WIRE_INITIAL_SIZE ? need : WIRE_INITIAL_SIZE;
 
 	while (n < need && n <= limit / 2)
 		n *= 2;
@@ -229,6 +230,11 @@ size_t varlink_outbuf_pending(const struct varlink_outbuf *o)
 	return o->tail - o->head;
 }
 
+size_t varlink_outbuf_held(const struct varlink_outbuf *o)
+{
+	return o->cap;
+}
+
 const char *varlink_outbuf_data(const struct varlink_outbuf *o)
 {
 	return o->buf + o->head;
@@ -240,13 +246,10 @@ void varlink_outbuf_consume(struct varlink_outbuf *o, size_t n)
 		n = o->tail - o->head;
 	o->head += n;
 	if (o->head == o->tail) {
-		o->head = o->tail = 0;
-		/* Give back memory a burst (say, a long list) made us take. */
-		if (o->cap > 16 * WIRE_INITIAL_SIZE) {
-			free(o->buf);
-			o->buf = NULL;
-			o->cap = 0;
-		}
+		/* Sent: nothing is held for a connection with nothing to send. */
+		free(o->buf);
+		o->buf = NULL;
+		o->head = o->tail = o->cap = 0;
 	}
 }
 

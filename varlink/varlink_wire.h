@@ -91,6 +91,11 @@ int varlink_outbuf_append(struct varlink_outbuf *o, const void *data, size_t len
 int varlink_outbuf_append_json(struct varlink_outbuf *o, const cJSON *obj);
 
 size_t varlink_outbuf_pending(const struct varlink_outbuf *o);
+/*
+ * Bytes allocated: a message is held whole until its last byte is sent,
+ * and nothing once all is sent (the buffer is freed).
+ */
+size_t varlink_outbuf_held(const struct varlink_outbuf *o);
 const char *varlink_outbuf_data(const struct varlink_outbuf *o);
 void varlink_outbuf_consume(struct varlink_outbuf *o, size_t n);
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -32,14 +33,21 @@
 
 #define MAX_CONNECTIONS 4096
 #define MAX_CONNECTIONS_PER_UID 512
-/* Of MAX_CONNECTIONS, kept for root and the admin group. */
+/* Of MAX_CONNECTIONS, kept for root and the admin group; of those, root's alone. */
 #define RESERVED_CONNECTIONS 64
+#define ROOT_CONNECTIONS 16
+/*
+ * Open files kept for greeterd's own work beside its clients (about 20 when
+ * idle): pins and maps, the state directory and its files, the journal, the
+ * name service, and the one accept() takes to refuse a connection.
+ */
+#define OWN_FILES 128
 /* The admin group's GID is looked up again at most this often. */
 #define ADMIN_GID_TTL_USEC (60 * 1000 * 1000)
 #define MAX_REQUEST_SIZE (64 * 1024)
 /* Root's calls may be larger: an ImportMessages of the map's 16,384 messages. */
 #define MAX_ROOT_REQUEST_SIZE (4 * 1024 * 1024)
-/* Unread replies of one UID's connections together; then its calls wait. */
+/* Replies of one UID's connections not yet sent, together; then its calls wait. */
 #define MAX_OUTPUT_PER_UID (16 * 1024 * 1024)
 /*
  * At shutdown, how long answering waiting lists, filling the watchers'
@@ -766,6 +774,33 @@ static const struct varlink_method methods[] = {
 	{ IO_GREETER_WATCH_EVENTS, method_watch_events, &io_greeter_watch_events_idl },
 };
 
+/*
+ * Each connection is an open file: under a lower open file limit the
+ * connection limits shrink to fit it, so that accept() never fails for
+ * want of one, which would leave root unanswered with the rest.
+ */
+static int fit_open_files(struct varlink_server_options *o)
+{
+	struct rlimit rl;
+	size_t room;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur >= OWN_FILES + MAX_CONNECTIONS)
+		return 0;
+	room = rl.rlim_cur > OWN_FILES ? rl.rlim_cur - OWN_FILES : 0;
+	if (room < 2 * RESERVED_CONNECTIONS) {
+		log_error("the open file limit (%llu) leaves room for %zu connections, fewer than "
+			  "%d: raise it (LimitNOFILE=, ulimit -n)",
+			  (unsigned long long)rl.rlim_cur, room, 2 * RESERVED_CONNECTIONS);
+		return -EMFILE;
+	}
+	o->max_connections = room;
+	o->max_connections_per_uid = room * MAX_CONNECTIONS_PER_UID / MAX_CONNECTIONS;
+	log_info("the open file limit (%llu) allows %zu connections, %zu per UID",
+		 (unsigned long long)rl.rlim_cur, room, o->max_connections_per_uid);
+	return 0;
+}
+
 int api_start(struct api **out, const struct api_options *opt)
 {
 	struct varlink_server_options o = {
@@ -780,6 +815,7 @@ int api_start(struct api **out, const struct api_options *opt)
 		.max_connections = MAX_CONNECTIONS,
 		.max_connections_per_uid = MAX_CONNECTIONS_PER_UID,
 		.reserved_connections = RESERVED_CONNECTIONS,
+		.root_connections = ROOT_CONNECTIONS,
 		.max_output_per_uid = MAX_OUTPUT_PER_UID,
 		.is_privileged = is_privileged,
 		.max_message_size = MAX_REQUEST_SIZE,
@@ -787,9 +823,13 @@ int api_start(struct api **out, const struct api_options *opt)
 		.error_request_too_large = IO_GREETER_ERROR_REQUEST_TOO_LARGE,
 		.error_too_many_connections = IO_GREETER_ERROR_TOO_MANY_CONNECTIONS,
 	};
-	struct api *a = calloc(1, sizeof(*a));
+	struct api *a;
 	int r;
 
+	r = fit_open_files(&o);
+	if (r < 0)
+		return r;
+	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
 	a->o = *opt;

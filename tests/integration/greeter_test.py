@@ -551,6 +551,18 @@ def print_watched_uids(path, marker, sentinel, hello):
         pass
 
 
+def connections(path, n, request):
+    """n connections to path, each sent request (raw bytes); the replies
+    are left for the caller to read, or not."""
+    socks = []
+    for _ in range(n):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(path)
+        s.sendall(request)
+        socks.append(s)
+    return socks
+
+
 def call_as(uid, gid, groups, socket_path, method, params=None, more=False, replies=1):
     """Make a varlink call as another user (through setpriv); the replies."""
     cmd = as_user(uid, gid, groups, __file__, "call", socket_path, method,

@@ -19,7 +19,6 @@ import os
 import resource
 import select
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -39,16 +38,6 @@ ASAN_EXIT_BOUND_S = 15
 EXIT_BOUND_S = 5
 LIST = b'{"method":"io.greeter.ListMessages"}\0'
 WATCH = b'{"method":"io.greeter.WatchEvents","parameters":{"after_seq":0},"more":true}\0'
-
-
-def connect(path, n, request):
-    socks = []
-    for _ in range(n):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(path)
-        s.sendall(request)
-        socks.append(s)
-    return socks
 
 
 def read_replies(socks):
@@ -77,7 +66,7 @@ def read_replies(socks):
 def lists_main(path):
     """As UID 501: LISTS unread ListMessages; on "read", reads them all,
     prints how many were whole, and asks again without reading."""
-    socks = connect(path, LISTS, LIST)
+    socks = connections(path, LISTS, LIST)
     print("sent", flush=True)
     sys.stdin.readline()
     print(read_replies(socks), flush=True)
@@ -89,7 +78,7 @@ def lists_main(path):
 
 def watchers_main(path):
     """As UID 502: WATCHERS streams from the start, never read past the first reply."""
-    socks = connect(path, WATCHERS, WATCH)
+    socks = connections(path, WATCHERS, WATCH)
     for s in socks:
         while b"\0" not in s.recv(4096):
             pass
@@ -118,8 +107,10 @@ def unread_requests(pid):
 
 
 with Daemon("bounds") as d, contextlib.ExitStack() as stack:
+    # greeterd sizes its connection limits to its hard limit (greeterd(8)): all of them.
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE,
-                       (4096, max(4096, resource.getrlimit(resource.RLIMIT_NOFILE)[1])))
+                       (4096, hard if hard == resource.RLIM_INFINITY else max(8192, hard)))
     # In greeterd's own directory (mode 0755): UID 502 runs it, and it goes with it.
     program = os.path.join(d.tmp, "long-arg")
     with open(program, "w") as f:

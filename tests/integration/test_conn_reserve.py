@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """No local user can lock root out: UIDs 501-508 each hold as many
 connections as greeterd lets them (512 per UID), filling all it serves to
-other users; root is still served (greeterctl set), and so is a member of
-the admin group, from the connections kept for them; a ninth user is
-refused with io.greeter.TooManyConnections naming the limit. Once the
+other users; a member of the admin group then holds as many as it may,
+and is served from the 64 kept for root and the admin group, all but
+the 16 kept for root alone, then refused with io.greeter.TooManyConnections
+naming that limit; root is still served, three times of three (greeterctl
+set); a ninth user is refused, naming the limit for other users. Once the
 connections close, everyone is served again."""
 import contextlib
 import json
@@ -20,6 +22,7 @@ from greeter_test import *  # noqa: E402,F403
 MAX = 4096       # MAX_CONNECTIONS in daemon/api/api.c
 PER_UID = 512    # MAX_CONNECTIONS_PER_UID
 RESERVED = 64    # RESERVED_CONNECTIONS
+ROOT_RESERVED = 16  # ROOT_CONNECTIONS
 USERS = range(501, 509)
 ADMIN_UID = 509
 OTHER_UID = 510
@@ -91,11 +94,23 @@ with Daemon("reserve", extra=["--admin-group", GROUP]) as d, contextlib.ExitStac
           "the rest refused with io.greeter.TooManyConnections, limit %d: %s"
           % (MAX - RESERVED, counts[USERS[-1]]["errors"]))
 
-    r = subprocess.run([GREETERCTL, "--socket", d.socket, "set", "0", "hi"], capture_output=True,
-                       text=True, timeout=IDLE_TIMEOUT)
-    check(r.returncode == 0, "root is served: greeterctl set 0 hi (%d: %s)" % (r.returncode, r.stderr.strip()))
-    r = call_as(ADMIN_UID, ADMIN_UID, [gid], d.socket, "io.greeter.GetMessage")[0]
-    check(r.get("parameters", {}).get("uid") == ADMIN_UID, "a member of the admin group is served: %s" % r)
+    p = subprocess.Popen(as_user(ADMIN_UID, ADMIN_UID, [gid], __file__, "hold", d.socket, PER_UID),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    holders.append(p)
+    admin = json.loads(p.stdout.readline())
+    print("# admin group: %s" % admin)
+    check(admin["served"] == RESERVED - ROOT_RESERVED,
+          "a member of the admin group is served %d times, all the reserve but root's %d (%d)"
+          % (RESERVED - ROOT_RESERVED, ROOT_RESERVED, admin["served"]))
+    check(admin["errors"] == {"io.greeter.TooManyConnections limit=%d" % (MAX - ROOT_RESERVED):
+                              PER_UID - (RESERVED - ROOT_RESERVED)},
+          "then refused with io.greeter.TooManyConnections, limit %d: %s"
+          % (MAX - ROOT_RESERVED, admin["errors"]))
+    for i in range(3):
+        r = subprocess.run([GREETERCTL, "--socket", d.socket, "set", "0", "hi %d" % i],
+                           capture_output=True, text=True, timeout=IDLE_TIMEOUT)
+        check(r.returncode == 0, "root is served, %d of 3: greeterctl set 0 'hi %d' (%d: %s)"
+              % (i + 1, i, r.returncode, r.stderr.strip()))
     r = call_as(OTHER_UID, OTHER_UID, [], d.socket, "io.greeter.GetMessage")[0]
     check(r.get("error") == "io.greeter.TooManyConnections"
           and r.get("parameters", {}).get("limit") == MAX - RESERVED,

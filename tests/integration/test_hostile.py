@@ -182,8 +182,9 @@ def err_is(reply, name, param=None):
 with Daemon("hostile", extra=["--replay-window", "1024"]) as d, contextlib.ExitStack() as stack:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = FLOOD + 1024
-    if hard != resource.RLIM_INFINITY and hard < want:
-        hard = want
+    # greeterd sizes its connection limits to its hard limit (greeterd(8)): all of them.
+    if hard != resource.RLIM_INFINITY and hard < max(want, 8192):
+        hard = max(want, 8192)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), hard))
     flood = []
     stack.callback(lambda: [s.close() for s in flood])  # the flood, if a check fails amid it

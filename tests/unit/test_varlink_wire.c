@@ -279,8 +279,11 @@ static void test_outbuf_json(void **state)
 	varlink_outbuf_consume(&o, sizeof(one));
 	assert_int_equal(varlink_outbuf_pending(&o), sizeof(one));
 	assert_memory_equal(varlink_outbuf_data(&o), one, sizeof(one));
+	/* Half sent, the buffer is still held whole; all sent, nothing is. */
+	assert_true(varlink_outbuf_held(&o) >= 2 * sizeof(one));
 	varlink_outbuf_consume(&o, 1000);
 	assert_int_equal(varlink_outbuf_pending(&o), 0);
+	assert_int_equal(varlink_outbuf_held(&o), 0);
 	/* Over the limit: refused whole, nothing half-queued. */
 	varlink_outbuf_done(&o);
 	varlink_outbuf_init(&o, sizeof(one) + 3);
