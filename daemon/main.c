@@ -120,17 +120,6 @@ static void log_state_read(const struct greeter_entries *entries,
 			 entries->count, load->replayed, load->usec / 1000.0);
 }
 
-/* Whether two lists (both sorted by UID) hold the same messages. */
-static bool same_entries(const struct greeter_entries *a, const struct greeter_entries *b)
-{
-	bool same = a->count == b->count;
-
-	for (size_t i = 0; same && i < a->count; i++)
-		same = a->items[i].uid == b->items[i].uid &&
-		       strcmp(a->items[i].text, b->items[i].text) == 0;
-	return same;
-}
-
 /*
  * Cut the kernel's types down for the next cold start (after a reboot, say),
  * once per kernel. Done after READY=1, so this start does not wait for it.
@@ -300,28 +289,19 @@ static int run(struct daemon *d)
 		 pins_attach_reason(d->pins),
 		 pins_btf_from_cache(d->pins) ? "; kernel types from the cache" : "");
 
-	r = messages_new(&d->messages, pins_config_fd(d->pins), d->opt.state_dir);
+	r = messages_new(&d->messages, pins_config_fd(d->pins), d->opt.state_dir,
+			 d->state_lock_fd);
 	if (r < 0)
 		goto out;
 	messages_on_changed(d->messages, on_messages_changed, d);
 	if (*load.refusal)
 		messages_refuse(d->messages, load.refusal);
-	/* The map is the truth while the host is up; after a reboot it was seeded from the files. */
-	if (pins_messages_kept(d->pins)) {
-		struct greeter_entries map = { 0 };
-
-		r = messages_read_map(d->messages, &map);
-		if (r < 0) {
-			log_error("cannot read the config map: %s", strerror(-r));
-			greeter_entries_free(&map);
-			goto out;
-		}
-		compact = !same_entries(&map, &initial);
-		messages_adopt(d->messages, &map);
-	} else {
-		messages_adopt(d->messages, &initial);
+	/* After a reboot the map was seeded from the files; kept, it is checked against them. */
+	r = messages_start(d->messages, &initial, &load, pins_messages_kept(d->pins), &compact);
+	if (r < 0) {
+		log_error("cannot read the config map: %s", strerror(-r));
+		goto out;
 	}
-	compact |= load.compact_needed;
 	r = setup_loop(d);
 	if (r < 0) {
 		log_error("cannot set up the event loop: %s", strerror(-r));
@@ -357,7 +337,7 @@ static int run(struct daemon *d)
 		api_stop(d->api);
 		goto out;
 	}
-	/* The map is the truth: bring the files in line with it, if they are not. */
+	/* Where the map won, the files are brought in line with it. */
 	messages_open_log(d->messages, d->loop, compact);
 	greeter_entries_free(&initial);
 

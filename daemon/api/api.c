@@ -890,7 +890,7 @@ void api_stop(struct api *a)
 	 * waiting, as far as the callers' bounds and the time let them (a
 	 * caller that does not read loses its list, not a change).
 	 */
-	messages_flush(a->o.messages);
+	messages_flush(a->o.messages, deadline);
 	while (now_usec(CLOCK_MONOTONIC) < deadline && list_answer_one(a))
 		;
 	/* Every watcher gets what fits in its socket; the next greeterd replays the rest. */

@@ -3,13 +3,17 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,38 +56,43 @@ __attribute__((format(printf, 2, 3))) static void refuse(struct change_log_load 
 	va_end(ap);
 }
 
+/*
+ * A process doing one job on the disk, reporting on a socket. Not a thread:
+ * a thread stuck on a stalled disk keeps the whole process from exiting.
+ */
+struct child {
+	pid_t pid; /* 0: none */
+	int fd; /* our end of its socket */
+	sd_event_source *src;
+};
+
 struct change_log {
 	char dir[PATH_MAX];
 	char path[PATH_MAX]; /* messages.log */
+	int lock_fd; /* the state directory's lock: the children hold it too */
+	sd_event *loop;
 	uint64_t size;
 	uint64_t snapshot_size;
 	/* messages.log.<old_min .. old_next-1> may exist (logs awaiting compaction). */
 	unsigned old_min, old_next;
 	bool due; /* compact at the next chance, however small the log */
+	bool stopping, stopped; /* shutting down: no new compaction; no more writes */
 	change_log_written_fn written;
 	void *userdata;
-	int efd;
-	sd_event_source *src;
 
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	pthread_cond_t done_cv; /* a write finished */
-	pthread_t worker;
-	bool worker_started, stop;
-	/* The write in flight, under mu. */
-	bool busy, job_pending, job_done;
+	/* The write: taken (busy), waiting for a rotation, or in the writer. */
+	bool busy;
 	char *job_data;
 	size_t job_len;
-	int job_r;
-	char job_err[256];
+	struct child writer;
+	sd_event_source *failed_src; /* the writer could not be started: told from the loop */
+	int failed_r;
+	char failed_err[256];
 
-	/* The compaction in flight. */
-	bool compacting, compact_done;
-	pthread_t compactor;
-	struct greeter_entries compact_state;
+	/* The compaction in flight; rotating: messages.log not yet renamed. */
+	struct child compactor;
+	bool rotating;
 	unsigned compact_upto;
-	int compact_r;
-	char compact_err[512];
 	uint64_t compact_usec, compact_failed_usec;
 	/* Compactions done and failed, since open (GetStatus). */
 	uint64_t compactions, compactions_failed;
@@ -269,6 +278,7 @@ void change_log_load(const char *state_dir, struct greeter_entries *out,
 		       err);
 		return;
 	}
+	res->found = r == 0;
 	r = old_logs(state_dir, nums, OLD_LOGS_MAX, &n);
 	if (r < 0) {
 		refuse(res,
@@ -286,87 +296,269 @@ void change_log_load(const char *state_dir, struct greeter_entries *out,
 	}
 	if (!replay_file(state_dir, CHANGE_LOG_NAME, true, out, res))
 		return;
+	res->found |= res->replayed > 0;
 	res->usec = (double)(mono_usec() - t0);
 }
 
-/* Worker */
 
-static void post(struct change_log *log)
+/* Children */
+
+/* In a child: close every descriptor of greeterd's but a and b (clients, sockets, maps). */
+static void keep_only(int a, int b)
 {
-	uint64_t one = 1;
+	int lo = a < b ? a : b, hi = a < b ? b : a;
 
-	if (write(log->efd, &one, sizeof(one)) < 0) {
-		/* The counter cannot overflow in practice; nothing else to do. */
-	}
+	if (lo < 0)
+		lo = hi;
+	if (lo > 3)
+		close_range(3, (unsigned)lo - 1, 0);
+	if (hi > lo + 1)
+		close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
+	close_range((unsigned)hi + 1, ~0u, 0);
 }
 
-static void *worker_main(void *arg)
+typedef void (*child_body_fn)(const struct change_log *log, int sock, const void *arg);
+
+/* Fork a child running body(log, sock, arg); report() runs on the loop when it speaks. */
+static int spawn(struct change_log *log, struct child *c, sd_event_io_handler_t report,
+		 child_body_fn body, const void *arg)
 {
-	struct change_log *log = arg;
+	pid_t pid, parent = getpid();
+	int sv[2], r;
 
-	pthread_mutex_lock(&log->mu);
-	for (;;) {
-		char *data;
-		size_t len;
-		uint64_t before;
-		bool dir_sync;
-		int r;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	r = sd_event_add_io(log->loop, &c->src, sv[0], EPOLLIN, report, log);
+	if (r < 0)
+		goto fail;
+	pid = fork();
+	if (pid < 0) {
+		r = -errno;
+		c->src = sd_event_source_disable_unref(c->src);
+		goto fail;
+	}
+	if (pid == 0) {
+		/* Killed with greeterd: it would hold the lock from the next one. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(1);
+		keep_only(sv[1], log->lock_fd);
+		body(log, sv[1], arg);
+		_exit(0);
+	}
+	close(sv[1]);
+	c->pid = pid;
+	c->fd = sv[0];
+	return 0;
+fail:
+	close(sv[0]);
+	close(sv[1]);
+	return r;
+}
 
-		while (!log->job_pending && !log->stop)
-			pthread_cond_wait(&log->cv, &log->mu);
-		if (!log->job_pending)
-			break;
-		data = log->job_data;
-		len = log->job_len;
-		pthread_mutex_unlock(&log->mu);
+/* Stop listening to a child; reap it unless it was given up (it ends on its own). */
+static void child_end(struct child *c, bool reap)
+{
+	c->src = sd_event_source_disable_unref(c->src);
+	close(c->fd);
+	c->fd = -1;
+	while (reap && waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	c->pid = 0;
+}
 
-		char err[256] = "";
-		struct stat st;
-		int fd;
+/* A report of size bytes from a child; false when it ended without one. */
+static bool child_read(const struct child *c, void *rep, size_t size, int flags)
+{
+	ssize_t n;
 
-		/* Opened for each write: no descriptor held between them (a remount
-		 * read-only, a log an admin moved away, all just work). */
-		dir_sync = false;
-		fd = open(log->path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-		if (fd < 0 && errno == ENOENT) {
-			fd = open(log->path,
-				  O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY,
-				  0644);
-			/* A new file: its name must survive a crash too. */
-			dir_sync = true;
-		}
-		before = 0;
-		if (fd < 0)
-			r = set_errno(err, sizeof(err), errno, "opening %s", log->path);
-		else if (fstat(fd, &st) < 0)
-			r = set_errno(err, sizeof(err), errno, "reading %s", log->path);
-		else if ((before = (uint64_t)st.st_size), (r = file_write_all(fd, data, len)) < 0)
-			set_errno(err, sizeof(err), -r, "writing %s", log->path);
-		else if (fsync(fd) < 0)
-			r = set_errno(err, sizeof(err), errno, "syncing %s", log->path);
-		else if (dir_sync && (r = file_sync_dir(log->dir)) < 0)
-			set_errno(err, sizeof(err), -r, "syncing directory %s", log->dir);
-		/* What failed must not come back after a restart. */
-		if (r < 0 && fd >= 0 && ftruncate(fd, (off_t)before) == 0)
-			(void)fsync(fd);
-		if (fd >= 0)
-			close(fd);
+	do
+		n = recv(c->fd, rep, size, flags);
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)size;
+}
 
-		pthread_mutex_lock(&log->mu);
+/* Writing */
+
+enum write_step { STEP_OPEN, STEP_STAT, STEP_WRITE, STEP_SYNC, STEP_SYNC_DIR };
+
+struct write_report {
+	int r; /* 0 or a negative errno */
+	int step; /* enum write_step: what failed */
+	uint64_t before; /* the log's size before the write */
+};
+
+static void undo_write(int fd, uint64_t before)
+{
+	if (ftruncate(fd, (off_t)before) == 0)
+		(void)fsync(fd);
+}
+
+/* The writer: append the job, fsync, report. */
+static void run_write(const struct change_log *log, int sock, const void *arg)
+{
+	struct write_report rep = { .step = STEP_OPEN };
+	bool dir_sync = false;
+	struct stat st;
+	int fd;
+
+	/* Opened for each write: no descriptor held between them (a remount
+	 * read-only, a log an admin moved away, all just work). */
+	fd = open(log->path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT) {
+		fd = open(log->path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY,
+			  0644);
+		/* A new file: its name must survive a crash too. */
+		dir_sync = true;
+	}
+	if (fd < 0)
+		goto fail_errno;
+	rep.step = STEP_STAT;
+	if (fstat(fd, &st) < 0)
+		goto fail_errno;
+	rep.before = (uint64_t)st.st_size;
+	rep.step = STEP_WRITE;
+	rep.r = file_write_all(fd, log->job_data, log->job_len);
+	if (rep.r < 0)
+		goto out;
+	rep.step = STEP_SYNC;
+	if (fsync(fd) < 0)
+		goto fail_errno;
+	rep.step = STEP_SYNC_DIR;
+	if (dir_sync)
+		rep.r = file_sync_dir(log->dir);
+	goto out;
+fail_errno:
+	rep.r = -errno;
+out:
+	/* What failed must not come back after a restart. */
+	if (rep.r < 0 && rep.step >= STEP_WRITE)
+		undo_write(fd, rep.before);
+	/* Nor what greeterd gave up on (it shut the socket, then told its callers
+	 * so), if this process outlives it long enough. */
+	if (send(sock, &rep, sizeof(rep), MSG_NOSIGNAL) != sizeof(rep) && rep.r == 0)
+		undo_write(fd, rep.before);
+}
+
+static void write_finished(struct change_log *log, int r, const char *err)
+{
+	log->busy = false;
+	log->written(log->userdata, r, err);
+}
+
+static void report_finished(struct change_log *log, const struct write_report *rep)
+{
+	static const char *const what[] = { "opening", "reading", "writing", "syncing",
+					     "syncing directory" };
+	char err[256] = "";
+
+	if (rep->r == 0)
+		log->size = rep->before + log->job_len;
+	else
+		set_errno(err, sizeof(err), -rep->r, "%s %s", what[rep->step],
+			  rep->step == STEP_SYNC_DIR ? log->dir : log->path);
+	write_finished(log, rep->r, err);
+}
+
+static int on_write_report(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct change_log *log = userdata;
+	struct write_report rep;
+
+	if (!child_read(&log->writer, &rep, sizeof(rep), MSG_WAITALL)) {
+		/* It died (killed?) mid-way: cut off whatever it may have appended. */
+		if (truncate(log->path, (off_t)log->size) < 0 && errno != ENOENT)
+			log_warning("cannot cut %s back: %s", log->path, strerror(errno));
+		rep = (struct write_report){ .r = -EIO, .step = STEP_WRITE };
+	}
+	child_end(&log->writer, true);
+	report_finished(log, &rep);
+	return 0;
+}
+
+static int on_write_failed(sd_event_source *s, void *userdata)
+{
+	struct change_log *log = userdata;
+
+	log->failed_src = sd_event_source_disable_unref(log->failed_src);
+	write_finished(log, log->failed_r, log->failed_err);
+	return 0;
+}
+
+static void start_write(struct change_log *log)
+{
+	int r = spawn(log, &log->writer, on_write_report, run_write, NULL);
+
+	/* The child has its copy. */
+	free(log->job_data);
+	log->job_data = NULL;
+	if (r >= 0)
+		return;
+	/* Told from the loop, as any result is. */
+	log->failed_r = r;
+	set_errno(log->failed_err, sizeof(log->failed_err), -r, "starting the change log's writer");
+	if (sd_event_add_defer(log->loop, &log->failed_src, on_write_failed, log) < 0)
+		log->busy = false; /* out of memory: the caller learns nothing; the next write goes */
+}
+
+int change_log_write(struct change_log *log, char *data, size_t len)
+{
+	if (log->busy || log->stopped) {
 		free(data);
-		log->job_data = NULL;
-		log->job_pending = false;
-		log->job_r = r;
-		snprintf(log->job_err, sizeof(log->job_err), "%s", err);
-		if (r == 0)
-			log->size = before + len;
-		log->job_done = true;
-		pthread_cond_broadcast(&log->done_cv);
-		post(log);
+		return log->busy ? -EBUSY : -ESHUTDOWN;
 	}
-	pthread_mutex_unlock(&log->mu);
-	return NULL;
+	log->busy = true;
+	log->job_data = data;
+	log->job_len = len;
+	if (!log->rotating)
+		start_write(log);
+	return 0;
 }
+
+bool change_log_busy(const struct change_log *log)
+{
+	return log->busy;
+}
+
+bool change_log_stopped(const struct change_log *log)
+{
+	return log->stopped;
+}
+
+/* At shutdown: a write still going is given up, and its caller told so. */
+static void give_up_write(struct change_log *log)
+{
+	struct write_report rep;
+
+	if (log->failed_src) {
+		on_write_failed(log->failed_src, log);
+		return;
+	}
+	free(log->job_data);
+	log->job_data = NULL;
+	if (log->writer.pid) {
+		/* From here on the writer cannot report (it undoes its write instead,
+		 * if it gets that far). A report already sent is still read. */
+		shutdown(log->writer.fd, SHUT_RD);
+		if (child_read(&log->writer, &rep, sizeof(rep), MSG_DONTWAIT)) {
+			child_end(&log->writer, true);
+			report_finished(log, &rep);
+			return;
+		}
+		child_end(&log->writer, false);
+	}
+	write_finished(log, -ETIMEDOUT,
+		       "the disk did not answer before greeterd stopped: the change was not stored");
+}
+
+/* Compacting */
+
+enum compact_step { COMPACT_ROTATED, COMPACT_DONE };
+
+struct compact_report {
+	int step; /* enum compact_step */
+	int r;
+	char err[512];
+};
 
 static void remove_old_logs(const char *dir, unsigned from, unsigned upto)
 {
@@ -381,22 +573,30 @@ static void remove_old_logs(const char *dir, unsigned from, unsigned upto)
 	file_sync_dir(dir);
 }
 
-static void *compactor_main(void *arg)
+/*
+ * The compactor: start a fresh messages.log (the one so far becomes
+ * messages.log.<N>; the next write creates the new one and fsyncs the
+ * directory), then write the snapshot of state, its own copy made by the
+ * fork, and remove the logs it holds.
+ */
+static void run_compact(const struct change_log *log, int sock, const void *arg)
 {
-	struct change_log *log = arg;
-	char err[512] = "";
-	int r;
+	struct compact_report rep = { .step = COMPACT_ROTATED };
+	char old[PATH_MAX], name[32];
 
-	r = state_file_save(log->dir, &log->compact_state, err, sizeof(err));
-	if (r == 0)
+	if (log->rotating) {
+		old_name(name, log->compact_upto);
+		path_of(old, log->dir, name);
+		if (rename(log->path, old) < 0)
+			rep.r = set_errno(rep.err, sizeof(rep.err), errno, "renaming %s", log->path);
+		if (send(sock, &rep, sizeof(rep), MSG_NOSIGNAL) < 0 || rep.r < 0)
+			return;
+	}
+	rep.step = COMPACT_DONE;
+	rep.r = state_file_save(log->dir, arg, rep.err, sizeof(rep.err));
+	if (rep.r == 0)
 		remove_old_logs(log->dir, log->old_min, log->compact_upto);
-	pthread_mutex_lock(&log->mu);
-	log->compact_r = r;
-	snprintf(log->compact_err, sizeof(log->compact_err), "%s", err);
-	log->compact_done = true;
-	post(log);
-	pthread_mutex_unlock(&log->mu);
-	return NULL;
+	(void)send(sock, &rep, sizeof(rep), MSG_NOSIGNAL);
 }
 
 static uint64_t snapshot_size(const char *dir)
@@ -408,17 +608,26 @@ static uint64_t snapshot_size(const char *dir)
 	return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
-static void compaction_finished(struct change_log *log)
+/* messages.log was renamed (r == 0) or not: the write waiting for it may go. */
+static void rotated(struct change_log *log, int r)
 {
-	pthread_join(log->compactor, NULL);
-	log->compacting = false;
-	greeter_entries_free(&log->compact_state);
-	if (log->compact_r < 0) {
+	log->rotating = false;
+	if (r == 0) {
+		log->size = 0;
+		log->old_next++;
+	}
+	if (log->busy && !log->writer.pid && !log->failed_src)
+		start_write(log);
+}
+
+static void compaction_finished(struct change_log *log, const struct compact_report *rep)
+{
+	if (rep->r < 0) {
 		log->compactions_failed++;
 		log->compact_failed_usec = mono_usec();
 		log_warning("cannot compact the change log: %s; it keeps growing, and greeterd "
 			    "tries again in %llu s",
-			    log->compact_err, COMPACT_RETRY_USEC / 1000000);
+			    rep->err, COMPACT_RETRY_USEC / 1000000);
 		return;
 	}
 	log->compactions++;
@@ -429,211 +638,52 @@ static void compaction_finished(struct change_log *log)
 		  (double)(mono_usec() - log->compact_usec) / 1000.0);
 }
 
-static int on_wakeup(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+static int on_compact_report(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct change_log *log = userdata;
-	bool job, compact;
-	char err[256];
-	uint64_t v;
-	int r;
+	struct compact_report rep;
 
-	if (read(fd, &v, sizeof(v)) < 0) {
-		/* EAGAIN: a wakeup already consumed; look at the flags anyway. */
+	if (!child_read(&log->compactor, &rep, sizeof(rep), MSG_WAITALL)) {
+		char old[PATH_MAX], name[32];
+
+		rep = (struct compact_report){ .step = COMPACT_DONE, .r = -EIO };
+		snprintf(rep.err, sizeof(rep.err), "the compacting process ended early");
+		if (log->rotating) {
+			old_name(name, log->compact_upto);
+			path_of(old, log->dir, name);
+			rotated(log, access(old, F_OK) == 0 ? 0 : -EIO);
+		}
+	} else if (rep.step == COMPACT_ROTATED) {
+		rotated(log, rep.r);
+		if (rep.r == 0)
+			return 0;
 	}
-	pthread_mutex_lock(&log->mu);
-	job = log->job_done;
-	compact = log->compact_done;
-	log->job_done = log->compact_done = false;
-	r = log->job_r;
-	snprintf(err, sizeof(err), "%s", log->job_err);
-	if (job)
-		log->busy = false;
-	pthread_mutex_unlock(&log->mu);
-	if (compact)
-		compaction_finished(log);
-	if (job)
-		log->written(log->userdata, r, err);
-	return 0;
-}
-
-int change_log_open(struct change_log **out, const char *state_dir, sd_event *loop,
-		    change_log_written_fn written, void *userdata, char *err, size_t err_size)
-{
-	struct change_log *log = calloc(1, sizeof(*log));
-	unsigned nums[OLD_LOGS_MAX];
-	char path[PATH_MAX];
-	struct stat st;
-	bool created = false;
-	size_t n = 0;
-	int fd, r;
-
-	if (!log)
-		return set_errno(err, err_size, ENOMEM, "opening the change log");
-	snprintf(log->dir, sizeof(log->dir), "%s", state_dir);
-	log->efd = -1;
-	log->written = written;
-	log->userdata = userdata;
-	pthread_mutex_init(&log->mu, NULL);
-	pthread_cond_init(&log->cv, NULL);
-	pthread_cond_init(&log->done_cv, NULL);
-	path_of(log->path, state_dir, CHANGE_LOG_NAME);
-	path_of(path, state_dir, CHANGE_LOG_NAME);
-
-	/* Whether we can write there at all: found now, not at the first change. */
-	fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-	if (fd < 0 && errno == ENOENT) {
-		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY,
-			  0644);
-		created = fd >= 0;
-	}
-	if (fd < 0) {
-		r = set_errno(err, err_size, errno, "opening %s", path);
-		goto fail;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		r = set_errno(err, err_size, errno ? errno : EINVAL, "opening %s", path);
-		close(fd);
-		goto fail;
-	}
-	log->size = (uint64_t)st.st_size;
-	close(fd);
-	/* A new (empty) log's name must survive a crash before a change goes in it. */
-	if (created && file_sync_dir(state_dir) < 0) {
-		r = set_errno(err, err_size, errno, "syncing directory %s", state_dir);
-		goto fail;
-	}
-	log->snapshot_size = snapshot_size(state_dir);
-	old_logs(state_dir, nums, OLD_LOGS_MAX, &n);
-	log->old_min = n ? nums[0] : 1;
-	log->old_next = n ? nums[n - 1] + 1 : 1;
-
-	log->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (log->efd < 0) {
-		r = set_errno(err, err_size, errno, "creating an eventfd");
-		goto fail;
-	}
-	r = sd_event_add_io(loop, &log->src, log->efd, EPOLLIN, on_wakeup, log);
-	if (r < 0) {
-		set_errno(err, err_size, -r, "watching the change log's eventfd");
-		goto fail;
-	}
-	r = -pthread_create(&log->worker, NULL, worker_main, log);
-	if (r < 0) {
-		set_errno(err, err_size, -r, "starting the change log's writer");
-		goto fail;
-	}
-	log->worker_started = true;
-	*out = log;
-	return 0;
-fail:
-	change_log_close(log);
-	return r;
-}
-
-void change_log_wait(struct change_log *log)
-{
-	pthread_mutex_lock(&log->mu);
-	while (log->busy && !log->job_done)
-		pthread_cond_wait(&log->done_cv, &log->mu);
-	pthread_mutex_unlock(&log->mu);
-	on_wakeup(NULL, log->efd, 0, log);
-}
-
-bool change_log_busy(const struct change_log *log)
-{
-	return log->busy;
-}
-
-uint64_t change_log_size(const struct change_log *log)
-{
-	return log->size;
-}
-
-void change_log_counts(const struct change_log *log, uint64_t *compactions, uint64_t *failed)
-{
-	*compactions = log->compactions;
-	*failed = log->compactions_failed;
-}
-
-int change_log_write(struct change_log *log, char *data, size_t len)
-{
-	if (log->busy) {
-		free(data);
-		return -EBUSY;
-	}
-	pthread_mutex_lock(&log->mu);
-	log->busy = true;
-	log->job_pending = true;
-	log->job_data = data;
-	log->job_len = len;
-	pthread_cond_signal(&log->cv);
-	pthread_mutex_unlock(&log->mu);
-	return 0;
-}
-
-static int copy_entries(struct greeter_entries *dst, const struct greeter_entries *src)
-{
-	*dst = (struct greeter_entries){ 0 };
-	if (!src->count)
-		return 0;
-	dst->items = malloc(src->count * sizeof(*src->items));
-	if (!dst->items)
-		return -ENOMEM;
-	memcpy(dst->items, src->items, src->count * sizeof(*src->items));
-	dst->count = dst->capacity = src->count;
-	return 0;
-}
-
-/* Start a fresh messages.log; the one so far becomes messages.log.<N>. */
-static int rotate(struct change_log *log)
-{
-	char old[PATH_MAX], name[32];
-
-	old_name(name, log->old_next);
-	path_of(old, log->dir, name);
-	/* The next write creates messages.log afresh (and fsyncs the directory). */
-	if (rename(log->path, old) < 0)
-		return -errno;
-	log->size = 0;
-	log->old_next++;
+	child_end(&log->compactor, true);
+	compaction_finished(log, &rep);
 	return 0;
 }
 
 void change_log_maybe_compact(struct change_log *log, const struct greeter_entries *state)
 {
 	uint64_t bound = log->snapshot_size * 2;
-	int r;
 
 	if (bound < LOG_COMPACT_MIN)
 		bound = LOG_COMPACT_MIN;
-	if (log->compacting || log->busy ||
+	if (log->stopping || log->compactor.pid || log->busy ||
 	    (log->size <= bound && log->old_next == log->old_min && !(log->due && log->size)))
 		return;
 	if (log->compact_failed_usec && mono_usec() - log->compact_failed_usec < COMPACT_RETRY_USEC)
 		return;
 	/* Only a log that is due gets a successor: retries after a failed
 	 * compaction do not pile up renamed logs. */
-	if (log->size > bound || (log->due && log->size)) {
-		r = rotate(log);
-		if (r < 0) {
-			log->compact_failed_usec = mono_usec();
-			log_warning("cannot start a new change log: %s; trying again in %llu s",
-				    strerror(-r), COMPACT_RETRY_USEC / 1000000);
-			return;
-		}
-	}
-	/* A copy: the loop goes on changing the state while the snapshot is written. */
-	if (copy_entries(&log->compact_state, state) < 0)
-		return;
-	log->compact_upto = log->old_next - 1;
+	log->rotating = log->size > bound || (log->due && log->size);
+	log->compact_upto = log->rotating ? log->old_next : log->old_next - 1;
 	log->compact_usec = mono_usec();
-	r = pthread_create(&log->compactor, NULL, compactor_main, log);
-	if (r) {
-		greeter_entries_free(&log->compact_state);
+	if (spawn(log, &log->compactor, on_compact_report, run_compact, state) < 0) {
+		log->rotating = false;
 		log->compact_failed_usec = mono_usec();
 		return;
 	}
-	log->compacting = true;
 	log->due = false;
 }
 
@@ -647,7 +697,7 @@ int change_log_compact_now(struct change_log *log, const struct greeter_entries 
 {
 	int r;
 
-	if (log->busy || log->compacting)
+	if (log->busy || log->compactor.pid)
 		return set_errno(err, err_size, EBUSY, "compacting the change log");
 	r = state_file_save(log->dir, state, err, err_size);
 	if (r < 0) {
@@ -666,27 +716,130 @@ int change_log_compact_now(struct change_log *log, const struct greeter_entries 
 	return 0;
 }
 
+/* Opening and closing */
+
+int change_log_open(struct change_log **out, const char *state_dir, int lock_fd, sd_event *loop,
+		    change_log_written_fn written, void *userdata, char *err, size_t err_size)
+{
+	struct change_log *log = calloc(1, sizeof(*log));
+	unsigned nums[OLD_LOGS_MAX];
+	struct stat st;
+	bool created = false;
+	size_t n = 0;
+	int fd, r;
+
+	if (!log)
+		return set_errno(err, err_size, ENOMEM, "opening the change log");
+	snprintf(log->dir, sizeof(log->dir), "%s", state_dir);
+	log->lock_fd = lock_fd;
+	log->loop = loop;
+	log->writer.fd = log->compactor.fd = -1;
+	log->written = written;
+	log->userdata = userdata;
+	path_of(log->path, state_dir, CHANGE_LOG_NAME);
+
+	/* Whether we can write there at all: found now, not at the first change. */
+	fd = open(log->path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT) {
+		fd = open(log->path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY,
+			  0644);
+		created = fd >= 0;
+	}
+	if (fd < 0) {
+		r = set_errno(err, err_size, errno, "opening %s", log->path);
+		goto fail;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		r = set_errno(err, err_size, errno ? errno : EINVAL, "opening %s", log->path);
+		close(fd);
+		goto fail;
+	}
+	log->size = (uint64_t)st.st_size;
+	close(fd);
+	/* A new (empty) log's name must survive a crash before a change goes in it. */
+	if (created && file_sync_dir(state_dir) < 0) {
+		r = set_errno(err, err_size, errno, "syncing directory %s", state_dir);
+		goto fail;
+	}
+	log->snapshot_size = snapshot_size(state_dir);
+	old_logs(state_dir, nums, OLD_LOGS_MAX, &n);
+	log->old_min = n ? nums[0] : 1;
+	log->old_next = n ? nums[n - 1] + 1 : 1;
+	*out = log;
+	return 0;
+fail:
+	change_log_close(log);
+	return r;
+}
+
+void change_log_settle(struct change_log *log, uint64_t deadline_usec)
+{
+	log->stopping = true;
+	while (log->busy || log->compactor.pid) {
+		struct child *c[2];
+		struct pollfd p[2];
+		nfds_t n = 0;
+		uint64_t now = mono_usec();
+
+		if (log->failed_src) {
+			on_write_failed(log->failed_src, log);
+			continue;
+		}
+		if (now >= deadline_usec)
+			break;
+		if (log->writer.pid)
+			c[n++] = &log->writer;
+		if (log->compactor.pid)
+			c[n++] = &log->compactor;
+		for (nfds_t i = 0; i < n; i++)
+			p[i] = (struct pollfd){ .fd = c[i]->fd, .events = POLLIN };
+		if (poll(p, n, (int)((deadline_usec - now + 999) / 1000)) <= 0)
+			continue;
+		/* One report at a time: it may start the next write. */
+		if (p[0].revents)
+			(c[0] == &log->writer ? on_write_report : on_compact_report)(NULL, p[0].fd, 0,
+										    log);
+		else if (n > 1 && p[1].revents)
+			on_compact_report(NULL, p[1].fd, 0, log);
+	}
+	if (log->busy)
+		give_up_write(log);
+	/* A compaction that could not finish goes on alone: it holds the lock meanwhile. */
+	if (log->compactor.pid)
+		child_end(&log->compactor, false);
+	log->stopped = true;
+}
+
 void change_log_close(struct change_log *log)
 {
+	struct write_report rep;
+	struct compact_report crep;
+
 	if (!log)
 		return;
-	if (log->worker_started) {
-		pthread_mutex_lock(&log->mu);
-		log->stop = true;
-		pthread_cond_signal(&log->cv);
-		pthread_mutex_unlock(&log->mu);
-		pthread_join(log->worker, NULL);
+	/* Without change_log_settle(): what is in flight is waited for, not told. */
+	if (log->writer.pid) {
+		if (child_read(&log->writer, &rep, sizeof(rep), MSG_WAITALL) && rep.r == 0)
+			log->size = rep.before + log->job_len;
+		child_end(&log->writer, true);
 	}
-	if (log->compacting) {
-		pthread_join(log->compactor, NULL);
-		greeter_entries_free(&log->compact_state);
-	}
+	while (log->compactor.pid && child_read(&log->compactor, &crep, sizeof(crep), MSG_WAITALL) &&
+	       crep.step == COMPACT_ROTATED && crep.r == 0)
+		;
+	if (log->compactor.pid)
+		child_end(&log->compactor, true);
+	sd_event_source_disable_unref(log->failed_src);
 	free(log->job_data);
-	sd_event_source_disable_unref(log->src);
-	if (log->efd >= 0)
-		close(log->efd);
-	pthread_mutex_destroy(&log->mu);
-	pthread_cond_destroy(&log->cv);
-	pthread_cond_destroy(&log->done_cv);
 	free(log);
+}
+
+uint64_t change_log_size(const struct change_log *log)
+{
+	return log->size;
+}
+
+void change_log_counts(const struct change_log *log, uint64_t *compactions, uint64_t *failed)
+{
+	*compactions = log->compactions;
+	*failed = log->compactions_failed;
 }

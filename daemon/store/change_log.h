@@ -4,12 +4,15 @@
  * change log beside it, <state_dir>/messages.log (records: change_record.h).
  *
  * A durable write appends records to messages.log and fsyncs it (and the
- * directory, when the file is new), on a worker thread: the event loop goes
- * on meanwhile and learns of the result from an eventfd. When the log has
- * grown past twice the snapshot (at least LOG_COMPACT_MIN bytes), it is
- * compacted: renamed to messages.log.<N>, a fresh messages.log started, and
- * a second thread writes the snapshot of the state the renamed logs led to
- * (tmp + fsync + rename + directory fsync), then removes them. A restart
+ * directory, when the file is new), in a child process: the event loop goes
+ * on meanwhile and learns of the result on a socket, and a disk that stalls
+ * holds only the child, never greeterd's exit. When the log has grown past
+ * twice the snapshot (at least LOG_COMPACT_MIN bytes), it is compacted by
+ * another child: renamed to messages.log.<N> (the next write waits for
+ * that), a fresh messages.log started, and the snapshot of the state the
+ * renamed logs led to written (tmp + fsync + rename + directory fsync), then
+ * the renamed logs removed. The children hold the state directory's lock
+ * until they end. A restart
  * reads the snapshot, then messages.log.<N> in order, then messages.log;
  * records are idempotent, so a crash anywhere in between loses nothing.
  */
@@ -17,7 +20,6 @@
 #define GREETER_CHANGE_LOG_H
 
 #include <limits.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,6 +39,7 @@ struct change_log_load {
 	/* Why changes must be refused ("" if they may be made): what to do. */
 	char refusal[768];
 	size_t replayed; /* records replayed from logs */
+	bool found; /* a snapshot or a record was read: the files hold a history */
 	bool compact_needed; /* a damaged log was moved aside: write the snapshot now */
 	double usec; /* time taken */
 };
@@ -50,19 +53,23 @@ void change_log_load(const char *state_dir, struct greeter_entries *out,
 		     struct change_log_load *res);
 
 /*
- * Open messages.log for appending (creating it) and start the worker.
+ * Open messages.log for appending (creating it). lock_fd (or -1) holds
+ * the state directory's lock; it is the one descriptor the children keep.
  * Returns 0 or a negative errno (err says what failed).
  */
-int change_log_open(struct change_log **out, const char *state_dir, sd_event *loop,
+int change_log_open(struct change_log **out, const char *state_dir, int lock_fd, sd_event *loop,
 		    change_log_written_fn written, void *userdata, char *err, size_t err_size);
 
 /* Whether a write is in flight. */
 bool change_log_busy(const struct change_log *log);
+/* Whether change_log_settle() ran: the log takes no more writes. */
+bool change_log_stopped(const struct change_log *log);
 
 /*
  * Append data (whole records) durably; takes data (malloc'd). written()
  * runs on the loop once it is on disk, or failed: then the log is cut back
- * to what it was. Only when !change_log_busy().
+ * to what it was. Only when !change_log_busy() (-EBUSY) and not stopped
+ * (-ESHUTDOWN).
  */
 int change_log_write(struct change_log *log, char *data, size_t len);
 
@@ -79,10 +86,17 @@ void change_log_compact_soon(struct change_log *log);
 int change_log_compact_now(struct change_log *log, const struct greeter_entries *state, char *err,
 			   size_t err_size);
 
-/* Wait for the write in flight to finish and run written() for it (shutdown). */
-void change_log_wait(struct change_log *log);
+/*
+ * At shutdown: wait for the writes (running written() for each, which may
+ * start the next) and the compaction, until deadline_usec (CLOCK_MONOTONIC).
+ * Then a write still in flight is given up: written() gets -ETIMEDOUT. Its
+ * child ends with greeterd; whatever of it the disk took by then is a
+ * change nobody was told of, as after a kill, and the next start applies it.
+ * A compaction goes on alone. The log takes no more writes.
+ */
+void change_log_settle(struct change_log *log, uint64_t deadline_usec);
 
-/* Wait for what is in flight (without running written()), stop the threads, close. */
+/* Wait for what is in flight (without running written()) unless settled, and close. */
 void change_log_close(struct change_log *log);
 
 /* Bytes in messages.log. */

@@ -28,6 +28,7 @@ struct change_batch {
 struct messages {
 	int config_fd; /* -1: no map */
 	char state_dir[PATH_MAX];
+	int lock_fd; /* the state directory's lock, or -1 */
 	struct greeter_entries state; /* durable; what the map holds */
 	char refusal[768]; /* non-empty: every change is refused with this */
 	struct change_log *log;
@@ -53,13 +54,14 @@ static void batch_push(struct change_batch *b, struct change *c)
 	b->count++;
 }
 
-int messages_new(struct messages **out, int config_fd, const char *state_dir)
+int messages_new(struct messages **out, int config_fd, const char *state_dir, int lock_fd)
 {
 	struct messages *m = calloc(1, sizeof(*m));
 
 	if (!m)
 		return -ENOMEM;
 	m->config_fd = config_fd;
+	m->lock_fd = lock_fd;
 	snprintf(m->state_dir, sizeof(m->state_dir), "%s", state_dir);
 	batch_init(&m->queued);
 	batch_init(&m->inflight);
@@ -103,7 +105,7 @@ static int add_from_map(struct greeter_entries *out, uint32_t uid, struct greete
 
 #define MAP_BATCH 4096
 
-int messages_read_map(struct messages *m, struct greeter_entries *out)
+static int read_map(struct messages *m, struct greeter_entries *out)
 {
 	static __u32 keys[MAP_BATCH];
 	static struct greeter_message values[MAP_BATCH];
@@ -279,9 +281,11 @@ static void submit(struct messages *m)
 			free(buf);
 			return;
 		}
+	/* Refused only once stopped: messages_flush() answers them. */
+	if (change_log_write(m->log, buf, len) < 0)
+		return;
 	m->inflight = m->queued;
 	batch_init(&m->queued);
-	change_log_write(m->log, buf, len);
 }
 
 static void on_written(void *userdata, int r, const char *err)
@@ -320,6 +324,62 @@ static void on_written(void *userdata, int r, const char *err)
 	submit(m);
 }
 
+/* Whether two lists (both sorted by UID) hold the same messages. */
+static bool same_entries(const struct greeter_entries *a, const struct greeter_entries *b)
+{
+	bool same = a->count == b->count;
+
+	for (size_t i = 0; same && i < a->count; i++)
+		same = a->items[i].uid == b->items[i].uid &&
+		       strcmp(a->items[i].text, b->items[i].text) == 0;
+	return same;
+}
+
+int messages_start(struct messages *m, struct greeter_entries *files,
+		   const struct change_log_load *load, bool map_kept, bool *compact)
+{
+	struct change_record rec = { .op = CHANGE_REPLACE };
+	struct greeter_entries map = { 0 };
+	int r;
+
+	*compact = load->compact_needed;
+	if (!map_kept || m->config_fd < 0) {
+		messages_adopt(m, files);
+		return 0;
+	}
+	r = read_map(m, &map);
+	if (r < 0) {
+		greeter_entries_free(&map);
+		return r;
+	}
+	if (same_entries(&map, files)) {
+		greeter_entries_free(&map);
+		messages_adopt(m, files);
+		return 0;
+	}
+	if (!load->found || *load->refusal || load->compact_needed) {
+		/* Files that are new, or that lost something: the map holds more. */
+		messages_adopt(m, &map);
+		*compact = true;
+		return 0;
+	}
+	/*
+	 * The files hold every change that was acknowledged (or could have
+	 * been), whole: a map that differs was being changed when greeterd
+	 * was killed (or by another program). The files win; the map is
+	 * brought in line, and a kill meanwhile leaves the same to do again.
+	 */
+	log_warning("the config map differs from the stored messages (%zu in the map, %zu "
+		    "stored): a change was being applied when greeterd stopped, or another "
+		    "program changed the map; putting the stored messages back into it",
+		    map.count, files->count);
+	messages_adopt(m, &map);
+	rec.entries = *files;
+	apply_to_map(m, &rec);
+	messages_adopt(m, files);
+	return 0;
+}
+
 int messages_open_log(struct messages *m, sd_event *loop, bool compact)
 {
 	char err[512] = "", why[768];
@@ -327,7 +387,8 @@ int messages_open_log(struct messages *m, sd_event *loop, bool compact)
 
 	if (*m->refusal)
 		return -EROFS;
-	r = change_log_open(&m->log, m->state_dir, loop, on_written, m, err, sizeof(err));
+	r = change_log_open(&m->log, m->state_dir, m->lock_fd, loop, on_written, m, err,
+			    sizeof(err));
 	if (r == 0 && compact)
 		r = change_log_compact_now(m->log, &m->state, err, sizeof(err));
 	if (r == 0) {
@@ -469,10 +530,22 @@ void messages_forget(struct messages *m, void *userdata)
 				c->done = NULL;
 }
 
-void messages_flush(struct messages *m)
+void messages_flush(struct messages *m, uint64_t deadline_usec)
 {
-	while (m->log && change_log_busy(m->log))
-		change_log_wait(m->log);
+	const char *err = "greeterd stopped before the change could be written: it was not stored";
+
+	if (!m->log)
+		return;
+	change_log_settle(m->log, deadline_usec);
+	/* The disk stalled: what is not on disk is not acknowledged. */
+	for (struct change *c = m->queued.head, *next; c; c = next) {
+		next = c->next;
+		if (c->done)
+			c->done(c->userdata, -ETIMEDOUT, err);
+		free_change(c);
+	}
+	batch_init(&m->queued);
+	m->pending_delta = 0;
 }
 
 void messages_free(struct messages *m)

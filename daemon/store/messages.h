@@ -30,11 +30,12 @@ typedef void (*messages_done_fn)(void *userdata, int r, const char *err);
 struct messages;
 
 /*
- * A store over the config map config_fd and the files in state_dir. With
- * config_fd -1 it keeps memory and files only (the API's tests, without a
- * kernel). Empty until messages_adopt(); changes need messages_open_log().
+ * A store over the config map config_fd and the files in state_dir, whose
+ * lock lock_fd holds (or -1). With config_fd -1 it keeps memory and files
+ * only (the API's tests, without a kernel). Empty until messages_start()
+ * or messages_adopt(); changes need messages_open_log().
  */
-int messages_new(struct messages **out, int config_fd, const char *state_dir);
+int messages_new(struct messages **out, int config_fd, const char *state_dir, int lock_fd);
 /* Close the change log and free everything (NULL: nothing). */
 void messages_free(struct messages *m);
 
@@ -46,11 +47,20 @@ void messages_refuse(struct messages *m, const char *why);
 /* Why changes are refused, or "" when they are not. */
 const char *messages_refusal(const struct messages *m);
 
-/* Take state (the files' or the map's) as the durable state; state is emptied. */
+/* Take state as the durable state, as it is; state is emptied. */
 void messages_adopt(struct messages *m, struct greeter_entries *state);
 
-/* Read the config map into memory (a warm start: the map is the truth). */
-int messages_read_map(struct messages *m, struct greeter_entries *out);
+/*
+ * Take the messages at start: files, what change_log_load() read (emptied),
+ * and with map_kept the pinned map's. The files win when they were read
+ * whole and hold a history: a map that differs is brought in line (a
+ * multi-entry change was being applied when greeterd was killed). Else the
+ * map wins and *compact says to rewrite the files from it. *compact is
+ * also set when load asks for it. Returns 0 or a negative errno (the map
+ * could not be read).
+ */
+int messages_start(struct messages *m, struct greeter_entries *files,
+		   const struct change_log_load *load, bool map_kept, bool *compact);
 
 /*
  * Open the change log (unless refused). With compact, write the snapshot
@@ -80,8 +90,12 @@ int messages_import(struct messages *m, struct greeter_entries *list, bool repla
 /* The caller of a pending change went away: it is still written, but not told. */
 void messages_forget(struct messages *m, void *userdata);
 
-/* Write out and apply every pending change (at shutdown); done() runs for each. */
-void messages_flush(struct messages *m);
+/*
+ * At shutdown: write out and apply the pending changes until deadline_usec
+ * (CLOCK_MONOTONIC), done() running for each. What is not on disk by then
+ * (a stalled disk) is not acknowledged: done() gets -ETIMEDOUT.
+ */
+void messages_flush(struct messages *m, uint64_t deadline_usec);
 
 /* The message an exec by uid would get, and where it comes from. */
 int messages_get(struct messages *m, uint32_t uid, char out[GREETER_MESSAGE_SIZE],

@@ -258,7 +258,7 @@ static int setup(void **state)
 	snprintf(dir, sizeof(dir), "/tmp/test_api.XXXXXX");
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(sd_event_new(&loop), 0);
-	assert_int_equal(messages_new(&store, -1, dir), 0);
+	assert_int_equal(messages_new(&store, -1, dir, -1), 0);
 	messages_adopt(store, &none);
 	assert_int_equal(messages_open_log(store, loop, false), 0);
 	assert_int_equal(event_log_double_new(&log_double), 0);
