@@ -3,14 +3,19 @@
 time from stopping greeterd to the next one serving, for an upgrade (another
 build: its programs replace the pinned ones) beside a same-build restart.
 
-    sudo bench/upgrade.py [--build DIR] [--upgrades N] [--smoke] [--json FILE]
+    sudo bench/upgrade.py [--build DIR] [--upgrades N] [--abi-next] [--smoke] [--json FILE]
 
 Two exec loops run all along; greeterctl tail --json follows the stream
 across every switch. Each switch: SIGTERM, wait for the exit, start the
 other build (or the same one), time until its first GetStatus answer. At
 the end each exec of the loops must be in the stream exactly once. Runs
-with a private --pin-dir, --state-dir and --socket. Exit status: 0, 1 when
-an exec was missed or reported twice, 77 when it cannot run here.
+with a private --pin-dir, --state-dir and --socket. With --abi-next the
+first switch is an upgrade to this source's build of the next ABI version
+(greeterd-abi-next: new maps and a new ring, the old ring's events handed
+on), the others restarts of it; then a client replays from after_seq 0:
+the events served, the numbers missing from them and those it was told
+were dropped. Exit status: 0, 1 when an exec was missed or reported twice
+(or a replayed number went missing untold), 77 when it cannot run here.
 """
 
 import argparse
@@ -45,6 +50,35 @@ def call(path, method, params=None, timeout=30):
                 return None
             buf += chunk
     return json.loads(buf[:-1])
+
+
+def replay_from_0(path):
+    """WatchEvents from after_seq 0 up to the stream's last number: events
+    served, numbers missing between them, and dropped as told."""
+    retained = call(path, "io.greeter.GetStatus")["parameters"]["retained"]
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(60)
+    s.connect(path)
+    with s:
+        s.sendall(json.dumps({"method": "io.greeter.WatchEvents",
+                              "parameters": {"after_seq": 0}, "more": True}).encode() + b"\0")
+        buf, seqs, dropped, last = b"", [], 0, None
+        while last is None or not seqs or seqs[-1] < last:
+            while b"\0" not in buf:
+                chunk = s.recv(1 << 16)
+                if not chunk:
+                    raise RuntimeError("greeterd closed the replay")
+                buf += chunk
+            msg, buf = buf.split(b"\0", 1)
+            p = json.loads(msg).get("parameters", {})
+            if last is None:
+                last = p["seq"]
+            elif "dropped" in p:
+                dropped += p["dropped"]
+            if "event" in p:
+                seqs.append(p["event"]["seq"])
+    missing = sum(b - a - 1 for a, b in zip(seqs, seqs[1:]))
+    return {"events": len(seqs), "retained": retained, "missing": missing, "dropped": dropped}
 
 
 class Greeterd:
@@ -83,6 +117,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", help="meson build directory (default: build)")
     ap.add_argument("--upgrades", type=int, default=10, help="switches of each kind")
+    ap.add_argument("--abi-next", action="store_true",
+                    help="the first switch an upgrade to the next ABI version, then restarts")
     ap.add_argument("--smoke", action="store_true", help="2 switches of each kind")
     ap.add_argument("--json", help="write the figures to this file")
     args = ap.parse_args()
@@ -91,6 +127,9 @@ def main():
     variant = os.environ.get("GREETERD_VARIANT",
                              os.path.join(build, "tests", "integration", "variant",
                                           "greeterd-variant"))
+    abi_next = os.environ.get("GREETERD_ABI_NEXT",
+                              os.path.join(build, "tests", "integration", "variant",
+                                           "greeterd-abi-next"))
     greeterctl = os.environ.get("GREETERCTL", os.path.join(build, "client", "greeterctl"))
     n = 2 if args.smoke else args.upgrades
     if os.geteuid() != 0:
@@ -122,10 +161,12 @@ def main():
         binary = greeterd
         # Alternate: an upgrade (the other build), then a restart of the same one.
         for i in range(2 * n):
-            kind = "upgrade" if i % 2 == 0 else "restart"
+            kind = "upgrade" if i % 2 == 0 and not (args.abi_next and i) else "restart"
             time.sleep(0.3)  # execs under the running build first
             stop_s = d.stop()
-            if kind == "upgrade":
+            if kind == "upgrade" and args.abi_next:
+                binary = abi_next  # no way back: an older ABI cannot read its records
+            elif kind == "upgrade":
                 binary = variant if binary == greeterd else greeterd
             serve_s = d.start(binary)
             figures[kind].append({"stop_s": stop_s, "serve_s": serve_s})
@@ -147,6 +188,7 @@ def main():
         pids = [e["pid"] for e in evs]
         twice = len(pids) - len(set(pids))
         missed = total - len(set(pids))
+        replay = replay_from_0(d.socket) if args.abi_next else None
     finally:
         if not os.path.exists(stopfile):
             open(stopfile, "w").close()
@@ -161,7 +203,8 @@ def main():
                        capture_output=True, check=False)
         shutil.rmtree(tmp, ignore_errors=True)
 
-    res = {"execs": total, "upgrades": n, "restarts": n,
+    upgrades = len(figures["upgrade"])
+    res = {"execs": total, "upgrades": upgrades, "restarts": 2 * n - upgrades,
            "missed": missed, "twice": twice,
            "missed_per_switch": missed / (2 * n), "twice_per_switch": twice / (2 * n)}
     for kind in ("upgrade", "restart"):
@@ -169,8 +212,13 @@ def main():
             v = [f[k] for f in figures[kind]]
             res["%s_%s_median" % (kind, k)] = statistics.median(v)
             res["%s_%s_max" % (kind, k)] = max(v)
-    print("execs %d across %d upgrades and %d same-build restarts: %d missed, %d twice"
-          % (total, n, n, missed, twice))
+    print("execs %d across %d upgrade(s)%s and %d same-build restarts: %d missed, %d twice"
+          % (total, upgrades, " to the next ABI" if args.abi_next else "", 2 * n - upgrades,
+             missed, twice))
+    if replay:
+        res.update(("replay_" + k, v) for k, v in replay.items())
+        print("replay from after_seq 0: %(events)d events of %(retained)d retained, "
+              "%(missing)d numbers missing between them, %(dropped)d told as dropped" % replay)
     print("| | stop (SIGTERM to exit) | start to serving | stop + start |")
     print("|---|---|---|---|")
     for kind, name in (("restart", "same-build restart"), ("upgrade", "upgrade (another build)")):
@@ -179,7 +227,7 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump(res, f, indent=1)
-    return 1 if missed or twice else 0
+    return 1 if missed or twice or (replay and replay["missing"] != replay["dropped"]) else 0
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
 # the first package: the socket and greeterd active, a message set, an exec
 # as UID 501 greeted. Boot 2: greeterd back with the message (from the
 # state file: a reboot empties bpffs), started again by its socket; then
-# the upgrade to the second package (another BPF program) while execs run
+# the upgrade to the second package (another BPF program, the next ABI) while execs run
 # all along and greeterctl tail follows: each exec once, the message kept; then dpkg --purge: no
 # greeter program or link left in the kernel, no pins, no state. Prints
 # "GREETER-VM-RESULT package-bootN passed=N failed=N" and powers off.
@@ -102,8 +102,8 @@ check "dpkg -i upgrades to $VERSION2 while execs run" eval \
 	"dpkg -i $here/greeter-2.deb >/tmp/dpkg2.log 2>&1 || { cat /tmp/dpkg2.log; false; }"
 check "$VERSION2 installed" eval '[ "$(installed_version)" = "$VERSION2" ]'
 check "greeterd.service active after the upgrade" active greeterd.service
-check "the upgraded greeterd replaced the programs (another build)" eval \
-	'journalctl -b -u greeterd --no-pager | grep -q "a different build of the BPF program"'
+check "the upgraded greeterd replaced the pins (the next ABI version)" eval \
+	'journalctl -b -u greeterd --no-pager | grep -q "a different ABI version"'
 sleep 2
 touch /tmp/stop
 wait $l1 $l2
@@ -121,6 +121,8 @@ unique=$(mine | sort -u | wc -l)
 echo "execs: $total, events: $seen, distinct pids: $unique"
 check "every exec reported once across the upgrade ($total execs, $seen events)" \
 	eval '[ "$seen" = "$total" ] && [ "$unique" = "$total" ]'
+seqs() { grep -F "\"filename\":\"$marker\"" /tmp/tail.json | grep -o '"seq":[0-9]*' | grep -o '[0-9]*$'; }
+check "their sequence numbers grow without a repeat" eval '[ "$(seqs)" = "$(seqs | sort -n -u)" ]'
 if [ "$seen" != "$total" ] || [ "$unique" != "$total" ]; then
 	# What the stream shows: its numbers' gaps and repeats, tail's words, the counters.
 	echo "tail's stderr:"

@@ -3,8 +3,9 @@
 # The Debian package under the release's own systemd, per Debian release
 # and architecture: two versions of the package built in a build root of
 # the release (for arm64 cross-built there: dpkg-buildpackage -a arm64; the
-# second from the same source, its version bumped and its BPF program
-# changed by one constant: an upgrade that replaces the programs), put into
+# second from the same source, its version bumped, its BPF program
+# changed by one constant and its ABI version one higher: an upgrade that
+# replaces the programs and the maps), put into
 # a copy of the release's guest tree (for arm64 the release's arm64 tree),
 # which boots twice on the release's stock kernel under qemu TCG.
 # package-guest.sh runs at each boot: boot 1 installs the first with dpkg
@@ -41,10 +42,16 @@ for v in 1 2; do
 	(cd "$source_root" && git ls-files -z | tar --null -T - -cf -) | tar -C "$pkgdir/v$v/greeter" -xf - ||
 		vm_fail "cannot copy the source"
 done
-# Version 2: the next version, its BPF object one constant apart.
+# Version 2: the next version, its BPF object one constant apart and its
+# ABI version one higher: the upgrade replaces the programs and the maps
+# (but for those every ABI shares), and the old ring's events are handed on.
 v2=$pkgdir/v2/greeter
 sed -i 's/^char LICENSE\[\] SEC("license") = .*;$/&\nconst volatile __u32 greeter_vm_next_version = 2;/' "$v2/bpf/greeter.bpf.c"
 grep -q greeter_vm_next_version "$v2/bpf/greeter.bpf.c" || vm_fail "cannot make the second version's program differ"
+abi=$(sed -n 's/^#define GREETER_ABI_VERSION \([0-9]*\)$/\1/p' "$v2/bpf/greeter.h")
+[ -n "$abi" ] && sed -i "s/^#define GREETER_ABI_VERSION $abi\$/#define GREETER_ABI_VERSION $((abi + 1))/" "$v2/bpf/greeter.h" &&
+	grep -q "^#define GREETER_ABI_VERSION $((abi + 1))\$" "$v2/bpf/greeter.h" ||
+	vm_fail "cannot give the second version the next ABI version"
 version=$(dpkg-parsechangelog -l "$v2/debian/changelog" -S Version)
 {
 	printf 'greeter (%s+vm2) unstable; urgency=medium\n\n  * The next version (tests/vm/package.sh).\n\n' "$version"
