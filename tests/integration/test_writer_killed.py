@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
@@ -25,18 +24,7 @@ def run(*args):
 
 def children(pid):
     """greeterd's child processes: (pid, state)."""
-    out = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % p) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if int(fields[1]) == pid:
-            out.append((int(p), fields[0]))
-    return out
+    return [(p, st) for p, st in family(pid) if p != pid]
 
 
 def kill_children(pid):
@@ -47,23 +35,7 @@ def kill_children(pid):
 
 with contextlib.ExitStack() as stack:
     require_root()
-    for tool in ("mkfs.ext4", "fsfreeze"):
-        if not shutil.which(tool):
-            skip("%s is not installed" % tool)
-    top = tempfile.mkdtemp(prefix="greeter-writer-")
-    stack.callback(shutil.rmtree, top, ignore_errors=True)
-    img, mnt = os.path.join(top, "fs.img"), os.path.join(top, "mnt")
-    os.mkdir(mnt)
-    with open(img, "wb") as f:
-        f.truncate(32 << 20)
-    r = run("mkfs.ext4", "-q", "-F", img)
-    check(r.returncode == 0, "mkfs.ext4: %s" % r.stderr)
-    r = run("mount", "-o", "loop", img, mnt)
-    if r.returncode != 0:
-        if not os.path.exists("/dev/loop-control") or "loop" in r.stderr:
-            skip("no loop device to mount a file system on: %s" % r.stderr.strip())
-        fail("mount -o loop: %s" % r.stderr)
-    stack.callback(run, "umount", "-l", mnt)
+    mnt = freezable_fs(stack, "greeter-writer-")
 
     d = stack.enter_context(Daemon("writerkill", state_dir=os.path.join(mnt, "state")))
     stack.callback(run, "fsfreeze", "-u", mnt)  # runs before the daemon's cleanup
