@@ -2,6 +2,7 @@
 #include "dir_lock.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,7 +11,11 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
+
+/* How long a greeterd waits for the processes an ended one left to let go. */
+#define LEFT_WAIT_USEC (10ull * 1000 * 1000)
 
 /*
  * The pid that holds a flock() on the inode of fd, from /proc/locks
@@ -44,8 +49,49 @@ static long lock_holder(int fd)
 	return found;
 }
 
+/* Whether pid runs; an ended one (gone, or a zombie) can hold a lock only
+ * through children it left, which end with it (greeterd's store writers). */
+static bool running(long pid)
+{
+	char path[64], buf[512], *p;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+/*
+ * The lock is held, but the greeterd that took it ended (0: its pid is not
+ * known here, as in a container once it is gone): wait, bounded, for what
+ * it left to end. False when the lock is still held then.
+ */
+static bool wait_for_left(int fd, long pid, const char *what, const char *dir)
+{
+	uint64_t until = now_usec(CLOCK_MONOTONIC) + LEFT_WAIT_USEC;
+
+	log_info("the %s %s is held by processes left by a greeterd that ended; waiting for them",
+		 what, dir);
+	while (now_usec(CLOCK_MONOTONIC) < until) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return true;
+		if (pid > 0 && running(pid))
+			return false;
+		usleep(10000);
+	}
+	return false;
+}
+
 int dir_lock(const char *dir, const char *what, const char *option)
 {
+	bool left;
 	int fd, err;
 	long pid;
 
@@ -60,7 +106,15 @@ int dir_lock(const char *dir, const char *what, const char *option)
 	err = -errno;
 	if (err == -EWOULDBLOCK) {
 		pid = lock_holder(fd);
-		if (pid > 0)
+		left = !(pid > 0 && running(pid));
+		if (left && wait_for_left(fd, pid, what, dir))
+			return fd;
+		if (left && pid > 0)
+			log_error("the %s %s is still held by a process left by the greeterd (pid "
+				  "%ld) that ended (one waiting on a stalled disk, say); start "
+				  "greeterd again once it has ended",
+				  what, dir, pid);
+		else if (pid > 0)
 			log_error(
 				"another greeterd (pid %ld) is using the %s %s; stop it first, or "
 				"give this one another %s",

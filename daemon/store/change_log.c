@@ -5,23 +5,22 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "change_record.h"
+#include "child.h"
+#include "clock.h"
 #include "err_text.h"
 #include "file_read.h"
 #include "file_replace.h"
 #include "log.h"
+#include "log_writer.h"
 #include "state_file.h"
 
 /* Below this, a log is never worth compacting. */
@@ -56,16 +55,6 @@ __attribute__((format(printf, 2, 3))) static void refuse(struct change_log_load 
 	va_end(ap);
 }
 
-/*
- * A process doing one job on the disk, reporting on a socket. Not a thread:
- * a thread stuck on a stalled disk keeps the whole process from exiting.
- */
-struct child {
-	pid_t pid; /* 0: none */
-	int fd; /* our end of its socket */
-	sd_event_source *src;
-};
-
 struct change_log {
 	char dir[PATH_MAX];
 	char path[PATH_MAX]; /* messages.log */
@@ -80,14 +69,11 @@ struct change_log {
 	change_log_written_fn written;
 	void *userdata;
 
-	/* The write: taken (busy), waiting for a rotation, or in the writer. */
+	/* The write: taken (busy), held while messages.log is renamed, or in the writer. */
 	bool busy;
 	char *job_data;
 	size_t job_len;
-	struct child writer;
-	sd_event_source *failed_src; /* the writer could not be started: told from the loop */
-	int failed_r;
-	char failed_err[256];
+	struct log_writer *writer;
 
 	/* The compaction in flight; rotating: messages.log not yet renamed. */
 	struct child compactor;
@@ -97,14 +83,6 @@ struct change_log {
 	/* Compactions done and failed, since open (GetStatus). */
 	uint64_t compactions, compactions_failed;
 };
-
-static uint64_t mono_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000;
-}
 
 /* The N of a name "messages.log.<N>", or 0. */
 static unsigned old_log_number(const char *name)
@@ -241,7 +219,7 @@ static void move_logs_aside(const char *state_dir, struct change_log_load *res)
 void change_log_load(const char *state_dir, struct greeter_entries *out,
 		     struct change_log_load *res)
 {
-	uint64_t t0 = mono_usec();
+	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
 	char err[768] = "", path[PATH_MAX];
 	unsigned nums[OLD_LOGS_MAX];
 	size_t n = 0;
@@ -297,147 +275,10 @@ void change_log_load(const char *state_dir, struct greeter_entries *out,
 	if (!replay_file(state_dir, CHANGE_LOG_NAME, true, out, res))
 		return;
 	res->found |= res->replayed > 0;
-	res->usec = (double)(mono_usec() - t0);
-}
-
-
-/* Children */
-
-/* In a child: close every descriptor of greeterd's but a and b (clients, sockets, maps). */
-static void keep_only(int a, int b)
-{
-	int lo = a < b ? a : b, hi = a < b ? b : a;
-
-	if (lo < 0)
-		lo = hi;
-	if (lo > 3)
-		close_range(3, (unsigned)lo - 1, 0);
-	if (hi > lo + 1)
-		close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
-	close_range((unsigned)hi + 1, ~0u, 0);
-}
-
-typedef void (*child_body_fn)(const struct change_log *log, int sock, const void *arg);
-
-/* Fork a child running body(log, sock, arg); report() runs on the loop when it speaks. */
-static int spawn(struct change_log *log, struct child *c, sd_event_io_handler_t report,
-		 child_body_fn body, const void *arg)
-{
-	pid_t pid, parent = getpid();
-	int sv[2], r;
-
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-		return -errno;
-	r = sd_event_add_io(log->loop, &c->src, sv[0], EPOLLIN, report, log);
-	if (r < 0)
-		goto fail;
-	pid = fork();
-	if (pid < 0) {
-		r = -errno;
-		c->src = sd_event_source_disable_unref(c->src);
-		goto fail;
-	}
-	if (pid == 0) {
-		/* Killed with greeterd: it would hold the lock from the next one. */
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-			_exit(1);
-		keep_only(sv[1], log->lock_fd);
-		body(log, sv[1], arg);
-		_exit(0);
-	}
-	close(sv[1]);
-	c->pid = pid;
-	c->fd = sv[0];
-	return 0;
-fail:
-	close(sv[0]);
-	close(sv[1]);
-	return r;
-}
-
-/* Stop listening to a child; reap it unless it was given up (it ends on its own). */
-static void child_end(struct child *c, bool reap)
-{
-	c->src = sd_event_source_disable_unref(c->src);
-	close(c->fd);
-	c->fd = -1;
-	while (reap && waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
-		;
-	c->pid = 0;
-}
-
-/* A report of size bytes from a child; false when it ended without one. */
-static bool child_read(const struct child *c, void *rep, size_t size, int flags)
-{
-	ssize_t n;
-
-	do
-		n = recv(c->fd, rep, size, flags);
-	while (n < 0 && errno == EINTR);
-	return n == (ssize_t)size;
+	res->usec = (double)(now_usec(CLOCK_MONOTONIC) - t0);
 }
 
 /* Writing */
-
-enum write_step { STEP_OPEN, STEP_STAT, STEP_WRITE, STEP_SYNC, STEP_SYNC_DIR };
-
-struct write_report {
-	int r; /* 0 or a negative errno */
-	int step; /* enum write_step: what failed */
-	uint64_t before; /* the log's size before the write */
-};
-
-static void undo_write(int fd, uint64_t before)
-{
-	if (ftruncate(fd, (off_t)before) == 0)
-		(void)fsync(fd);
-}
-
-/* The writer: append the job, fsync, report. */
-static void run_write(const struct change_log *log, int sock, const void *arg)
-{
-	struct write_report rep = { .step = STEP_OPEN };
-	bool dir_sync = false;
-	struct stat st;
-	int fd;
-
-	/* Opened for each write: no descriptor held between them (a remount
-	 * read-only, a log an admin moved away, all just work). */
-	fd = open(log->path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-	if (fd < 0 && errno == ENOENT) {
-		fd = open(log->path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY,
-			  0644);
-		/* A new file: its name must survive a crash too. */
-		dir_sync = true;
-	}
-	if (fd < 0)
-		goto fail_errno;
-	rep.step = STEP_STAT;
-	if (fstat(fd, &st) < 0)
-		goto fail_errno;
-	rep.before = (uint64_t)st.st_size;
-	rep.step = STEP_WRITE;
-	rep.r = file_write_all(fd, log->job_data, log->job_len);
-	if (rep.r < 0)
-		goto out;
-	rep.step = STEP_SYNC;
-	if (fsync(fd) < 0)
-		goto fail_errno;
-	rep.step = STEP_SYNC_DIR;
-	if (dir_sync)
-		rep.r = file_sync_dir(log->dir);
-	goto out;
-fail_errno:
-	rep.r = -errno;
-out:
-	/* What failed must not come back after a restart. */
-	if (rep.r < 0 && rep.step >= STEP_WRITE)
-		undo_write(fd, rep.before);
-	/* Nor what greeterd gave up on (it shut the socket, then told its callers
-	 * so), if this process outlives it long enough. */
-	if (send(sock, &rep, sizeof(rep), MSG_NOSIGNAL) != sizeof(rep) && rep.r == 0)
-		undo_write(fd, rep.before);
-}
 
 static void write_finished(struct change_log *log, int r, const char *err)
 {
@@ -445,59 +286,21 @@ static void write_finished(struct change_log *log, int r, const char *err)
 	log->written(log->userdata, r, err);
 }
 
-static void report_finished(struct change_log *log, const struct write_report *rep)
-{
-	static const char *const what[] = { "opening", "reading", "writing", "syncing",
-					     "syncing directory" };
-	char err[256] = "";
-
-	if (rep->r == 0)
-		log->size = rep->before + log->job_len;
-	else
-		set_errno(err, sizeof(err), -rep->r, "%s %s", what[rep->step],
-			  rep->step == STEP_SYNC_DIR ? log->dir : log->path);
-	write_finished(log, rep->r, err);
-}
-
-static int on_write_report(sd_event_source *s, int fd, uint32_t revents, void *userdata)
-{
-	struct change_log *log = userdata;
-	struct write_report rep;
-
-	if (!child_read(&log->writer, &rep, sizeof(rep), MSG_WAITALL)) {
-		/* It died (killed?) mid-way: cut off whatever it may have appended. */
-		if (truncate(log->path, (off_t)log->size) < 0 && errno != ENOENT)
-			log_warning("cannot cut %s back: %s", log->path, strerror(errno));
-		rep = (struct write_report){ .r = -EIO, .step = STEP_WRITE };
-	}
-	child_end(&log->writer, true);
-	report_finished(log, &rep);
-	return 0;
-}
-
-static int on_write_failed(sd_event_source *s, void *userdata)
+static void on_write_done(void *userdata, int r, const char *err, uint64_t size)
 {
 	struct change_log *log = userdata;
 
-	log->failed_src = sd_event_source_disable_unref(log->failed_src);
-	write_finished(log, log->failed_r, log->failed_err);
-	return 0;
+	if (r == 0)
+		log->size = size;
+	write_finished(log, r, err);
 }
 
 static void start_write(struct change_log *log)
 {
-	int r = spawn(log, &log->writer, on_write_report, run_write, NULL);
-
-	/* The child has its copy. */
+	log_writer_write(log->writer, log->job_data, log->job_len, log->size);
+	/* The writer has its copy. */
 	free(log->job_data);
 	log->job_data = NULL;
-	if (r >= 0)
-		return;
-	/* Told from the loop, as any result is. */
-	log->failed_r = r;
-	set_errno(log->failed_err, sizeof(log->failed_err), -r, "starting the change log's writer");
-	if (sd_event_add_defer(log->loop, &log->failed_src, on_write_failed, log) < 0)
-		log->busy = false; /* out of memory: the caller learns nothing; the next write goes */
 }
 
 int change_log_write(struct change_log *log, char *data, size_t len)
@@ -527,37 +330,37 @@ bool change_log_stopped(const struct change_log *log)
 /* At shutdown: a write still going is given up, and its caller told so. */
 static void give_up_write(struct change_log *log)
 {
-	struct write_report rep;
-
-	if (log->failed_src) {
-		on_write_failed(log->failed_src, log);
+	if (log_writer_busy(log->writer)) {
+		log_writer_give_up(log->writer);
 		return;
 	}
+	/* Held for a rotation that did not finish. */
 	free(log->job_data);
 	log->job_data = NULL;
-	if (log->writer.pid) {
-		/* From here on the writer cannot report (it undoes its write instead,
-		 * if it gets that far). A report already sent is still read. */
-		shutdown(log->writer.fd, SHUT_RD);
-		if (child_read(&log->writer, &rep, sizeof(rep), MSG_DONTWAIT)) {
-			child_end(&log->writer, true);
-			report_finished(log, &rep);
-			return;
-		}
-		child_end(&log->writer, false);
-	}
-	write_finished(log, -ETIMEDOUT,
-		       "the disk did not answer before greeterd stopped: the change was not stored");
+	write_finished(
+		log, -ETIMEDOUT,
+		"the disk did not answer before greeterd stopped: the change was not stored");
 }
 
 /* Compacting */
 
-enum compact_step { COMPACT_ROTATED, COMPACT_DONE };
+enum compact_step {
+	COMPACT_ROTATED,
+	COMPACT_DONE
+};
 
 struct compact_report {
 	int step; /* enum compact_step */
 	int r;
+	uint64_t snapshot_size; /* COMPACT_DONE, r == 0: the snapshot written */
 	char err[512];
+};
+
+/* What the compactor needs, besides the log: the state to write, its own
+ * copy made by the fork. */
+struct compact_job {
+	const struct change_log *log;
+	const struct greeter_entries *state;
 };
 
 static void remove_old_logs(const char *dir, unsigned from, unsigned upto)
@@ -573,32 +376,6 @@ static void remove_old_logs(const char *dir, unsigned from, unsigned upto)
 	file_sync_dir(dir);
 }
 
-/*
- * The compactor: start a fresh messages.log (the one so far becomes
- * messages.log.<N>; the next write creates the new one and fsyncs the
- * directory), then write the snapshot of state, its own copy made by the
- * fork, and remove the logs it holds.
- */
-static void run_compact(const struct change_log *log, int sock, const void *arg)
-{
-	struct compact_report rep = { .step = COMPACT_ROTATED };
-	char old[PATH_MAX], name[32];
-
-	if (log->rotating) {
-		old_name(name, log->compact_upto);
-		path_of(old, log->dir, name);
-		if (rename(log->path, old) < 0)
-			rep.r = set_errno(rep.err, sizeof(rep.err), errno, "renaming %s", log->path);
-		if (send(sock, &rep, sizeof(rep), MSG_NOSIGNAL) < 0 || rep.r < 0)
-			return;
-	}
-	rep.step = COMPACT_DONE;
-	rep.r = state_file_save(log->dir, arg, rep.err, sizeof(rep.err));
-	if (rep.r == 0)
-		remove_old_logs(log->dir, log->old_min, log->compact_upto);
-	(void)send(sock, &rep, sizeof(rep), MSG_NOSIGNAL);
-}
-
 static uint64_t snapshot_size(const char *dir)
 {
 	char path[PATH_MAX];
@@ -606,6 +383,38 @@ static uint64_t snapshot_size(const char *dir)
 
 	path_of(path, dir, STATE_FILE_NAME);
 	return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+/*
+ * The compactor, a child process of its own (a fork per compaction, which
+ * is rare): start a fresh messages.log (the one so far becomes
+ * messages.log.<N>; the next write creates the new one and fsyncs the
+ * directory), then write the snapshot of the state and remove the logs it
+ * holds.
+ */
+static void run_compact(int sock, void *arg)
+{
+	const struct compact_job *job = arg;
+	const struct change_log *log = job->log;
+	struct compact_report rep = { .step = COMPACT_ROTATED };
+	char old[PATH_MAX], name[32];
+
+	if (log->rotating) {
+		old_name(name, log->compact_upto);
+		path_of(old, log->dir, name);
+		if (rename(log->path, old) < 0)
+			rep.r = set_errno(rep.err, sizeof(rep.err), errno, "renaming %s",
+					  log->path);
+		if (send(sock, &rep, sizeof(rep), MSG_NOSIGNAL) < 0 || rep.r < 0)
+			return;
+	}
+	rep.step = COMPACT_DONE;
+	rep.r = state_file_save(log->dir, job->state, rep.err, sizeof(rep.err));
+	if (rep.r == 0) {
+		remove_old_logs(log->dir, log->old_min, log->compact_upto);
+		rep.snapshot_size = snapshot_size(log->dir);
+	}
+	(void)send(sock, &rep, sizeof(rep), MSG_NOSIGNAL);
 }
 
 /* messages.log was renamed (r == 0) or not: the write waiting for it may go. */
@@ -616,15 +425,15 @@ static void rotated(struct change_log *log, int r)
 		log->size = 0;
 		log->old_next++;
 	}
-	if (log->busy && !log->writer.pid && !log->failed_src)
-		start_write(log);
+	if (log->busy && !log_writer_busy(log->writer))
+		start_write(log); /* the write held for it */
 }
 
 static void compaction_finished(struct change_log *log, const struct compact_report *rep)
 {
 	if (rep->r < 0) {
 		log->compactions_failed++;
-		log->compact_failed_usec = mono_usec();
+		log->compact_failed_usec = now_usec(CLOCK_MONOTONIC);
 		log_warning("cannot compact the change log: %s; it keeps growing, and greeterd "
 			    "tries again in %llu s",
 			    rep->err, COMPACT_RETRY_USEC / 1000000);
@@ -632,10 +441,10 @@ static void compaction_finished(struct change_log *log, const struct compact_rep
 	}
 	log->compactions++;
 	log->old_min = log->compact_upto + 1;
-	log->snapshot_size = snapshot_size(log->dir);
+	log->snapshot_size = rep->snapshot_size;
 	log_debug("compacted the change log into %s/%s (%llu bytes) in %.1f ms", log->dir,
 		  STATE_FILE_NAME, (unsigned long long)log->snapshot_size,
-		  (double)(mono_usec() - log->compact_usec) / 1000.0);
+		  (double)(now_usec(CLOCK_MONOTONIC) - log->compact_usec) / 1000.0);
 }
 
 static int on_compact_report(sd_event_source *s, int fd, uint32_t revents, void *userdata)
@@ -665,6 +474,7 @@ static int on_compact_report(sd_event_source *s, int fd, uint32_t revents, void 
 
 void change_log_maybe_compact(struct change_log *log, const struct greeter_entries *state)
 {
+	struct compact_job job = { .log = log, .state = state };
 	uint64_t bound = log->snapshot_size * 2;
 
 	if (bound < LOG_COMPACT_MIN)
@@ -672,16 +482,18 @@ void change_log_maybe_compact(struct change_log *log, const struct greeter_entri
 	if (log->stopping || log->compactor.pid || log->busy ||
 	    (log->size <= bound && log->old_next == log->old_min && !(log->due && log->size)))
 		return;
-	if (log->compact_failed_usec && mono_usec() - log->compact_failed_usec < COMPACT_RETRY_USEC)
+	if (log->compact_failed_usec &&
+	    now_usec(CLOCK_MONOTONIC) - log->compact_failed_usec < COMPACT_RETRY_USEC)
 		return;
 	/* Only a log that is due gets a successor: retries after a failed
 	 * compaction do not pile up renamed logs. */
 	log->rotating = log->size > bound || (log->due && log->size);
 	log->compact_upto = log->rotating ? log->old_next : log->old_next - 1;
-	log->compact_usec = mono_usec();
-	if (spawn(log, &log->compactor, on_compact_report, run_compact, state) < 0) {
+	log->compact_usec = now_usec(CLOCK_MONOTONIC);
+	if (child_spawn(&log->compactor, log->loop, on_compact_report, log, &log->lock_fd, 1,
+			run_compact, &job) < 0) {
 		log->rotating = false;
-		log->compact_failed_usec = mono_usec();
+		log->compact_failed_usec = now_usec(CLOCK_MONOTONIC);
 		return;
 	}
 	log->due = false;
@@ -733,7 +545,7 @@ int change_log_open(struct change_log **out, const char *state_dir, int lock_fd,
 	snprintf(log->dir, sizeof(log->dir), "%s", state_dir);
 	log->lock_fd = lock_fd;
 	log->loop = loop;
-	log->writer.fd = log->compactor.fd = -1;
+	log->compactor = CHILD_NONE;
 	log->written = written;
 	log->userdata = userdata;
 	path_of(log->path, state_dir, CHANGE_LOG_NAME);
@@ -765,6 +577,11 @@ int change_log_open(struct change_log **out, const char *state_dir, int lock_fd,
 	old_logs(state_dir, nums, OLD_LOGS_MAX, &n);
 	log->old_min = n ? nums[0] : 1;
 	log->old_next = n ? nums[n - 1] + 1 : 1;
+	r = log_writer_new(&log->writer, state_dir, log->path, lock_fd, loop, on_write_done, log);
+	if (r < 0) {
+		set_errno(err, err_size, -r, "starting the change log's writer");
+		goto fail;
+	}
 	*out = log;
 	return 0;
 fail:
@@ -776,30 +593,25 @@ void change_log_settle(struct change_log *log, uint64_t deadline_usec)
 {
 	log->stopping = true;
 	while (log->busy || log->compactor.pid) {
-		struct child *c[2];
-		struct pollfd p[2];
-		nfds_t n = 0;
-		uint64_t now = mono_usec();
+		/* Negative descriptors: nothing to wait for there. */
+		struct pollfd p[2] = {
+			{ .fd = log_writer_poll_fd(log->writer), .events = POLLIN },
+			{ .fd = log->compactor.pid ? log->compactor.fd : -1, .events = POLLIN },
+		};
+		uint64_t now = now_usec(CLOCK_MONOTONIC);
 
-		if (log->failed_src) {
-			on_write_failed(log->failed_src, log);
+		if (log_writer_busy(log->writer) && p[0].fd < 0) {
+			log_writer_dispatch(log->writer); /* a failure to tell */
 			continue;
 		}
 		if (now >= deadline_usec)
 			break;
-		if (log->writer.pid)
-			c[n++] = &log->writer;
-		if (log->compactor.pid)
-			c[n++] = &log->compactor;
-		for (nfds_t i = 0; i < n; i++)
-			p[i] = (struct pollfd){ .fd = c[i]->fd, .events = POLLIN };
-		if (poll(p, n, (int)((deadline_usec - now + 999) / 1000)) <= 0)
+		if (poll(p, 2, (int)((deadline_usec - now + 999) / 1000)) <= 0)
 			continue;
 		/* One report at a time: it may start the next write. */
 		if (p[0].revents)
-			(c[0] == &log->writer ? on_write_report : on_compact_report)(NULL, p[0].fd, 0,
-										    log);
-		else if (n > 1 && p[1].revents)
+			log_writer_dispatch(log->writer);
+		else if (p[1].revents)
 			on_compact_report(NULL, p[1].fd, 0, log);
 	}
 	if (log->busy)
@@ -812,23 +624,18 @@ void change_log_settle(struct change_log *log, uint64_t deadline_usec)
 
 void change_log_close(struct change_log *log)
 {
-	struct write_report rep;
 	struct compact_report crep;
 
 	if (!log)
 		return;
 	/* Without change_log_settle(): what is in flight is waited for, not told. */
-	if (log->writer.pid) {
-		if (child_read(&log->writer, &rep, sizeof(rep), MSG_WAITALL) && rep.r == 0)
-			log->size = rep.before + log->job_len;
-		child_end(&log->writer, true);
-	}
-	while (log->compactor.pid && child_read(&log->compactor, &crep, sizeof(crep), MSG_WAITALL) &&
+	log_writer_free(log->writer);
+	while (log->compactor.pid &&
+	       child_read(&log->compactor, &crep, sizeof(crep), MSG_WAITALL) &&
 	       crep.step == COMPACT_ROTATED && crep.r == 0)
 		;
 	if (log->compactor.pid)
 		child_end(&log->compactor, true);
-	sd_event_source_disable_unref(log->failed_src);
 	free(log->job_data);
 	free(log);
 }

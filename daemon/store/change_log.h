@@ -4,17 +4,17 @@
  * change log beside it, <state_dir>/messages.log (records: change_record.h).
  *
  * A durable write appends records to messages.log and fsyncs it (and the
- * directory, when the file is new), in a child process: the event loop goes
- * on meanwhile and learns of the result on a socket, and a disk that stalls
- * holds only the child, never greeterd's exit. When the log has grown past
- * twice the snapshot (at least LOG_COMPACT_MIN bytes), it is compacted by
- * another child: renamed to messages.log.<N> (the next write waits for
- * that), a fresh messages.log started, and the snapshot of the state the
- * renamed logs led to written (tmp + fsync + rename + directory fsync), then
- * the renamed logs removed. The children hold the state directory's lock
- * until they end. A restart
- * reads the snapshot, then messages.log.<N> in order, then messages.log;
- * records are idempotent, so a crash anywhere in between loses nothing.
+ * directory, when the file is new), in the writer process (log_writer.h):
+ * the event loop goes on meanwhile and learns of the result on a socket,
+ * and a disk that stalls holds only the writer, never greeterd's exit. When
+ * the log has grown past twice the snapshot (at least LOG_COMPACT_MIN
+ * bytes), it is compacted by a child forked for it (child.h): renamed to
+ * messages.log.<N> (the next write waits for that), a fresh messages.log
+ * started, and the snapshot of the state the renamed logs led to written
+ * (tmp + fsync + rename + directory fsync), then the renamed logs removed.
+ * Both hold the state directory's lock until they end. A restart reads the
+ * snapshot, then messages.log.<N> in order, then messages.log; records are
+ * idempotent, so a crash anywhere in between loses nothing.
  */
 #ifndef GREETER_CHANGE_LOG_H
 #define GREETER_CHANGE_LOG_H
@@ -53,8 +53,9 @@ void change_log_load(const char *state_dir, struct greeter_entries *out,
 		     struct change_log_load *res);
 
 /*
- * Open messages.log for appending (creating it). lock_fd (or -1) holds
- * the state directory's lock; it is the one descriptor the children keep.
+ * Open messages.log for appending (creating it) and start its writer.
+ * lock_fd (or -1) holds the state directory's lock; it is the one
+ * descriptor of greeterd's the children keep.
  * Returns 0 or a negative errno (err says what failed).
  */
 int change_log_open(struct change_log **out, const char *state_dir, int lock_fd, sd_event *loop,
@@ -90,7 +91,7 @@ int change_log_compact_now(struct change_log *log, const struct greeter_entries 
  * At shutdown: wait for the writes (running written() for each, which may
  * start the next) and the compaction, until deadline_usec (CLOCK_MONOTONIC).
  * Then a write still in flight is given up: written() gets -ETIMEDOUT. Its
- * child ends with greeterd; whatever of it the disk took by then is a
+ * writer ends with greeterd; whatever of it the disk took by then is a
  * change nobody was told of, as after a kill, and the next start applies it.
  * A compaction goes on alone. The log takes no more writes.
  */

@@ -588,6 +588,54 @@ if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "call":
         print(json.dumps(reply))
 
 
+def freezable_fs(stack, prefix):
+    """A 32 MiB ext4 on a loop device, mounted (and unmounted by stack), for
+    a state directory whose disk the test stalls with fsfreeze -f: its mount
+    point. The test registers the thaw (fsfreeze -u) after its Daemon, whose
+    cleanup writes there. Skips when the machine has no mkfs.ext4, fsfreeze
+    or loop device."""
+    def run(*args):
+        return subprocess.run(list(args), capture_output=True, text=True)
+
+    for tool in ("mkfs.ext4", "fsfreeze"):
+        if not shutil.which(tool):
+            skip("%s is not installed" % tool)
+    top = tempfile.mkdtemp(prefix=prefix)
+    stack.callback(shutil.rmtree, top, ignore_errors=True)
+    img, mnt = os.path.join(top, "fs.img"), os.path.join(top, "mnt")
+    os.mkdir(mnt)
+    with open(img, "wb") as f:
+        f.truncate(32 << 20)
+    r = run("mkfs.ext4", "-q", "-F", img)
+    check(r.returncode == 0, "mkfs.ext4: %s" % r.stderr)
+    r = run("mount", "-o", "loop", img, mnt)
+    if r.returncode != 0:
+        if not os.path.exists("/dev/loop-control") or "loop" in r.stderr:
+            skip("no loop device to mount a file system on: %s" % r.stderr.strip())
+        fail("mount -o loop: %s" % r.stderr)
+    stack.callback(run, "umount", "-l", mnt)
+    return mnt
+
+
+def family(pid):
+    """pid and its children: (pid, state of each of their threads)."""
+    out = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(p) != pid and int(fields[1]) != pid:
+                continue
+            for t in os.listdir("/proc/%s/task" % p):
+                with open("/proc/%s/task/%s/stat" % (p, t)) as f:
+                    out.append((int(p), f.read().rsplit(")", 1)[1].split()[0]))
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            pass
+    return out
+
+
 def stored_messages(state_dir):
     """What greeterd would restore after a reboot: the snapshot (messages.json),
     then the change logs (messages.log.<N> in order, then messages.log), read

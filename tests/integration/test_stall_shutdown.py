@@ -14,10 +14,8 @@ show the acknowledged message, and the other either in both or in neither."""
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -30,44 +28,9 @@ def run(*args):
     return subprocess.run(list(args), capture_output=True, text=True)
 
 
-def family(pid):
-    """greeterd and its children: (pid, state of each of their threads)."""
-    out = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % p) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            if int(p) != pid and int(fields[1]) != pid:
-                continue
-            for t in os.listdir("/proc/%s/task" % p):
-                with open("/proc/%s/task/%s/stat" % (p, t)) as f:
-                    out.append((int(p), f.read().rsplit(")", 1)[1].split()[0]))
-        except (FileNotFoundError, ProcessLookupError, IndexError):
-            pass
-    return out
-
-
 with contextlib.ExitStack() as stack:
     require_root()
-    for tool in ("mkfs.ext4", "fsfreeze"):
-        if not shutil.which(tool):
-            skip("%s is not installed" % tool)
-    top = tempfile.mkdtemp(prefix="greeter-stall-")
-    stack.callback(shutil.rmtree, top, ignore_errors=True)
-    img, mnt = os.path.join(top, "fs.img"), os.path.join(top, "mnt")
-    os.mkdir(mnt)
-    with open(img, "wb") as f:
-        f.truncate(32 << 20)
-    r = run("mkfs.ext4", "-q", "-F", img)
-    check(r.returncode == 0, "mkfs.ext4: %s" % r.stderr)
-    r = run("mount", "-o", "loop", img, mnt)
-    if r.returncode != 0:
-        if not os.path.exists("/dev/loop-control") or "loop" in r.stderr:
-            skip("no loop device to mount a file system on: %s" % r.stderr.strip())
-        fail("mount -o loop: %s" % r.stderr)
-    stack.callback(run, "umount", "-l", mnt)
+    mnt = freezable_fs(stack, "greeter-stall-")
     frozen = []
 
     def thaw():
