@@ -29,6 +29,7 @@ log=$run_dir/greeterd.log
 if [ -n "${GREETER_DEMO_BUILD:-}" ]; then
 	build=$(realpath "$GREETER_DEMO_BUILD")
 else
+	# shellcheck disable=SC2086 # a list of packages
 	greeter_install_deps $GREETER_BUILD_DEPS
 	# The system's C compiler (gcc where installed, else the clang just
 	# installed), or $CC.
