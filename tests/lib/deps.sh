@@ -10,26 +10,30 @@ zlib1g-dev libsystemd-dev libcjson-dev libcmocka-dev scdoc mandoc python3 util-l
 bash-completion"
 # To test as well: gcc (CI builds with both compilers), valgrind, strace (a
 # start made to fail half-way), systemd's tools, git (the newcomer suite
-# lists the clone's files); for `greeterctl metrics`
+# lists the clone's files), iproute2 (ss: a client's sockets), binutils
+# (strings: paths in the BPF object; readelf); for `greeterctl metrics`
 # (tests/integration/test_metrics.py, tests/client/test_metrics.py) the
 # Prometheus client's parser for Debian's /usr/bin/python3 and a real
 # node_exporter (only run by the tests, on a port of their own; Debian's
 # package enables its own service, which starts where systemd runs and
 # policy-rc.d allows it). The sanitizer runtime of the installed clang is
-# added by greeter_install_test_deps.
-GREETER_TEST_DEPS="gcc valgrind strace systemd git python3-prometheus-client
-prometheus-node-exporter"
+# added by greeter_install_test_deps. tests/deps/check_programs.py fails
+# when a test runs a program none of these packages installs.
+GREETER_TEST_DEPS="gcc valgrind strace systemd git iproute2 binutils
+python3-prometheus-client prometheus-node-exporter"
 # For the suites that boot or enter other Debian releases (tests/vm/,
 # tests/newcomer/, tests/interop/, tests/package/): qemu under TCG,
-# debootstrap and an ext4 image; piuparts; qemu-user (the arm64 tree).
-GREETER_TEST_ROOT_DEPS="qemu-system-x86 debootstrap e2fsprogs piuparts qemu-user-static"
+# debootstrap and an ext4 image; piuparts; qemu-user (the arm64 tree);
+# dpkg-dev (dpkg-parsechangelog: the next version's package); procps (ps:
+# what a Debian root left running).
+GREETER_TEST_ROOT_DEPS="qemu-system-x86 debootstrap e2fsprogs piuparts qemu-user-static
+dpkg-dev procps"
 # For arm64 the suites build in a Debian 12 root of their own (tests/vm/
 # lib.sh's vm_package_build_root: the cross gcc and the :arm64 -dev packages
 # need dpkg --add-architecture, never done on this machine) and install
 # here, when missing, qemu-system-arm (qemu-system-aarch64),
-# qemu-user-static (the arm64 guest tree is made through it) and binutils
-# (readelf reads the arm64 binaries' libraries), as the amd64 ones install
-# qemu-system-x86.
+# qemu-user-static (the arm64 guest tree is made through it), as the amd64
+# ones install qemu-system-x86.
 
 # The package with the sanitizer runtime of the clang that the `clang`
 # package installs (libclang-rt-14-dev on Debian 12, libclang-rt-19-dev on
