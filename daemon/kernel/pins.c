@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-#include "pins.h"
+#include "pins_internal.h"
 #include "config_map.h"
 #include "dir_lock.h"
 #include "kernel_fs.h"
@@ -31,99 +31,30 @@
 #include "greeter.skel.h"
 #pragma GCC diagnostic pop
 
-#include <limits.h>
-
-#define PINS_PROG_COUNT KERNEL_STATUS_PROGS
-
-enum pins_outcome {
-	PINS_CREATED, /* nothing was pinned */
-	PINS_REUSED, /* everything pinned was compatible and kept */
-	PINS_REPLACED, /* programs (and incompatible maps) replaced */
+const char *const pin_map_names[MAP_COUNT] = {
+#define PIN_MAP_NAME(id, name) #name,
+	PIN_MAPS(PIN_MAP_NAME)
+#undef PIN_MAP_NAME
 };
 
-struct pins_prog {
-	const char *name;
-	__u32 prog_id;
-	__u32 link_id;
+const char *const pin_prog_names[PROG_COUNT] = {
+#define PIN_PROG_NAME(name, modes) #name,
+	PIN_PROGS(PIN_PROG_NAME)
+#undef PIN_PROG_NAME
 };
 
-struct pins {
-	char dir[PATH_MAX];
-	int dir_fd; /* holds the lock that keeps a second greeterd out */
-	int config_fd;
-	int events_fd;
-	int stats_fd;
-	int sequence_fd;
-	int settings_fd;
-	int meta_fd;
-	/* A replaced ring buffer still to be drained, or -1; where it was read up to. */
-	int old_events_fd;
-	__u64 old_read_pos;
-	__u32 old_events_abi; /* the layout of its records */
-	enum greeter_attach_mode mode;
-	char attach_reason[128];
-	enum pins_outcome outcome;
-	/* Whether the config map's messages came from earlier pins (not the state file). */
-	bool messages_from_pins;
-	/* Programs were loaded with btf_path; or it was given and failed to load. */
-	bool btf_from_cache;
-	bool btf_cache_failed;
-	__u32 ring_size;
-	__u32 config_map_id;
-	__u32 events_map_id;
-	__u32 stats_map_id;
-	struct pins_prog progs[PINS_PROG_COUNT];
-	size_t prog_count;
-	/* A new set, pinned aside until the commit (pin_stage.h). */
-	struct pin_stage stage;
-	/* A reused set's settings, written at the commit. */
-	struct greeter_settings settings;
-	/* Why the kernel was refused (kernel_probe.h), or "". */
-	char refusal[1024];
-	bool dir_created; /* by this start: removed again if it fails */
-	bool committed;
+static const unsigned prog_modes[PROG_COUNT] = {
+#define PIN_PROG_MODES(name, modes) modes,
+	PIN_PROGS(PIN_PROG_MODES)
+#undef PIN_PROG_MODES
 };
 
-enum map_index {
-	MAP_CONFIG,
-	MAP_EVENTS,
-	MAP_STATS,
-	MAP_SEQUENCE,
-	MAP_SETTINGS,
-	MAP_PENDING,
-	MAP_REPORTED,
-	MAP_META, /* last: written and pinned last, it marks a complete pin set */
-	MAP_COUNT,
-};
-
-static const char *const map_names[MAP_COUNT] = {
-	"config", "events", "stats", "sequence", "settings", "pending", "reported", "meta",
-};
-
-static const char *const tracepoint_progs[PINS_PROG_COUNT] = {
-	"sched_exec", "tp_execve", "tp_execveat", "tp_execve_ret", "tp_execveat_ret",
-};
-
-static const char *const kprobe_progs[PINS_PROG_COUNT] = {
-	"sched_exec", "kp_execve", "kp_execveat", "kp_execve_ret", "kp_execveat_ret",
-};
-
-/* Every program name either flavour pins, for inspection and removal. */
-static const char *const all_progs[] = {
-	"sched_exec", "tp_execve",   "tp_execveat",   "tp_execve_ret",	 "tp_execveat_ret",
-	"kp_execve",  "kp_execveat", "kp_execve_ret", "kp_execveat_ret",
-};
-#define ALL_PROG_COUNT (sizeof(all_progs) / sizeof(all_progs[0]))
-
-/* What an earlier greeterd left in the pin directory. */
-struct old_pins {
-	bool any;
-	bool have_meta;
-	struct greeter_meta meta;
-	int map_fd[MAP_COUNT];
-	int link_fd[ALL_PROG_COUNT];
-	int prog_fd[ALL_PROG_COUNT];
-};
+#define PIN_PROG_KP(name, modes) +!!((modes)&PIN_KP)
+#define PIN_PROG_TP(name, modes) +!!((modes)&PIN_TP)
+_Static_assert(0 PIN_PROGS(PIN_PROG_KP) == MODE_PROG_COUNT, "a mode attaches MODE_PROG_COUNT");
+_Static_assert(0 PIN_PROGS(PIN_PROG_TP) == MODE_PROG_COUNT, "a mode attaches MODE_PROG_COUNT");
+#undef PIN_PROG_KP
+#undef PIN_PROG_TP
 
 const char *attach_mode_name(enum greeter_attach_mode mode)
 {
@@ -172,9 +103,14 @@ __u64 pins_build_id(void)
 	return hash;
 }
 
-static const char *const *mode_progs(enum greeter_attach_mode mode)
+void mode_progs(enum greeter_attach_mode mode, size_t out[MODE_PROG_COUNT])
 {
-	return mode == GREETER_ATTACH_KPROBE ? kprobe_progs : tracepoint_progs;
+	unsigned want = mode == GREETER_ATTACH_KPROBE ? PIN_KP : PIN_TP;
+	size_t n = 0;
+
+	for (size_t k = 0; k < PROG_COUNT; k++)
+		if (prog_modes[k] & want)
+			out[n++] = k;
 }
 
 static void pin_path(char *out, size_t size, const char *dir, const char *prefix, const char *name)
@@ -188,13 +124,6 @@ static int get_pinned(const char *dir, const char *prefix, const char *name)
 
 	pin_path(path, sizeof(path), dir, prefix, name);
 	return bpf_obj_get(path);
-}
-
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
 }
 
 static __u32 map_id(int fd)
@@ -229,7 +158,7 @@ static void old_pins_close(struct old_pins *o)
 {
 	for (size_t i = 0; i < MAP_COUNT; i++)
 		close_fd(&o->map_fd[i]);
-	for (size_t i = 0; i < ALL_PROG_COUNT; i++) {
+	for (size_t i = 0; i < PROG_COUNT; i++) {
 		close_fd(&o->link_fd[i]);
 		close_fd(&o->prog_fd[i]);
 	}
@@ -321,16 +250,16 @@ static int check_no_foreign(const char *dir, bool for_removal)
 	int n = 0;
 
 	for (size_t i = 0; i < MAP_COUNT; i++)
-		if (pin_foreign(dir, "", map_names[i], (ssize_t)i, what, sizeof(what))) {
+		if (pin_foreign(dir, "", pin_map_names[i], (ssize_t)i, what, sizeof(what))) {
 			log_error("%s", what);
 			n++;
 		}
-	for (size_t i = 0; i < ALL_PROG_COUNT; i++) {
-		if (pin_foreign(dir, "prog_", all_progs[i], -1, what, sizeof(what))) {
+	for (size_t i = 0; i < PROG_COUNT; i++) {
+		if (pin_foreign(dir, "prog_", pin_prog_names[i], -1, what, sizeof(what))) {
 			log_error("%s", what);
 			n++;
 		}
-		if (pin_foreign(dir, "link_", all_progs[i], -1, what, sizeof(what))) {
+		if (pin_foreign(dir, "link_", pin_prog_names[i], -1, what, sizeof(what))) {
 			log_error("%s", what);
 			n++;
 		}
@@ -348,13 +277,13 @@ static void old_pins_inspect(const char *dir, struct old_pins *o)
 {
 	memset(o, 0, sizeof(*o));
 	for (size_t i = 0; i < MAP_COUNT; i++) {
-		o->map_fd[i] = get_pinned(dir, "", map_names[i]);
+		o->map_fd[i] = get_pinned(dir, "", pin_map_names[i]);
 		if (o->map_fd[i] >= 0)
 			o->any = true;
 	}
-	for (size_t i = 0; i < ALL_PROG_COUNT; i++) {
-		o->link_fd[i] = get_pinned(dir, "link_", all_progs[i]);
-		o->prog_fd[i] = get_pinned(dir, "prog_", all_progs[i]);
+	for (size_t i = 0; i < PROG_COUNT; i++) {
+		o->link_fd[i] = get_pinned(dir, "link_", pin_prog_names[i]);
+		o->prog_fd[i] = get_pinned(dir, "prog_", pin_prog_names[i]);
 		if (o->link_fd[i] >= 0 || o->prog_fd[i] >= 0)
 			o->any = true;
 	}
@@ -370,24 +299,17 @@ static void old_pins_inspect(const char *dir, struct old_pins *o)
 	}
 }
 
-static ssize_t prog_index(const char *name)
-{
-	for (size_t i = 0; i < ALL_PROG_COUNT; i++)
-		if (strcmp(all_progs[i], name) == 0)
-			return (ssize_t)i;
-	return -1;
-}
-
 /* Every program of the pinned mode is pinned, and its link runs that program. */
 static bool old_links_complete(const struct old_pins *o, enum greeter_attach_mode mode)
 {
-	const char *const *names = mode_progs(mode);
+	size_t progs[MODE_PROG_COUNT];
 
-	for (size_t i = 0; i < PINS_PROG_COUNT; i++) {
-		ssize_t k = prog_index(names[i]);
+	mode_progs(mode, progs);
+	for (size_t i = 0; i < MODE_PROG_COUNT; i++) {
+		size_t k = progs[i];
 		__u32 lid = 0, lprog = 0;
 
-		if (k < 0 || o->link_fd[k] < 0 || o->prog_fd[k] < 0)
+		if (o->link_fd[k] < 0 || o->prog_fd[k] < 0)
 			return false;
 		if (link_info(o->link_fd[k], &lid, &lprog) < 0 || lprog != prog_id(o->prog_fd[k]))
 			return false;
@@ -535,9 +457,9 @@ static int update_settings(int fd, const struct greeter_settings *settings)
 /* Adopt everything pinned: programs and links stay attached as they are. */
 static int adopt(struct pins *p, struct old_pins *o, const struct pins_options *opt)
 {
-	const char *const *names = mode_progs(o->meta.attach_mode);
 	struct bpf_map_info info = { 0 };
 	__u32 len = sizeof(info);
+	size_t progs[MODE_PROG_COUNT];
 
 	p->config_fd = o->map_fd[MAP_CONFIG];
 	p->events_fd = o->map_fd[MAP_EVENTS];
@@ -556,11 +478,12 @@ static int adopt(struct pins *p, struct old_pins *o, const struct pins_options *
 	else
 		snprintf(p->attach_reason, sizeof(p->attach_reason), "%.*s",
 			 (int)sizeof(o->meta.attach_reason), o->meta.attach_reason);
-	p->prog_count = PINS_PROG_COUNT;
-	for (size_t i = 0; i < PINS_PROG_COUNT; i++) {
-		ssize_t k = prog_index(names[i]);
+	p->prog_count = MODE_PROG_COUNT;
+	mode_progs(p->mode, progs);
+	for (size_t i = 0; i < MODE_PROG_COUNT; i++) {
+		size_t k = progs[i];
 
-		p->progs[i].name = names[i];
+		p->progs[i].name = pin_prog_names[k];
 		p->progs[i].prog_id = prog_id(o->prog_fd[k]);
 		link_info(o->link_fd[k], &p->progs[i].link_id, &p->progs[i].prog_id);
 	}
@@ -615,18 +538,38 @@ static const char *replace_reason(const struct old_pins *o, const struct pins_op
 	return "a different ring buffer size was requested";
 }
 
-/* Attach each program of the mode; on failure, *failed names the program that failed. */
+/* The skeleton's maps and programs, in the order of the lists (pins_internal.h). */
+static void skel_maps(struct greeter_bpf *skel, struct bpf_map *out[MAP_COUNT])
+{
+#define PIN_SKEL_MAP(id, name) out[MAP_##id] = skel->maps.name;
+	PIN_MAPS(PIN_SKEL_MAP)
+#undef PIN_SKEL_MAP
+}
+
+static void skel_progs(struct greeter_bpf *skel, struct bpf_program *out[PROG_COUNT])
+{
+	size_t k = 0;
+
+#define PIN_SKEL_PROG(name, modes) out[k++] = skel->progs.name;
+	PIN_PROGS(PIN_SKEL_PROG)
+#undef PIN_SKEL_PROG
+}
+
+/* Attach each program of the mode; on failure, *failed is the program that failed. */
 static int attach_all(struct greeter_bpf *skel, enum greeter_attach_mode mode,
 		      struct bpf_link **links, struct bpf_program **failed)
 {
-	const char *const *names = mode_progs(mode);
+	struct bpf_program *progs[PROG_COUNT];
+	size_t in_mode[MODE_PROG_COUNT];
 
-	for (size_t i = 0; i < PINS_PROG_COUNT; i++) {
-		struct bpf_program *prog = bpf_object__find_program_by_name(skel->obj, names[i]);
+	skel_progs(skel, progs);
+	mode_progs(mode, in_mode);
+	for (size_t i = 0; i < MODE_PROG_COUNT; i++) {
+		struct bpf_program *prog = progs[in_mode[i]];
 
-		links[i] = prog ? bpf_program__attach(prog) : NULL;
+		links[i] = bpf_program__attach(prog);
 		if (!links[i]) {
-			int err = prog ? -errno : -ENOENT;
+			int err = -errno;
 
 			for (size_t j = 0; j < i; j++) {
 				bpf_link__destroy(links[j]);
@@ -645,10 +588,10 @@ static int open_and_load(struct greeter_bpf **skel_out, struct old_pins *o,
 {
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = btf_path);
 	bool abi_same = o->have_meta && o->meta.abi_version == GREETER_ABI_VERSION;
-	const char *const *names = mode_progs(mode);
-	struct bpf_program *prog;
+	struct bpf_program *prog, *progs[PROG_COUNT];
 	struct greeter_bpf *skel;
 	struct bpf_map *maps[MAP_COUNT];
+	size_t in_mode[MODE_PROG_COUNT];
 	int err;
 
 	skel = greeter_bpf__open_opts(&open_opts);
@@ -657,14 +600,7 @@ static int open_and_load(struct greeter_bpf **skel_out, struct old_pins *o,
 		log_error("cannot open the BPF object: %s", strerror(-err));
 		return err;
 	}
-	maps[MAP_CONFIG] = skel->maps.config;
-	maps[MAP_EVENTS] = skel->maps.events;
-	maps[MAP_STATS] = skel->maps.stats;
-	maps[MAP_SEQUENCE] = skel->maps.sequence;
-	maps[MAP_SETTINGS] = skel->maps.settings;
-	maps[MAP_PENDING] = skel->maps.pending;
-	maps[MAP_REPORTED] = skel->maps.reported;
-	maps[MAP_META] = skel->maps.meta;
+	skel_maps(skel, maps);
 	bpf_map__set_max_entries(skel->maps.events, opt->ring_size);
 
 	for (size_t i = 0; i < MAP_COUNT; i++) {
@@ -683,13 +619,13 @@ static int open_and_load(struct greeter_bpf **skel_out, struct old_pins *o,
 			    map_matches(o->map_fd[i], maps[i]) &&
 			    bpf_map__reuse_fd(maps[i], o->map_fd[i]) == 0;
 	}
-	bpf_object__for_each_program (prog, skel->obj) {
-		bool wanted = false;
-
-		for (size_t i = 0; i < PINS_PROG_COUNT; i++)
-			wanted |= strcmp(bpf_program__name(prog), names[i]) == 0;
-		bpf_program__set_autoload(prog, wanted);
-	}
+	/* Only the mode's programs are loaded. */
+	bpf_object__for_each_program (prog, skel->obj)
+		bpf_program__set_autoload(prog, false);
+	skel_progs(skel, progs);
+	mode_progs(mode, in_mode);
+	for (size_t i = 0; i < MODE_PROG_COUNT; i++)
+		bpf_program__set_autoload(progs[in_mode[i]], true);
 	err = greeter_bpf__load(skel);
 	if (err) {
 		greeter_bpf__destroy(skel);
@@ -816,16 +752,6 @@ static int unpin_name(const char *dir, const char *prefix, const char *name)
 	return 0;
 }
 
-static bool in_mode(const char *name, enum greeter_attach_mode mode)
-{
-	const char *const *names = mode_progs(mode);
-
-	for (size_t i = 0; i < PINS_PROG_COUNT; i++)
-		if (strcmp(names[i], name) == 0)
-			return true;
-	return false;
-}
-
 /*
  * Pin the new set aside (pin_stage.h), to be put in place at commit: the
  * programs and links, the maps made anew, meta last. The links are attached
@@ -835,37 +761,40 @@ static bool in_mode(const char *name, enum greeter_attach_mode mode)
 static int stage_pins(struct pins *p, struct greeter_bpf *skel, const struct old_pins *o,
 		      const bool *reused, struct bpf_link **links, enum greeter_attach_mode mode)
 {
-	const char *const *names = mode_progs(mode);
-	struct bpf_map *maps[MAP_COUNT] = {
-		skel->maps.config,   skel->maps.events,	 skel->maps.stats,    skel->maps.sequence,
-		skel->maps.settings, skel->maps.pending, skel->maps.reported, skel->maps.meta,
-	};
+	struct bpf_program *progs[PROG_COUNT];
+	struct bpf_map *maps[MAP_COUNT];
+	size_t in_mode[MODE_PROG_COUNT];
+	bool attached[PROG_COUNT] = { 0 };
 	char name[PIN_NAME_MAX];
 	int err;
 
+	skel_progs(skel, progs);
+	skel_maps(skel, maps);
+	mode_progs(mode, in_mode);
+	for (size_t i = 0; i < MODE_PROG_COUNT; i++)
+		attached[in_mode[i]] = true;
 	err = pin_stage_begin(&p->stage, p->dir);
 	if (err)
 		return err;
 	/* The other mode's programs, should the old set have been attached in it. */
-	for (size_t i = 0; i < ALL_PROG_COUNT; i++) {
-		if (in_mode(all_progs[i], mode))
+	for (size_t i = 0; i < PROG_COUNT; i++) {
+		if (attached[i])
 			continue;
-		snprintf(name, sizeof(name), "link_%s", all_progs[i]);
+		snprintf(name, sizeof(name), "link_%s", pin_prog_names[i]);
 		if (o->link_fd[i] >= 0 && (err = pin_stage_drop(&p->stage, name, o->link_fd[i])))
 			return err;
-		snprintf(name, sizeof(name), "prog_%s", all_progs[i]);
+		snprintf(name, sizeof(name), "prog_%s", pin_prog_names[i]);
 		if (o->prog_fd[i] >= 0 && (err = pin_stage_drop(&p->stage, name, o->prog_fd[i])))
 			return err;
 	}
-	for (size_t i = 0; i < PINS_PROG_COUNT; i++) {
-		struct bpf_program *prog = bpf_object__find_program_by_name(skel->obj, names[i]);
-		ssize_t k = prog_index(names[i]);
+	for (size_t i = 0; i < MODE_PROG_COUNT; i++) {
+		size_t k = in_mode[i];
 
-		snprintf(name, sizeof(name), "prog_%s", names[i]);
-		err = pin_stage_add(&p->stage, name, bpf_program__fd(prog), o->prog_fd[k]);
+		snprintf(name, sizeof(name), "prog_%s", pin_prog_names[k]);
+		err = pin_stage_add(&p->stage, name, bpf_program__fd(progs[k]), o->prog_fd[k]);
 		if (err)
 			return err;
-		snprintf(name, sizeof(name), "link_%s", names[i]);
+		snprintf(name, sizeof(name), "link_%s", pin_prog_names[k]);
 		err = pin_stage_add(&p->stage, name, bpf_link__fd(links[i]), o->link_fd[k]);
 		if (err)
 			return err;
@@ -874,7 +803,7 @@ static int stage_pins(struct pins *p, struct greeter_bpf *skel, const struct old
 	for (size_t i = 0; i < MAP_COUNT; i++) {
 		if (reused[i])
 			continue;
-		err = pin_stage_add(&p->stage, map_names[i], bpf_map__fd(maps[i]), o->map_fd[i]);
+		err = pin_stage_add(&p->stage, pin_map_names[i], bpf_map__fd(maps[i]), o->map_fd[i]);
 		if (err)
 			return err;
 	}
@@ -917,7 +846,7 @@ static int load_and_attach(struct pins *p, struct greeter_bpf **skel_out, struct
 	if (err)
 		return err;
 	err = attach_all(*skel_out, *mode, links, &failed);
-	if (err && *mode == GREETER_ATTACH_KPROBE && opt->attach == GREETER_ATTACH_AUTO && failed &&
+	if (err && *mode == GREETER_ATTACH_KPROBE && opt->attach == GREETER_ATTACH_AUTO &&
 	    bpf_program__type(failed) == BPF_PROG_TYPE_KPROBE) {
 		log_notice("attaching the kprobe program %s failed (%s); falling back to the "
 			   "syscall tracepoints",
@@ -931,17 +860,11 @@ static int load_and_attach(struct pins *p, struct greeter_bpf **skel_out, struct
 		err = load(p, skel_out, o, opt, *mode, reused);
 		if (err)
 			return err;
-		failed = NULL;
 		err = attach_all(*skel_out, *mode, links, &failed);
 	}
 	if (err) {
-		if (failed)
-			log_error("attaching the BPF program %s (%s) failed: %s",
-				  bpf_program__name(failed), bpf_program__section_name(failed),
-				  strerror(-err));
-		else
-			log_error("attaching the BPF programs failed: a program is missing from "
-				  "the object");
+		log_error("attaching the BPF program %s (%s) failed: %s", bpf_program__name(failed),
+			  bpf_program__section_name(failed), strerror(-err));
 		greeter_bpf__destroy(*skel_out);
 		*skel_out = NULL;
 	}
@@ -980,7 +903,8 @@ static int check_kernel(struct pins *p, enum greeter_attach_mode mode)
 
 static int create(struct pins *p, struct old_pins *o, const struct pins_options *opt)
 {
-	struct bpf_link *links[PINS_PROG_COUNT] = { 0 };
+	struct bpf_link *links[MODE_PROG_COUNT] = { 0 };
+	size_t in_mode[MODE_PROG_COUNT];
 	struct greeter_bpf *skel = NULL;
 	enum greeter_attach_mode mode = choose_mode(p, opt);
 	bool reused[MAP_COUNT] = { 0 };
@@ -1053,18 +977,19 @@ static int create(struct pins *p, struct old_pins *o, const struct pins_options 
 	p->sequence_fd = dup_fd(bpf_map__fd(skel->maps.sequence));
 	p->settings_fd = dup_fd(bpf_map__fd(skel->maps.settings));
 	p->meta_fd = dup_fd(bpf_map__fd(skel->maps.meta));
-	p->prog_count = PINS_PROG_COUNT;
-	for (size_t i = 0; i < PINS_PROG_COUNT; i++) {
+	p->prog_count = MODE_PROG_COUNT;
+	mode_progs(mode, in_mode);
+	for (size_t i = 0; i < MODE_PROG_COUNT; i++) {
 		__u32 lprog = 0;
 
-		p->progs[i].name = mode_progs(mode)[i];
+		p->progs[i].name = pin_prog_names[in_mode[i]];
 		link_info(bpf_link__fd(links[i]), &p->progs[i].link_id, &lprog);
 		p->progs[i].prog_id = lprog;
 	}
 	fill_ids_from_fds(p);
 out:
 	/* The staged pins hold the links (attached) and programs from here. */
-	for (size_t i = 0; i < PINS_PROG_COUNT; i++)
+	for (size_t i = 0; i < MODE_PROG_COUNT; i++)
 		bpf_link__destroy(links[i]);
 	greeter_bpf__destroy(skel);
 	return err;
@@ -1280,12 +1205,12 @@ int pins_remove(const char *pin_dir)
 	}
 	err = 0;
 	/* Links first: removing the last reference to a link detaches its program. */
-	for (size_t i = 0; i < ALL_PROG_COUNT && !err; i++)
-		err = unpin_name(pin_dir, "link_", all_progs[i]);
-	for (size_t i = 0; i < ALL_PROG_COUNT && !err; i++)
-		err = unpin_name(pin_dir, "prog_", all_progs[i]);
+	for (size_t i = 0; i < PROG_COUNT && !err; i++)
+		err = unpin_name(pin_dir, "link_", pin_prog_names[i]);
+	for (size_t i = 0; i < PROG_COUNT && !err; i++)
+		err = unpin_name(pin_dir, "prog_", pin_prog_names[i]);
 	for (size_t i = 0; i < MAP_COUNT && !err; i++)
-		err = unpin_name(pin_dir, "", map_names[MAP_COUNT - 1 - i]);
+		err = unpin_name(pin_dir, "", pin_map_names[MAP_COUNT - 1 - i]);
 	if (err) {
 		pins_close(&p);
 		return err;

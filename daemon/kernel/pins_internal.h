@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * What the files of the pins share; others use pins.h.
+ */
+#ifndef GREETER_KERNEL_INTERNAL
+#error "pins_internal.h is private to daemon/kernel/: include pins.h"
+#endif
+#ifndef GREETER_PINS_INTERNAL_H
+#define GREETER_PINS_INTERNAL_H
+
+#include <limits.h>
+#include <linux/types.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <unistd.h>
+
+#include "pin_stage.h"
+#include "pins.h"
+
+struct bpf_map;
+
+/*
+ * Every map greeter pins, named as in the BPF object (skel->maps.name) and
+ * pinned under that name; in the order they are staged: meta last, as it
+ * marks a pin set complete.
+ */
+#define PIN_MAPS(X)                                                                                \
+	X(CONFIG, config)                                                                          \
+	X(EVENTS, events)                                                                          \
+	X(STATS, stats)                                                                            \
+	X(SEQUENCE, sequence)                                                                      \
+	X(SETTINGS, settings)                                                                      \
+	X(PENDING, pending)                                                                        \
+	X(REPORTED, reported)                                                                      \
+	X(META, meta)
+
+enum pin_map {
+#define PIN_MAP_INDEX(id, name) MAP_##id,
+	PIN_MAPS(PIN_MAP_INDEX)
+#undef PIN_MAP_INDEX
+	MAP_COUNT,
+};
+
+/* The attach modes a program is loaded in. */
+#define PIN_TP (1u << GREETER_ATTACH_TRACEPOINT)
+#define PIN_KP (1u << GREETER_ATTACH_KPROBE)
+
+/*
+ * Every program greeter pins (prog_<name>, its link link_<name>), named as in
+ * the BPF object (skel->progs.name), with the modes that load it; each
+ * mode's in the order GetStatus lists them.
+ */
+#define PIN_PROGS(X)                                                                               \
+	X(sched_exec, PIN_TP | PIN_KP)                                                             \
+	X(tp_execve, PIN_TP)                                                                       \
+	X(tp_execveat, PIN_TP)                                                                     \
+	X(tp_execve_ret, PIN_TP)                                                                   \
+	X(tp_execveat_ret, PIN_TP)                                                                 \
+	X(kp_execve, PIN_KP)                                                                       \
+	X(kp_execveat, PIN_KP)                                                                     \
+	X(kp_execve_ret, PIN_KP)                                                                   \
+	X(kp_execveat_ret, PIN_KP)
+
+/* Every program either mode pins; the programs one mode attaches. */
+#define PIN_PROG_ONE(name, modes) +1
+enum {
+	PROG_COUNT = 0 PIN_PROGS(PIN_PROG_ONE)
+};
+#undef PIN_PROG_ONE
+#define MODE_PROG_COUNT KERNEL_STATUS_PROGS
+
+extern const char *const pin_map_names[MAP_COUNT];
+extern const char *const pin_prog_names[PROG_COUNT];
+
+/* The programs mode attaches, as indices into pin_prog_names. */
+void mode_progs(enum greeter_attach_mode mode, size_t out[MODE_PROG_COUNT]);
+
+enum pins_outcome {
+	PINS_CREATED, /* nothing was pinned */
+	PINS_REUSED, /* everything pinned was compatible and kept */
+	PINS_REPLACED, /* programs (and incompatible maps) replaced */
+};
+
+struct pins_prog {
+	const char *name;
+	__u32 prog_id;
+	__u32 link_id;
+};
+
+struct pins {
+	char dir[PATH_MAX];
+	int dir_fd; /* holds the lock that keeps a second greeterd out */
+	int config_fd;
+	int events_fd;
+	int stats_fd;
+	int sequence_fd;
+	int settings_fd;
+	int meta_fd;
+	/* A replaced ring buffer still to be drained, or -1; where it was read up to. */
+	int old_events_fd;
+	__u64 old_read_pos;
+	__u32 old_events_abi; /* the layout of its records */
+	enum greeter_attach_mode mode;
+	char attach_reason[128];
+	enum pins_outcome outcome;
+	/* Whether the config map's messages came from earlier pins (not the state file). */
+	bool messages_from_pins;
+	/* Programs were loaded with btf_path; or it was given and failed to load. */
+	bool btf_from_cache;
+	bool btf_cache_failed;
+	__u32 ring_size;
+	__u32 config_map_id;
+	__u32 events_map_id;
+	__u32 stats_map_id;
+	struct pins_prog progs[MODE_PROG_COUNT];
+	size_t prog_count;
+	/* A new set, pinned aside until the commit (pin_stage.h). */
+	struct pin_stage stage;
+	/* A reused set's settings, written at the commit. */
+	struct greeter_settings settings;
+	/* Why the kernel was refused (kernel_probe.h), or "". */
+	char refusal[1024];
+	bool dir_created; /* by this start: removed again if it fails */
+	bool committed;
+};
+
+/* What an earlier greeterd left in the pin directory. */
+struct old_pins {
+	bool any;
+	bool have_meta;
+	struct greeter_meta meta;
+	int map_fd[MAP_COUNT];
+	int link_fd[PROG_COUNT];
+	int prog_fd[PROG_COUNT];
+};
+
+static inline void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+#endif
