@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * What the files of the pins share; others use pins.h.
+ * What the files of the pins share; others use pins.h. One job a file:
+ *   pin_inventory.c  the names greeter pins, what an earlier greeterd left,
+ *                    and objects under those names that are not greeter's
+ *   pins.c           the rest, to be split up
  */
 #ifndef GREETER_KERNEL_INTERNAL
 #error "pins_internal.h is private to daemon/kernel/: include pins.h"
@@ -140,5 +143,16 @@ static inline void close_fd(int *fd)
 		close(*fd);
 	*fd = -1;
 }
+
+/* pin_inventory.c */
+void pin_path(char *out, size_t size, const char *dir, const char *prefix, const char *name);
+/* The id of a map, of a program (0 when unknown); of a link and of its program. */
+__u32 pin_map_id(int fd);
+__u32 pin_prog_id(int fd);
+int pin_link_ids(int fd, __u32 *id, __u32 *prog);
+/* Refuse (-EEXIST, logged) a pin directory where something foreign holds our names. */
+int pins_check_foreign(const char *dir, bool for_removal);
+void old_pins_inspect(const char *dir, struct old_pins *o);
+void old_pins_close(struct old_pins *o);
 
 #endif
