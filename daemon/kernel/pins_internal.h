@@ -3,6 +3,7 @@
  * What the files of the pins share; others use pins.h. One job a file:
  *   pin_inventory.c  the names greeter pins, what an earlier greeterd left,
  *                    and objects under those names that are not greeter's
+ *   pin_reuse.c      whether what was left is kept, as a whole or map by map
  *   pins.c           the rest, to be split up
  */
 #ifndef GREETER_KERNEL_INTERNAL
@@ -154,5 +155,14 @@ int pin_link_ids(int fd, __u32 *id, __u32 *prog);
 int pins_check_foreign(const char *dir, bool for_removal);
 void old_pins_inspect(const char *dir, struct old_pins *o);
 void old_pins_close(struct old_pins *o);
+
+/* pin_reuse.c */
+bool pins_reusable(const struct old_pins *o, const struct pins_options *opt);
+/* Why the pinned set cannot be reused, for the log. */
+const char *pins_replace_reason(const struct old_pins *o, const struct pins_options *opt);
+/* Take over everything pinned: programs and links stay attached as they are. */
+void pins_adopt(struct pins *p, struct old_pins *o, const struct pins_options *opt);
+/* Whether a replaced set's map i is kept: then the new object's map is set to use it. */
+bool pins_reuse_map(const struct old_pins *o, enum pin_map i, struct bpf_map *map);
 
 #endif
