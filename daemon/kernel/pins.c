@@ -78,89 +78,6 @@ __u64 pins_build_id(void)
 	return hash;
 }
 
-/*
- * Read the messages out of a config map of any earlier layout: the key is a
- * UID and the value a NUL-terminated string in a char array, whatever its size.
- */
-static int read_old_messages(int fd, struct greeter_entries *out)
-{
-	struct bpf_map_info info = { 0 };
-	__u32 len = sizeof(info), key, next;
-	char value[4096], text[GREETER_MESSAGE_SIZE];
-	void *prev = NULL;
-	int n = 0;
-
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0)
-		return -errno;
-	if (info.key_size != 4 || info.value_size == 0 || info.value_size > sizeof(value)) {
-		log_warning("pinned config map has key size %u and value size %u; cannot read "
-			    "messages from it",
-			    info.key_size, info.value_size);
-		return -EPROTO;
-	}
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		const char *why = NULL;
-		size_t tlen;
-
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, value) < 0)
-			continue; /* deleted meanwhile */
-		tlen = strnlen(value, info.value_size);
-		if (greeter_validate_message(value, tlen, &why) < 0) {
-			log_error("pinned message for uid %u cannot be carried over: %s", key, why);
-			continue;
-		}
-		memcpy(text, value, tlen);
-		text[tlen] = '\0';
-		if (greeter_entries_add(out, key, text) < 0)
-			return -ENOMEM;
-		n++;
-	}
-	return n;
-}
-
-static int write_messages(int fd, const struct greeter_entries *entries)
-{
-	/* In batches: a start after a reboot with 16,384 messages is a few syscalls. */
-	int err = config_map_write(fd, entries);
-
-	if (err < 0)
-		log_error("cannot store the messages in the config map: %s", strerror(-err));
-	return err;
-}
-
-/* An old array map's value, as far as it goes: fields it lacks stay 0. */
-static void read_old_value(int fd, void *out, size_t size)
-{
-	struct bpf_map_info info = { 0 };
-	__u32 len = sizeof(info), zero = 0;
-	__u64 value[64] = { 0 };
-
-	memset(out, 0, size);
-	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) < 0 ||
-	    info.type != BPF_MAP_TYPE_ARRAY || info.value_size < sizeof(__u64) ||
-	    info.value_size > sizeof(value))
-		return;
-	if (bpf_map_lookup_elem(fd, &zero, value) < 0)
-		return;
-	memcpy(out, value, info.value_size < size ? info.value_size : size);
-}
-
-/* A stream id: random, never 0 (0 stands for none). */
-static __u64 new_stream_id(void)
-{
-	__u64 id = 0;
-	struct timespec ts;
-
-	if (getrandom(&id, sizeof(id), GRND_NONBLOCK) != sizeof(id)) {
-		clock_gettime(CLOCK_BOOTTIME, &ts);
-		id = ((__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec) ^
-			((__u64)getpid() << 40);
-	}
-	return id ? id : 1;
-}
-
 static int lock_dir(struct pins *p)
 {
 	int fd = dir_lock(p->dir, "pin directory", "--pin-dir");
@@ -176,29 +93,6 @@ static void fill_ids_from_fds(struct pins *p)
 	p->config_map_id = pin_map_id(p->config_fd);
 	p->events_map_id = pin_map_id(p->events_fd);
 	p->stats_map_id = pin_map_id(p->stats_fd);
-}
-
-static int write_settings(int fd, const struct greeter_settings *settings)
-{
-	__u32 zero = 0;
-
-	if (bpf_map_update_elem(fd, &zero, settings, BPF_ANY) < 0) {
-		int err = -errno;
-
-		log_error("cannot write settings map: %s", strerror(-err));
-		return err;
-	}
-	return 0;
-}
-
-/* The settings asked for now, with the read position the map holds. */
-static int update_settings(int fd, const struct greeter_settings *settings)
-{
-	struct greeter_settings st = *settings, cur;
-	__u32 zero = 0;
-
-	st.read_pos = bpf_map_lookup_elem(fd, &zero, &cur) == 0 ? cur.read_pos : 0;
-	return write_settings(fd, &st);
 }
 
 /* The skeleton's maps and programs, in the order of the lists (pins_internal.h). */
@@ -300,29 +194,6 @@ static void log_load_failure(int err)
 		log_error("loading the BPF programs failed: %s", strerror(-err));
 }
 
-/*
- * A new sequence map, where the old one could not be shared (ABI 1's had
- * another layout and no stream id), goes on from its predecessor: written
- * before the programs are attached, as they number events from the first
- * exec on.
- */
-static int seed_sequence(struct greeter_bpf *skel, struct old_pins *o, const bool *reused)
-{
-	struct greeter_sequence seq;
-	__u32 zero = 0;
-
-	if (reused[MAP_SEQUENCE])
-		return 0;
-	read_old_value(o->map_fd[MAP_SEQUENCE], &seq, sizeof(seq));
-	if (!seq.stream_id)
-		seq.stream_id = new_stream_id();
-	if (bpf_map_update_elem(bpf_map__fd(skel->maps.sequence), &zero, &seq, BPF_ANY) < 0)
-		return -errno;
-	if (o->map_fd[MAP_SEQUENCE] >= 0)
-		log_notice("sequence numbers continue at %llu", (unsigned long long)seq.next);
-	return 0;
-}
-
 static int load(struct pins *p, struct greeter_bpf **skel_out, struct old_pins *o,
 		const struct pins_options *opt, enum greeter_attach_mode mode, bool *reused)
 {
@@ -346,44 +217,13 @@ static int load(struct pins *p, struct greeter_bpf **skel_out, struct old_pins *
 		log_load_failure(err);
 		return err;
 	}
-	err = seed_sequence(*skel_out, o, reused);
+	err = carry_sequence(bpf_map__fd((*skel_out)->maps.sequence), o, reused);
 	if (err) {
 		log_error("cannot write the sequence map: %s", strerror(-err));
 		greeter_bpf__destroy(*skel_out);
 		*skel_out = NULL;
 	}
 	return err;
-}
-
-/* Seed the maps that were created fresh, from their predecessors or the state file. */
-static int seed_maps(struct pins *p, struct greeter_bpf *skel, struct old_pins *o,
-		     const struct pins_options *opt, const bool *reused)
-{
-	struct greeter_settings st = opt->settings, old;
-	int err;
-
-	if (!reused[MAP_CONFIG]) {
-		struct greeter_entries carried = { 0 };
-		const struct greeter_entries *src = opt->initial;
-
-		if (o->map_fd[MAP_CONFIG] >= 0 &&
-		    read_old_messages(o->map_fd[MAP_CONFIG], &carried) >= 0) {
-			log_notice("carried %zu message(s) over from the pinned config map",
-				   carried.count);
-			src = &carried;
-			p->messages_from_pins = true;
-		}
-		err = src ? write_messages(bpf_map__fd(skel->maps.config), src) : 0;
-		greeter_entries_free(&carried);
-		if (err)
-			return err;
-	} else {
-		p->messages_from_pins = true;
-	}
-	/* A read position is one in the ring it was read from. */
-	read_old_value(o->map_fd[MAP_SETTINGS], &old, sizeof(old));
-	st.read_pos = reused[MAP_EVENTS] ? old.read_pos : 0;
-	return write_settings(bpf_map__fd(skel->maps.settings), &st);
 }
 
 static int unpin_name(const char *dir, const char *prefix, const char *name)
@@ -577,15 +417,8 @@ static int create(struct pins *p, struct old_pins *o, const struct pins_options 
 	if (err)
 		return err;
 
-	/* Where the old ring was read up to, before seed_maps() starts ours at 0. */
-	if (!reused[MAP_EVENTS]) {
-		struct greeter_settings old;
-
-		/* ABI 1 kept no read position: it released all it read. */
-		read_old_value(o->map_fd[MAP_SETTINGS], &old, sizeof(old));
-		p->old_read_pos = old.read_pos;
-	}
-	err = seed_maps(p, skel, o, opt, reused);
+	err = carry_maps(p, bpf_map__fd(skel->maps.config), bpf_map__fd(skel->maps.settings), o,
+			 opt, reused);
 	if (err)
 		goto out;
 	meta.abi_version = GREETER_ABI_VERSION;
@@ -604,18 +437,8 @@ static int create(struct pins *p, struct old_pins *o, const struct pins_options 
 	if (err)
 		goto out;
 
-	/* A replaced ring buffer of an ABI with our event record still holds events. */
-	if (!reused[MAP_EVENTS] && o->map_fd[MAP_EVENTS] >= 0 && o->have_meta &&
-	    o->meta.abi_version >= GREETER_EVENT_ABI_MIN &&
-	    o->meta.abi_version <= GREETER_ABI_VERSION) {
-		p->old_events_fd = o->map_fd[MAP_EVENTS];
-		p->old_events_abi = o->meta.abi_version;
-		o->map_fd[MAP_EVENTS] = -1;
-	} else if (!reused[MAP_EVENTS] && o->map_fd[MAP_EVENTS] >= 0) {
-		log_warning("events waiting in the old ring buffer cannot be decoded (%s) and "
-			    "are dropped",
-			    o->have_meta ? "another ABI version" : "no meta map says their ABI");
-	}
+	/* After staging, which pins the old ring back should the commit fail. */
+	carry_old_ring(p, o, reused);
 
 	p->mode = mode;
 	p->ring_size = bpf_map__max_entries(skel->maps.events);
@@ -707,7 +530,7 @@ int pins_commit(struct pins *p)
 	int err;
 
 	if (p->outcome == PINS_REUSED) {
-		err = update_settings(p->settings_fd, &p->settings);
+		err = carry_settings(p->settings_fd, &p->settings);
 		p->committed = !err;
 		return err;
 	}

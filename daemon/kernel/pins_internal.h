@@ -4,6 +4,7 @@
  *   pin_inventory.c  the names greeter pins, what an earlier greeterd left,
  *                    and objects under those names that are not greeter's
  *   pin_reuse.c      whether what was left is kept, as a whole or map by map
+ *   pin_carry.c      what goes over from old maps into new ones
  *   pins.c           the rest, to be split up
  */
 #ifndef GREETER_KERNEL_INTERNAL
@@ -164,5 +165,16 @@ const char *pins_replace_reason(const struct old_pins *o, const struct pins_opti
 void pins_adopt(struct pins *p, struct old_pins *o, const struct pins_options *opt);
 /* Whether a replaced set's map i is kept: then the new object's map is set to use it. */
 bool pins_reuse_map(const struct old_pins *o, enum pin_map i, struct bpf_map *map);
+
+/* pin_carry.c */
+/* A new sequence map at fd goes on numbering from the old one, in the same stream. */
+int carry_sequence(int fd, const struct old_pins *o, const bool *reused);
+/* Fill the new config and settings maps from their predecessors or the options. */
+int carry_maps(struct pins *p, int config_fd, int settings_fd, const struct old_pins *o,
+	       const struct pins_options *opt, const bool *reused);
+/* Where a replaced ring was read up to; keep it while it holds events to drain. */
+void carry_old_ring(struct pins *p, struct old_pins *o, const bool *reused);
+/* The settings asked for now, into a kept map, with the read position it holds. */
+int carry_settings(int fd, const struct greeter_settings *settings);
 
 #endif
