@@ -6,6 +6,7 @@
  *   pin_reuse.c      whether what was left is kept, as a whole or map by map
  *   pin_carry.c      what goes over from old maps into new ones
  *   pins.c           the rest, to be split up
+ *   pin_readers.c    the maps read while greeterd runs
  */
 #ifndef GREETER_KERNEL_INTERNAL
 #error "pins_internal.h is private to daemon/kernel/: include pins.h"
