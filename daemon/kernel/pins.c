@@ -226,20 +226,6 @@ static int load(struct pins *p, struct greeter_bpf **skel_out, struct old_pins *
 	return err;
 }
 
-static int unpin_name(const char *dir, const char *prefix, const char *name)
-{
-	char path[PATH_MAX];
-
-	pin_path(path, sizeof(path), dir, prefix, name);
-	if (unlink(path) < 0 && errno != ENOENT) {
-		int err = -errno;
-
-		log_error("cannot remove %s: %s", path, strerror(-err));
-		return err;
-	}
-	return 0;
-}
-
 /*
  * Pin the new set aside (pin_stage.h), to be put in place at commit: the
  * programs and links, the maps made anew, meta last. The links are attached
@@ -560,64 +546,6 @@ static void pins_close(struct pins *p)
 		rmdir(p->dir);
 	p->dir_created = false;
 	close_fd(&p->dir_fd);
-}
-
-int pins_remove(const char *pin_dir)
-{
-	struct pins p;
-	struct dirent *de;
-	DIR *d;
-	int err = 0, foreign = 0;
-
-	pins_init(&p);
-	snprintf(p.dir, sizeof(p.dir), "%s", pin_dir);
-	if (access(pin_dir, F_OK) < 0) {
-		log_info("nothing pinned: %s does not exist", pin_dir);
-		return 0;
-	}
-	err = lock_dir(&p);
-	if (err)
-		return err;
-	err = pins_check_foreign(pin_dir, true);
-	if (err) {
-		pins_close(&p);
-		return err;
-	}
-	err = pin_stage_clear(pin_dir);
-	if (err < 0) {
-		pins_close(&p);
-		return err;
-	}
-	err = 0;
-	/* Links first: removing the last reference to a link detaches its program. */
-	for (size_t i = 0; i < PROG_COUNT && !err; i++)
-		err = unpin_name(pin_dir, "link_", pin_prog_names[i]);
-	for (size_t i = 0; i < PROG_COUNT && !err; i++)
-		err = unpin_name(pin_dir, "prog_", pin_prog_names[i]);
-	for (size_t i = 0; i < MAP_COUNT && !err; i++)
-		err = unpin_name(pin_dir, "", pin_map_names[MAP_COUNT - 1 - i]);
-	if (err) {
-		pins_close(&p);
-		return err;
-	}
-	d = opendir(pin_dir);
-	while (d && (de = readdir(d))) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		log_warning("left %s/%s in place: greeter did not create it", pin_dir, de->d_name);
-		foreign++;
-	}
-	if (d)
-		closedir(d);
-	pins_close(&p);
-	if (!foreign && rmdir(pin_dir) < 0 && errno != ENOENT) {
-		err = -errno;
-		log_error("cannot remove %s: %s", pin_dir, strerror(-err));
-		return err;
-	}
-	log_info("removed the pinned objects%s from %s", foreign ? "" : " and the directory",
-		 pin_dir);
-	return 0;
 }
 
 int pins_open(struct pins **out, const struct pins_options *opt)

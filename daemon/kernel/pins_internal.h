@@ -7,6 +7,7 @@
  *   pin_carry.c      what goes over from old maps into new ones
  *   pins.c           the rest, to be split up
  *   pin_readers.c    the maps read while greeterd runs
+ *   pin_remove.c     removing the pins (--remove-pins)
  */
 #ifndef GREETER_KERNEL_INTERNAL
 #error "pins_internal.h is private to daemon/kernel/: include pins.h"
