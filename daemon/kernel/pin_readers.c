@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* The maps read while greeterd runs: counters, sequence, read position, ring. */
+/*
+ * What greeterd reads of the kernel side while it runs: what the start
+ * made, and the maps (counters, sequence numbers, read position, ring).
+ */
 #include "pins_internal.h"
 
 #include <bpf/bpf.h>
@@ -111,4 +114,51 @@ void pins_status(const struct pins *p, struct kernel_status *out)
 	pins_read_stats(p, out->stats);
 	out->has_ring_used = ring_used(p, &out->ring_used) == 0;
 	pins_stream(p, &out->last_seq, &out->stream_id);
+}
+
+const char *pins_refusal(const struct pins *p)
+{
+	return p->refusal;
+}
+
+enum greeter_attach_mode pins_mode(const struct pins *p)
+{
+	return p->mode;
+}
+
+const char *pins_attach_reason(const struct pins *p)
+{
+	return p->attach_reason;
+}
+
+int pins_config_fd(const struct pins *p)
+{
+	return p->config_fd;
+}
+
+int pins_events_fd(const struct pins *p)
+{
+	return p->events_fd;
+}
+
+bool pins_messages_kept(const struct pins *p)
+{
+	return p->messages_from_pins;
+}
+
+bool pins_btf_from_cache(const struct pins *p)
+{
+	return p->btf_from_cache;
+}
+
+bool pins_btf_cache_failed(const struct pins *p)
+{
+	return p->btf_cache_failed;
+}
+
+int pins_old_ring(const struct pins *p, __u64 *read_pos, unsigned *abi)
+{
+	*read_pos = p->old_read_pos;
+	*abi = p->old_events_abi;
+	return p->old_events_fd;
 }

@@ -1,25 +1,23 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The life cycle of the kernel objects: open the pin directory, keep what
+ * was pinned or load and attach a new set, stage it, and commit it once
+ * the start has succeeded. The one file that includes the skeleton.
+ */
 #include "pins_internal.h"
-#include "config_map.h"
 #include "dir_lock.h"
 #include "kernel_fs.h"
 #include "kernel_probe.h"
 #include "libbpf_log.h"
 #include "log.h"
-#include "pin_stage.h"
-#include "validate.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/random.h>
-#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -78,16 +76,6 @@ __u64 pins_build_id(void)
 	return hash;
 }
 
-static int lock_dir(struct pins *p)
-{
-	int fd = dir_lock(p->dir, "pin directory", "--pin-dir");
-
-	if (fd < 0)
-		return fd;
-	p->dir_fd = fd;
-	return 0;
-}
-
 static void fill_ids_from_fds(struct pins *p)
 {
 	p->config_map_id = pin_map_id(p->config_fd);
@@ -140,8 +128,8 @@ static int attach_all(struct greeter_bpf *skel, enum greeter_attach_mode mode,
 }
 
 static int open_and_load(struct greeter_bpf **skel_out, struct old_pins *o,
-			 const struct pins_options *opt, enum greeter_attach_mode mode, bool *reused,
-			 const char *btf_path)
+			 const struct pins_options *opt, enum greeter_attach_mode mode,
+			 bool *reused, const char *btf_path)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = btf_path);
 	struct bpf_program *prog, *progs[PROG_COUNT];
@@ -277,7 +265,8 @@ static int stage_pins(struct pins *p, struct greeter_bpf *skel, const struct old
 	for (size_t i = 0; i < MAP_COUNT; i++) {
 		if (reused[i])
 			continue;
-		err = pin_stage_add(&p->stage, pin_map_names[i], bpf_map__fd(maps[i]), o->map_fd[i]);
+		err = pin_stage_add(&p->stage, pin_map_names[i], bpf_map__fd(maps[i]),
+				    o->map_fd[i]);
 		if (err)
 			return err;
 	}
@@ -458,7 +447,22 @@ static void pins_init(struct pins *p)
 	p->sequence_fd = p->settings_fd = p->meta_fd = p->old_events_fd = -1;
 }
 
-static void pins_close(struct pins *p);
+static void pins_close(struct pins *p)
+{
+	/* A start that failed: what it staged goes, the pin directory stays as it was. */
+	pin_stage_end(&p->stage);
+	close_fd(&p->config_fd);
+	close_fd(&p->events_fd);
+	close_fd(&p->stats_fd);
+	close_fd(&p->sequence_fd);
+	close_fd(&p->settings_fd);
+	close_fd(&p->meta_fd);
+	close_fd(&p->old_events_fd);
+	if (p->dir_created && !p->committed)
+		rmdir(p->dir);
+	p->dir_created = false;
+	close_fd(&p->dir_fd);
+}
 
 static int open_pins(struct pins *p, const struct pins_options *opt)
 {
@@ -470,22 +474,17 @@ static int open_pins(struct pins *p, const struct pins_options *opt)
 	err = kernel_fs_prepare_pin_dir(p->dir, &p->dir_created);
 	if (err)
 		return err;
-	err = lock_dir(p);
-	if (err) {
-		pins_close(p);
-		return err;
+	p->dir_fd = dir_lock(p->dir, "pin directory", "--pin-dir");
+	if (p->dir_fd < 0) {
+		err = p->dir_fd;
+		goto fail;
 	}
-
 	err = pins_check_foreign(p->dir, false);
-	if (err) {
-		pins_close(p);
-		return err;
-	}
+	if (err)
+		goto fail;
 	err = pin_stage_clear(p->dir);
-	if (err < 0) {
-		pins_close(p);
-		return err;
-	}
+	if (err < 0)
+		goto fail;
 	if (err > 0)
 		log_notice("removed the %s directory in %s, left by a greeterd stopped while it "
 			   "started",
@@ -505,9 +504,11 @@ static int open_pins(struct pins *p, const struct pins_options *opt)
 	}
 	old_pins_close(&o);
 	if (err)
-		pins_close(p);
-	else
-		fill_ids_from_fds(p);
+		goto fail;
+	fill_ids_from_fds(p);
+	return 0;
+fail:
+	pins_close(p);
 	return err;
 }
 
@@ -531,23 +532,6 @@ int pins_commit(struct pins *p)
 	return 0;
 }
 
-static void pins_close(struct pins *p)
-{
-	/* A start that failed: what it staged goes, the pin directory stays as it was. */
-	pin_stage_end(&p->stage);
-	close_fd(&p->config_fd);
-	close_fd(&p->events_fd);
-	close_fd(&p->stats_fd);
-	close_fd(&p->sequence_fd);
-	close_fd(&p->settings_fd);
-	close_fd(&p->meta_fd);
-	close_fd(&p->old_events_fd);
-	if (p->dir_created && !p->committed)
-		rmdir(p->dir);
-	p->dir_created = false;
-	close_fd(&p->dir_fd);
-}
-
 int pins_open(struct pins **out, const struct pins_options *opt)
 {
 	*out = malloc(sizeof(**out));
@@ -562,51 +546,4 @@ void pins_free(struct pins *p)
 		return;
 	pins_close(p);
 	free(p);
-}
-
-const char *pins_refusal(const struct pins *p)
-{
-	return p->refusal;
-}
-
-enum greeter_attach_mode pins_mode(const struct pins *p)
-{
-	return p->mode;
-}
-
-const char *pins_attach_reason(const struct pins *p)
-{
-	return p->attach_reason;
-}
-
-int pins_config_fd(const struct pins *p)
-{
-	return p->config_fd;
-}
-
-int pins_events_fd(const struct pins *p)
-{
-	return p->events_fd;
-}
-
-bool pins_messages_kept(const struct pins *p)
-{
-	return p->messages_from_pins;
-}
-
-bool pins_btf_from_cache(const struct pins *p)
-{
-	return p->btf_from_cache;
-}
-
-bool pins_btf_cache_failed(const struct pins *p)
-{
-	return p->btf_cache_failed;
-}
-
-int pins_old_ring(const struct pins *p, __u64 *read_pos, unsigned *abi)
-{
-	*read_pos = p->old_read_pos;
-	*abi = p->old_events_abi;
-	return p->old_events_fd;
 }

@@ -5,8 +5,8 @@
  *                    and objects under those names that are not greeter's
  *   pin_reuse.c      whether what was left is kept, as a whole or map by map
  *   pin_carry.c      what goes over from old maps into new ones
- *   pins.c           the rest, to be split up
- *   pin_readers.c    the maps read while greeterd runs
+ *   pins.c           load, attach, stage, commit: the life cycle
+ *   pin_readers.c    what greeterd reads while it runs: the start's outcome, the maps
  *   pin_remove.c     removing the pins (--remove-pins)
  */
 #ifndef GREETER_KERNEL_INTERNAL
