@@ -207,6 +207,13 @@ static void kernel_status(void *userdata, struct kernel_status *out)
 	pins_status(d->pins, out);
 }
 
+static void kernel_stream(void *userdata, __u64 *last_seq, __u64 *stream_id)
+{
+	struct daemon *d = userdata;
+
+	pins_stream(d->pins, last_seq, stream_id);
+}
+
 /* Serve the API on the socket the service manager passed, or on our own. */
 static int start_api(struct daemon *d)
 {
@@ -221,6 +228,7 @@ static int start_api(struct daemon *d)
 		.messages = d->messages,
 		.events = d->events,
 		.kernel_status = kernel_status,
+		.kernel_stream = kernel_stream,
 		.kernel_userdata = d,
 	};
 	int n = sd_listen_fds(1);

@@ -7,7 +7,8 @@
  * It owns the varlink server, the waiting calls and the watchers (watchers.h);
  * it reads and changes the message store (messages.h) and reads the event
  * log (events.h) through their functions, and the kernel side through a
- * copy of its status (kernel_status.h): it reaches into none of them.
+ * copy of its status (kernel_status.h) and the stream's position: it
+ * reaches into none of them.
  * Every per-client resource has a bound (greeterd(8), CLIENTS AND THEIR
  * BOUNDS).
  */
@@ -34,8 +35,13 @@ struct api_options {
 	uint64_t start_usec; /* CLOCK_MONOTONIC: GetStatus' uptime counts from it */
 	struct messages *messages;
 	struct events *events;
-	/* The kernel side now: GetStatus, and where the event stream stands. */
+	/* The kernel side now, for GetStatus. */
 	void (*kernel_status)(void *userdata, struct kernel_status *out);
+	/*
+	 * Where the event stream stands, for WatchEvents: the kernel's last
+	 * sequence number and the stream id. NULL: taken from kernel_status.
+	 */
+	void (*kernel_stream)(void *userdata, __u64 *last_seq, __u64 *stream_id);
 	void *kernel_userdata;
 };
 

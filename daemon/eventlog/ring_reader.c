@@ -131,7 +131,8 @@ uint64_t ring_reader_size(const struct ring_reader *r)
 	return r->mask + 1;
 }
 
-uint64_t ring_reader_released(const struct ring_reader *r)
+/* Up to where the kernel may reuse the ring: what was released. */
+static uint64_t ring_reader_released(const struct ring_reader *r)
 {
 	return __atomic_load_n(r->consumer_pos, __ATOMIC_ACQUIRE);
 }

@@ -41,9 +41,6 @@ void ring_reader_commit(struct ring_reader *r, uint64_t pos);
 /* The ring's size in bytes. */
 uint64_t ring_reader_size(const struct ring_reader *r);
 
-/* Up to where the kernel may reuse the ring: what was released. */
-uint64_t ring_reader_released(const struct ring_reader *r);
-
 /*
  * A record read but not released (or the one fn is given), by the position
  * it starts at: the kernel writes there no more, so it can be read again

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The kernel side as others may see it: a copy, read when asked (pins.h
- * pins_status()), for GetStatus and the event stream's position. Nothing in
- * it refers back to the kernel objects.
+ * pins_status()), for GetStatus; where the event stream stands is read
+ * alone (pins_stream()). Nothing in it refers back to the kernel objects.
  */
 #ifndef GREETER_KERNEL_STATUS_H
 #define GREETER_KERNEL_STATUS_H

@@ -1,25 +1,23 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-#include "pins.h"
-#include "config_map.h"
+/*
+ * The life cycle of the kernel objects: open the pin directory, keep what
+ * was pinned or load and attach a new set, stage it, and commit it once
+ * the start has succeeded. The one file that includes the skeleton.
+ */
+#include "pins_internal.h"
 #include "dir_lock.h"
 #include "kernel_fs.h"
 #include "kernel_probe.h"
 #include "libbpf_log.h"
 #include "log.h"
-#include "pin_stage.h"
-#include "validate.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/random.h>
-#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,100 +28,6 @@
 #pragma GCC diagnostic ignored "-Woverlength-strings"
 #include "greeter.skel.h"
 #pragma GCC diagnostic pop
-
-#include <limits.h>
-
-#define PINS_PROG_COUNT KERNEL_STATUS_PROGS
-
-enum pins_outcome {
-	PINS_CREATED, /* nothing was pinned */
-	PINS_REUSED, /* everything pinned was compatible and kept */
-	PINS_REPLACED, /* programs (and incompatible maps) replaced */
-};
-
-struct pins_prog {
-	const char *name;
-	__u32 prog_id;
-	__u32 link_id;
-};
-
-struct pins {
-	char dir[PATH_MAX];
-	int dir_fd; /* holds the lock that keeps a second greeterd out */
-	int config_fd;
-	int events_fd;
-	int stats_fd;
-	int sequence_fd;
-	int settings_fd;
-	int meta_fd;
-	/* A replaced ring buffer still to be drained, or -1; where it was read up to. */
-	int old_events_fd;
-	__u64 old_read_pos;
-	__u32 old_events_abi; /* the layout of its records */
-	enum greeter_attach_mode mode;
-	char attach_reason[128];
-	enum pins_outcome outcome;
-	/* Whether the config map's messages came from earlier pins (not the state file). */
-	bool messages_from_pins;
-	/* Programs were loaded with btf_path; or it was given and failed to load. */
-	bool btf_from_cache;
-	bool btf_cache_failed;
-	__u32 ring_size;
-	__u32 config_map_id;
-	__u32 events_map_id;
-	__u32 stats_map_id;
-	struct pins_prog progs[PINS_PROG_COUNT];
-	size_t prog_count;
-	/* A new set, pinned aside until the commit (pin_stage.h). */
-	struct pin_stage stage;
-	/* A reused set's settings, written at the commit. */
-	struct greeter_settings settings;
-	/* Why the kernel was refused (kernel_probe.h), or "". */
-	char refusal[1024];
-	bool dir_created; /* by this start: removed again if it fails */
-	bool committed;
-};
-
-enum map_index {
-	MAP_CONFIG,
-	MAP_EVENTS,
-	MAP_STATS,
-	MAP_SEQUENCE,
-	MAP_SETTINGS,
-	MAP_PENDING,
-	MAP_REPORTED,
-	MAP_META, /* last: written and pinned last, it marks a complete pin set */
-	MAP_COUNT,
-};
-
-static const char *const map_names[MAP_COUNT] = {
-	"config", "events", "stats", "sequence", "settings", "pending", "reported", "meta",
-};
-
-static const char *const tracepoint_progs[PINS_PROG_COUNT] = {
-	"sched_exec", "tp_execve", "tp_execveat", "tp_execve_ret", "tp_execveat_ret",
-};
-
-static const char *const kprobe_progs[PINS_PROG_COUNT] = {
-	"sched_exec", "kp_execve", "kp_execveat", "kp_execve_ret", "kp_execveat_ret",
-};
-
-/* Every program name either flavour pins, for inspection and removal. */
-static const char *const all_progs[] = {
-	"sched_exec", "tp_execve",   "tp_execveat",   "tp_execve_ret",	 "tp_execveat_ret",
-	"kp_execve",  "kp_execveat", "kp_execve_ret", "kp_execveat_ret",
-};
-#define ALL_PROG_COUNT (sizeof(all_progs) / sizeof(all_progs[0]))
-
-/* What an earlier greeterd left in the pin directory. */
-struct old_pins {
-	bool any;
-	bool have_meta;
-	struct greeter_meta meta;
-	int map_fd[MAP_COUNT];
-	int link_fd[ALL_PROG_COUNT];
-	int prog_fd[ALL_PROG_COUNT];
-};
 
 const char *attach_mode_name(enum greeter_attach_mode mode)
 {
@@ -172,461 +76,45 @@ __u64 pins_build_id(void)
 	return hash;
 }
 
-static const char *const *mode_progs(enum greeter_attach_mode mode)
-{
-	return mode == GREETER_ATTACH_KPROBE ? kprobe_progs : tracepoint_progs;
-}
-
-static void pin_path(char *out, size_t size, const char *dir, const char *prefix, const char *name)
-{
-	snprintf(out, size, "%s/%s%s", dir, prefix, name);
-}
-
-static int get_pinned(const char *dir, const char *prefix, const char *name)
-{
-	char path[PATH_MAX];
-
-	pin_path(path, sizeof(path), dir, prefix, name);
-	return bpf_obj_get(path);
-}
-
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
-static __u32 map_id(int fd)
-{
-	struct bpf_map_info info = { 0 };
-	__u32 len = sizeof(info);
-
-	return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
-}
-
-static __u32 prog_id(int fd)
-{
-	struct bpf_prog_info info = { 0 };
-	__u32 len = sizeof(info);
-
-	return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
-}
-
-static int link_info(int fd, __u32 *id, __u32 *prog)
-{
-	struct bpf_link_info info = { 0 };
-	__u32 len = sizeof(info);
-
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0)
-		return -errno;
-	*id = info.id;
-	*prog = info.prog_id;
-	return 0;
-}
-
-static void old_pins_close(struct old_pins *o)
-{
-	for (size_t i = 0; i < MAP_COUNT; i++)
-		close_fd(&o->map_fd[i]);
-	for (size_t i = 0; i < ALL_PROG_COUNT; i++) {
-		close_fd(&o->link_fd[i]);
-		close_fd(&o->prog_fd[i]);
-	}
-}
-
-/* What kind of BPF object fd is: "bpf-map", "bpf-prog", "bpf-link" or NULL. */
-static const char *bpf_fd_kind(int fd, char *buf, size_t size)
-{
-	char path[64];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = readlink(path, buf, size - 1);
-	if (n < 0)
-		return NULL;
-	buf[n] = '\0';
-	/* Older kernels call links "bpf_link". */
-	for (char *c = buf; *c; c++)
-		if (*c == '_')
-			*c = '-';
-	return strncmp(buf, "anon-inode:", 11) == 0 ? buf + 11 : NULL;
-}
-
-/* The map types greeter has ever pinned under each name. */
-static bool map_type_ours(size_t i, __u32 type, __u32 key_size)
-{
-	switch (i) {
-	case MAP_CONFIG:
-		return type == BPF_MAP_TYPE_HASH && key_size == 4;
-	case MAP_EVENTS:
-		return type == BPF_MAP_TYPE_RINGBUF;
-	case MAP_STATS:
-	case MAP_REPORTED:
-		return type == BPF_MAP_TYPE_PERCPU_ARRAY;
-	case MAP_PENDING:
-		return type == BPF_MAP_TYPE_LRU_HASH || type == BPF_MAP_TYPE_HASH ||
-		       type == BPF_MAP_TYPE_ARRAY;
-	default:
-		return type == BPF_MAP_TYPE_ARRAY;
-	}
-}
-
-/*
- * Is what sits at dir/prefix+name something greeter pinned? Anything else
- * (another kind of object, a map of another type, a plain file) is foreign:
- * greeterd must neither use nor remove it.
- */
-static bool pin_foreign(const char *dir, const char *prefix, const char *name, ssize_t map,
-			char *what, size_t what_size)
-{
-	char path[PATH_MAX], kind_buf[64];
-	const char *kind, *want = map >= 0 ? "bpf-map" : (*prefix == 'p' ? "bpf-prog" : "bpf-link");
-	struct stat st;
-	int fd;
-	bool foreign = false;
-
-	pin_path(path, sizeof(path), dir, prefix, name);
-	if (lstat(path, &st) < 0)
-		return false;
-	fd = bpf_obj_get(path);
-	if (fd < 0) {
-		snprintf(what, what_size, "%s is not a BPF object", path);
-		return true;
-	}
-	kind = bpf_fd_kind(fd, kind_buf, sizeof(kind_buf));
-	if (!kind || strcmp(kind, want) != 0) {
-		snprintf(what, what_size, "%s is a %s, not the %s greeter pins there", path,
-			 kind ? kind : "unknown object", want);
-		foreign = true;
-	} else if (map >= 0) {
-		struct bpf_map_info info = { 0 };
-		__u32 len = sizeof(info);
-
-		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
-		    !map_type_ours((size_t)map, info.type, info.key_size)) {
-			snprintf(what, what_size, "%s is a map of type %u that greeter never made",
-				 path, info.type);
-			foreign = true;
-		}
-	}
-	close(fd);
-	return foreign;
-}
-
-/* Refuse to work in a pin directory where something foreign holds our names. */
-static int check_no_foreign(const char *dir, bool for_removal)
-{
-	char what[PATH_MAX + 128];
-	int n = 0;
-
-	for (size_t i = 0; i < MAP_COUNT; i++)
-		if (pin_foreign(dir, "", map_names[i], (ssize_t)i, what, sizeof(what))) {
-			log_error("%s", what);
-			n++;
-		}
-	for (size_t i = 0; i < ALL_PROG_COUNT; i++) {
-		if (pin_foreign(dir, "prog_", all_progs[i], -1, what, sizeof(what))) {
-			log_error("%s", what);
-			n++;
-		}
-		if (pin_foreign(dir, "link_", all_progs[i], -1, what, sizeof(what))) {
-			log_error("%s", what);
-			n++;
-		}
-	}
-	if (n && for_removal)
-		log_error("removed nothing: greeterd does not remove objects it did not create; "
-			  "move them away first");
-	else if (n)
-		log_error("greeterd does not use or replace objects it did not create: move them "
-			  "away, or use another --pin-dir");
-	return n ? -EEXIST : 0;
-}
-
-static void old_pins_inspect(const char *dir, struct old_pins *o)
-{
-	memset(o, 0, sizeof(*o));
-	for (size_t i = 0; i < MAP_COUNT; i++) {
-		o->map_fd[i] = get_pinned(dir, "", map_names[i]);
-		if (o->map_fd[i] >= 0)
-			o->any = true;
-	}
-	for (size_t i = 0; i < ALL_PROG_COUNT; i++) {
-		o->link_fd[i] = get_pinned(dir, "link_", all_progs[i]);
-		o->prog_fd[i] = get_pinned(dir, "prog_", all_progs[i]);
-		if (o->link_fd[i] >= 0 || o->prog_fd[i] >= 0)
-			o->any = true;
-	}
-	if (o->map_fd[MAP_META] >= 0) {
-		struct bpf_map_info info = { 0 };
-		__u32 len = sizeof(info), zero = 0;
-
-		if (bpf_obj_get_info_by_fd(o->map_fd[MAP_META], &info, &len) == 0 &&
-		    info.type == BPF_MAP_TYPE_ARRAY && info.key_size == 4 &&
-		    info.value_size == sizeof(o->meta) &&
-		    bpf_map_lookup_elem(o->map_fd[MAP_META], &zero, &o->meta) == 0)
-			o->have_meta = true;
-	}
-}
-
-static ssize_t prog_index(const char *name)
-{
-	for (size_t i = 0; i < ALL_PROG_COUNT; i++)
-		if (strcmp(all_progs[i], name) == 0)
-			return (ssize_t)i;
-	return -1;
-}
-
-/* Every program of the pinned mode is pinned, and its link runs that program. */
-static bool old_links_complete(const struct old_pins *o, enum greeter_attach_mode mode)
-{
-	const char *const *names = mode_progs(mode);
-
-	for (size_t i = 0; i < PINS_PROG_COUNT; i++) {
-		ssize_t k = prog_index(names[i]);
-		__u32 lid = 0, lprog = 0;
-
-		if (k < 0 || o->link_fd[k] < 0 || o->prog_fd[k] < 0)
-			return false;
-		if (link_info(o->link_fd[k], &lid, &lprog) < 0 || lprog != prog_id(o->prog_fd[k]))
-			return false;
-	}
-	return true;
-}
-
-/* Whether an existing map has exactly the definition this build would create. */
-static bool map_matches(int fd, const struct bpf_map *map)
-{
-	struct bpf_map_info info = { 0 };
-	__u32 len = sizeof(info);
-
-	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) < 0)
-		return false;
-	return info.type == (__u32)bpf_map__type(map) && info.key_size == bpf_map__key_size(map) &&
-		info.value_size == bpf_map__value_size(map) &&
-		info.max_entries == bpf_map__max_entries(map) &&
-		info.map_flags == bpf_map__map_flags(map);
-}
-
-/*
- * Read the messages out of a config map of any earlier layout: the key is a
- * UID and the value a NUL-terminated string in a char array, whatever its size.
- */
-static int read_old_messages(int fd, struct greeter_entries *out)
-{
-	struct bpf_map_info info = { 0 };
-	__u32 len = sizeof(info), key, next;
-	char value[4096], text[GREETER_MESSAGE_SIZE];
-	void *prev = NULL;
-	int n = 0;
-
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0)
-		return -errno;
-	if (info.key_size != 4 || info.value_size == 0 || info.value_size > sizeof(value)) {
-		log_warning("pinned config map has key size %u and value size %u; cannot read "
-			    "messages from it",
-			    info.key_size, info.value_size);
-		return -EPROTO;
-	}
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		const char *why = NULL;
-		size_t tlen;
-
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, value) < 0)
-			continue; /* deleted meanwhile */
-		tlen = strnlen(value, info.value_size);
-		if (greeter_validate_message(value, tlen, &why) < 0) {
-			log_error("pinned message for uid %u cannot be carried over: %s", key, why);
-			continue;
-		}
-		memcpy(text, value, tlen);
-		text[tlen] = '\0';
-		if (greeter_entries_add(out, key, text) < 0)
-			return -ENOMEM;
-		n++;
-	}
-	return n;
-}
-
-static int write_messages(int fd, const struct greeter_entries *entries)
-{
-	/* In batches: a start after a reboot with 16,384 messages is a few syscalls. */
-	int err = config_map_write(fd, entries);
-
-	if (err < 0)
-		log_error("cannot store the messages in the config map: %s", strerror(-err));
-	return err;
-}
-
-/* An old array map's value, as far as it goes: fields it lacks stay 0. */
-static void read_old_value(int fd, void *out, size_t size)
-{
-	struct bpf_map_info info = { 0 };
-	__u32 len = sizeof(info), zero = 0;
-	__u64 value[64] = { 0 };
-
-	memset(out, 0, size);
-	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) < 0 ||
-	    info.type != BPF_MAP_TYPE_ARRAY || info.value_size < sizeof(__u64) ||
-	    info.value_size > sizeof(value))
-		return;
-	if (bpf_map_lookup_elem(fd, &zero, value) < 0)
-		return;
-	memcpy(out, value, info.value_size < size ? info.value_size : size);
-}
-
-/* A stream id: random, never 0 (0 stands for none). */
-static __u64 new_stream_id(void)
-{
-	__u64 id = 0;
-	struct timespec ts;
-
-	if (getrandom(&id, sizeof(id), GRND_NONBLOCK) != sizeof(id)) {
-		clock_gettime(CLOCK_BOOTTIME, &ts);
-		id = ((__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec) ^
-			((__u64)getpid() << 40);
-	}
-	return id ? id : 1;
-}
-
-static int lock_dir(struct pins *p)
-{
-	int fd = dir_lock(p->dir, "pin directory", "--pin-dir");
-
-	if (fd < 0)
-		return fd;
-	p->dir_fd = fd;
-	return 0;
-}
-
 static void fill_ids_from_fds(struct pins *p)
 {
-	p->config_map_id = map_id(p->config_fd);
-	p->events_map_id = map_id(p->events_fd);
-	p->stats_map_id = map_id(p->stats_fd);
+	p->config_map_id = pin_map_id(p->config_fd);
+	p->events_map_id = pin_map_id(p->events_fd);
+	p->stats_map_id = pin_map_id(p->stats_fd);
 }
 
-static int write_settings(int fd, const struct greeter_settings *settings)
+/* The skeleton's maps and programs, in the order of the lists (pins_internal.h). */
+static void skel_maps(struct greeter_bpf *skel, struct bpf_map *out[MAP_COUNT])
 {
-	__u32 zero = 0;
-
-	if (bpf_map_update_elem(fd, &zero, settings, BPF_ANY) < 0) {
-		int err = -errno;
-
-		log_error("cannot write settings map: %s", strerror(-err));
-		return err;
-	}
-	return 0;
+#define PIN_SKEL_MAP(id, name) out[MAP_##id] = skel->maps.name;
+	PIN_MAPS(PIN_SKEL_MAP)
+#undef PIN_SKEL_MAP
 }
 
-/* The settings asked for now, with the read position the map holds. */
-static int update_settings(int fd, const struct greeter_settings *settings)
+static void skel_progs(struct greeter_bpf *skel, struct bpf_program *out[PROG_COUNT])
 {
-	struct greeter_settings st = *settings, cur;
-	__u32 zero = 0;
+	size_t k = 0;
 
-	st.read_pos = bpf_map_lookup_elem(fd, &zero, &cur) == 0 ? cur.read_pos : 0;
-	return write_settings(fd, &st);
+#define PIN_SKEL_PROG(name, modes) out[k++] = skel->progs.name;
+	PIN_PROGS(PIN_SKEL_PROG)
+#undef PIN_SKEL_PROG
 }
 
-/* Adopt everything pinned: programs and links stay attached as they are. */
-static int adopt(struct pins *p, struct old_pins *o, const struct pins_options *opt)
-{
-	const char *const *names = mode_progs(o->meta.attach_mode);
-	struct bpf_map_info info = { 0 };
-	__u32 len = sizeof(info);
-
-	p->config_fd = o->map_fd[MAP_CONFIG];
-	p->events_fd = o->map_fd[MAP_EVENTS];
-	p->stats_fd = o->map_fd[MAP_STATS];
-	p->sequence_fd = o->map_fd[MAP_SEQUENCE];
-	p->settings_fd = o->map_fd[MAP_SETTINGS];
-	p->meta_fd = o->map_fd[MAP_META];
-	o->map_fd[MAP_CONFIG] = o->map_fd[MAP_EVENTS] = o->map_fd[MAP_STATS] = -1;
-	o->map_fd[MAP_SEQUENCE] = o->map_fd[MAP_SETTINGS] = o->map_fd[MAP_META] = -1;
-	if (bpf_obj_get_info_by_fd(p->events_fd, &info, &len) == 0)
-		p->ring_size = info.max_entries;
-	p->mode = o->meta.attach_mode;
-	if (opt->attach != GREETER_ATTACH_AUTO)
-		snprintf(p->attach_reason, sizeof(p->attach_reason), "requested with --attach %s",
-			 attach_mode_name(opt->attach));
-	else
-		snprintf(p->attach_reason, sizeof(p->attach_reason), "%.*s",
-			 (int)sizeof(o->meta.attach_reason), o->meta.attach_reason);
-	p->prog_count = PINS_PROG_COUNT;
-	for (size_t i = 0; i < PINS_PROG_COUNT; i++) {
-		ssize_t k = prog_index(names[i]);
-
-		p->progs[i].name = names[i];
-		p->progs[i].prog_id = prog_id(o->prog_fd[k]);
-		link_info(o->link_fd[k], &p->progs[i].link_id, &p->progs[i].prog_id);
-	}
-	p->outcome = PINS_REUSED;
-	p->messages_from_pins = true;
-	fill_ids_from_fds(p);
-	/* Written at commit: a start that fails leaves the pinned settings as they were. */
-	p->settings = opt->settings;
-	return 0;
-}
-
-static bool old_compatible(const struct old_pins *o, const struct pins_options *opt)
-{
-	struct bpf_map_info info = { 0 };
-	__u32 len = sizeof(info);
-
-	if (!o->have_meta || o->meta.abi_version != GREETER_ABI_VERSION ||
-	    o->meta.build_id != pins_build_id())
-		return false;
-	if (o->meta.attach_mode != GREETER_ATTACH_KPROBE &&
-	    o->meta.attach_mode != GREETER_ATTACH_TRACEPOINT)
-		return false;
-	if (opt->attach != GREETER_ATTACH_AUTO && opt->attach != o->meta.attach_mode)
-		return false;
-	for (size_t i = 0; i < MAP_COUNT; i++)
-		if (o->map_fd[i] < 0)
-			return false;
-	if (bpf_obj_get_info_by_fd(o->map_fd[MAP_EVENTS], &info, &len) < 0 ||
-	    info.max_entries != opt->ring_size)
-		return false;
-	return old_links_complete(o, o->meta.attach_mode);
-}
-
-/* Why the pinned set is being replaced, for the log. */
-static const char *replace_reason(const struct old_pins *o, const struct pins_options *opt)
-{
-	if (o->map_fd[MAP_META] < 0)
-		return "an incomplete pin set, without the meta map that marks a complete one";
-	if (!o->have_meta)
-		return "its meta map cannot be read (another ABI)";
-	if (o->meta.abi_version != GREETER_ABI_VERSION)
-		return "a different ABI version";
-	if (o->meta.build_id != pins_build_id())
-		return "a different build of the BPF program";
-	if (opt->attach != GREETER_ATTACH_AUTO && opt->attach != o->meta.attach_mode)
-		return "a different attach mode was requested";
-	for (size_t i = 0; i < MAP_COUNT; i++)
-		if (o->map_fd[i] < 0)
-			return "a map is missing";
-	if (!old_links_complete(o, o->meta.attach_mode))
-		return "a program or link is missing";
-	return "a different ring buffer size was requested";
-}
-
-/* Attach each program of the mode; on failure, *failed names the program that failed. */
+/* Attach each program of the mode; on failure, *failed is the program that failed. */
 static int attach_all(struct greeter_bpf *skel, enum greeter_attach_mode mode,
 		      struct bpf_link **links, struct bpf_program **failed)
 {
-	const char *const *names = mode_progs(mode);
+	struct bpf_program *progs[PROG_COUNT];
+	size_t in_mode[MODE_PROG_COUNT];
 
-	for (size_t i = 0; i < PINS_PROG_COUNT; i++) {
-		struct bpf_program *prog = bpf_object__find_program_by_name(skel->obj, names[i]);
+	skel_progs(skel, progs);
+	mode_progs(mode, in_mode);
+	for (size_t i = 0; i < MODE_PROG_COUNT; i++) {
+		struct bpf_program *prog = progs[in_mode[i]];
 
-		links[i] = prog ? bpf_program__attach(prog) : NULL;
+		links[i] = bpf_program__attach(prog);
 		if (!links[i]) {
-			int err = prog ? -errno : -ENOENT;
+			int err = -errno;
 
 			for (size_t j = 0; j < i; j++) {
 				bpf_link__destroy(links[j]);
@@ -640,15 +128,14 @@ static int attach_all(struct greeter_bpf *skel, enum greeter_attach_mode mode,
 }
 
 static int open_and_load(struct greeter_bpf **skel_out, struct old_pins *o,
-			 const struct pins_options *opt, enum greeter_attach_mode mode, bool *reused,
-			 const char *btf_path)
+			 const struct pins_options *opt, enum greeter_attach_mode mode,
+			 bool *reused, const char *btf_path)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = btf_path);
-	bool abi_same = o->have_meta && o->meta.abi_version == GREETER_ABI_VERSION;
-	const char *const *names = mode_progs(mode);
-	struct bpf_program *prog;
+	struct bpf_program *prog, *progs[PROG_COUNT];
 	struct greeter_bpf *skel;
 	struct bpf_map *maps[MAP_COUNT];
+	size_t in_mode[MODE_PROG_COUNT];
 	int err;
 
 	skel = greeter_bpf__open_opts(&open_opts);
@@ -657,39 +144,18 @@ static int open_and_load(struct greeter_bpf **skel_out, struct old_pins *o,
 		log_error("cannot open the BPF object: %s", strerror(-err));
 		return err;
 	}
-	maps[MAP_CONFIG] = skel->maps.config;
-	maps[MAP_EVENTS] = skel->maps.events;
-	maps[MAP_STATS] = skel->maps.stats;
-	maps[MAP_SEQUENCE] = skel->maps.sequence;
-	maps[MAP_SETTINGS] = skel->maps.settings;
-	maps[MAP_PENDING] = skel->maps.pending;
-	maps[MAP_REPORTED] = skel->maps.reported;
-	maps[MAP_META] = skel->maps.meta;
+	skel_maps(skel, maps);
 	bpf_map__set_max_entries(skel->maps.events, opt->ring_size);
 
-	for (size_t i = 0; i < MAP_COUNT; i++) {
-		/* Written at every start: fresh maps, so a failed start leaves the old ones be. */
-		if (i == MAP_SETTINGS || i == MAP_META) {
-			reused[i] = false;
-			continue;
-		}
-		/*
-		 * Shared whatever the ABI (their layouts never change): while
-		 * both builds' programs run, the reported map keeps an exec from
-		 * being reported twice, and the sequence map keeps both numbering
-		 * on from one counter, so that no number is given twice.
-		 */
-		reused[i] = (abi_same || i == MAP_REPORTED || i == MAP_SEQUENCE) &&
-			    map_matches(o->map_fd[i], maps[i]) &&
-			    bpf_map__reuse_fd(maps[i], o->map_fd[i]) == 0;
-	}
-	bpf_object__for_each_program (prog, skel->obj) {
-		bool wanted = false;
-
-		for (size_t i = 0; i < PINS_PROG_COUNT; i++)
-			wanted |= strcmp(bpf_program__name(prog), names[i]) == 0;
-		bpf_program__set_autoload(prog, wanted);
-	}
+	for (size_t i = 0; i < MAP_COUNT; i++)
+		reused[i] = pins_reuse_map(o, i, maps[i]);
+	/* Only the mode's programs are loaded. */
+	bpf_object__for_each_program (prog, skel->obj)
+		bpf_program__set_autoload(prog, false);
+	skel_progs(skel, progs);
+	mode_progs(mode, in_mode);
+	for (size_t i = 0; i < MODE_PROG_COUNT; i++)
+		bpf_program__set_autoload(progs[in_mode[i]], true);
 	err = greeter_bpf__load(skel);
 	if (err) {
 		greeter_bpf__destroy(skel);
@@ -716,29 +182,6 @@ static void log_load_failure(int err)
 		log_error("loading the BPF programs failed: %s", strerror(-err));
 }
 
-/*
- * A new sequence map, where the old one could not be shared (ABI 1's had
- * another layout and no stream id), goes on from its predecessor: written
- * before the programs are attached, as they number events from the first
- * exec on.
- */
-static int seed_sequence(struct greeter_bpf *skel, struct old_pins *o, const bool *reused)
-{
-	struct greeter_sequence seq;
-	__u32 zero = 0;
-
-	if (reused[MAP_SEQUENCE])
-		return 0;
-	read_old_value(o->map_fd[MAP_SEQUENCE], &seq, sizeof(seq));
-	if (!seq.stream_id)
-		seq.stream_id = new_stream_id();
-	if (bpf_map_update_elem(bpf_map__fd(skel->maps.sequence), &zero, &seq, BPF_ANY) < 0)
-		return -errno;
-	if (o->map_fd[MAP_SEQUENCE] >= 0)
-		log_notice("sequence numbers continue at %llu", (unsigned long long)seq.next);
-	return 0;
-}
-
 static int load(struct pins *p, struct greeter_bpf **skel_out, struct old_pins *o,
 		const struct pins_options *opt, enum greeter_attach_mode mode, bool *reused)
 {
@@ -762,68 +205,13 @@ static int load(struct pins *p, struct greeter_bpf **skel_out, struct old_pins *
 		log_load_failure(err);
 		return err;
 	}
-	err = seed_sequence(*skel_out, o, reused);
+	err = carry_sequence(bpf_map__fd((*skel_out)->maps.sequence), o, reused);
 	if (err) {
 		log_error("cannot write the sequence map: %s", strerror(-err));
 		greeter_bpf__destroy(*skel_out);
 		*skel_out = NULL;
 	}
 	return err;
-}
-
-/* Seed the maps that were created fresh, from their predecessors or the state file. */
-static int seed_maps(struct pins *p, struct greeter_bpf *skel, struct old_pins *o,
-		     const struct pins_options *opt, const bool *reused)
-{
-	struct greeter_settings st = opt->settings, old;
-	int err;
-
-	if (!reused[MAP_CONFIG]) {
-		struct greeter_entries carried = { 0 };
-		const struct greeter_entries *src = opt->initial;
-
-		if (o->map_fd[MAP_CONFIG] >= 0 &&
-		    read_old_messages(o->map_fd[MAP_CONFIG], &carried) >= 0) {
-			log_notice("carried %zu message(s) over from the pinned config map",
-				   carried.count);
-			src = &carried;
-			p->messages_from_pins = true;
-		}
-		err = src ? write_messages(bpf_map__fd(skel->maps.config), src) : 0;
-		greeter_entries_free(&carried);
-		if (err)
-			return err;
-	} else {
-		p->messages_from_pins = true;
-	}
-	/* A read position is one in the ring it was read from. */
-	read_old_value(o->map_fd[MAP_SETTINGS], &old, sizeof(old));
-	st.read_pos = reused[MAP_EVENTS] ? old.read_pos : 0;
-	return write_settings(bpf_map__fd(skel->maps.settings), &st);
-}
-
-static int unpin_name(const char *dir, const char *prefix, const char *name)
-{
-	char path[PATH_MAX];
-
-	pin_path(path, sizeof(path), dir, prefix, name);
-	if (unlink(path) < 0 && errno != ENOENT) {
-		int err = -errno;
-
-		log_error("cannot remove %s: %s", path, strerror(-err));
-		return err;
-	}
-	return 0;
-}
-
-static bool in_mode(const char *name, enum greeter_attach_mode mode)
-{
-	const char *const *names = mode_progs(mode);
-
-	for (size_t i = 0; i < PINS_PROG_COUNT; i++)
-		if (strcmp(names[i], name) == 0)
-			return true;
-	return false;
 }
 
 /*
@@ -835,37 +223,40 @@ static bool in_mode(const char *name, enum greeter_attach_mode mode)
 static int stage_pins(struct pins *p, struct greeter_bpf *skel, const struct old_pins *o,
 		      const bool *reused, struct bpf_link **links, enum greeter_attach_mode mode)
 {
-	const char *const *names = mode_progs(mode);
-	struct bpf_map *maps[MAP_COUNT] = {
-		skel->maps.config,   skel->maps.events,	 skel->maps.stats,    skel->maps.sequence,
-		skel->maps.settings, skel->maps.pending, skel->maps.reported, skel->maps.meta,
-	};
+	struct bpf_program *progs[PROG_COUNT];
+	struct bpf_map *maps[MAP_COUNT];
+	size_t in_mode[MODE_PROG_COUNT];
+	bool attached[PROG_COUNT] = { 0 };
 	char name[PIN_NAME_MAX];
 	int err;
 
+	skel_progs(skel, progs);
+	skel_maps(skel, maps);
+	mode_progs(mode, in_mode);
+	for (size_t i = 0; i < MODE_PROG_COUNT; i++)
+		attached[in_mode[i]] = true;
 	err = pin_stage_begin(&p->stage, p->dir);
 	if (err)
 		return err;
 	/* The other mode's programs, should the old set have been attached in it. */
-	for (size_t i = 0; i < ALL_PROG_COUNT; i++) {
-		if (in_mode(all_progs[i], mode))
+	for (size_t i = 0; i < PROG_COUNT; i++) {
+		if (attached[i])
 			continue;
-		snprintf(name, sizeof(name), "link_%s", all_progs[i]);
+		snprintf(name, sizeof(name), "link_%s", pin_prog_names[i]);
 		if (o->link_fd[i] >= 0 && (err = pin_stage_drop(&p->stage, name, o->link_fd[i])))
 			return err;
-		snprintf(name, sizeof(name), "prog_%s", all_progs[i]);
+		snprintf(name, sizeof(name), "prog_%s", pin_prog_names[i]);
 		if (o->prog_fd[i] >= 0 && (err = pin_stage_drop(&p->stage, name, o->prog_fd[i])))
 			return err;
 	}
-	for (size_t i = 0; i < PINS_PROG_COUNT; i++) {
-		struct bpf_program *prog = bpf_object__find_program_by_name(skel->obj, names[i]);
-		ssize_t k = prog_index(names[i]);
+	for (size_t i = 0; i < MODE_PROG_COUNT; i++) {
+		size_t k = in_mode[i];
 
-		snprintf(name, sizeof(name), "prog_%s", names[i]);
-		err = pin_stage_add(&p->stage, name, bpf_program__fd(prog), o->prog_fd[k]);
+		snprintf(name, sizeof(name), "prog_%s", pin_prog_names[k]);
+		err = pin_stage_add(&p->stage, name, bpf_program__fd(progs[k]), o->prog_fd[k]);
 		if (err)
 			return err;
-		snprintf(name, sizeof(name), "link_%s", names[i]);
+		snprintf(name, sizeof(name), "link_%s", pin_prog_names[k]);
 		err = pin_stage_add(&p->stage, name, bpf_link__fd(links[i]), o->link_fd[k]);
 		if (err)
 			return err;
@@ -874,7 +265,8 @@ static int stage_pins(struct pins *p, struct greeter_bpf *skel, const struct old
 	for (size_t i = 0; i < MAP_COUNT; i++) {
 		if (reused[i])
 			continue;
-		err = pin_stage_add(&p->stage, map_names[i], bpf_map__fd(maps[i]), o->map_fd[i]);
+		err = pin_stage_add(&p->stage, pin_map_names[i], bpf_map__fd(maps[i]),
+				    o->map_fd[i]);
 		if (err)
 			return err;
 	}
@@ -917,7 +309,7 @@ static int load_and_attach(struct pins *p, struct greeter_bpf **skel_out, struct
 	if (err)
 		return err;
 	err = attach_all(*skel_out, *mode, links, &failed);
-	if (err && *mode == GREETER_ATTACH_KPROBE && opt->attach == GREETER_ATTACH_AUTO && failed &&
+	if (err && *mode == GREETER_ATTACH_KPROBE && opt->attach == GREETER_ATTACH_AUTO &&
 	    bpf_program__type(failed) == BPF_PROG_TYPE_KPROBE) {
 		log_notice("attaching the kprobe program %s failed (%s); falling back to the "
 			   "syscall tracepoints",
@@ -931,17 +323,11 @@ static int load_and_attach(struct pins *p, struct greeter_bpf **skel_out, struct
 		err = load(p, skel_out, o, opt, *mode, reused);
 		if (err)
 			return err;
-		failed = NULL;
 		err = attach_all(*skel_out, *mode, links, &failed);
 	}
 	if (err) {
-		if (failed)
-			log_error("attaching the BPF program %s (%s) failed: %s",
-				  bpf_program__name(failed), bpf_program__section_name(failed),
-				  strerror(-err));
-		else
-			log_error("attaching the BPF programs failed: a program is missing from "
-				  "the object");
+		log_error("attaching the BPF program %s (%s) failed: %s", bpf_program__name(failed),
+			  bpf_program__section_name(failed), strerror(-err));
 		greeter_bpf__destroy(*skel_out);
 		*skel_out = NULL;
 	}
@@ -980,7 +366,8 @@ static int check_kernel(struct pins *p, enum greeter_attach_mode mode)
 
 static int create(struct pins *p, struct old_pins *o, const struct pins_options *opt)
 {
-	struct bpf_link *links[PINS_PROG_COUNT] = { 0 };
+	struct bpf_link *links[MODE_PROG_COUNT] = { 0 };
+	size_t in_mode[MODE_PROG_COUNT];
 	struct greeter_bpf *skel = NULL;
 	enum greeter_attach_mode mode = choose_mode(p, opt);
 	bool reused[MAP_COUNT] = { 0 };
@@ -1005,15 +392,8 @@ static int create(struct pins *p, struct old_pins *o, const struct pins_options 
 	if (err)
 		return err;
 
-	/* Where the old ring was read up to, before seed_maps() starts ours at 0. */
-	if (!reused[MAP_EVENTS]) {
-		struct greeter_settings old;
-
-		/* ABI 1 kept no read position: it released all it read. */
-		read_old_value(o->map_fd[MAP_SETTINGS], &old, sizeof(old));
-		p->old_read_pos = old.read_pos;
-	}
-	err = seed_maps(p, skel, o, opt, reused);
+	err = carry_maps(p, bpf_map__fd(skel->maps.config), bpf_map__fd(skel->maps.settings), o,
+			 opt, reused);
 	if (err)
 		goto out;
 	meta.abi_version = GREETER_ABI_VERSION;
@@ -1032,18 +412,8 @@ static int create(struct pins *p, struct old_pins *o, const struct pins_options 
 	if (err)
 		goto out;
 
-	/* A replaced ring buffer of an ABI with our event record still holds events. */
-	if (!reused[MAP_EVENTS] && o->map_fd[MAP_EVENTS] >= 0 && o->have_meta &&
-	    o->meta.abi_version >= GREETER_EVENT_ABI_MIN &&
-	    o->meta.abi_version <= GREETER_ABI_VERSION) {
-		p->old_events_fd = o->map_fd[MAP_EVENTS];
-		p->old_events_abi = o->meta.abi_version;
-		o->map_fd[MAP_EVENTS] = -1;
-	} else if (!reused[MAP_EVENTS] && o->map_fd[MAP_EVENTS] >= 0) {
-		log_warning("events waiting in the old ring buffer cannot be decoded (%s) and "
-			    "are dropped",
-			    o->have_meta ? "another ABI version" : "no meta map says their ABI");
-	}
+	/* After staging, which pins the old ring back should the commit fail. */
+	carry_old_ring(p, o, reused);
 
 	p->mode = mode;
 	p->ring_size = bpf_map__max_entries(skel->maps.events);
@@ -1053,18 +423,18 @@ static int create(struct pins *p, struct old_pins *o, const struct pins_options 
 	p->sequence_fd = dup_fd(bpf_map__fd(skel->maps.sequence));
 	p->settings_fd = dup_fd(bpf_map__fd(skel->maps.settings));
 	p->meta_fd = dup_fd(bpf_map__fd(skel->maps.meta));
-	p->prog_count = PINS_PROG_COUNT;
-	for (size_t i = 0; i < PINS_PROG_COUNT; i++) {
+	p->prog_count = MODE_PROG_COUNT;
+	mode_progs(mode, in_mode);
+	for (size_t i = 0; i < MODE_PROG_COUNT; i++) {
 		__u32 lprog = 0;
 
-		p->progs[i].name = mode_progs(mode)[i];
-		link_info(bpf_link__fd(links[i]), &p->progs[i].link_id, &lprog);
+		p->progs[i].name = pin_prog_names[in_mode[i]];
+		pin_link_ids(bpf_link__fd(links[i]), &p->progs[i].link_id, &lprog);
 		p->progs[i].prog_id = lprog;
 	}
-	fill_ids_from_fds(p);
 out:
 	/* The staged pins hold the links (attached) and programs from here. */
-	for (size_t i = 0; i < PINS_PROG_COUNT; i++)
+	for (size_t i = 0; i < MODE_PROG_COUNT; i++)
 		bpf_link__destroy(links[i]);
 	greeter_bpf__destroy(skel);
 	return err;
@@ -1075,76 +445,6 @@ static void pins_init(struct pins *p)
 	memset(p, 0, sizeof(*p));
 	p->dir_fd = p->config_fd = p->events_fd = p->stats_fd = -1;
 	p->sequence_fd = p->settings_fd = p->meta_fd = p->old_events_fd = -1;
-}
-
-static void pins_close(struct pins *p);
-
-static int open_pins(struct pins *p, const struct pins_options *opt)
-{
-	struct old_pins o;
-	int err;
-
-	pins_init(p);
-	snprintf(p->dir, sizeof(p->dir), "%s", opt->pin_dir);
-	err = kernel_fs_prepare_pin_dir(p->dir, &p->dir_created);
-	if (err)
-		return err;
-	err = lock_dir(p);
-	if (err) {
-		pins_close(p);
-		return err;
-	}
-
-	err = check_no_foreign(p->dir, false);
-	if (err) {
-		pins_close(p);
-		return err;
-	}
-	err = pin_stage_clear(p->dir);
-	if (err < 0) {
-		pins_close(p);
-		return err;
-	}
-	if (err > 0)
-		log_notice("removed the %s directory in %s, left by a greeterd stopped while it "
-			   "started",
-			   PIN_STAGE_DIR, p->dir);
-	old_pins_inspect(p->dir, &o);
-	if (o.any && old_compatible(&o, opt)) {
-		err = adopt(p, &o, opt);
-		log_info("reusing the objects pinned in %s (%s mode)", p->dir,
-			 attach_mode_name(p->mode));
-	} else {
-		if (o.any)
-			log_notice("replacing the objects pinned in %s: %s", p->dir,
-				   replace_reason(&o, opt));
-		err = create(p, &o, opt);
-		p->outcome = o.any ? PINS_REPLACED : PINS_CREATED;
-	}
-	old_pins_close(&o);
-	if (err)
-		pins_close(p);
-	return err;
-}
-
-int pins_commit(struct pins *p)
-{
-	int err;
-
-	if (p->outcome == PINS_REUSED) {
-		err = update_settings(p->settings_fd, &p->settings);
-		p->committed = !err;
-		return err;
-	}
-	err = pin_stage_commit(&p->stage);
-	if (err)
-		return err;
-	pin_stage_end(&p->stage);
-	p->committed = true;
-	log_info("%s and pinned in %s (%s mode)",
-		 p->outcome == PINS_REPLACED ? "replaced the programs" : "loaded, attached", p->dir,
-		 attach_mode_name(p->mode));
-	return 0;
 }
 
 static void pins_close(struct pins *p)
@@ -1164,173 +464,72 @@ static void pins_close(struct pins *p)
 	close_fd(&p->dir_fd);
 }
 
-int pins_read_stats(const struct pins *p, __u64 *out)
+static int open_pins(struct pins *p, const struct pins_options *opt)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	__u64 *values;
+	struct old_pins o;
+	int err;
 
-	if (ncpu <= 0)
-		return -EINVAL;
-	values = calloc((size_t)ncpu, sizeof(*values));
-	if (!values)
-		return -ENOMEM;
-	for (__u32 k = 0; k < GREETER_STAT_MAX; k++) {
-		out[k] = 0;
-		if (bpf_map_lookup_elem(p->stats_fd, &k, values) < 0)
-			continue;
-		for (int c = 0; c < ncpu; c++)
-			out[k] += values[c];
-	}
-	free(values);
-	return 0;
-}
-
-int pins_ring_used(const struct pins *p, __u64 *used)
-{
-	long page = sysconf(_SC_PAGESIZE);
-	const volatile __u64 *consumer, *producer;
-	void *m;
-
-	if (page <= 0 || p->events_fd < 0)
-		return -EINVAL;
-	/* A ring buffer map: the consumer position's page, then the producer's. */
-	m = mmap(NULL, 2 * (size_t)page, PROT_READ, MAP_SHARED, p->events_fd, 0);
-	if (m == MAP_FAILED)
-		return -errno;
-	consumer = m;
-	producer = (const volatile __u64 *)((char *)m + page);
-	*used = *producer - *consumer;
-	munmap(m, 2 * (size_t)page);
-	return 0;
-}
-
-int pins_read_last_seq(const struct pins *p, __u64 *next)
-{
-	struct greeter_sequence seq;
-	__u32 zero = 0;
-
-	if (bpf_map_lookup_elem(p->sequence_fd, &zero, &seq) < 0)
-		return -errno;
-	*next = seq.next;
-	return 0;
-}
-
-int pins_read_stream_id(const struct pins *p, __u64 *id)
-{
-	struct greeter_sequence seq;
-	__u32 zero = 0;
-
-	if (bpf_map_lookup_elem(p->sequence_fd, &zero, &seq) < 0)
-		return -errno;
-	*id = seq.stream_id;
-	return 0;
-}
-
-int pins_read_pos(const struct pins *p, __u64 *pos, __u64 *until)
-{
-	struct greeter_settings st;
-	__u32 zero = 0;
-
-	if (bpf_map_lookup_elem(p->settings_fd, &zero, &st) < 0)
-		return -errno;
-	*pos = st.read_pos;
-	*until = st.read_pos + st.handing;
-	return 0;
-}
-
-int pins_store_read_pos(struct pins *p, __u64 pos, __u64 until)
-{
-	struct greeter_settings st;
-	__u32 zero = 0;
-
-	/* Only greeterd writes this map, and one greeterd at a time (the lock). */
-	if (bpf_map_lookup_elem(p->settings_fd, &zero, &st) < 0)
-		return -errno;
-	st.read_pos = pos;
-	/* A batch spans less than the ring, and a ring is at most 1 GiB. */
-	st.handing = until > pos ? (__u32)(until - pos) : 0;
-	return bpf_map_update_elem(p->settings_fd, &zero, &st, BPF_ANY) < 0 ? -errno : 0;
-}
-
-int pins_remove(const char *pin_dir)
-{
-	struct pins p;
-	struct dirent *de;
-	DIR *d;
-	int err = 0, foreign = 0;
-
-	pins_init(&p);
-	snprintf(p.dir, sizeof(p.dir), "%s", pin_dir);
-	if (access(pin_dir, F_OK) < 0) {
-		log_info("nothing pinned: %s does not exist", pin_dir);
-		return 0;
-	}
-	err = lock_dir(&p);
+	pins_init(p);
+	snprintf(p->dir, sizeof(p->dir), "%s", opt->pin_dir);
+	err = kernel_fs_prepare_pin_dir(p->dir, &p->dir_created);
 	if (err)
 		return err;
-	err = check_no_foreign(pin_dir, true);
-	if (err) {
-		pins_close(&p);
-		return err;
+	p->dir_fd = dir_lock(p->dir, "pin directory", "--pin-dir");
+	if (p->dir_fd < 0) {
+		err = p->dir_fd;
+		goto fail;
 	}
-	err = pin_stage_clear(pin_dir);
-	if (err < 0) {
-		pins_close(&p);
-		return err;
+	err = pins_check_foreign(p->dir, false);
+	if (err)
+		goto fail;
+	err = pin_stage_clear(p->dir);
+	if (err < 0)
+		goto fail;
+	if (err > 0)
+		log_notice("removed the %s directory in %s, left by a greeterd stopped while it "
+			   "started",
+			   PIN_STAGE_DIR, p->dir);
+	old_pins_inspect(p->dir, &o);
+	if (o.any && pins_reusable(&o, opt)) {
+		pins_adopt(p, &o, opt);
+		err = 0;
+		log_info("reusing the objects pinned in %s (%s mode)", p->dir,
+			 attach_mode_name(p->mode));
+	} else {
+		if (o.any)
+			log_notice("replacing the objects pinned in %s: %s", p->dir,
+				   pins_replace_reason(&o, opt));
+		err = create(p, &o, opt);
+		p->outcome = o.any ? PINS_REPLACED : PINS_CREATED;
 	}
-	err = 0;
-	/* Links first: removing the last reference to a link detaches its program. */
-	for (size_t i = 0; i < ALL_PROG_COUNT && !err; i++)
-		err = unpin_name(pin_dir, "link_", all_progs[i]);
-	for (size_t i = 0; i < ALL_PROG_COUNT && !err; i++)
-		err = unpin_name(pin_dir, "prog_", all_progs[i]);
-	for (size_t i = 0; i < MAP_COUNT && !err; i++)
-		err = unpin_name(pin_dir, "", map_names[MAP_COUNT - 1 - i]);
-	if (err) {
-		pins_close(&p);
-		return err;
-	}
-	d = opendir(pin_dir);
-	while (d && (de = readdir(d))) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		log_warning("left %s/%s in place: greeter did not create it", pin_dir, de->d_name);
-		foreign++;
-	}
-	if (d)
-		closedir(d);
-	pins_close(&p);
-	if (!foreign && rmdir(pin_dir) < 0 && errno != ENOENT) {
-		err = -errno;
-		log_error("cannot remove %s: %s", pin_dir, strerror(-err));
-		return err;
-	}
-	log_info("removed the pinned objects%s from %s", foreign ? "" : " and the directory",
-		 pin_dir);
+	old_pins_close(&o);
+	if (err)
+		goto fail;
+	fill_ids_from_fds(p);
 	return 0;
+fail:
+	pins_close(p);
+	return err;
 }
 
-void pins_status(const struct pins *p, struct kernel_status *out)
+int pins_commit(struct pins *p)
 {
-	*out = (struct kernel_status){
-		.attach_mode = attach_mode_name(p->mode),
-		.ring_size = p->ring_size,
-		.config_map_id = p->config_map_id,
-		.events_map_id = p->events_map_id,
-		.stats_map_id = p->stats_map_id,
-		.prog_count = p->prog_count,
-	};
-	snprintf(out->attach_reason, sizeof(out->attach_reason), "%s", p->attach_reason);
-	snprintf(out->pin_dir, sizeof(out->pin_dir), "%s", p->dir);
-	for (size_t i = 0; i < p->prog_count && i < KERNEL_STATUS_PROGS; i++) {
-		out->progs[i].name = p->progs[i].name;
-		out->progs[i].prog_id = p->progs[i].prog_id;
-		out->progs[i].link_id = p->progs[i].link_id;
+	int err;
+
+	if (p->outcome == PINS_REUSED) {
+		err = carry_settings(p->settings_fd, &p->settings);
+		p->committed = !err;
+		return err;
 	}
-	pins_read_stats(p, out->stats);
-	out->has_ring_used = pins_ring_used(p, &out->ring_used) == 0;
-	pins_read_stream_id(p, &out->stream_id);
-	pins_read_last_seq(p, &out->last_seq);
+	err = pin_stage_commit(&p->stage);
+	if (err)
+		return err;
+	pin_stage_end(&p->stage);
+	p->committed = true;
+	log_info("%s and pinned in %s (%s mode)",
+		 p->outcome == PINS_REPLACED ? "replaced the programs" : "loaded, attached", p->dir,
+		 attach_mode_name(p->mode));
+	return 0;
 }
 
 int pins_open(struct pins **out, const struct pins_options *opt)
@@ -1347,51 +546,4 @@ void pins_free(struct pins *p)
 		return;
 	pins_close(p);
 	free(p);
-}
-
-const char *pins_refusal(const struct pins *p)
-{
-	return p->refusal;
-}
-
-enum greeter_attach_mode pins_mode(const struct pins *p)
-{
-	return p->mode;
-}
-
-const char *pins_attach_reason(const struct pins *p)
-{
-	return p->attach_reason;
-}
-
-int pins_config_fd(const struct pins *p)
-{
-	return p->config_fd;
-}
-
-int pins_events_fd(const struct pins *p)
-{
-	return p->events_fd;
-}
-
-bool pins_messages_kept(const struct pins *p)
-{
-	return p->messages_from_pins;
-}
-
-bool pins_btf_from_cache(const struct pins *p)
-{
-	return p->btf_from_cache;
-}
-
-bool pins_btf_cache_failed(const struct pins *p)
-{
-	return p->btf_cache_failed;
-}
-
-int pins_old_ring(const struct pins *p, __u64 *read_pos, unsigned *abi)
-{
-	*read_pos = p->old_read_pos;
-	*abi = p->old_events_abi;
-	return p->old_events_fd;
 }

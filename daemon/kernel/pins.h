@@ -64,20 +64,16 @@ int pins_old_ring(const struct pins *p, __u64 *read_pos, unsigned *abi);
 /* What the kernel side looks like now (what cannot be read stays 0). */
 void pins_status(const struct pins *p, struct kernel_status *out);
 
+/*
+ * Where the event stream stands, and nothing else (one map lookup): the last
+ * sequence number the kernel gave, and the stream's id, made when numbering
+ * started at 1. Both 0 when the sequence map cannot be read.
+ */
+int pins_stream(const struct pins *p, __u64 *last_seq, __u64 *stream_id);
+
 /* Sum the per-CPU counters into out[GREETER_STAT_MAX]. */
 int pins_read_stats(const struct pins *p, __u64 *out);
 
-/*
- * Bytes of the ring buffer the kernel cannot write over: what it produced
- * past the position greeterd released (events retained and not yet read).
- */
-int pins_ring_used(const struct pins *p, __u64 *used);
-
-/* How many events the kernel has numbered: the last sequence number given. */
-int pins_read_last_seq(const struct pins *p, __u64 *next);
-/* The id of the event stream: made when numbering started at 1. */
-int pins_read_stream_id(const struct pins *p, __u64 *id);
-/* Where the last greeterd stopped reading the ring, and keeping it for the next. */
 /*
  * Where the last greeterd had handed events on up to (pos), and up to where
  * it may have handed some on (until >= pos: the batch it was at).
