@@ -673,21 +673,6 @@ static void method_get_status(struct varlink_call *c, const cJSON *p, void *user
 /* The stream id as the API writes it: 16 hex digits (a JSON number loses bits). */
 #define STREAM_ID_SIZE 17
 
-/* Where the kernel's event stream stands: its last sequence number and its id. */
-static void kernel_stream(struct api *a, __u64 *last_seq, __u64 *stream_id)
-{
-	struct kernel_status k;
-
-	if (a->o.kernel_stream) {
-		a->o.kernel_stream(a->o.kernel_userdata, last_seq, stream_id);
-		return;
-	}
-	/* Given only the whole status (the API's unit tests): taken from it. */
-	a->o.kernel_status(a->o.kernel_userdata, &k);
-	*last_seq = k.last_seq;
-	*stream_id = k.stream_id;
-}
-
 static void method_watch_events(struct varlink_call *c, const cJSON *p, void *userdata)
 {
 	const struct io_greeter_watch_events_params *in = varlink_call_parameters(c);
@@ -732,7 +717,7 @@ static void method_watch_events(struct varlink_call *c, const cJSON *p, void *us
 		varlink_call_error_invalid_parameter(c, "stream");
 		return;
 	}
-	kernel_stream(a, &last_seq, &stream);
+	a->o.kernel_stream(a->o.kernel_userdata, &last_seq, &stream);
 	snprintf(stream_id, sizeof(stream_id), "%016llx", (unsigned long long)stream);
 	/* A sequence number of another stream says nothing here: from the start. */
 	if (after_seq >= 0 && in->stream && strcmp(in->stream, stream_id))

@@ -39,7 +39,7 @@ struct api_options {
 	void (*kernel_status)(void *userdata, struct kernel_status *out);
 	/*
 	 * Where the event stream stands, for WatchEvents: the kernel's last
-	 * sequence number and the stream id. NULL: taken from kernel_status.
+	 * sequence number and the stream id (one map lookup, not the whole status).
 	 */
 	void (*kernel_stream)(void *userdata, __u64 *last_seq, __u64 *stream_id);
 	void *kernel_userdata;

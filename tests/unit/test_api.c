@@ -67,6 +67,12 @@ static void fake_kernel_status(void *userdata, struct kernel_status *out)
 	out->stats[GREETER_STAT_EMITTED] = 7;
 }
 
+static void fake_kernel_stream(void *userdata, __u64 *last_seq, __u64 *stream_id)
+{
+	*last_seq = kernel_last_seq;
+	*stream_id = STREAM_ID;
+}
+
 /* One connection to the API as a given user. */
 struct client {
 	int fd;
@@ -249,6 +255,7 @@ static int setup(void **state)
 		.state_dir = dir,
 		.replay_window = 1000,
 		.kernel_status = fake_kernel_status,
+		.kernel_stream = fake_kernel_stream,
 	};
 
 	/* Group 0 is the admin group: every system has it, by some name. */
