@@ -24,16 +24,14 @@
 #include "config.h"
 #include "dir_lock.h"
 #include "dirs.h"
-#include "events.h"
+#include "eventlog.h"
 #include "heap_trim.h"
-#include "journal.h"
 #include "kernel_probe.h"
 #include "libbpf_log.h"
 #include "log.h"
 #include "messages.h"
 #include "options.h"
 #include "pins.h"
-#include "print_sink.h"
 #include "state_file.h"
 
 #define STATUS_INTERVAL_USEC (5 * 1000 * 1000)

@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
-#include "events.h"
+#include "eventlog.h"
 #include "kernel_status.h"
 #include "messages.h"
 #include "varlink_server.h"

@@ -19,8 +19,7 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
-#include "events.h"
-#include "events_cursor.h"
+#include "eventlog.h"
 #include "greeter.h"
 #include "varlink_server.h"
 

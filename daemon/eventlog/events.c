@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-#include "events.h"
+#include "eventlog.h"
+#include "event_record.h"
 #include "log.h"
 #include "reorder.h"
 #include "ring_reader.h"

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-#include "events_cursor.h"
+#include "eventlog.h"
 
 struct events_cursor events_cursor_at_end(const struct events *ev)
 {

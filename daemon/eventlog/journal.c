@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-#include "journal.h"
+#include "eventlog.h"
 #include "args_text.h"
 #include "escape.h"
-#include "events.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-#include "print_sink.h"
+#include "eventlog.h"
 #include "args_text.h"
 #include "clock.h"
 #include "log.h"

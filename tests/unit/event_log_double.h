@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#include "events.h"
+#include "eventlog.h"
 
 int event_log_double_new(struct events **out);
 void event_log_double_free(struct events *ev);
