@@ -753,12 +753,13 @@ static void conn_dispatch(struct conn *c, const char *msg, size_t len)
 		goto done;
 	}
 	if (idl) {
-		parameters = calloc(1, idl->params_size);
+		parameters = calloc(1, idl->parameters.size);
 		if (!parameters) {
 			conn_kill(c);
 			goto done;
 		}
-		if (varlink_idl_dispatch(idl, cJSON_IsObject(field[1]) ? field[1] : NULL, parameters,
+		if (varlink_idl_dispatch(&idl->parameters,
+					 cJSON_IsObject(field[1]) ? field[1] : NULL, parameters,
 					 &bad) < 0)
 			goto invalid;
 	}

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * varlink_idl_gen.py and varlink_idl_dispatch(): a call checked against the
- * IDL (names, types, optional) and read into the method's struct.
+ * varlink_idl_gen.py, varlink_idl_dispatch() and varlink_idl_build(): a
+ * call checked against the IDL (names, types, optional) and read into the
+ * method's struct; a reply's struct written as JSON.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -13,6 +14,7 @@
 #include <cmocka.h>
 
 #include "io.test.varlink.h"
+#include "json_print.h"
 
 /* Dispatch text as Mixed's parameters; *bad is "" unless one is named. */
 static int mixed(const char *text, struct io_test_mixed_params *in, const char **bad, cJSON **p)
@@ -20,16 +22,16 @@ static int mixed(const char *text, struct io_test_mixed_params *in, const char *
 	*p = cJSON_Parse(text);
 	assert_non_null(*p);
 	*bad = "";
-	return varlink_idl_dispatch(&io_test_mixed_idl, *p, in, bad);
+	return varlink_idl_dispatch(&io_test_mixed_idl.parameters, *p, in, bad);
 }
 
-static void expect_bad(const char *text, const char *name)
+static void expect_bad(const char *text, const char *name, int code)
 {
 	struct io_test_mixed_params in;
 	const char *bad;
 	cJSON *p;
 
-	assert_int_equal(mixed(text, &in, &bad, &p), -EINVAL);
+	assert_int_equal(mixed(text, &in, &bad, &p), code);
 	assert_string_equal(bad, name);
 	cJSON_Delete(p);
 }
@@ -90,25 +92,110 @@ static void test_optional(void **state)
 	assert_null(in.things);
 	cJSON_Delete(p);
 	/* No parameters at all: a method that takes none. */
-	assert_int_equal(varlink_idl_dispatch(&io_test_nothing_idl, NULL, &in, &bad), 0);
+	assert_int_equal(varlink_idl_dispatch(&io_test_nothing_idl.parameters, NULL, &in, &bad), 0);
 }
 
 static void test_refused(void **state)
 {
-	expect_bad("{\"s\":\"x\"}", "i"); /* missing */
-	expect_bad("{\"i\":null,\"s\":\"x\"}", "i"); /* null where not ? */
-	expect_bad("{\"i\":1.5,\"s\":\"x\"}", "i");
-	expect_bad("{\"i\":9007199254740992,\"s\":\"x\"}", "i"); /* past exact */
-	expect_bad("{\"i\":1e999,\"s\":\"x\"}", "i");
-	expect_bad("{\"i\":\"1\",\"s\":\"x\"}", "i");
-	expect_bad("{\"i\":1,\"s\":1}", "s");
-	expect_bad("{\"i\":1,\"s\":\"x\",\"b\":1}", "b");
-	expect_bad("{\"i\":1,\"s\":\"x\",\"f\":\"0\"}", "f");
-	expect_bad("{\"i\":1,\"s\":\"x\",\"list\":\"a\"}", "list");
-	expect_bad("{\"i\":1,\"s\":\"x\",\"list\":[\"a\",1]}", "list");
-	expect_bad("{\"i\":1,\"s\":\"x\",\"things\":{}}", "things");
-	expect_bad("{\"i\":1,\"s\":\"x\",\"extra\":1}", "extra"); /* unknown */
-	expect_bad("{\"i\":1,\"s\":\"x\",\"i\":2}", "i"); /* repeated */
+	expect_bad("{\"s\":\"x\"}", "i", -EINVAL); /* missing */
+	expect_bad("{\"i\":null,\"s\":\"x\"}", "i", -EINVAL); /* null where not ? */
+	expect_bad("{\"i\":1.5,\"s\":\"x\"}", "i", -EINVAL);
+	expect_bad("{\"i\":9007199254740992,\"s\":\"x\"}", "i", -EINVAL); /* past exact */
+	expect_bad("{\"i\":1e999,\"s\":\"x\"}", "i", -EINVAL);
+	expect_bad("{\"i\":\"1\",\"s\":\"x\"}", "i", -EINVAL);
+	expect_bad("{\"i\":1,\"s\":1}", "s", -EINVAL);
+	expect_bad("{\"i\":1,\"s\":\"x\",\"b\":1}", "b", -EINVAL);
+	expect_bad("{\"i\":1,\"s\":\"x\",\"f\":\"0\"}", "f", -EINVAL);
+	expect_bad("{\"i\":1,\"s\":\"x\",\"list\":\"a\"}", "list", -EINVAL);
+	expect_bad("{\"i\":1,\"s\":\"x\",\"list\":[\"a\",1]}", "list", -EINVAL);
+	expect_bad("{\"i\":1,\"s\":\"x\",\"things\":{}}", "things", -EINVAL);
+	expect_bad("{\"i\":1,\"s\":\"x\",\"extra\":1}", "extra", -ENOENT); /* unknown */
+	expect_bad("{\"i\":1,\"s\":\"x\",\"i\":2}", "i", -EEXIST); /* repeated */
+}
+
+/* The struct printed as JSON by its table, compared with want; frees it. */
+static void expect_json(cJSON *j, const char *want)
+{
+	char *text;
+
+	assert_non_null(j);
+	text = greeter_json_print(j);
+	assert_string_equal(text, want);
+	free(text);
+	cJSON_Delete(j);
+}
+
+static const char *const list[] = { "a", "" };
+static const int64_t ints[] = { -1, 9007199254740991LL };
+static const struct io_test_thing things[] = { { .a = 1 }, { .a = 2 } };
+
+static void test_built(void **state)
+{
+	cJSON *o = cJSON_Parse("{\"x\":[1]}");
+	struct io_test_everything_reply r = {
+		.i = -5,
+		.s = "x",
+		.b = true,
+		.f = 0.5,
+		.list = list,
+		.n_list = 2,
+		.thing = { .a = 7 },
+		.things = things,
+		.n_things = 2,
+		.ints = ints,
+		.n_ints = 2,
+		.o = o,
+		.kind = "two",
+	};
+
+	/* In the IDL's order; absent optional fields left out; an empty array is []. */
+	expect_json(io_test_everything_reply_json(&r),
+		    "{\"i\":-5,\"s\":\"x\",\"b\":true,\"f\":0.5,\"list\":[\"a\",\"\"],"
+		    "\"ints\":[-1,9007199254740991],\"thing\":{\"a\":7},"
+		    "\"things\":[{\"a\":1},{\"a\":2}],\"o\":{\"x\":[1]},\"kind\":\"two\"}");
+	r.has_oi = true;
+	r.os = "";
+	r.olist = list;
+	r.n_olist = 0;
+	r.othing = &things[1];
+	r.oo = o;
+	r.n_list = r.n_ints = r.n_things = 0;
+	expect_json(io_test_everything_reply_json(&r),
+		    "{\"i\":-5,\"oi\":0,\"s\":\"x\",\"os\":\"\",\"b\":true,\"f\":0.5,"
+		    "\"list\":[],\"olist\":[],\"ints\":[],\"thing\":{\"a\":7},"
+		    "\"othing\":{\"a\":2},\"things\":[],\"o\":{\"x\":[1]},"
+		    "\"oo\":{\"x\":[1]},\"kind\":\"two\"}");
+	/* A field the IDL requires is not left out: there is no reply. */
+	r.s = NULL;
+	assert_null(io_test_everything_reply_json(&r));
+	r.s = "x";
+	r.o = NULL;
+	assert_null(io_test_everything_reply_json(&r));
+	cJSON_Delete(o);
+}
+
+static void test_type_read(void **state)
+{
+	static const char *const bad_things[][2] = {
+		{ "{}", "a" }, { "{\"a\":\"1\"}", "a" }, { "{\"a\":1,\"b\":2}", "b" },
+	};
+	struct io_test_thing t;
+	const char *bad = "";
+	cJSON *j = cJSON_Parse("{\"a\":3}");
+
+	assert_int_equal(io_test_thing_read(j, &t, &bad), 0);
+	assert_int_equal(t.a, 3);
+	cJSON_Delete(j);
+	j = cJSON_Parse("[]");
+	assert_int_equal(io_test_thing_read(j, &t, &bad), -EINVAL);
+	assert_null(bad);
+	cJSON_Delete(j);
+	for (size_t i = 0; i < sizeof(bad_things) / sizeof(bad_things[0]); i++) {
+		j = cJSON_Parse(bad_things[i][0]);
+		assert_true(io_test_thing_read(j, &t, &bad) < 0);
+		assert_string_equal(bad, bad_things[i][1]);
+		cJSON_Delete(j);
+	}
 }
 
 int main(void)
@@ -118,6 +205,8 @@ int main(void)
 		cmocka_unit_test(test_filled),
 		cmocka_unit_test(test_optional),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_built),
+		cmocka_unit_test(test_type_read),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
