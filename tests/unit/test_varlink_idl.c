@@ -2,19 +2,27 @@
 /*
  * varlink_idl_gen.py, varlink_idl_dispatch() and varlink_idl_build(): a
  * call checked against the IDL (names, types, optional) and read into the
- * method's struct; a reply's struct written as JSON.
+ * method's struct; a reply's struct written as JSON. And a method added to
+ * a copy of the IDL (io.test.added.varlink) served by a real varlink_server
+ * over a socketpair: checked, dispatched and answered with nothing but its
+ * lines in the IDL and its function here.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
-#include "io.test.varlink.h"
+#include "clock.h"
+#include "io.test.copy.varlink.h"
 #include "json_print.h"
+#include "varlink_server.h"
 
 /* Dispatch text as Mixed's parameters; *bad is "" unless one is named. */
 static int mixed(const char *text, struct io_test_mixed_params *in, const char **bad, cJSON **p)
@@ -198,6 +206,126 @@ static void test_type_read(void **state)
 	}
 }
 
+/* io.test served by the IDL's method table: each method the function of its name. */
+
+static void method_stream(struct varlink_call *c, const cJSON *p, void *userdata)
+{
+	const struct io_test_stream_params *in = varlink_call_parameters(c);
+	struct io_test_stream_reply r = { .i = in->n };
+
+	varlink_call_reply(c, io_test_stream_reply_json(&r), false);
+}
+
+static void method_mixed(struct varlink_call *c, const cJSON *p, void *userdata)
+{
+	varlink_call_reply(c, NULL, false);
+}
+
+static void method_nothing(struct varlink_call *c, const cJSON *p, void *userdata)
+{
+	varlink_call_reply(c, NULL, false);
+}
+
+static void method_everything(struct varlink_call *c, const cJSON *p, void *userdata)
+{
+	varlink_call_error(c, IO_TEST_ERROR_OOPS, NULL);
+}
+
+/* The added method: its parameters read as the IDL says, its reply written so. */
+static void method_add(struct varlink_call *c, const cJSON *p, void *userdata)
+{
+	const struct io_test_add_params *in = varlink_call_parameters(c);
+	int64_t parts[2] = { in->a, in->b };
+	struct io_test_add_reply r = {
+		.sum = { .total = in->a + in->b, .parts = parts, .n_parts = in->has_b ? 2 : 1 },
+		.label = in->label,
+	};
+
+	varlink_call_reply(c, io_test_add_reply_json(&r), false);
+}
+
+static const struct varlink_method methods[] = { IO_TEST_METHODS(method_) };
+
+/* call, sent to a server of io.test over a socketpair; its reply as text. */
+static char *served(const char *call)
+{
+	struct varlink_server_options o = {
+		.interface_name = IO_TEST_INTERFACE,
+		.interface_description = io_test_description,
+		.methods = methods,
+		.n_methods = sizeof(methods) / sizeof(methods[0]),
+	};
+	struct varlink_peer peer = { .uid = 1000, .gid = 1000 };
+	uint64_t deadline = now_usec(CLOCK_MONOTONIC) + 30 * 1000 * 1000;
+	struct varlink_server *srv;
+	static char buf[65536];
+	size_t len = 0;
+	sd_event *loop;
+	int sv[2];
+
+	assert_int_equal(sd_event_new(&loop), 0);
+	assert_int_equal(varlink_server_new(&srv, loop, &o), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(varlink_server_add_connection(srv, sv[1], &peer), 0);
+	assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+	assert_int_equal(write(sv[0], call, strlen(call) + 1), (ssize_t)strlen(call) + 1);
+	while (!memchr(buf, '\0', len)) {
+		ssize_t n;
+
+		assert_true(now_usec(CLOCK_MONOTONIC) < deadline);
+		sd_event_run(loop, 10 * 1000);
+		n = read(sv[0], buf + len, sizeof(buf) - 1 - len);
+		if (n > 0)
+			len += (size_t)n;
+	}
+	close(sv[0]);
+	varlink_server_free(srv);
+	sd_event_unref(loop);
+	return buf;
+}
+
+static void expect_served(const char *call, const char *reply)
+{
+	assert_string_equal(served(call), reply);
+}
+
+static void test_added_method(void **state)
+{
+	/* Dispatched, and answered from its reply struct. */
+	expect_served(
+		"{\"method\":\"io.test.Add\",\"parameters\":{\"a\":1,\"b\":2,\"label\":\"x\"}}",
+		"{\"parameters\":{\"sum\":{\"total\":3,\"parts\":[1,2]},\"label\":\"x\"}}");
+	expect_served("{\"method\":\"io.test.Add\",\"parameters\":{\"a\":1}}",
+		      "{\"parameters\":{\"sum\":{\"total\":1,\"parts\":[1]}}}");
+	/* Checked against the IDL before it runs. */
+	expect_served("{\"method\":\"io.test.Add\",\"parameters\":{}}",
+		      "{\"error\":\"org.varlink.service.InvalidParameter\","
+		      "\"parameters\":{\"parameter\":\"a\"}}");
+	expect_served("{\"method\":\"io.test.Add\",\"parameters\":{\"a\":\"1\"}}",
+		      "{\"error\":\"org.varlink.service.InvalidParameter\","
+		      "\"parameters\":{\"parameter\":\"a\"}}");
+	expect_served("{\"method\":\"io.test.Add\",\"parameters\":{\"a\":1,\"b\":0.5}}",
+		      "{\"error\":\"org.varlink.service.InvalidParameter\","
+		      "\"parameters\":{\"parameter\":\"b\"}}");
+	expect_served("{\"method\":\"io.test.Add\",\"parameters\":{\"a\":1,\"c\":1}}",
+		      "{\"error\":\"org.varlink.service.InvalidParameter\","
+		      "\"parameters\":{\"parameter\":\"c\"}}");
+	/* The other methods as before; "more" as the IDL requires. */
+	expect_served("{\"method\":\"io.test.Stream\",\"parameters\":{\"n\":4}}",
+		      "{\"error\":\"org.varlink.service.ExpectedMore\",\"parameters\":{}}");
+	expect_served("{\"method\":\"io.test.Stream\",\"parameters\":{\"n\":4},\"more\":true}",
+		      "{\"parameters\":{\"i\":4}}");
+	/* Described as it is declared, and listed. */
+	assert_non_null(strstr(served("{\"method\":\"org.varlink.service.GetInterfaceDescription\","
+				      "\"parameters\":{\"interface\":\"io.test\"}}"),
+			       "method Add(a: int, b: ?int, label: ?string) -> "
+			       "(sum: Sum, label: ?string)\\n"));
+	expect_served(
+		"{\"method\":\"org.varlink.service.GetInfo\"}",
+		"{\"parameters\":{\"vendor\":\"\",\"product\":\"\",\"version\":\"\",\"url\":\"\","
+		"\"interfaces\":[\"org.varlink.service\",\"io.test\"]}}");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -207,6 +335,7 @@ int main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_built),
 		cmocka_unit_test(test_type_read),
+		cmocka_unit_test(test_added_method),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
