@@ -8,8 +8,6 @@
 
 #include "json_members.h"
 
-/* Parameters a method may have; the generator's tables stay below it. */
-#define FIELDS_MAX 16
 /* The largest integer a JSON number (a double) carries exactly. */
 #define JSON_INT_MAX 9007199254740991.0
 
@@ -28,6 +26,8 @@ static bool of_kind(const cJSON *v, enum varlink_idl_kind kind)
 		return cJSON_IsString(v);
 	case VARLINK_IDL_ANY:
 		return true;
+	case VARLINK_IDL_STRUCT:
+		break;
 	}
 	return false;
 }
@@ -68,25 +68,31 @@ static void store(const struct varlink_idl_field *f, const cJSON *v, char *out)
 		*(const char **)(out + f->offset) = v->valuestring;
 		break;
 	case VARLINK_IDL_ANY:
+	case VARLINK_IDL_STRUCT:
 		break;
 	}
 }
 
-int varlink_idl_dispatch(const struct varlink_idl_method *m, const cJSON *parameters, void *out,
+int varlink_idl_dispatch(const struct varlink_idl_struct *t, const cJSON *json, void *out,
 			 const char **bad)
 {
-	const char *names[FIELDS_MAX] = { 0 };
-	const cJSON *found[FIELDS_MAX] = { 0 };
-	size_t n = m->n_fields < FIELDS_MAX ? m->n_fields : FIELDS_MAX;
+	const char *names[VARLINK_IDL_FIELDS_MAX] = { 0 };
+	const cJSON *found[VARLINK_IDL_FIELDS_MAX] = { 0 };
+	size_t n = t->n_fields < VARLINK_IDL_FIELDS_MAX ? t->n_fields : VARLINK_IDL_FIELDS_MAX;
+	int r;
 
-	memset(out, 0, m->params_size);
+	memset(out, 0, t->size);
 	for (size_t i = 0; i < n; i++)
-		names[i] = m->fields[i].name;
-	if (parameters && json_members(parameters, names, n, found, false, bad) < 0)
-		return -EINVAL;
+		names[i] = t->fields[i].name;
+	if (json) {
+		*bad = NULL;
+		r = json_members(json, names, n, found, false, bad);
+		if (r < 0)
+			return r;
+	}
 	for (size_t i = 0; i < n; i++) {
-		const struct varlink_idl_field *f = &m->fields[i];
-		const cJSON *v = parameters ? found[i] : NULL;
+		const struct varlink_idl_field *f = &t->fields[i];
+		const cJSON *v = found[i];
 
 		if (!v || cJSON_IsNull(v)) {
 			if (f->nullable)
@@ -94,11 +100,115 @@ int varlink_idl_dispatch(const struct varlink_idl_method *m, const cJSON *parame
 			*bad = f->name;
 			return -EINVAL;
 		}
-		if (!valid(f, v)) {
+		/* C arrays and structs are written, not read: the generator reads none. */
+		if (f->kind == VARLINK_IDL_STRUCT || f->count_offset != SIZE_MAX || !valid(f, v)) {
 			*bad = f->name;
 			return -EINVAL;
 		}
 		store(f, v, out);
 	}
 	return 0;
+}
+
+static size_t elem_size(const struct varlink_idl_field *f)
+{
+	switch (f->kind) {
+	case VARLINK_IDL_BOOL:
+		return sizeof(bool);
+	case VARLINK_IDL_INT:
+		return sizeof(int64_t);
+	case VARLINK_IDL_FLOAT:
+		return sizeof(double);
+	case VARLINK_IDL_STRING:
+		return sizeof(const char *);
+	case VARLINK_IDL_ANY:
+		return sizeof(const cJSON *);
+	case VARLINK_IDL_STRUCT:
+		return f->type->size;
+	}
+	return 0;
+}
+
+/* One value of f's kind at p (an element, or the field itself). */
+static cJSON *value_json(const struct varlink_idl_field *f, const char *p)
+{
+	const char *s;
+	const cJSON *j;
+
+	switch (f->kind) {
+	case VARLINK_IDL_BOOL:
+		return cJSON_CreateBool(*(const bool *)p);
+	case VARLINK_IDL_INT:
+		return cJSON_CreateNumber((double)*(const int64_t *)p);
+	case VARLINK_IDL_FLOAT:
+		return cJSON_CreateNumber(*(const double *)p);
+	case VARLINK_IDL_STRING:
+		s = *(const char *const *)p;
+		return s ? cJSON_CreateString(s) : NULL;
+	case VARLINK_IDL_ANY:
+		j = *(const cJSON *const *)p;
+		return j ? cJSON_Duplicate(j, true) : NULL;
+	case VARLINK_IDL_STRUCT:
+		return varlink_idl_build(f->type, p);
+	}
+	return NULL;
+}
+
+static cJSON *array_json(const struct varlink_idl_field *f, const char *items, size_t count)
+{
+	cJSON *a = cJSON_CreateArray();
+
+	for (size_t i = 0; a && i < count; i++) {
+		cJSON *v = value_json(f, items + i * elem_size(f));
+
+		if (!v || !cJSON_AddItemToArray(a, v)) {
+			cJSON_Delete(v);
+			cJSON_Delete(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+/* The field's JSON; *absent when it is nullable and not there. */
+static cJSON *field_json(const struct varlink_idl_field *f, const char *in, bool *absent)
+{
+	const char *p = in + f->offset;
+	bool by_pointer = f->count_offset != SIZE_MAX || f->kind == VARLINK_IDL_STRING ||
+			  f->kind == VARLINK_IDL_ANY || f->kind == VARLINK_IDL_STRUCT;
+
+	if (f->nullable && f->has_offset != SIZE_MAX)
+		*absent = !*(const bool *)(in + f->has_offset);
+	else if (f->nullable && by_pointer)
+		*absent = *(const void *const *)p == NULL;
+	if (*absent)
+		return NULL;
+	if (f->count_offset != SIZE_MAX)
+		return array_json(f, *(const char *const *)p,
+				  *(const size_t *)(in + f->count_offset));
+	/* An optional struct is held by pointer, a required one embedded. */
+	if (f->kind == VARLINK_IDL_STRUCT && f->nullable)
+		p = *(const char *const *)p;
+	return value_json(f, p);
+}
+
+cJSON *varlink_idl_build(const struct varlink_idl_struct *t, const void *in)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	for (size_t i = 0; o && i < t->n_fields; i++) {
+		const struct varlink_idl_field *f = &t->fields[i];
+		bool absent = false;
+		cJSON *v = field_json(f, in, &absent);
+
+		if (absent)
+			continue;
+		/* The names are the tables', static: not copied. */
+		if (!v || !cJSON_AddItemToObjectCS(o, f->name, v)) {
+			cJSON_Delete(v);
+			cJSON_Delete(o);
+			return NULL;
+		}
+	}
+	return o;
 }

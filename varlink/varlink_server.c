@@ -44,6 +44,7 @@
 #include "clock.h"
 #include "json_members.h"
 #include "log.h"
+#include "org.varlink.service.varlink.h"
 #include "varlink_wire.h"
 
 #define OUTPUT_MAX (8u << 20) /* per connection; beyond it we close */
@@ -58,46 +59,6 @@
 #define RUN_ROUNDS 64
 #define RUN_CALLS 64 /* calls started per turn of a connection */
 #define REJECT_LOG_INTERVAL (10ull * 1000 * 1000)
-
-#define SERVICE_INTERFACE "org.varlink.service"
-#define ERR_INVALID_PARAMETER "org.varlink.service.InvalidParameter"
-
-static const char service_idl[] =
-	"# The Varlink Service Interface is provided by every varlink service. It\n"
-	"# describes the service and the interfaces it implements.\n"
-	"interface org.varlink.service\n"
-	"\n"
-	"# Get a list of all the interfaces a service provides and information\n"
-	"# about the implementation.\n"
-	"method GetInfo() -> (\n"
-	"  vendor: string,\n"
-	"  product: string,\n"
-	"  version: string,\n"
-	"  url: string,\n"
-	"  interfaces: []string\n"
-	")\n"
-	"\n"
-	"# Get the description of an interface that is implemented by this service.\n"
-	"method GetInterfaceDescription(interface: string) -> (description: string)\n"
-	"\n"
-	"# The requested interface was not found.\n"
-	"error InterfaceNotFound (interface: string)\n"
-	"\n"
-	"# The requested method was not found\n"
-	"error MethodNotFound (method: string)\n"
-	"\n"
-	"# The interface defines the requested method, but the service does not\n"
-	"# implement it.\n"
-	"error MethodNotImplemented (method: string)\n"
-	"\n"
-	"# One of the passed parameters is invalid.\n"
-	"error InvalidParameter (parameter: string)\n"
-	"\n"
-	"# Client is denied access\n"
-	"error PermissionDenied ()\n"
-	"\n"
-	"# Method is expected to be called with 'more' set to true, but wasn't\n"
-	"error ExpectedMore ()\n";
 
 struct listener {
 	struct varlink_server *server;
@@ -496,92 +457,69 @@ int varlink_call_error_invalid_parameter(struct varlink_call *c, const char *par
 {
 	cJSON *p = one_string("parameter", parameter);
 
-	if (!p) {
-		if (c && !c->ended)
-			conn_kill(c->conn);
-		return varlink_call_error(c, ERR_INVALID_PARAMETER, NULL);
-	}
-	return varlink_call_error(c, ERR_INVALID_PARAMETER, p);
+	if (!p && c && !c->ended)
+		conn_kill(c->conn);
+	return varlink_call_error(c, ORG_VARLINK_SERVICE_ERROR_INVALID_PARAMETER, p);
 }
 
 int varlink_call_error_expected_more(struct varlink_call *c)
 {
-	return varlink_call_error(c, "org.varlink.service.ExpectedMore", NULL);
+	return varlink_call_error(c, ORG_VARLINK_SERVICE_ERROR_EXPECTED_MORE, NULL);
 }
 
-/* Reject every parameter but the one named (NULL: reject all). */
-static bool only_parameter(struct varlink_call *c, const cJSON *p, const char *allowed)
+/* A reply the IDL's builder made; none: out of memory, the connection goes. */
+static void reply_built(struct varlink_call *c, cJSON *parameters)
 {
-	const cJSON *found;
-	const char *bad = "";
-
-	if (json_members(p, &allowed, allowed ? 1 : 0, &found, false, &bad) < 0) {
-		varlink_call_error_invalid_parameter(c, bad);
-		return false;
+	if (!parameters) {
+		conn_kill(c->conn);
+		varlink_call_error(c, ORG_VARLINK_SERVICE_ERROR_METHOD_NOT_IMPLEMENTED, NULL);
+		return;
 	}
-	return true;
+	varlink_call_reply(c, parameters, false);
 }
 
 static void builtin_get_info(struct varlink_call *c, const cJSON *p, void *userdata)
 {
 	const struct varlink_server_options *o = &((struct varlink_server *)userdata)->o;
-	cJSON *r, *ifs;
+	const char *interfaces[] = { ORG_VARLINK_SERVICE_INTERFACE, o->interface_name };
+	struct org_varlink_service_get_info_reply r = {
+		.vendor = o->vendor ? o->vendor : "",
+		.product = o->product ? o->product : "",
+		.version = o->version ? o->version : "",
+		.url = o->url ? o->url : "",
+		.interfaces = interfaces,
+		.n_interfaces = o->interface_name ? 2 : 1,
+	};
 
-	if (!only_parameter(c, p, NULL))
-		return;
-	r = cJSON_CreateObject();
-	if (!r || !cJSON_AddStringToObject(r, "vendor", o->vendor ? o->vendor : "") ||
-	    !cJSON_AddStringToObject(r, "product", o->product ? o->product : "") ||
-	    !cJSON_AddStringToObject(r, "version", o->version ? o->version : "") ||
-	    !cJSON_AddStringToObject(r, "url", o->url ? o->url : "") ||
-	    !(ifs = cJSON_AddArrayToObject(r, "interfaces")) ||
-	    !cJSON_AddItemToArray(ifs, cJSON_CreateString(SERVICE_INTERFACE)) ||
-	    (o->interface_name &&
-	     !cJSON_AddItemToArray(ifs, cJSON_CreateString(o->interface_name)))) {
-		cJSON_Delete(r);
-		conn_kill(c->conn);
-		varlink_call_error(c, "org.varlink.service.MethodNotImplemented", NULL);
-		return;
-	}
-	varlink_call_reply(c, r, false);
+	reply_built(c, org_varlink_service_get_info_reply_json(&r));
 }
 
 static void builtin_get_interface_description(struct varlink_call *c, const cJSON *p,
 					      void *userdata)
 {
+	const struct org_varlink_service_get_interface_description_params *in =
+		varlink_call_parameters(c);
 	const struct varlink_server_options *o = &((struct varlink_server *)userdata)->o;
-	const cJSON *i = cJSON_GetObjectItemCaseSensitive(p, "interface");
-	const char *desc = NULL;
-	cJSON *r;
+	struct org_varlink_service_get_interface_description_reply r = { 0 };
+	cJSON *e;
 
-	if (!only_parameter(c, p, "interface"))
-		return;
-	if (!cJSON_IsString(i)) {
-		varlink_call_error_invalid_parameter(c, "interface");
-		return;
-	}
-	if (strcmp(i->valuestring, SERVICE_INTERFACE) == 0)
-		desc = service_idl;
+	if (strcmp(in->interface, ORG_VARLINK_SERVICE_INTERFACE) == 0)
+		r.description = org_varlink_service_description;
 	else if (o->interface_name && o->interface_description &&
-		 strcmp(i->valuestring, o->interface_name) == 0)
-		desc = o->interface_description;
-	if (!desc) {
-		r = one_string("interface", i->valuestring);
-		if (!r)
+		 strcmp(in->interface, o->interface_name) == 0)
+		r.description = o->interface_description;
+	if (!r.description) {
+		e = one_string("interface", in->interface);
+		if (!e)
 			conn_kill(c->conn);
-		varlink_call_error(c, "org.varlink.service.InterfaceNotFound", r);
+		varlink_call_error(c, ORG_VARLINK_SERVICE_ERROR_INTERFACE_NOT_FOUND, e);
 		return;
 	}
-	r = one_string("description", desc);
-	if (!r)
-		conn_kill(c->conn);
-	varlink_call_reply(c, r, false);
+	reply_built(c, org_varlink_service_get_interface_description_reply_json(&r));
 }
 
-static const struct varlink_method builtins[] = {
-	{ SERVICE_INTERFACE ".GetInfo", builtin_get_info },
-	{ SERVICE_INTERFACE ".GetInterfaceDescription", builtin_get_interface_description },
-};
+/* Served for every server, with the server as userdata. */
+static const struct varlink_method builtins[] = { ORG_VARLINK_SERVICE_METHODS(builtin_) };
 
 static bool is_alpha(char ch)
 {
@@ -628,12 +566,30 @@ static bool method_name_valid(const char *m, size_t *iface_len)
 	return true;
 }
 
+/* The method, the server's own (its userdata the server) or the interface's. */
+static const struct varlink_method *method_find(struct varlink_server *s, const char *name,
+						void **userdata)
+{
+	for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
+		if (strcmp(name, builtins[i].name) == 0) {
+			*userdata = s;
+			return &builtins[i];
+		}
+	for (size_t i = 0; i < s->o.n_methods; i++)
+		if (strcmp(name, s->o.methods[i].name) == 0) {
+			*userdata = s->o.userdata;
+			return &s->o.methods[i];
+		}
+	return NULL;
+}
+
 static bool interface_known(const struct varlink_server *s, const char *m, size_t len)
 {
-	const char *name = s->o.interface_name;
+	const char *names[] = { ORG_VARLINK_SERVICE_INTERFACE, s->o.interface_name };
 
-	if (name && strlen(name) == len && memcmp(name, m, len) == 0)
-		return true;
+	for (size_t i = 0; i < 2; i++)
+		if (names[i] && strlen(names[i]) == len && memcmp(names[i], m, len) == 0)
+			return true;
 	for (size_t i = 0; i < s->o.n_methods; i++) {
 		const char *t = s->o.methods[i].name, *dot = strrchr(t, '.');
 
@@ -650,10 +606,10 @@ static void conn_dispatch(struct conn *c, const char *msg, size_t len)
 	const cJSON *field[5] = { 0 };
 	const char *bad = NULL, *name;
 	bool oneway = false, more = false;
-	varlink_method_fn fn = NULL;
-	const struct varlink_idl_method *idl = NULL;
+	const struct varlink_method *method;
+	const struct varlink_idl_method *idl;
 	void *parameters = NULL;
-	void *userdata = s->o.userdata;
+	void *userdata = NULL;
 	struct varlink_call *call;
 	size_t iface_len = 0;
 	int member, sub;
@@ -718,47 +674,40 @@ static void conn_dispatch(struct conn *c, const char *msg, size_t len)
 	}
 	name = field[0]->valuestring;
 
-	if (iface_len == strlen(SERVICE_INTERFACE) &&
-	    memcmp(name, SERVICE_INTERFACE, iface_len) == 0) {
-		for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
-			if (strcmp(name, builtins[i].name) == 0)
-				fn = builtins[i].fn;
-		userdata = s;
-		if (!fn)
-			goto method_not_found;
-	} else {
-		for (size_t i = 0; i < s->o.n_methods; i++)
-			if (strcmp(name, s->o.methods[i].name) == 0) {
-				fn = s->o.methods[i].fn;
-				idl = s->o.methods[i].idl;
-			}
-		if (!fn && interface_known(s, name, iface_len))
-			goto method_not_found;
-		if (!fn) {
-			char iface[METHOD_NAME_MAX + 1];
-
-			memcpy(iface, name, iface_len);
-			iface[iface_len] = '\0';
-			if (!oneway)
-				conn_send_error(c, "org.varlink.service.InterfaceNotFound",
-						one_string("interface", iface));
-			goto done;
-		}
+	method = method_find(s, name, &userdata);
+	if (!method && interface_known(s, name, iface_len)) {
+		if (!oneway)
+			conn_send_error(c, ORG_VARLINK_SERVICE_ERROR_METHOD_NOT_FOUND,
+					one_string("method", name));
+		goto done;
 	}
+	if (!method) {
+		char iface[METHOD_NAME_MAX + 1];
+
+		memcpy(iface, name, iface_len);
+		iface[iface_len] = '\0';
+		if (!oneway)
+			conn_send_error(c, ORG_VARLINK_SERVICE_ERROR_INTERFACE_NOT_FOUND,
+					one_string("interface", iface));
+		goto done;
+	}
+	idl = method->idl;
 
 	/* The call as the IDL has it, before the method sees it. */
 	if (idl && idl->requires_more && !more) {
 		if (!oneway)
-			conn_send_error(c, "org.varlink.service.ExpectedMore", cJSON_CreateObject());
+			conn_send_error(c, ORG_VARLINK_SERVICE_ERROR_EXPECTED_MORE,
+					cJSON_CreateObject());
 		goto done;
 	}
 	if (idl) {
-		parameters = calloc(1, idl->params_size);
+		parameters = calloc(1, idl->parameters.size);
 		if (!parameters) {
 			conn_kill(c);
 			goto done;
 		}
-		if (varlink_idl_dispatch(idl, cJSON_IsObject(field[1]) ? field[1] : NULL, parameters,
+		if (varlink_idl_dispatch(&idl->parameters,
+					 cJSON_IsObject(field[1]) ? field[1] : NULL, parameters,
 					 &bad) < 0)
 			goto invalid;
 	}
@@ -775,12 +724,12 @@ static void conn_dispatch(struct conn *c, const char *msg, size_t len)
 	call->oneway = oneway;
 	call->busy = 1;
 	c->call = call;
-	fn(call, cJSON_IsObject(field[1]) ? field[1] : s->empty, userdata);
+	method->fn(call, cJSON_IsObject(field[1]) ? field[1] : s->empty, userdata);
 	call->parameters = NULL;
 	if (!call->ended && !more && !call->deferred) {
 		if (!oneway)
 			log_error("BUG: method %s returned without replying", name);
-		varlink_call_error(call, "org.varlink.service.MethodNotImplemented",
+		varlink_call_error(call, ORG_VARLINK_SERVICE_ERROR_METHOD_NOT_IMPLEMENTED,
 				   one_string("method", name));
 	}
 	call->busy = 0;
@@ -788,14 +737,10 @@ static void conn_dispatch(struct conn *c, const char *msg, size_t len)
 		call_free(call);
 	goto done;
 
-method_not_found:
-	if (!oneway)
-		conn_send_error(c, "org.varlink.service.MethodNotFound",
-				one_string("method", name));
-	goto done;
 invalid:
 	if (!oneway)
-		conn_send_error(c, ERR_INVALID_PARAMETER, one_string("parameter", bad));
+		conn_send_error(c, ORG_VARLINK_SERVICE_ERROR_INVALID_PARAMETER,
+				one_string("parameter", bad));
 done:
 	free(parameters);
 	cJSON_Delete(root);

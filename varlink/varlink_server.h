@@ -2,7 +2,8 @@
 /*
  * A varlink server on sd-event: NUL-terminated JSON messages on a Unix
  * stream socket, calls dispatched to a method table, streamed replies for
- * calls made with "more", and org.varlink.service built in.
+ * calls made with "more", and org.varlink.service built in (declared in
+ * org.varlink.service.varlink, served through its generated tables).
  */
 #ifndef GREETER_VARLINK_SERVER_H
 #define GREETER_VARLINK_SERVER_H

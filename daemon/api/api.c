@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <grp.h>
-#include <math.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +20,6 @@
 #include "config.h"
 #include "dirs.h"
 #include "eventlog.h"
-#include "json_members.h"
 #include "json_print.h"
 #include "log.h"
 #include "utf8.h"
@@ -99,15 +97,6 @@ struct pending_call {
 
 /* Parameters */
 
-static bool json_integer(const cJSON *v, double min, double max, double *out)
-{
-	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < min ||
-	    v->valuedouble > max || floor(v->valuedouble) != v->valuedouble)
-		return false;
-	*out = v->valuedouble;
-	return true;
-}
-
 /*
  * An optional "uid" parameter: absent or null gives fallback. UIDs are
  * 0..4294967294; 4294967295 names nobody (it is the default message's key).
@@ -133,6 +122,16 @@ static cJSON *reason(const char *text)
 
 	cJSON_AddStringToObject(p, "reason", text);
 	return p;
+}
+
+/* A reply the IDL's builder made; none: it ran out of memory. */
+static void reply_built(struct varlink_call *c, cJSON *r)
+{
+	if (!r) {
+		varlink_call_error(c, IO_GREETER_ERROR_WRITE_FAILED, reason("out of memory"));
+		return;
+	}
+	varlink_call_reply(c, r, false);
 }
 
 /* Permissions */
@@ -211,7 +210,7 @@ static void pending_done(void *userdata, int r, const char *err)
 	struct pending_call *p = userdata;
 	struct varlink_call *c = p->call;
 	unsigned peer = (unsigned)varlink_call_peer(c)->uid;
-	cJSON *reply = NULL;
+	struct io_greeter_import_messages_reply reply;
 
 	if (r < 0) {
 		write_error(c, r, err);
@@ -230,12 +229,13 @@ static void pending_done(void *userdata, int r, const char *err)
 	case PENDING_IMPORT:
 		log_info("imported %zu message(s), removed %zu, by UID %u", p->set, p->removed,
 			 peer);
-		reply = cJSON_CreateObject();
-		cJSON_AddNumberToObject(reply, "set", (double)p->set);
-		cJSON_AddNumberToObject(reply, "removed", (double)p->removed);
-		break;
+		reply.set = (int64_t)p->set;
+		reply.removed = (int64_t)p->removed;
+		reply_built(c, io_greeter_import_messages_reply_json(&reply));
+		free(p);
+		return;
 	}
-	varlink_call_reply(c, reply, false);
+	varlink_call_reply(c, NULL, false);
 	free(p);
 }
 
@@ -504,41 +504,47 @@ static void method_list_messages(struct varlink_call *c, const cJSON *p, void *u
 	list_schedule(a);
 }
 
+static bool uid_in_range(const struct io_greeter_message *m)
+{
+	return !m->has_uid || (m->uid >= 0 && m->uid <= 4294967294);
+}
+
+/*
+ * Why an entry of an ImportMessages list cannot be applied, as clients have
+ * been told: its fields are read in the IDL's order, uid before message,
+ * and a uid out of range is the fault even when the message is one too.
+ */
+static void import_fault(int r, const char *bad, const struct io_greeter_message *m, char *why,
+			 size_t size)
+{
+	if (r == -EINVAL && !bad)
+		snprintf(why, size, "not an object");
+	else if (r == -EEXIST || r == -ENOENT)
+		snprintf(why, size, "%s key", r == -EEXIST ? "repeated" : "unknown");
+	else if (r == 0 || !strcmp(bad, "uid") || !uid_in_range(m))
+		snprintf(why, size, "uid is not a UID (0 to 4294967294)");
+	else
+		snprintf(why, size, "message is missing or not a string");
+}
+
 /* One entry of an ImportMessages list; false (and InvalidImport sent) if bad. */
 static bool import_entry(struct varlink_call *c, const cJSON *item, size_t index,
 			 struct greeter_entries *list)
 {
-	static const char *const names[] = { "uid", "message" };
-	const cJSON *field[2], *uid, *msg;
-	char why[200] = "";
-	const char *bad_text = NULL, *bad_key = NULL;
-	uint32_t key = GREETER_DEFAULT_UID;
-	double d;
+	struct io_greeter_message m;
+	const char *bad = NULL, *bad_text = NULL;
+	uint32_t key;
+	char why[200];
+	cJSON *e;
 	int r;
 
-	if (!cJSON_IsObject(item)) {
-		snprintf(why, sizeof(why), "not an object");
+	r = io_greeter_message_read(item, &m, &bad);
+	if (r < 0 || !uid_in_range(&m)) {
+		import_fault(r, bad, &m, why, sizeof(why));
 		goto bad;
 	}
-	r = json_members(item, names, 2, field, false, &bad_key);
-	if (r < 0) {
-		snprintf(why, sizeof(why), "%s key", r == -EEXIST ? "repeated" : "unknown");
-		goto bad;
-	}
-	uid = field[0];
-	msg = field[1];
-	if (uid && !cJSON_IsNull(uid)) {
-		if (!json_integer(uid, 0, 4294967294.0, &d)) {
-			snprintf(why, sizeof(why), "uid is not a UID (0 to 4294967294)");
-			goto bad;
-		}
-		key = (uint32_t)d;
-	}
-	if (!cJSON_IsString(msg)) {
-		snprintf(why, sizeof(why), "message is missing or not a string");
-		goto bad;
-	}
-	r = greeter_validate_message(msg->valuestring, strlen(msg->valuestring), &bad_text);
+	key = m.has_uid ? (uint32_t)m.uid : GREETER_DEFAULT_UID;
+	r = greeter_validate_message(m.message, strlen(m.message), &bad_text);
 	if (r < 0) {
 		snprintf(why, sizeof(why), "message: %s",
 			 r == -E2BIG ? "longer than 63 bytes" : bad_text);
@@ -551,18 +557,16 @@ static bool import_entry(struct varlink_call *c, const cJSON *item, size_t index
 			snprintf(why, sizeof(why), "UID %u is listed twice", key);
 		goto bad;
 	}
-	r = greeter_entries_add(list, key, msg->valuestring);
+	r = greeter_entries_add(list, key, m.message);
 	if (r == 0)
 		return true;
 	snprintf(why, sizeof(why), "%s", strerror(-r));
-bad : {
-	cJSON *e = cJSON_CreateObject();
-
+bad:
+	e = cJSON_CreateObject();
 	cJSON_AddNumberToObject(e, "index", (double)index);
 	cJSON_AddStringToObject(e, "reason", why);
 	varlink_call_error(c, IO_GREETER_ERROR_INVALID_IMPORT, e);
 	return false;
-}
 }
 
 static void method_import_messages(struct varlink_call *c, const cJSON *p, void *userdata)
@@ -610,61 +614,61 @@ static void method_get_status(struct varlink_call *c, const cJSON *p, void *user
 {
 	struct api *a = userdata;
 	const struct events_counters *ec = events_counters(a->o.events);
+	struct io_greeter_program_info progs[KERNEL_STATUS_PROGS];
 	struct messages_log_stats ls;
 	struct kernel_status k;
+	struct io_greeter_get_status_reply r;
 	struct utsname un;
-	cJSON *r, *progs, *counters;
+	size_t n_progs;
 
 	a->o.kernel_status(a->o.kernel_userdata, &k);
 	messages_log_stats(a->o.messages, &ls);
 	uname(&un);
-	r = cJSON_CreateObject();
-	cJSON_AddStringToObject(r, "version", GREETER_VERSION);
-	cJSON_AddStringToObject(r, "attach_mode", k.attach_mode);
-	cJSON_AddStringToObject(r, "attach_reason", k.attach_reason);
-	cJSON_AddStringToObject(r, "kernel_release", un.release);
-	cJSON_AddStringToObject(r, "pin_dir", k.pin_dir);
-	cJSON_AddStringToObject(r, "state_dir", a->o.state_dir);
-	cJSON_AddNumberToObject(r, "uptime_usec",
-				(double)(now_usec(CLOCK_MONOTONIC) - a->o.start_usec));
-	cJSON_AddNumberToObject(r, "messages", (double)messages_count(a->o.messages));
-	cJSON_AddNumberToObject(r, "watchers", (double)watchers_count(a->watchers));
-	cJSON_AddNumberToObject(r, "ring_size", k.ring_size);
-	if (k.has_ring_used)
-		cJSON_AddNumberToObject(r, "ring_used", (double)k.ring_used);
-	cJSON_AddNumberToObject(r, "replay_window", (double)a->o.replay_window);
-	cJSON_AddNumberToObject(
-		r, "retained",
-		(double)(events_window_end(a->o.events) - events_window_start(a->o.events)));
-	if (ls.open)
-		cJSON_AddNumberToObject(r, "change_log_size", (double)ls.size);
-	cJSON_AddNumberToObject(r, "config_map_id", k.config_map_id);
-	cJSON_AddNumberToObject(r, "events_map_id", k.events_map_id);
-	cJSON_AddNumberToObject(r, "stats_map_id", k.stats_map_id);
-	progs = cJSON_AddArrayToObject(r, "programs");
-	for (size_t i = 0; i < k.prog_count; i++) {
-		cJSON *pi = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(pi, "name", k.progs[i].name);
-		cJSON_AddNumberToObject(pi, "program_id", k.progs[i].prog_id);
-		cJSON_AddNumberToObject(pi, "link_id", k.progs[i].link_id);
-		cJSON_AddItemToArray(progs, pi);
-	}
-	counters = cJSON_AddObjectToObject(r, "counters");
-	cJSON_AddNumberToObject(counters, "emitted", (double)k.stats[GREETER_STAT_EMITTED]);
-	cJSON_AddNumberToObject(counters, "lost_kernel", (double)k.stats[GREETER_STAT_LOST]);
-	cJSON_AddNumberToObject(counters, "failed_execs", (double)k.stats[GREETER_STAT_FAILED]);
-	cJSON_AddNumberToObject(counters, "received", (double)ec->received);
-	cJSON_AddNumberToObject(counters, "delivered", (double)watchers_delivered(a->watchers));
-	cJSON_AddNumberToObject(counters, "dropped_watchers", (double)watchers_dropped(a->watchers));
-	cJSON_AddNumberToObject(counters, "dropped_journal", (double)journal_dropped());
-	cJSON_AddNumberToObject(counters, "dropped_print", (double)print_sink_dropped());
-	cJSON_AddNumberToObject(counters, "dropped_late", (double)ec->late);
-	cJSON_AddNumberToObject(counters, "repeated", (double)ec->repeated);
-	cJSON_AddNumberToObject(counters, "malformed", (double)ec->malformed);
-	cJSON_AddNumberToObject(counters, "compactions", (double)ls.compactions);
-	cJSON_AddNumberToObject(counters, "compactions_failed", (double)ls.compactions_failed);
-	varlink_call_reply(c, r, false);
+	n_progs = k.prog_count < KERNEL_STATUS_PROGS ? k.prog_count : KERNEL_STATUS_PROGS;
+	for (size_t i = 0; i < n_progs; i++)
+		progs[i] = (struct io_greeter_program_info){ .name = k.progs[i].name,
+							     .program_id = k.progs[i].prog_id,
+							     .link_id = k.progs[i].link_id };
+	r = (struct io_greeter_get_status_reply){
+		.version = GREETER_VERSION,
+		.attach_mode = k.attach_mode,
+		.attach_reason = k.attach_reason,
+		.kernel_release = un.release,
+		.pin_dir = k.pin_dir,
+		.state_dir = a->o.state_dir,
+		.uptime_usec = (int64_t)(now_usec(CLOCK_MONOTONIC) - a->o.start_usec),
+		.messages = (int64_t)messages_count(a->o.messages),
+		.watchers = (int64_t)watchers_count(a->watchers),
+		.ring_size = k.ring_size,
+		.has_ring_used = k.has_ring_used,
+		.ring_used = (int64_t)k.ring_used,
+		.replay_window = (int64_t)a->o.replay_window,
+		.retained = (int64_t)(events_window_end(a->o.events) -
+				      events_window_start(a->o.events)),
+		.has_change_log_size = ls.open,
+		.change_log_size = (int64_t)ls.size,
+		.config_map_id = k.config_map_id,
+		.events_map_id = k.events_map_id,
+		.stats_map_id = k.stats_map_id,
+		.programs = progs,
+		.n_programs = n_progs,
+		.counters = {
+			.emitted = (int64_t)k.stats[GREETER_STAT_EMITTED],
+			.lost_kernel = (int64_t)k.stats[GREETER_STAT_LOST],
+			.failed_execs = (int64_t)k.stats[GREETER_STAT_FAILED],
+			.received = (int64_t)ec->received,
+			.delivered = (int64_t)watchers_delivered(a->watchers),
+			.dropped_watchers = (int64_t)watchers_dropped(a->watchers),
+			.dropped_journal = (int64_t)journal_dropped(),
+			.dropped_print = (int64_t)print_sink_dropped(),
+			.dropped_late = (int64_t)ec->late,
+			.repeated = (int64_t)ec->repeated,
+			.malformed = (int64_t)ec->malformed,
+			.compactions = (int64_t)ls.compactions,
+			.compactions_failed = (int64_t)ls.compactions_failed,
+		},
+	};
+	reply_built(c, io_greeter_get_status_reply_json(&r));
 }
 
 /* Event stream */
@@ -762,15 +766,7 @@ static void method_watch_events(struct varlink_call *c, const cJSON *p, void *us
 		varlink_call_error(c, IO_GREETER_ERROR_WRITE_FAILED, reason("out of memory"));
 }
 
-static const struct varlink_method methods[] = {
-	{ IO_GREETER_SET_MESSAGE, method_set_message, &io_greeter_set_message_idl },
-	{ IO_GREETER_GET_MESSAGE, method_get_message, &io_greeter_get_message_idl },
-	{ IO_GREETER_REMOVE_MESSAGE, method_remove_message, &io_greeter_remove_message_idl },
-	{ IO_GREETER_LIST_MESSAGES, method_list_messages, &io_greeter_list_messages_idl },
-	{ IO_GREETER_IMPORT_MESSAGES, method_import_messages, &io_greeter_import_messages_idl },
-	{ IO_GREETER_GET_STATUS, method_get_status, &io_greeter_get_status_idl },
-	{ IO_GREETER_WATCH_EVENTS, method_watch_events, &io_greeter_watch_events_idl },
-};
+static const struct varlink_method methods[] = { IO_GREETER_METHODS(method_) };
 
 /*
  * Each connection is an open file: under a lower open file limit the
