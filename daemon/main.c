@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "api.h"
-#include "btf_cache.h"
+#include "kernel.h"
 #include "change_log.h"
 #include "clock.h"
 #include "config.h"
@@ -26,12 +26,9 @@
 #include "dirs.h"
 #include "eventlog.h"
 #include "heap_trim.h"
-#include "kernel_probe.h"
-#include "libbpf_log.h"
 #include "log.h"
 #include "messages.h"
 #include "options.h"
-#include "pins.h"
 #include "state_file.h"
 
 #define STATUS_INTERVAL_USEC (5 * 1000 * 1000)

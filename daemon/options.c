@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "pins.h"
+#include "kernel.h"
 
 #define DEFAULT_RING_SIZE (32u << 20)
 #define DEFAULT_MAX_DELAY_MS 10

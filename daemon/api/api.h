@@ -7,7 +7,7 @@
  * It owns the varlink server, the waiting calls and the watchers (watchers.h);
  * it reads and changes the message store (messages.h) and reads the event
  * log (events.h) through their functions, and the kernel side through a
- * copy of its status (kernel_status.h) and the stream's position: it
+ * copy of its status (struct kernel_status, kernel.h) and the stream's position: it
  * reaches into none of them.
  * Every per-client resource has a bound (greeterd(8), CLIENTS AND THEIR
  * BOUNDS).
@@ -20,7 +20,7 @@
 #include <systemd/sd-event.h>
 
 #include "eventlog.h"
-#include "kernel_status.h"
+#include "kernel.h"
 #include "messages.h"
 #include "varlink_server.h"
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-#include "btf_cache.h"
+#include "kernel.h"
 
 #include "btf_min.h"
 #include "dirs.h"

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-#include "config_map.h"
+#include "kernel.h"
 
 #include <bpf/bpf.h>
 #include <errno.h>

@@ -13,8 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* The exit status of a greeterd that refuses a kernel (LSB: unimplemented feature). */
-#define KERNEL_PROBE_EXIT_LACKING 3
+#include "kernel.h"
 
 enum kernel_lack_kind {
 	KERNEL_LACKS_PROG_TYPE,

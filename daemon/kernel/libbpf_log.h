@@ -9,8 +9,8 @@
 
 #include <stddef.h>
 
-/* Route libbpf's messages here. */
-void libbpf_log_init(void);
+#include "kernel.h"
+
 
 /* Forget what earlier steps left, before a step whose failure is to be explained. */
 void libbpf_log_reset(void);

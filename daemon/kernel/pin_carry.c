@@ -6,7 +6,7 @@
  * events to drain.
  */
 #include "pins_internal.h"
-#include "config_map.h"
+#include "kernel.h"
 #include "log.h"
 #include "validate.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * What the files of the pins share; others use pins.h. One job a file:
+ * What the files of the pins share; others use kernel.h. One job a file:
  *   pin_inventory.c  the names greeter pins, what an earlier greeterd left,
  *                    and objects under those names that are not greeter's
  *   pin_reuse.c      whether what was left is kept, as a whole or map by map
@@ -9,9 +9,6 @@
  *   pin_readers.c    what greeterd reads while it runs: the start's outcome, the maps
  *   pin_remove.c     removing the pins (--remove-pins)
  */
-#ifndef GREETER_KERNEL_INTERNAL
-#error "pins_internal.h is private to daemon/kernel/: include pins.h"
-#endif
 #ifndef GREETER_PINS_INTERNAL_H
 #define GREETER_PINS_INTERNAL_H
 
@@ -22,7 +19,7 @@
 #include <unistd.h>
 
 #include "pin_stage.h"
-#include "pins.h"
+#include "kernel.h"
 
 struct bpf_map;
 

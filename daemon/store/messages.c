@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_map.h"
+#include "kernel.h"
 #include "err_text.h"
 #include "log.h"
 #include "validate.h"

@@ -18,8 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "btf_cache.h"
-#include "pins.h"
+#include "kernel.h"
 
 #define SKIP 77
 

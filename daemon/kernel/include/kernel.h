@@ -1,21 +1,53 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The kernel objects and their pins under the pin directory: load and attach
- * on a first start, reuse what an earlier greeterd left when it is
- * compatible, replace (carrying messages and the sequence over) when not.
- * A new set is pinned aside and only put in place by pins_commit(), once
- * the start has succeeded: a start that fails leaves the pins as they were.
+ * The kernel side, greeterd's one door to it: the BPF programs, maps and
+ * links and their pins under the pin directory. Load and attach on a first
+ * start, reuse what an earlier greeterd left when it is compatible, replace
+ * (carrying messages and the sequence over) when not. A new set is pinned
+ * aside and only put in place by pins_commit(), once the start has
+ * succeeded: a start that fails leaves the pins as they were. Its other
+ * headers are its own.
  */
-#ifndef GREETER_PINS_H
-#define GREETER_PINS_H
+#ifndef GREETER_KERNEL_H
+#define GREETER_KERNEL_H
 
+#include <limits.h>
 #include <linux/types.h>
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "greeter.h"
 #include "entries.h"
-#include "kernel_status.h"
+#include "greeter.h"
+
+/* The exit status of a greeterd that refuses a kernel (LSB: unimplemented feature). */
+#define KERNEL_PROBE_EXIT_LACKING 3
+
+/*
+ * The kernel side as others may see it: a copy, read when asked
+ * (pins_status()), for GetStatus; where the event stream stands is read
+ * alone (pins_stream()). Nothing in it refers back to the kernel objects.
+ */
+#define KERNEL_STATUS_PROGS 5
+
+struct kernel_status {
+	const char *attach_mode; /* "tracepoint", "kprobe", ... */
+	char attach_reason[128];
+	char pin_dir[PATH_MAX];
+	__u32 ring_size;
+	bool has_ring_used;
+	__u64 ring_used; /* bytes the kernel cannot write over */
+	__u32 config_map_id, events_map_id, stats_map_id;
+	struct {
+		const char *name;
+		__u32 prog_id, link_id;
+	} progs[KERNEL_STATUS_PROGS];
+	size_t prog_count;
+	__u64 stats[GREETER_STAT_MAX]; /* per-CPU counters, summed */
+	__u64 stream_id; /* the event stream, made when numbering started */
+	__u64 last_seq; /* the last sequence number the kernel gave */
+};
+
+/* The pins */
 
 struct pins_options {
 	const char *pin_dir;
@@ -92,5 +124,37 @@ __u64 pins_build_id(void);
 
 /* This build's BPF object, the ELF file the skeleton embeds. */
 const void *pins_object_elf(size_t *size);
+
+/* Route libbpf's messages to greeterd's log (debug lines with --verbose). */
+void libbpf_log_init(void);
+
+/* Writing many messages into the config map: in batches, a few syscalls in all. */
+/*
+ * Set every entry's message in the map at fd (BPF_ANY). 16,384 messages one
+ * by one are 16,384 syscalls; batches make a start after a reboot, or an
+ * import, cheap. Falls back to one by one where the kernel has no batches.
+ * Returns 0 or a negative errno (some entries may then be written).
+ */
+int config_map_write(int fd, const struct greeter_entries *entries);
+
+/*
+ * The cut-down kernel BTF kept on disk, one file per kernel and BPF object,
+ * so that a cold start after a reboot need not parse the kernel's full BTF.
+ */
+/*
+ * The cache file for the running kernel and the BPF object identified by
+ * object_id: <dir>/vmlinux-<key>.btf. The key covers the kernel's build ID,
+ * release, version and BTF size, the object and this file's format. Fails
+ * with -ENOENT when the kernel has no build ID (no key to trust).
+ */
+int btf_cache_path(const char *dir, __u64 object_id, char *out, size_t size);
+
+/*
+ * Write the cache file `path` in `dir`, cut from /sys/kernel/btf/vmlinux for
+ * the object's BTF (elf, size). Replaces the file atomically and removes the
+ * files of other kernels or objects. An error is in err.
+ */
+int btf_cache_write(const char *dir, const char *path, const void *elf, size_t elf_size,
+		    char *err, size_t err_size);
 
 #endif
