@@ -19,17 +19,11 @@
 
 #include "api.h"
 #include "kernel.h"
-#include "change_log.h"
 #include "clock.h"
-#include "config.h"
-#include "dir_lock.h"
-#include "dirs.h"
 #include "eventlog.h"
-#include "heap_trim.h"
 #include "log.h"
-#include "messages.h"
+#include "store.h"
 #include "options.h"
-#include "state_file.h"
 
 #define STATUS_INTERVAL_USEC (5 * 1000 * 1000)
 
@@ -71,43 +65,9 @@ static void store_read_pos(uint64_t pos, uint64_t until, void *userdata)
 		log_warning("cannot keep the ring's read position: %s", strerror(-r));
 }
 
-/*
- * Messages after a reboot come from the snapshot and the change log; a
- * damaged file is moved aside and is not fatal. What could not be read
- * makes every change refused (load->refusal), so that nothing replaces it.
- * The directory is locked first: a second greeterd on it would compact
- * with its own, older copy of the messages. Fails only when it cannot be
- * locked.
- */
-static int load_state(struct daemon *d, struct greeter_entries *entries,
-		      struct change_log_load *load)
-{
-	int r;
-
-	r = dirs_make(d->opt.state_dir, 0755);
-	if (r < 0) {
-		memset(load, 0, sizeof(*load));
-		snprintf(load->refusal, sizeof(load->refusal),
-			 "the state directory %s cannot be created (%s): greeterd refuses "
-			 "changes, which would not survive a reboot; create it (or pass another "
-			 "--state-dir) and restart greeterd",
-			 d->opt.state_dir, strerror(-r));
-		log_error("%s", load->refusal);
-		return 0;
-	}
-	r = dir_lock(d->opt.state_dir, "state directory", "--state-dir");
-	if (r < 0)
-		return r;
-	d->state_lock_fd = r;
-	change_log_load(d->opt.state_dir, entries, load);
-	if (*load->refusal)
-		log_error("%s", load->refusal);
-	return 0;
-}
-
 /* Said once attached: a kernel greeterd refuses gets its one sentence alone. */
 static void log_state_read(const struct greeter_entries *entries,
-			   const struct change_log_load *load)
+			   const struct store_load *load)
 {
 	if (!*load->refusal)
 		log_info("read %zu message(s) from the state (%zu change(s) replayed from the "
@@ -184,9 +144,6 @@ static int setup_loop(struct daemon *d)
 	if ((r = sd_event_add_signal(d->loop, NULL, SIGTERM, on_signal, d)) < 0 ||
 	    (r = sd_event_add_signal(d->loop, NULL, SIGINT, on_signal, d)) < 0)
 		return r;
-	r = heap_trim_start(d->loop);
-	if (r < 0)
-		return r;
 	r = sd_event_add_time_relative(d->loop, NULL, CLOCK_MONOTONIC, STATUS_INTERVAL_USEC,
 				       1000000, on_status_timer, d);
 	if (r < 0)
@@ -247,7 +204,7 @@ static void log_not_permitted(void)
 static int run(struct daemon *d)
 {
 	struct greeter_entries initial = { 0 };
-	struct change_log_load load;
+	struct store_load load;
 	struct pins_options po = { 0 };
 	struct events_options eo = { 0 };
 	char btf_cache[PATH_MAX] = "";
@@ -256,7 +213,7 @@ static int run(struct daemon *d)
 
 	d->start_usec = now_usec(CLOCK_MONOTONIC);
 	d->start_realtime_usec = now_usec(CLOCK_REALTIME);
-	r = load_state(d, &initial, &load);
+	r = store_load(d->opt.state_dir, &initial, &load, &d->state_lock_fd);
 	if (r < 0)
 		return r;
 

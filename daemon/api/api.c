@@ -20,6 +20,7 @@
 #include "config.h"
 #include "dirs.h"
 #include "eventlog.h"
+#include "heap_trim.h"
 #include "json_print.h"
 #include "log.h"
 #include "utf8.h"
@@ -70,6 +71,7 @@ struct api {
 	struct list_wait *list_head, **list_tail;
 	sd_event_source *list_source;
 	sd_event_source *list_timer;
+	sd_event_source *heap_trim; /* gives freed heap back to the kernel */
 	/* The admin group's GID, looked up at admin_gid_usec (0: never). */
 	gid_t admin_gid;
 	bool admin_gid_found;
@@ -829,7 +831,10 @@ int api_start(struct api **out, const struct api_options *opt)
 	a->o = *opt;
 	a->list_tail = &a->list_head;
 	o.userdata = a;
-	r = varlink_server_new(&a->server, a->o.loop, &o);
+	/* Bursts of clients (and the BPF object's load before) leave the heap holding memory. */
+	r = heap_trim_start(a->o.loop, &a->heap_trim);
+	if (r >= 0)
+		r = varlink_server_new(&a->server, a->o.loop, &o);
 	if (r < 0)
 		goto fail;
 	if (a->o.listen_fd >= 0) {
@@ -898,6 +903,7 @@ void api_stop(struct api *a)
 	watchers_free(a->watchers);
 	sd_event_source_disable_unref(a->list_source);
 	sd_event_source_disable_unref(a->list_timer);
+	sd_event_source_disable_unref(a->heap_trim);
 	free(a->list_text);
 	free(a);
 }

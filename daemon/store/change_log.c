@@ -45,7 +45,7 @@ static void old_name(char name[32], unsigned k)
 	snprintf(name, 32, OLD_LOG_PREFIX "%u", k);
 }
 
-__attribute__((format(printf, 2, 3))) static void refuse(struct change_log_load *res,
+__attribute__((format(printf, 2, 3))) static void refuse(struct store_load *res,
 							 const char *fmt, ...)
 {
 	va_list ap;
@@ -135,7 +135,7 @@ static int old_logs(const char *dir, unsigned *nums, size_t max, size_t *n)
 
 /* Replay one log file onto out. Returns false when it could not be read. */
 static bool replay_file(const char *dir, const char *name, bool current,
-			struct greeter_entries *out, struct change_log_load *res)
+			struct greeter_entries *out, struct store_load *res)
 {
 	char path[PATH_MAX], err[512] = "", aside[PATH_MAX];
 	struct change_log_replay rp;
@@ -189,7 +189,7 @@ static bool replay_file(const char *dir, const char *name, bool current,
 	return true;
 }
 
-static void move_logs_aside(const char *state_dir, struct change_log_load *res)
+static void move_logs_aside(const char *state_dir, struct store_load *res)
 {
 	unsigned nums[OLD_LOGS_MAX];
 	char name[32], aside[PATH_MAX];
@@ -217,7 +217,7 @@ static void move_logs_aside(const char *state_dir, struct change_log_load *res)
 }
 
 void change_log_load(const char *state_dir, struct greeter_entries *out,
-		     struct change_log_load *res)
+		     struct store_load *res)
 {
 	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
 	char err[768] = "", path[PATH_MAX];

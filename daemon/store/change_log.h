@@ -27,6 +27,7 @@
 #include <systemd/sd-event.h>
 
 #include "entries.h"
+#include "store.h"
 
 #define CHANGE_LOG_NAME "messages.log"
 
@@ -35,22 +36,13 @@ struct change_log;
 /* Called on the event loop when a write or a compaction has finished. */
 typedef void (*change_log_written_fn)(void *userdata, int r, const char *err);
 
-struct change_log_load {
-	/* Why changes must be refused ("" if they may be made): what to do. */
-	char refusal[768];
-	size_t replayed; /* records replayed from logs */
-	bool found; /* a snapshot or a record was read: the files hold a history */
-	bool compact_needed; /* a damaged log was moved aside: write the snapshot now */
-	double usec; /* time taken */
-};
-
 /*
  * Read the snapshot and the logs into out (empty). Damaged files are moved
  * aside (logged), a torn last record dropped (logged). Never fails: what
  * could not be read is named in res->refusal, and then nothing may write.
  */
 void change_log_load(const char *state_dir, struct greeter_entries *out,
-		     struct change_log_load *res);
+		     struct store_load *res);
 
 /*
  * Open messages.log for appending (creating it) and start its writer.

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-#include "messages.h"
+#include "store.h"
+#include "change_log.h"
+#include "change_record.h"
 
 #include <bpf/bpf.h>
 #include <errno.h>
@@ -8,6 +10,8 @@
 #include <string.h>
 
 #include "kernel.h"
+#include "dir_lock.h"
+#include "dirs.h"
 #include "err_text.h"
 #include "log.h"
 #include "validate.h"
@@ -52,6 +56,33 @@ static void batch_push(struct change_batch *b, struct change *c)
 	*b->tail = c;
 	b->tail = &c->next;
 	b->count++;
+}
+
+int store_load(const char *state_dir, struct greeter_entries *entries, struct store_load *load,
+	       int *lock_fd)
+{
+	int r;
+
+	*lock_fd = -1;
+	r = dirs_make(state_dir, 0755);
+	if (r < 0) {
+		memset(load, 0, sizeof(*load));
+		snprintf(load->refusal, sizeof(load->refusal),
+			 "the state directory %s cannot be created (%s): greeterd refuses "
+			 "changes, which would not survive a reboot; create it (or pass another "
+			 "--state-dir) and restart greeterd",
+			 state_dir, strerror(-r));
+		log_error("%s", load->refusal);
+		return 0;
+	}
+	r = dir_lock(state_dir, "state directory", "--state-dir");
+	if (r < 0)
+		return r;
+	*lock_fd = r;
+	change_log_load(state_dir, entries, load);
+	if (*load->refusal)
+		log_error("%s", load->refusal);
+	return 0;
 }
 
 int messages_new(struct messages **out, int config_fd, const char *state_dir, int lock_fd)
@@ -336,7 +367,7 @@ static bool same_entries(const struct greeter_entries *a, const struct greeter_e
 }
 
 int messages_start(struct messages *m, struct greeter_entries *files,
-		   const struct change_log_load *load, bool map_kept, bool *compact)
+		   const struct store_load *load, bool map_kept, bool *compact)
 {
 	struct change_record rec = { .op = CHANGE_REPLACE };
 	struct greeter_entries map = { 0 };

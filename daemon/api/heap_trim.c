@@ -20,19 +20,14 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	return sd_event_source_set_time_relative(s, TRIM_INTERVAL_USEC);
 }
 
-int heap_trim_start(sd_event *loop)
+int heap_trim_start(sd_event *loop, sd_event_source **out)
 {
-	sd_event_source *s;
 	int r;
 
 	/* Soon after start: the BPF object's load has just freed what it used. */
-	r = sd_event_add_time_relative(loop, &s, CLOCK_MONOTONIC, 1000 * 1000, 100 * 1000,
+	r = sd_event_add_time_relative(loop, out, CLOCK_MONOTONIC, 1000 * 1000, 100 * 1000,
 				       on_timer, NULL);
-	if (r < 0)
-		return r;
-	r = sd_event_source_set_enabled(s, SD_EVENT_ON);
 	if (r >= 0)
-		r = sd_event_source_set_floating(s, true);
-	sd_event_source_unref(s);
+		r = sd_event_source_set_enabled(*out, SD_EVENT_ON);
 	return r;
 }

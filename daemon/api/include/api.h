@@ -4,11 +4,12 @@
  * of it): messages, status and the event stream, served on a Unix socket,
  * with who may do what decided from the caller's credentials.
  *
- * It owns the varlink server, the waiting calls and the watchers (watchers.h);
- * it reads and changes the message store (messages.h) and reads the event
- * log (events.h) through their functions, and the kernel side through a
- * copy of its status (struct kernel_status, kernel.h) and the stream's position: it
- * reaches into none of them.
+ * It owns the varlink server, the waiting calls and the watchers; it reads
+ * and changes the message store (store.h) and reads the event log
+ * (eventlog.h) through their doors, and the kernel side through a copy of
+ * its status (struct kernel_status, kernel.h) and the stream's position,
+ * both handed to it by callbacks: it reaches into none of them. greeterd's
+ * one door to the API.
  * Every per-client resource has a bound (greeterd(8), CLIENTS AND THEIR
  * BOUNDS).
  */
@@ -21,7 +22,7 @@
 
 #include "eventlog.h"
 #include "kernel.h"
-#include "messages.h"
+#include "store.h"
 #include "varlink_server.h"
 
 struct api_options {

@@ -9,7 +9,7 @@
 
 #include <systemd/sd-event.h>
 
-/* A timer owned by the loop. */
-int heap_trim_start(sd_event *loop);
+/* A timer on loop, in *out (the caller's to unref). */
+int heap_trim_start(sd_event *loop, sd_event_source **out);
 
 #endif

@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The configured messages. greeterd keeps them in memory (uid -> text),
- * equal to the pinned config map, which the kernel reads: both hold only
- * what is durable. A change is checked at once against what it will apply
- * to (the durable state plus the changes still being written), written to
- * the change log with the changes that came with it (group commit: one
- * append and one fsync for all), and applied to the map and memory once it
- * is on disk; only then is its caller told. A failed write changes nothing.
+ * The message store, greeterd's one door to it. greeterd keeps the
+ * configured messages in memory (uid -> text), equal to the pinned config
+ * map, which the kernel reads: both hold only what is durable. A change is
+ * checked at once against what it will apply to (the durable state plus the
+ * changes still being written), written to the change log with the changes
+ * that came with it (group commit: one append and one fsync for all, in a
+ * writer process of its own), and applied to the map and memory once it is
+ * on disk; only then is its caller told. A failed write changes nothing.
+ * Its other headers are its own.
  */
-#ifndef GREETER_MESSAGES_H
-#define GREETER_MESSAGES_H
+#ifndef GREETER_STORE_H
+#define GREETER_STORE_H
 
 #include <limits.h>
 #include <linux/types.h>
@@ -18,10 +20,34 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
-#include "change_log.h"
-#include "change_record.h"
 #include "entries.h"
 #include "greeter.h"
+
+/* The files at start */
+
+/* What store_load() found. */
+struct store_load {
+	/* Why changes must be refused ("" if they may be made): what to do. */
+	char refusal[768];
+	size_t replayed; /* records replayed from logs */
+	bool found; /* a snapshot or a record was read: the files hold a history */
+	bool compact_needed; /* a damaged log was moved aside: write the snapshot now */
+	double usec; /* time taken */
+};
+
+/*
+ * Read the state at start: make the state directory if it is missing and
+ * lock it (*lock_fd: a second greeterd on it would compact with its own,
+ * older copy of the messages), then read the snapshot and the change log
+ * into entries. A damaged file is moved aside and is not fatal; what could
+ * not be read (or a directory that cannot be made) is named in
+ * load->refusal, logged, and every change is then refused. Fails only
+ * when the directory cannot be locked (*lock_fd stays -1).
+ */
+int store_load(const char *state_dir, struct greeter_entries *entries, struct store_load *load,
+	       int *lock_fd);
+
+/* The store */
 
 /* A change's outcome: r == 0 once durable and applied, else err says why. */
 typedef void (*messages_done_fn)(void *userdata, int r, const char *err);
@@ -51,7 +77,7 @@ const char *messages_refusal(const struct messages *m);
 void messages_adopt(struct messages *m, struct greeter_entries *state);
 
 /*
- * Take the messages at start: files, what change_log_load() read (emptied),
+ * Take the messages at start: files, what store_load() read (emptied),
  * and with map_kept the pinned map's. The files win when they were read
  * whole and hold a history: a map that differs is brought in line (a
  * multi-entry change was being applied when greeterd was killed). Else the
@@ -60,7 +86,7 @@ void messages_adopt(struct messages *m, struct greeter_entries *state);
  * could not be read).
  */
 int messages_start(struct messages *m, struct greeter_entries *files,
-		   const struct change_log_load *load, bool map_kept, bool *compact);
+		   const struct store_load *load, bool map_kept, bool *compact);
 
 /*
  * Open the change log (unless refused). With compact, write the snapshot
