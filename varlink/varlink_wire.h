@@ -92,8 +92,9 @@ int varlink_outbuf_append_json(struct varlink_outbuf *o, const cJSON *obj);
 
 size_t varlink_outbuf_pending(const struct varlink_outbuf *o);
 /*
- * Bytes allocated: a message is held whole until its last byte is sent,
- * and nothing once all is sent (the buffer is freed).
+ * Bytes allocated while anything is left to send: a message counts whole
+ * until its last byte is sent; 0 once all is sent (a small buffer is then
+ * kept for the next reply, a large one freed).
  */
 size_t varlink_outbuf_held(const struct varlink_outbuf *o);
 const char *varlink_outbuf_data(const struct varlink_outbuf *o);
