@@ -22,7 +22,7 @@ import time
 # that as_user() runs.
 sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import greeter  # noqa: E402
-from greeter import GREETERD, Varlink, ensure_bpffs  # noqa: E402,F401
+from greeter import GREETERD, Varlink, cgroup2_root, ensure_bpffs  # noqa: E402,F401 (for the tests)
 
 GREETERCTL = os.environ.get("GREETERCTL", "build/client/greeterctl")
 SKIP = 77
@@ -541,35 +541,15 @@ def _read_stored_messages(state_dir):
 
 def ring_records(pin_dir, ring_size):
     """The records the pinned ring buffer holds (what greeterd retains, and
-    what it has not read yet), oldest first, as bytes: read through a
-    read-only mapping of the map, as the kernel lays it out."""
-    import ctypes
-    import mmap
-    libc = ctypes.CDLL(None, use_errno=True)
-    path = ctypes.create_string_buffer(os.path.join(pin_dir, "events").encode())
-    attr = ctypes.create_string_buffer(struct.pack("<QII", ctypes.addressof(path), 0, 0), 128)
-    fd = libc.syscall(321, 7, attr, 128)  # bpf(BPF_OBJ_GET): x86_64
-    if fd < 0:
-        fail("cannot open the pinned ring buffer: errno %d" % ctypes.get_errno())
-    page = mmap.PAGESIZE
+    what it has not read yet), oldest first, as bytes."""
     try:
-        m = mmap.mmap(fd, 2 * page + 2 * ring_size, mmap.MAP_SHARED, mmap.PROT_READ)
+        ring = greeter.PinnedRing(os.path.join(pin_dir, "events"), ring_size)
+    except OSError as e:
+        fail("cannot open the pinned ring buffer: %s" % e)
+    try:
+        return [bytes(data) for _, data in ring.records(ring.consumer(), ring.producer())]
     finally:
-        os.close(fd)
-    cons = struct.unpack_from("<Q", m, 0)[0]
-    prod = struct.unpack_from("<Q", m, page)[0]
-    out, pos = [], cons
-    while pos < prod:
-        off = 2 * page + (pos & (ring_size - 1))
-        length, _ = struct.unpack_from("<II", m, off)
-        if length & (1 << 31):  # busy: being written
-            break
-        size = length & ~(3 << 30)
-        if not length & (1 << 30):  # not discarded
-            out.append(bytes(m[off + 8:off + 8 + size]))
-        pos += (size + 8 + 7) & ~7
-    m.close()
-    return out
+        ring.close()
 
 
 RECORD_HEADER = 64

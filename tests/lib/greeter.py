@@ -288,3 +288,67 @@ class Greeterd:
     def __exit__(self, *exc):
         self.cleanup()
         return False
+
+
+class PinnedRing:
+    """A pinned BPF ring buffer read as its consumer sees it, read-only: the
+    consumer and producer positions (the bytes taken since it was made, the
+    8-byte record headers and padding included) and the records. Mapped as
+    libbpf's consumer maps it: the consumer page, the producer page, then
+    the data pages twice, so that a record that wraps reads whole."""
+
+    BPF_OBJ_GET = 7
+    NR_BPF = {"x86_64": 321, "aarch64": 280}
+    BUSY, DISCARD = 1 << 31, 1 << 30
+
+    def __init__(self, path, ring_size):
+        import ctypes
+        import mmap
+        libc = ctypes.CDLL(None, use_errno=True)
+        name = ctypes.create_string_buffer(path.encode())
+        attr = ctypes.create_string_buffer(128)
+        ctypes.memmove(attr, ctypes.byref(ctypes.c_uint64(ctypes.addressof(name))), 8)
+        fd = libc.syscall(ctypes.c_long(self.NR_BPF[os.uname().machine]),
+                          ctypes.c_int(self.BPF_OBJ_GET), attr, ctypes.c_uint(len(attr)))
+        if fd < 0:
+            raise OSError(ctypes.get_errno(), "BPF_OBJ_GET %s" % path)
+        self.page, self.size = mmap.PAGESIZE, ring_size
+        try:
+            self.map = mmap.mmap(fd, 2 * self.page + 2 * ring_size, flags=mmap.MAP_SHARED,
+                                 prot=mmap.PROT_READ)
+        finally:
+            os.close(fd)
+
+    def consumer(self):
+        return int.from_bytes(self.map[0:8], "little")
+
+    def producer(self):
+        return int.from_bytes(self.map[self.page:self.page + 8], "little")
+
+    def records(self, start, end):
+        """(ring bytes, payload) of each record submitted from position start
+        to end; stops at one still being written."""
+        pos = start
+        while pos < end:
+            at = 2 * self.page + (pos & (self.size - 1))
+            head = int.from_bytes(self.map[at:at + 4], "little")
+            if head & self.BUSY:
+                return
+            length = head & ~(self.BUSY | self.DISCARD)
+            taken = (length + 8 + 7) & ~7
+            if not head & self.DISCARD:
+                yield taken, self.map[at + 8:at + 8 + length]
+            pos += taken
+
+    def close(self):
+        self.map.close()
+
+
+def cgroup2_root():
+    """Where the cgroup v2 hierarchy is mounted, or None."""
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            mnt, fstype = line.split()[1:3]
+            if fstype == "cgroup2":
+                return mnt
+    return None
