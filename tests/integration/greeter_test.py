@@ -22,7 +22,7 @@ import time
 # that as_user() runs.
 sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import greeter  # noqa: E402
-from greeter import GREETERD, Varlink, cgroup2_root, ensure_bpffs  # noqa: E402,F401 (for the tests)
+from greeter import GREETERD, Varlink, cgroup2_root, ensure_bpffs, setpriv  # noqa: E402,F401 (for the tests)
 
 GREETERCTL = os.environ.get("GREETERCTL", "build/client/greeterctl")
 SKIP = 77
@@ -194,8 +194,7 @@ class Marker:
             if uid is None:
                 cmd = [self.path]
             else:
-                cmd = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % (gid if gid is not None else uid),
-                       "--clear-groups", self.path]
+                cmd = setpriv(uid, gid) + [self.path]
             subprocess.run(cmd, check=True)
 
     def mine(self, events):
@@ -308,7 +307,7 @@ class ExecLoad:
         script = 'i=0; while [ ! -e "$1" ]; do "$2" || exit 1; i=$((i+1)); done; echo $i'
         cmd = ["bash", "-c", script, "load", self.stopfile, program]
         if uid is not None:
-            cmd = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid, "--clear-groups"] + cmd
+            cmd = setpriv(uid) + cmd
         self.procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) for _ in range(loops)]
 
     def stop(self):
@@ -401,9 +400,7 @@ def as_user(uid, gid, groups, script, *args):
             os.rename(dst + ".tmp", dst)
         copies.append(dst)
     python = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
-    cmd = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % gid]
-    cmd += ["--groups=" + ",".join(str(g) for g in groups)] if groups else ["--clear-groups"]
-    return cmd + [python, copies[-1]] + [str(a) for a in args]
+    return setpriv(uid, gid, groups) + [python, copies[-1]] + [str(a) for a in args]
 
 
 def print_watched_uids(path, marker, sentinel, hello):

@@ -85,6 +85,13 @@ def ensure_bpffs():
         subprocess.run(["mount", "-t", "bpf", "bpf", "/sys/fs/bpf"], check=True)
 
 
+def setpriv(uid, gid=None, groups=()):
+    """The words that run a command as uid, gid (uid's number when None)
+    and the supplementary groups (none when empty)."""
+    cmd = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % (uid if gid is None else gid)]
+    return cmd + (["--groups=" + ",".join(str(g) for g in groups)] if groups else ["--clear-groups"])
+
+
 def clean_env(**more):
     """This environment without what a service manager passes, plus more."""
     env = {k: v for k, v in os.environ.items() if k not in SERVICE_ENV}
