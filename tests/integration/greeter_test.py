@@ -179,7 +179,7 @@ def parse_event_line(line):
             "args": split_args_text(m.group(11)) if m.group(11) else None}
 
 
-class Marker:
+class Marker(greeter.Scoped):
     """A copy of /bin/true under a unique name: our execs, told apart from others'."""
 
     def __init__(self, tag):
@@ -203,13 +203,6 @@ class Marker:
     def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.cleanup()
-        return False
-
 
 def json_lines(path):
     """The JSON objects of the whole lines a writer has put in path so far: a
@@ -217,6 +210,42 @@ def json_lines(path):
     with open(path, "rb") as f:
         lines = f.read().decode().split("\n")[:-1]
     return [json.loads(x) for x in lines]
+
+
+class Tail(greeter.Scoped):
+    """greeterctl tail --json of d in the background, resuming across
+    greeterd's restarts, once it watches: the events of a marker it has
+    printed so far."""
+
+    def __init__(self, d):
+        self.path = os.path.join(d.tmp, "tail.json")
+        with open(self.path, "wb") as out, open(os.path.join(d.tmp, "tail.err"), "wb") as err:
+            self.proc = subprocess.Popen([GREETERCTL, "--socket", d.socket, "tail", "--json"],
+                                         stdout=out, stderr=err)
+        try:
+            d.wait_watchers(1)
+        except BaseException:
+            self.cleanup()
+            raise
+
+    def of(self, marker):
+        return [e for e in json_lines(self.path) if e.get("filename") == marker.path]
+
+    def cleanup(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=60)
+
+
+def check_each_once(evs, total, across=""):
+    """Checks that evs shows each of total execs once, under sequence
+    numbers without a repeat; their numbers."""
+    pids = [e["pid"] for e in evs]
+    seqs = [e["seq"] for e in evs]
+    check(len(evs) == total, "every exec reported once%s: %d execs, %d events" % (across, total, len(evs)))
+    check(len(set(pids)) == len(pids),
+          "no exec reported twice (%d pids repeated)" % (len(pids) - len(set(pids))))
+    check(seqs == sorted(set(seqs)), "sequence numbers grow without a repeat")
+    return seqs
 
 
 def wait_for(fn, timeout=120, interval=0.02):
@@ -291,7 +320,7 @@ class Watch:
         self.conn.close()
 
 
-class ExecLoad:
+class ExecLoad(greeter.Scoped):
     """Loops exec'ing a program in the background (as uid when given) until
     stop(): a load driven until the state a test needs is observed, however
     fast the machine runs it. stop() returns how many execs ran, the same
@@ -325,12 +354,7 @@ class ExecLoad:
         self.count = n
         return n
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
+    cleanup = stop
 
 
 def reap(procs):
@@ -427,12 +451,13 @@ def print_watched_uids(path, marker, sentinel, hello):
         pass
 
 
-def connections(path, n, request):
-    """n connections to path, each sent request (raw bytes); the replies
-    are left for the caller to read, or not."""
+def connections(path, n, request, timeout=None):
+    """n connections to path (timeout: of their reads), each sent request
+    (raw bytes); the replies are left for the caller to read, or not."""
     socks = []
     for _ in range(n):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
         s.connect(path)
         try:
             s.sendall(request)

@@ -294,6 +294,31 @@ def call(method, params=None, opts=("--json=short",), ascii=True, **kw):
     return vctl(*a, seq=bool({"--more", "-E"} & set(opts)), **kw)
 
 
+def call_until(done, method, params=None, timeout=60, interval=0.05, **kw):
+    """call() again until done(its result), for timeout seconds at most:
+    the last result."""
+    deadline = time.time() + timeout
+    while True:
+        r = call(method, params, **kw)
+        if done(r) or time.time() > deadline:
+            return r
+        time.sleep(interval)
+
+
+def parsed(r):
+    return json.loads(r.out or "{}")
+
+
+def status():
+    """GetStatus through varlinkctl, parsed ({} when it fails)."""
+    return parsed(call(G + "GetStatus", {}))
+
+
+def status_until(done, timeout=60):
+    """status() again until done(it), for timeout seconds at most."""
+    return parsed(call_until(lambda r: done(parsed(r)), G + "GetStatus", {}, timeout))
+
+
 def json_seq(text, what):
     """The records of JSON-SEQ output (RS, JSON text, LF each); the last one
     only when complete. None (and a failure) when it is not JSON-SEQ."""
@@ -394,18 +419,13 @@ def start_greeterd():
     """This build's greeterd, its state directory on a small tmpfs of its
     own (remounted read-only to provoke WriteFailed), its socket in a
     directory the tree binds."""
-    tmp = state["tmp"]
-    statefs = os.path.join(tmp, "statefs")
-    os.makedirs(statefs)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0755", "tmpfs", statefs], check=True)
-    state["statefs"] = statefs
-    state["sockdir"] = os.path.join(tmp, "sock")
+    state["sockdir"] = os.path.join(state["tmp"], "sock")
     os.makedirs(state["sockdir"])
     os.chmod(state["sockdir"], 0o755)
     g = state["greeterd"] = greeter.Greeterd(
-        "interop", binary=GREETERD, state_dir=os.path.join(statefs, "state"),
-        socket_path=os.path.join(state["sockdir"], "greeter.sock"),
+        "interop", binary=GREETERD, socket_path=os.path.join(state["sockdir"], "greeter.sock"),
         extra=["--admin-group", ADMIN_GROUP, "--max-delay", "5", "--replay-window", "65536"])
+    state["statefs"] = g.state_on_tmpfs("1m")
     state["pin_dir"], state["state_dir"], state["socket"] = g.pin_dir, g.state_dir, g.socket
     try:
         g.start()
@@ -453,8 +473,6 @@ def cleanup():
             g.cleanup()
         except greeter.GreeterdError:
             pass
-    if state.get("statefs"):
-        subprocess.run(["umount", "-l", state["statefs"]], stderr=subprocess.DEVNULL)
     if state.get("tmp"):
         shutil.rmtree(state["tmp"], ignore_errors=True)
 

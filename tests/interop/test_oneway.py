@@ -14,12 +14,7 @@ def test():
 
     r = call(G + "SetMessage", {"uid": 13, "message": "set --oneway"}, opts=("--oneway",))
     check(r.rc == 0 and r.out == "" and r.err == "", "SetMessage --oneway: exit 0, nothing printed", r)
-    deadline = time.time() + 60
-    while True:
-        r = call(G + "GetMessage", {"uid": 13})
-        if '"set --oneway"' in r.out or time.time() > deadline:
-            break
-        time.sleep(0.05)
+    r = call_until(lambda r: '"set --oneway"' in r.out, G + "GetMessage", {"uid": 13})
     expect_reply(r, G + "GetMessage", "GetMessage shows what --oneway set",
                  {"uid": 13, "message": "set --oneway", "source": "uid"})
     r = call(G + "SetMessage", {"uid": 13, "message": ""}, opts=("--oneway",))
@@ -30,12 +25,7 @@ def test():
     check(r.rc == 0 and r.out == "" and r.err == "", "an unknown method --oneway: no reply, exit 0", r)
     r = call(G + "RemoveMessage", {"uid": 13}, opts=("--oneway",))
     check(r.rc == 0 and r.out == "" and r.err == "", "RemoveMessage --oneway", r)
-    deadline = time.time() + 60
-    while True:
-        r = call(G + "GetMessage", {"uid": 13})
-        if '"default"' in r.out or time.time() > deadline:
-            break
-        time.sleep(0.05)
+    r = call_until(lambda r: '"default"' in r.out, G + "GetMessage", {"uid": 13})
     expect_reply(r, G + "GetMessage", "the invalid --oneway changed nothing; RemoveMessage --oneway removed it",
                  {"uid": 13, "message": "Interop default 2", "source": "default"})
 

@@ -49,12 +49,7 @@ def test():
     expect_reply(call(G + "GetMessage", {}, user=503), G + "GetMessage", "UID 503 is served meanwhile",
                  {"uid": 503, "message": "Interop default 2", "source": "default"})
     h.release()
-    deadline = time.time() + 60
-    while True:
-        r = call(G + "GetMessage", {}, user=U2)
-        if r.rc == 0 or time.time() > deadline:
-            break
-        time.sleep(0.1)
+    r = call_until(lambda r: r.rc == 0, G + "GetMessage", {}, interval=0.1, user=U2)
     expect_reply(r, G + "GetMessage", "UID 502 is served once it let go",
                  {"uid": U2, "message": "Interop default 2", "source": "default"})
 

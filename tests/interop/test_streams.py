@@ -32,7 +32,7 @@ def test():
               and isinstance(first["stream"], str) and first["stream"] != "",
               "WatchEvents (%s): the first reply is the state, {\"seq\": N, \"stream\": ID}" % s.name,
               (first, s.stderr()))
-    st = json.loads(call(G + "GetStatus", {}).out or "{}")
+    st = status()
     check(st.get("watchers") == 3, "GetStatus: 3 watchers while three WatchEvents are open", st.get("watchers"))
     run0 = run_marker()
     run1 = run_marker(U)
@@ -71,10 +71,7 @@ def test():
     check(len(rs) == 3 and set(rs[0]) == {"seq", "stream"} and rs[0]["stream"] == stream
           and len(evs) == 2 and evs[0]["pid"] == run0["pid"] and evs[1]["pid"] == run1["pid"],
           "WatchEvents after_seq: both execs replayed, in the same stream", rs)
-    deadline = time.time() + 60
-    while json.loads(call(G + "GetStatus", {}).out or "{}").get("watchers") != 0 and time.time() < deadline:
-        time.sleep(0.05)
-    check(json.loads(call(G + "GetStatus", {}).out or "{}").get("watchers") == 0,
+    check(status_until(lambda st: st.get("watchers") == 0).get("watchers") == 0,
           "GetStatus: no watchers once varlinkctl has gone")
 
     # -- --collect of WatchEvents, and greeterd stopping under open streams.
@@ -84,16 +81,10 @@ def test():
     s_more = Stream("more-at-stop", ["--json=short", "--more", "call", ADDR, G + "WatchEvents", json.dumps({"comm": LC})])
     s_coll = Stream("collect", ["--json=short", "--collect", "call", ADDR, G + "WatchEvents", json.dumps({"comm": LC})])
     s_more.wait_replies(lambda rs: len(rs) >= 1)
-    deadline = time.time() + 60
-    while json.loads(call(G + "GetStatus", {}).out or "{}").get("watchers") != 2 and time.time() < deadline:
-        time.sleep(0.05)
-    before = json.loads(call(G + "GetStatus", {}).out or "{}").get("counters", {}).get("delivered", 0)
+    before = status_until(lambda st: st.get("watchers") == 2).get("counters", {}).get("delivered", 0)
     run2 = run_marker()
     rs = s_more.wait_replies(lambda rs: len(events_of(rs, mk)) >= 1)
-    deadline = time.time() + 60
-    while (json.loads(call(G + "GetStatus", {}).out or "{}").get("counters", {}).get("delivered", 0) < before + 2
-           and time.time() < deadline):
-        time.sleep(0.05)
+    status_until(lambda st: st.get("counters", {}).get("delivered", 0) >= before + 2)
     rc = stop_greeterd()
     check(rc == 0, "greeterd stops on SIGTERM with two streams open, exit 0", (rc, greeterd_log()[-2000:]))
     s_more.wait_exit()

@@ -64,6 +64,12 @@ seq_of() { echo "$1" | grep -o '"seq":[0-9]*' | grep -o '[0-9]*$'; } # json
 greeting_501() { ctl tail --after "${1:-0}" -u 501 -n 1 --json 2>/dev/null; }
 link_ids() { ctl status --json | grep -o '"link_id":[0-9]*' | sort | tr '\n' ' '; }
 active() { [ "$(systemctl is-active "$1")" = active ]; }
+# Which boot of a guest under systemd this is: greeter_vm.phase= on the
+# kernel command line (tests/vm/lib.sh vm_systemd_boots), 1 without.
+boot_phase() {
+	_phase=$(sed -n 's/.*greeter_vm\.phase=\([0-9]*\).*/\1/p' /proc/cmdline)
+	echo "${_phase:-1}"
+}
 # The end of a guest booted with systemd (tests/vm/lib.sh vm_systemd_tree):
 # the units' journal, the result line the host looks for, a poweroff.
 finish_under_systemd() { # name unit...

@@ -34,6 +34,24 @@ class GreeterdError(RuntimeError):
     """greeterd did not start, or did not stop."""
 
 
+def parameters_of(method, reply):
+    """A reply's parameters; an error reply raises."""
+    if "error" in reply:
+        raise RuntimeError("%s: %s" % (method, reply))
+    return reply.get("parameters", {})
+
+
+class Scoped:
+    """"with X() as x:" cleans x up (x.cleanup()) however the block ends."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+        return False
+
+
 class Varlink:
     """A raw varlink connection: NUL-terminated JSON both ways."""
 
@@ -70,10 +88,7 @@ class Varlink:
 
     def parameters(self, method, params=None):
         """The reply's parameters; an error reply raises."""
-        reply = self.call(method, params if params is not None else {})
-        if "error" in reply:
-            raise RuntimeError("%s: %s" % (method, reply))
-        return reply.get("parameters", {})
+        return parameters_of(method, self.call(method, params or {}))
 
     def close(self):
         self.sock.close()
@@ -99,7 +114,7 @@ def clean_env(**more):
     return env
 
 
-class Greeterd:
+class Greeterd(Scoped):
     """One greeterd with its own pin dir, state dir, cache dir and socket.
 
     name tells its pin dir (/sys/fs/bpf/greeter-NAME-PID) and temporary
@@ -136,6 +151,7 @@ class Greeterd:
         self.log_path = None
         self.runs = 0
         self._notify = None
+        self._tmpfs = None
 
     def args(self, socket=True):
         """The command line; without --socket for a socket passed to it."""
@@ -149,6 +165,17 @@ class Greeterd:
         if self.attach:
             a += ["--attach", self.attach]
         return a + self.extra
+
+    def state_on_tmpfs(self, size):
+        """The state directory on a tmpfs of its own of size (mount's
+        words: 64k, 16m), which a test may fill or remount read-only: the
+        tmpfs's path. cleanup() unmounts it."""
+        self._tmpfs = os.path.join(self.tmp, "statefs")
+        os.makedirs(self._tmpfs)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0755" % size, "tmpfs",
+                        self._tmpfs], check=True)
+        self.state_dir = os.path.join(self._tmpfs, "state")
+        return self._tmpfs
 
     def spawn(self, more=(), wrapper=(), env=None, socket=True, **popen):
         """A greeterd run this object does not track (Popen): wrapper, the
@@ -267,11 +294,7 @@ class Greeterd:
 
     def parameters(self, method, params=None):
         """One call: the reply's parameters; an error reply raises."""
-        c = self.varlink()
-        try:
-            return c.parameters(method, params)
-        finally:
-            c.close()
+        return parameters_of(method, self.call(method, params or {}))
 
     def status(self):
         return self.parameters("io.greeter.GetStatus")
@@ -287,14 +310,9 @@ class Greeterd:
             self.stop()
         finally:
             self.remove_pins()
+            if self._tmpfs:
+                subprocess.run(["umount", "-l", self._tmpfs], stderr=subprocess.DEVNULL)
             shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.cleanup()
-        return False
 
 
 class PinnedRing:

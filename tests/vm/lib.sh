@@ -368,6 +368,13 @@ vm_install_entry() { # work_dir dest
 	rm -rf "$2" && mkdir -p "$(dirname "$2")" && mv "$1" "$2" || return 1
 	find "$(dirname "$2")" -mindepth 1 -maxdepth 1 ! -path "$2" -exec rm -rf {} +
 }
+# The same for an entry made in the download folder, which goes in any case.
+vm_install_download() { # work_dir dest
+	vm_install_entry "$1" "$2"
+	local rc=$?
+	rm -rf "$VM_DL"
+	return $rc
+}
 
 # ---- busybox-static, for the initramfs (and to decompress modules).
 
@@ -388,11 +395,9 @@ vm_fetch_busybox_locked() { # package version dest
 		rm -rf "$VM_DL"
 		return 1
 	fi
-	mkdir -p "$VM_DL/e" && mv "$VM_DL/x/$f" "$VM_DL/e/busybox" && rm -rf "$VM_DL/x" "$VM_DEB" &&
-		vm_install_entry "$VM_DL/e" "$3"
-	local rc=$?
-	rm -rf "$VM_DL"
-	return $rc
+	mkdir -p "$VM_DL/e" && mv "$VM_DL/x/$f" "$VM_DL/e/busybox" && rm -rf "$VM_DL/x" "$VM_DEB" ||
+		{ rm -rf "$VM_DL"; return 1; }
+	vm_install_download "$VM_DL/e" "$3"
 }
 
 # Sets VM_BUSYBOX. Needs vm_guest_tree and vm_apt_resolve.
@@ -482,10 +487,7 @@ vm_fetch_kernel_locked() { # package version dest
 		vm_add_module "$VM_DL/k" "$m" || { rm -rf "$VM_DL"; return 1; }
 	done
 	say "kernel $rel; modules to load: $(tr '\n' ' ' <"$VM_DL/k/modules/order")"
-	vm_install_entry "$VM_DL/k" "$dest"
-	local rc=$?
-	rm -rf "$VM_DL"
-	return $rc
+	vm_install_download "$VM_DL/k" "$dest"
 }
 
 # Sets VM_KERNEL (vmlinuz), VM_MODULES (directory with "order") and

@@ -12,12 +12,11 @@
 set -u
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 here=/usr/local/lib/greeter-vm
-phase=$(sed -n 's/.*greeter_vm\.phase=\([0-9]*\).*/\1/p' /proc/cmdline)
-phase=${phase:-1}
-# From the host: KERNEL_RELEASE, RELEASE, VERSION1, VERSION2.
-. "$here/expected"
 # shellcheck source=../lib/checks.sh
 . "$here/checks.sh"
+phase=$(boot_phase)
+# From the host: KERNEL_RELEASE, RELEASE, VERSION1, VERSION2.
+. "$here/expected"
 # shellcheck disable=SC2034 # read by ctl
 CTL_TIMEOUT=60
 finish() { finish_under_systemd "package-boot$phase" greeterd.service greeterd.socket; }

@@ -15,14 +15,13 @@
 set -u
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 here=/usr/local/lib/greeter-vm
-phase=$(sed -n 's/.*greeter_vm\.phase=\([0-9]*\).*/\1/p' /proc/cmdline)
-phase=${phase:-1}
+# shellcheck source=../lib/checks.sh
+. "$here/checks.sh"
+phase=$(boot_phase)
 # From the host: UNIT_SHA256, SOCKET_SHA256, METRICS_SERVICE_SHA256,
 # METRICS_TIMER_SHA256, PIN_DIR, KERNEL_RELEASE (of the kernel package
 # booted), RELEASE (the Debian codename of this tree).
 . "$here/expected"
-# shellcheck source=../lib/checks.sh
-. "$here/checks.sh"
 finish() {
 	finish_under_systemd "systemd-boot$phase" greeterd.service greeterd.socket \
 		greeter-metrics.service greeter-metrics.timer
