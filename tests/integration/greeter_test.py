@@ -25,6 +25,10 @@ import greeter  # noqa: E402
 from greeter import GREETERD, Varlink, cgroup2_root, ensure_bpffs, setpriv  # noqa: E402,F401 (for the tests)
 
 GREETERCTL = os.environ.get("GREETERCTL", "build/client/greeterctl")
+# The builds an upgrade goes to (tests/integration/variant/): another BPF
+# object of the same ABI, and the next ABI version.
+GREETERD_VARIANT = os.environ.get("GREETERD_VARIANT", "build/tests/integration/variant/greeterd-variant")
+GREETERD_ABI_NEXT = os.environ.get("GREETERD_ABI_NEXT", "build/tests/integration/variant/greeterd-abi-next")
 SKIP = 77
 # How long a test waits while nothing at all happens (no event, no reply)
 # before it gives up. Never a bound on how long work may take: a machine

@@ -13,8 +13,6 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
 
-GREETERD_ABI_NEXT = os.environ.get("GREETERD_ABI_NEXT",
-                                   "build/tests/integration/variant/greeterd-abi-next")
 # More than events.c looks at in the window when it releases the ring.
 RETAINED_BEFORE = 1500
 

@@ -12,8 +12,6 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
 
-GREETERD_VARIANT = os.environ.get("GREETERD_VARIANT",
-                                  "build/tests/integration/variant/greeterd-variant")
 SWITCHES = 6
 
 with Daemon("upgrade") as d, Marker("upgrade") as m:

@@ -11,8 +11,8 @@
 # set) or cannot run here (skip, exit status 77).
 # greeterctl with a deadline (ctl, CTL_TIMEOUT seconds), a program run as
 # UID 501 (as_501), what the guests read from greeterctl's JSON (seq_of,
-# greeting_501, link_ids) and from systemd (active); the end of a guest
-# under systemd (finish_under_systemd).
+# greeting_501, link_ids) and from systemd (active); the start and end of
+# a guest under systemd (under_systemd).
 
 passed=0
 failed=0
@@ -64,22 +64,27 @@ seq_of() { echo "$1" | grep -o '"seq":[0-9]*' | grep -o '[0-9]*$'; } # json
 greeting_501() { ctl tail --after "${1:-0}" -u 501 -n 1 --json 2>/dev/null; }
 link_ids() { ctl status --json | grep -o '"link_id":[0-9]*' | sort | tr '\n' ' '; }
 active() { [ "$(systemctl is-active "$1")" = active ]; }
-# Which boot of a guest under systemd this is: greeter_vm.phase= on the
-# kernel command line (tests/vm/lib.sh vm_systemd_boots), 1 without.
-boot_phase() {
-	_phase=$(sed -n 's/.*greeter_vm\.phase=\([0-9]*\).*/\1/p' /proc/cmdline)
-	echo "${_phase:-1}"
-}
-# The end of a guest booted with systemd (tests/vm/lib.sh vm_systemd_tree):
-# the units' journal, the result line the host looks for, a poweroff.
-finish_under_systemd() { # name unit...
-	_name=$1
-	shift
-	echo "greeterd's journal:"
-	for _unit; do set -- "$@" -u "$_unit"; shift; done
-	journalctl -b -o cat "$@" --no-pager | sed 's/^/    journal: /'
-	echo "GREETER-VM-RESULT $_name passed=$passed failed=$failed"
-	sync
-	systemctl --no-block --job-mode=replace-irreversibly start poweroff.target
-	exit 0
+# A guest under systemd (tests/vm/lib.sh vm_systemd_tree put this file
+# beside it in DIR) begins so: its PATH, which boot this is (phase:
+# greeter_vm.phase= on the kernel command line, 1 without), what the host
+# expects of it (DIR/expected). Its finish then prints the journal of the
+# UNITs, "GREETER-VM-RESULT NAME-bootN passed=N failed=N", and powers off.
+under_systemd() { # dir name unit...
+	export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+	phase=$(sed -n 's/.*greeter_vm\.phase=\([0-9]*\).*/\1/p' /proc/cmdline)
+	phase=${phase:-1}
+	. "$1/expected"
+	_result=$2-boot$phase
+	shift 2
+	_journal=
+	for _unit; do _journal="$_journal -u $_unit"; done
+	finish() {
+		echo "greeterd's journal:"
+		# shellcheck disable=SC2086 # -u UNIT words
+		journalctl -b -o cat $_journal --no-pager | sed 's/^/    journal: /'
+		echo "GREETER-VM-RESULT $_result passed=$passed failed=$failed"
+		sync
+		systemctl --no-block --job-mode=replace-irreversibly start poweroff.target
+		exit 0
+	}
 }

@@ -19,6 +19,7 @@ chmod 1777 /tmp
 KERNEL_RELEASE=
 . /etc/greeter-vm-expected
 
+# shellcheck source=../lib/checks.sh
 . /checks.sh
 finish() {
 	echo "GREETER-VM-RESULT $GUEST_NAME passed=$passed failed=$failed"

@@ -10,16 +10,13 @@
 # greeter program or link left in the kernel, no pins, no state. Prints
 # "GREETER-VM-RESULT package-bootN passed=N failed=N" and powers off.
 set -u
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 here=/usr/local/lib/greeter-vm
 # shellcheck source=../lib/checks.sh
 . "$here/checks.sh"
-phase=$(boot_phase)
 # From the host: KERNEL_RELEASE, RELEASE, VERSION1, VERSION2.
-. "$here/expected"
+under_systemd "$here" package greeterd.service greeterd.socket
 # shellcheck disable=SC2034 # read by ctl
 CTL_TIMEOUT=60
-finish() { finish_under_systemd "package-boot$phase" greeterd.service greeterd.socket; }
 installed_version() { dpkg-query -W -f='${Version}' greeter 2>/dev/null; }
 greeted_501() { # an exec as UID 501 shows up greeted in the stream (its first of UID 501)
 	as_501

@@ -13,19 +13,14 @@
 # "GREETER-VM-RESULT systemd-bootN passed=N failed=N" on the console and
 # powers off.
 set -u
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 here=/usr/local/lib/greeter-vm
 # shellcheck source=../lib/checks.sh
 . "$here/checks.sh"
-phase=$(boot_phase)
 # From the host: UNIT_SHA256, SOCKET_SHA256, METRICS_SERVICE_SHA256,
 # METRICS_TIMER_SHA256, PIN_DIR, KERNEL_RELEASE (of the kernel package
 # booted), RELEASE (the Debian codename of this tree).
-. "$here/expected"
-finish() {
-	finish_under_systemd "systemd-boot$phase" greeterd.service greeterd.socket \
-		greeter-metrics.service greeter-metrics.timer
-}
+under_systemd "$here" systemd greeterd.service greeterd.socket greeter-metrics.service \
+	greeter-metrics.timer
 
 greeted() { # json: UID 501's event with its message
 	grep -q '"uid":501' <<<"$1" && grep -q '"message":"Hi user 501!"' <<<"$1"
