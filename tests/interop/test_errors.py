@@ -12,9 +12,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from interop import *  # noqa: E402,F403
 
 
-def test():
-    set_up((None, DEFAULT), (U, MSG_501))
-
+def message_errors():
+    """SetMessage's and GetMessage's: MessageTooLong, InvalidMessage,
+    InvalidParameter; none of them changed anything."""
     expect_error(call(G + "SetMessage", {"uid": U, "message": "x" * 64}), G + "SetMessage", G + "MessageTooLong",
                  "SetMessage of 64 bytes", {"limit": 63})
     expect_error(call(G + "SetMessage", {"uid": U, "message": "é" * 32}), G + "SetMessage", G + "MessageTooLong",
@@ -49,6 +49,11 @@ def test():
     for params, param, what in (({"uid": True}, "uid", "uid true"), ({"uid": -3}, "uid", "uid -3"),
                                 ({"uid": U, "x": 1}, "x", "an unknown parameter")):
         expect_error(call(G + "GetMessage", params), G + "GetMessage", E_INV, "GetMessage " + what, {"parameter": param})
+
+
+def method_errors():
+    """NoSuchMessage, the other methods' InvalidParameter, ExpectedMore,
+    MethodNotFound, InterfaceNotFound; --graceful and --collect of them."""
     expect_error(call(G + "RemoveMessage", {"uid": 777}), G + "RemoveMessage", G + "NoSuchMessage",
                  "RemoveMessage 777", {"uid": 777})
     expect_error(call(G + "RemoveMessage", {"uid": -5}), G + "RemoveMessage", E_INV, "RemoveMessage uid -5",
@@ -86,6 +91,10 @@ def test():
           "--graceful=io.greeter.NoSuchMessage: exit 0", r)
     r = call(G + "RemoveMessage", {"uid": 777}, opts=("--json=short", "--collect"))
     expect_error(r, G + "RemoveMessage", G + "NoSuchMessage", "--collect of a call that fails", {"uid": 777})
+
+
+def limits():
+    """RequestTooLarge and WriteFailed: nothing changes, greeterd serves on."""
     # RequestTooLarge: a call over 64 KiB from a user (root's bound is 4 MiB); then
     # greeterd serves on.
     expect_error(call(G + "SetMessage", {"uid": U, "message": "x" * 70000}, user=U), G + "SetMessage",
@@ -109,6 +118,13 @@ def test():
                  {"uid": 12, "message": "Interop default 2", "source": "default"})
     expect_reply(call(G + "GetMessage", {"uid": 11}), G + "GetMessage", "WriteFailed: nothing removed",
                  {"uid": 11, "message": "x" * 63, "source": "uid"})
+
+
+def test():
+    set_up((None, DEFAULT), (U, MSG_501))
+    message_errors()
+    method_errors()
+    limits()
 
 
 if __name__ == "__main__":

@@ -11,9 +11,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from interop import *  # noqa: E402,F403
 
 
-def test():
-    version = state["version"]
-
+def set_and_get():
+    """Every method with valid parameters: the messages they set, listed."""
     expect_reply(call(G + "GetMessage", {"uid": U}), G + "GetMessage", "GetMessage 501, nothing set",
                  {"uid": U, "message": "Hello World", "source": "builtin"})
     expect_reply(call(G + "GetMessage"), G + "GetMessage", "GetMessage without parameters: the caller (root)",
@@ -58,8 +57,11 @@ def test():
           "greeterctl --json list agrees with varlinkctl", "%s / %r" % (r, p.stdout))
     expect_reply(call(G + "ListMessages"), G + "ListMessages", "ListMessages without parameters",
                  {"messages": want_list})
+    return want_list
 
-    # Output modes of call.
+
+def output_modes(want_list):
+    """The output modes of call: plain, --json=pretty, -q, --more, --collect."""
     r = call(G + "GetMessage", {"uid": U}, opts=())
     check(r.rc == 0 and json.loads(r.out) == {"uid": U, "message": "Hi 501, from varlinkctl", "source": "uid"},
           "call without --json: the reply", r)
@@ -79,7 +81,11 @@ def test():
     r = call(G + "ListMessages", {}, opts=("--json=short", "--collect"))
     check(r.rc == 0 and parse_json(r.out, "--collect") == [{"messages": want_list}], "call --collect ListMessages", r)
 
-    # GetStatus.
+
+def get_status(want_list):
+    """GetStatus against what greeterd was started with, uname, greeterd
+    --help and bpftool."""
+    version = state["version"]
     st = expect_reply(call(G + "GetStatus", {}), G + "GetStatus", "GetStatus") or {}
     check(st.get("version") == version, "GetStatus: version %s" % version, st.get("version"))
     check(st.get("attach_mode") in ("kprobe", "tracepoint") and st.get("attach_reason"),
@@ -105,6 +111,12 @@ def test():
                                capture_output=True, text=True)
             got = json.loads(p.stdout).get("name") if p.returncode == 0 else p.stderr
             check(got == name, "GetStatus: %s is the %s map (bpftool)" % (key, name), got)
+
+
+def test():
+    want_list = set_and_get()
+    output_modes(want_list)
+    get_status(want_list)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from interop import *  # noqa: E402,F403
 
 
-def test():
+def three_streams():
+    """call --more and -E of WatchEvents, three at once, with execs on the
+    host; then after_seq replays them."""
     idl, adm = state["idl"], admin_gid()
 
     expect_reply(call(G + "SetMessage", {"uid": 0, "message": "Interop hi root"}), G + "SetMessage", "set root's", {})
@@ -74,6 +76,10 @@ def test():
     check(status_until(lambda st: st.get("watchers") == 0).get("watchers") == 0,
           "GetStatus: no watchers once varlinkctl has gone")
 
+
+def streams_at_stop():
+    """--more and --collect of WatchEvents while greeterd stops."""
+    LC, mk = state["lcomm"], state["marker"]
     # -- --collect of WatchEvents, and greeterd stopping under open streams.
     # WatchEvents has no limit: its replies end only when greeterd closes the
     # connection. varlinkctl --more then reports io.systemd.Disconnected after
@@ -101,6 +107,10 @@ def test():
           "call --collect of WatchEvents: ends only as greeterd stops, an error, exit 1", (s_coll.rc, out,
                                                                                             s_coll.stderr()))
 
+
+def test():
+    three_streams()
+    streams_at_stop()
 
 
 if __name__ == "__main__":

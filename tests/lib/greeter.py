@@ -6,8 +6,10 @@ and cache directories, socket), never the machine's, started with an
 environment cleared of what a service manager passes and timed to its
 READY=1 on a notification socket made here. The integration harness
 (tests/integration/greeter_test.py), the interop suite, bench/run.py and
-bench/upgrade.py all start greeterd through it. Plain Python, no meson:
-the benches import it from a clone (sys.path: tests/lib).
+bench/upgrade.py all start greeterd through it. Beside it what several of
+them use: a pinned ring buffer read as its consumer does (PinnedRing), the
+cgroup v2 mount, setpriv's words. Plain Python, no meson: the benches
+import it from a clone (sys.path: tests/lib).
 """
 
 import json
