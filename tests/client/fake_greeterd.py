@@ -170,6 +170,18 @@ class TempDir:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
+class Served(TempDir):
+    """A FakeGreeterd with handler on greeter.sock in a temporary directory:
+    "with Served(handler) as (server, sock):"."""
+
+    def __init__(self, handler):
+        self.handler = handler
+
+    def __enter__(self):
+        sock = os.path.join(super().__enter__(), "greeter.sock")
+        return FakeGreeterd(sock, self.handler), sock
+
+
 def run(ctl, sock, *args, timeout=60, env=None):
     """Run greeterctl against sock; returns CompletedProcess with bytes."""
     full_env = dict(os.environ, LC_ALL="C.UTF-8", TZ="UTC")

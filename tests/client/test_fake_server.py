@@ -13,7 +13,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fake_greeterd import Checks, FakeGreeterd, TempDir, event, run, wait_for  # noqa: E402
+from fake_greeterd import Checks, Served, event, run, wait_for  # noqa: E402
 
 ESC = b"\x1b"
 EVIL_COMM = "\u001b[31mred"
@@ -98,9 +98,7 @@ def last_params(server, method):
 def main():
     ctl = sys.argv[1]
     t = Checks()
-    with TempDir() as tmp:
-        sock = os.path.join(tmp, "greeter.sock")
-        server = FakeGreeterd(sock, handler)
+    with Served(handler) as (server, sock):
 
         # get: escaped, with its source; the uid goes as a number.
         r = run(ctl, sock, "get", "501")

@@ -13,7 +13,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fake_greeterd import Checks, FakeGreeterd, TempDir, event, legacy_event, run  # noqa: E402
+from fake_greeterd import Checks, Served, event, legacy_event, run  # noqa: E402
 
 ESC = b"\x1b"
 LONG = "L" * 4000
@@ -71,9 +71,7 @@ def tail_lines(t, ctl, sock, env=None, *extra):
 def main():
     ctl = sys.argv[1]
     t = Checks()
-    with TempDir() as tmp:
-        sock = os.path.join(tmp, "greeter.sock")
-        server = FakeGreeterd(sock, handler)
+    with Served(handler) as (server, sock):
 
         # A pipe, no $COLUMNS: whole lines.
         lines = tail_lines(t, ctl, sock)

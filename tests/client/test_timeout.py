@@ -10,15 +10,13 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fake_greeterd import Checks, FakeGreeterd, TempDir, run  # noqa: E402
+from fake_greeterd import Checks, Served, run  # noqa: E402
 
 
 def main():
     ctl = sys.argv[1]
     t = Checks()
-    with TempDir() as tmp:
-        sock = os.path.join(tmp, "greeter.sock")
-        server = FakeGreeterd(sock, lambda conn, req: None)
+    with Served(lambda conn, req: None) as (server, sock):
         started = time.monotonic()
         r = run(ctl, sock, "status", timeout=60)
         elapsed = time.monotonic() - started

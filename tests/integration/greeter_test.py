@@ -18,8 +18,17 @@ import tempfile
 import threading
 import time
 
-GREETERD = os.environ.get("GREETERD", "build/daemon/greeterd")
+# The launcher and the client: tests/lib, or beside this file in the copy
+# that as_user() runs.
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import greeter  # noqa: E402
+from greeter import GREETERD, Varlink, cgroup2_root, ensure_bpffs, setpriv  # noqa: E402,F401 (for the tests)
+
 GREETERCTL = os.environ.get("GREETERCTL", "build/client/greeterctl")
+# The builds an upgrade goes to (tests/integration/variant/): another BPF
+# object of the same ABI, and the next ABI version.
+GREETERD_VARIANT = os.environ.get("GREETERD_VARIANT", "build/tests/integration/variant/greeterd-variant")
+GREETERD_ABI_NEXT = os.environ.get("GREETERD_ABI_NEXT", "build/tests/integration/variant/greeterd-abi-next")
 SKIP = 77
 # How long a test waits while nothing at all happens (no event, no reply)
 # before it gives up. Never a bound on how long work may take: a machine
@@ -55,12 +64,6 @@ def require_root():
         skip("the kernel has no /sys/fs/bpf")
 
 
-def ensure_bpffs():
-    """Mount bpffs where the host has none, as an admin would before tests."""
-    if subprocess.run(["mountpoint", "-q", "/sys/fs/bpf"]).returncode != 0:
-        subprocess.run(["mount", "-t", "bpf", "bpf", "/sys/fs/bpf"], check=True)
-
-
 def is_asan(pid):
     """Whether the process runs under AddressSanitizer, whose shadow memory
     and quarantine of freed blocks raise RSS: gcc links its runtime as
@@ -71,119 +74,28 @@ def is_asan(pid):
     with open("/proc/%d/exe" % pid, "rb") as f:
         return b"__asan_init" in f.read()
 
-class Varlink:
-    """A raw varlink connection: NUL-terminated JSON both ways."""
+class Daemon(greeter.Greeterd):
+    """The launcher (tests/lib/greeter.py) as the tests use it: its events
+    printed (--print-events, a file per run), read within 5 ms; a start or
+    stop that goes wrong fails the test."""
 
-    def __init__(self, path, timeout=60):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
-        self.sock.connect(path)
-        self.buf = b""
+    options = ["--max-delay", "5"]
 
-    def send(self, obj):
-        self.sock.sendall(json.dumps(obj).encode() + b"\0")
+    def __init__(self, name, pin_dir=None, **kw):
+        super().__init__(name, print_events=True,
+                         pin_dir=pin_dir or "/sys/fs/bpf/greeter-test-%s-%d" % (name, os.getpid()), **kw)
 
-    def recv(self):
-        while b"\0" not in self.buf:
-            data = self.sock.recv(65536)
-            if not data:
-                raise ConnectionError("connection closed")
-            self.buf += data
-        msg, self.buf = self.buf.split(b"\0", 1)
-        return json.loads(msg)
-
-    def call(self, method, params=None, more=False):
-        msg = {"method": method}
-        if params is not None:
-            msg["parameters"] = params
-        if more:
-            msg["more"] = True
+    def wait_ready(self, timeout=greeter.READY_TIMEOUT):
         try:
-            self.send(msg)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # a connection greeterd refused: its reason waits to be read
-        return self.recv()
+            return super().wait_ready(timeout)
+        except greeter.GreeterdError as e:
+            fail(str(e))
 
-    def close(self):
-        self.sock.close()
-
-
-class Daemon:
-    """One greeterd with its own pin dir, state dir and socket."""
-
-    def __init__(self, name, attach=None, extra=None, pin_dir=None, state_dir=None, wrapper=None,
-                 binary=None, stdout=None):
-        self.binary = binary or GREETERD  # another build's greeterd (test_migrate_abi)
-        # Where --print-events writes (an fd or file), instead of a file per run.
-        self.stdout = stdout
-        self.tmp = tempfile.mkdtemp(prefix="greeter-%s-" % name)
-        os.chmod(self.tmp, 0o755)  # other users reach the socket
-        self.pin_dir = pin_dir or "/sys/fs/bpf/greeter-test-%s-%d" % (name, os.getpid())
-        self.state_dir = state_dir or os.path.join(self.tmp, "state")
-        self.cache_dir = os.path.join(self.tmp, "cache")
-        self.socket = os.path.join(self.tmp, "greeter.sock")
-        self.attach = attach
-        self.extra = extra or []
-        self.proc = None
-        self.out = None
-        self.log_path = None
-        self.runs = 0
-        self.wrapper = wrapper or []
-
-    def args(self):
-        a = [self.binary, "--pin-dir", self.pin_dir, "--state-dir", self.state_dir,
-             "--cache-dir", self.cache_dir, "--socket", self.socket, "--print-events",
-             "--max-delay", "5"]
-        if self.attach:
-            a += ["--attach", self.attach]
-        return a + self.extra
-
-    def start(self, wait=True):
-        self.runs += 1
-        self.log_path = os.path.join(self.tmp, "greeterd.%d.log" % self.runs)
-        self.out_path = os.path.join(self.tmp, "events.%d.txt" % self.runs)
-        self.out = open(self.out_path, "w") if self.stdout is None else None
-        env = dict(os.environ)
-        env.pop("NOTIFY_SOCKET", None)
-        env.pop("LISTEN_FDS", None)
-        env.pop("STATE_DIRECTORY", None)
-        env.pop("CACHE_DIRECTORY", None)
-        self.proc = subprocess.Popen(self.wrapper + self.args(), stdout=self.out or self.stdout,
-                                     stderr=open(self.log_path, "w"), env=env)
-        if wait:
-            self.wait_ready()
-        return self
-
-    def log(self):
-        with open(self.log_path) as f:
-            return f.read()
-
-    def wait_ready(self, timeout=300):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                fail("greeterd exited with %d:\n%s" % (self.proc.returncode, self.log()))
-            if "ready in" in self.log():
-                return
-            time.sleep(0.02)
-        fail("greeterd not ready after %ds:\n%s" % (timeout, self.log()))
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                fail("greeterd did not stop on %s" % sig)
-        if self.out:
-            self.out.close()
-            self.out = None
-        return self.proc.returncode if self.proc else None
-
-    def kill9(self):
-        return self.stop(signal.SIGKILL)
+    def stop(self, sig=signal.SIGTERM, timeout=120):
+        try:
+            return super().stop(sig, timeout)
+        except greeter.GreeterdError as e:
+            fail(str(e))
 
     def events(self, run=None):
         """Events printed by one run of greeterd (--print-events lines)."""
@@ -202,22 +114,6 @@ class Daemon:
             evs += self.events(r)
         return evs
 
-    # Seconds without a reply before a call gives up; longer under valgrind.
-    call_timeout = 60
-
-    def varlink(self):
-        return Varlink(self.socket, timeout=self.call_timeout)
-
-    def call(self, method, params=None):
-        c = self.varlink()
-        try:
-            return c.call(method, params)
-        finally:
-            c.close()
-
-    def status(self):
-        return self.call("io.greeter.GetStatus")["parameters"]
-
     def wait_watchers(self, n):
         """Until exactly n watchers are connected: a client started in the
         background sees the events made after this (0: the ones before are
@@ -233,15 +129,6 @@ class Daemon:
         if "error" in r:
             fail("SetMessage(%r, %r) failed: %r" % (uid, text, r))
 
-    def remove_pins(self):
-        return subprocess.run([GREETERD, "--pin-dir", self.pin_dir, "--remove-pins"],
-                              capture_output=True, text=True)
-
-    def cleanup(self):
-        self.stop()
-        self.remove_pins()
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
     # The harness: "with Daemon(name) as d:" needs root and bpffs (or
     # skips, saying why), and leaves no greeterd, pins or files behind.
     def __enter__(self):
@@ -252,10 +139,6 @@ class Daemon:
             shutil.rmtree(self.tmp, ignore_errors=True)  # a skip leaves no files either
             raise
         return self
-
-    def __exit__(self, *exc):
-        self.cleanup()
-        return False
 
 
 # The unit and the arguments are quoted as common/args_text.h says: a word
@@ -300,7 +183,7 @@ def parse_event_line(line):
             "args": split_args_text(m.group(11)) if m.group(11) else None}
 
 
-class Marker:
+class Marker(greeter.Scoped):
     """A copy of /bin/true under a unique name: our execs, told apart from others'."""
 
     def __init__(self, tag):
@@ -315,8 +198,7 @@ class Marker:
             if uid is None:
                 cmd = [self.path]
             else:
-                cmd = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % (gid if gid is not None else uid),
-                       "--clear-groups", self.path]
+                cmd = setpriv(uid, gid) + [self.path]
             subprocess.run(cmd, check=True)
 
     def mine(self, events):
@@ -325,13 +207,6 @@ class Marker:
     def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.cleanup()
-        return False
-
 
 def json_lines(path):
     """The JSON objects of the whole lines a writer has put in path so far: a
@@ -339,6 +214,42 @@ def json_lines(path):
     with open(path, "rb") as f:
         lines = f.read().decode().split("\n")[:-1]
     return [json.loads(x) for x in lines]
+
+
+class Tail(greeter.Scoped):
+    """greeterctl tail --json of d in the background, resuming across
+    greeterd's restarts, once it watches: the events of a marker it has
+    printed so far."""
+
+    def __init__(self, d):
+        self.path = os.path.join(d.tmp, "tail.json")
+        with open(self.path, "wb") as out, open(os.path.join(d.tmp, "tail.err"), "wb") as err:
+            self.proc = subprocess.Popen([GREETERCTL, "--socket", d.socket, "tail", "--json"],
+                                         stdout=out, stderr=err)
+        try:
+            d.wait_watchers(1)
+        except BaseException:
+            self.cleanup()
+            raise
+
+    def of(self, marker):
+        return [e for e in json_lines(self.path) if e.get("filename") == marker.path]
+
+    def cleanup(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=60)
+
+
+def check_each_once(evs, total, across=""):
+    """Checks that evs shows each of total execs once, under sequence
+    numbers without a repeat; their numbers."""
+    pids = [e["pid"] for e in evs]
+    seqs = [e["seq"] for e in evs]
+    check(len(evs) == total, "every exec reported once%s: %d execs, %d events" % (across, total, len(evs)))
+    check(len(set(pids)) == len(pids),
+          "no exec reported twice (%d pids repeated)" % (len(pids) - len(set(pids))))
+    check(seqs == sorted(set(seqs)), "sequence numbers grow without a repeat")
+    return seqs
 
 
 def wait_for(fn, timeout=120, interval=0.02):
@@ -413,7 +324,7 @@ class Watch:
         self.conn.close()
 
 
-class ExecLoad:
+class ExecLoad(greeter.Scoped):
     """Loops exec'ing a program in the background (as uid when given) until
     stop(): a load driven until the state a test needs is observed, however
     fast the machine runs it. stop() returns how many execs ran, the same
@@ -429,7 +340,7 @@ class ExecLoad:
         script = 'i=0; while [ ! -e "$1" ]; do "$2" || exit 1; i=$((i+1)); done; echo $i'
         cmd = ["bash", "-c", script, "load", self.stopfile, program]
         if uid is not None:
-            cmd = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid, "--clear-groups"] + cmd
+            cmd = setpriv(uid) + cmd
         self.procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) for _ in range(loops)]
 
     def stop(self):
@@ -447,12 +358,7 @@ class ExecLoad:
         self.count = n
         return n
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
+    cleanup = stop
 
 
 def reap(procs):
@@ -502,9 +408,9 @@ def as_user(uid, gid, groups, script, *args):
     """The command line that runs one of these test scripts as another user.
 
     The checkout may lie in a home directory that only root can enter (mode
-    0700, as /root and every home on Debian): the script and this module are
-    copied once into a directory anyone can read, and run with the system's
-    Python, which anyone can execute.
+    0700, as /root and every home on Debian): the script, this module and
+    the launcher's are copied once into a directory anyone can read, and run
+    with the system's Python, which anyone can execute.
     """
     global _shared_scripts
     if _shared_scripts is None:
@@ -513,7 +419,7 @@ def as_user(uid, gid, groups, script, *args):
         import atexit
         atexit.register(shutil.rmtree, _shared_scripts, True)
     copies = []
-    for src in (__file__, script):
+    for src in (greeter.__file__, __file__, script):
         dst = os.path.join(_shared_scripts, os.path.basename(src))
         # Once, and whole: a script started earlier may be importing it.
         if not os.path.exists(dst):
@@ -522,9 +428,7 @@ def as_user(uid, gid, groups, script, *args):
             os.rename(dst + ".tmp", dst)
         copies.append(dst)
     python = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
-    cmd = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % gid]
-    cmd += ["--groups=" + ",".join(str(g) for g in groups)] if groups else ["--clear-groups"]
-    return cmd + [python, copies[1]] + [str(a) for a in args]
+    return setpriv(uid, gid, groups) + [python, copies[-1]] + [str(a) for a in args]
 
 
 def print_watched_uids(path, marker, sentinel, hello):
@@ -551,12 +455,13 @@ def print_watched_uids(path, marker, sentinel, hello):
         pass
 
 
-def connections(path, n, request):
-    """n connections to path, each sent request (raw bytes); the replies
-    are left for the caller to read, or not."""
+def connections(path, n, request, timeout=None):
+    """n connections to path (timeout: of their reads), each sent request
+    (raw bytes); the replies are left for the caller to read, or not."""
     socks = []
     for _ in range(n):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
         s.connect(path)
         try:
             s.sendall(request)
@@ -710,35 +615,15 @@ def _read_stored_messages(state_dir):
 
 def ring_records(pin_dir, ring_size):
     """The records the pinned ring buffer holds (what greeterd retains, and
-    what it has not read yet), oldest first, as bytes: read through a
-    read-only mapping of the map, as the kernel lays it out."""
-    import ctypes
-    import mmap
-    libc = ctypes.CDLL(None, use_errno=True)
-    path = ctypes.create_string_buffer(os.path.join(pin_dir, "events").encode())
-    attr = ctypes.create_string_buffer(struct.pack("<QII", ctypes.addressof(path), 0, 0), 128)
-    fd = libc.syscall(321, 7, attr, 128)  # bpf(BPF_OBJ_GET): x86_64
-    if fd < 0:
-        fail("cannot open the pinned ring buffer: errno %d" % ctypes.get_errno())
-    page = mmap.PAGESIZE
+    what it has not read yet), oldest first, as bytes."""
     try:
-        m = mmap.mmap(fd, 2 * page + 2 * ring_size, mmap.MAP_SHARED, mmap.PROT_READ)
+        ring = greeter.PinnedRing(os.path.join(pin_dir, "events"), ring_size)
+    except OSError as e:
+        fail("cannot open the pinned ring buffer: %s" % e)
+    try:
+        return [bytes(data) for _, data in ring.records(ring.consumer(), ring.producer())]
     finally:
-        os.close(fd)
-    cons = struct.unpack_from("<Q", m, 0)[0]
-    prod = struct.unpack_from("<Q", m, page)[0]
-    out, pos = [], cons
-    while pos < prod:
-        off = 2 * page + (pos & (ring_size - 1))
-        length, _ = struct.unpack_from("<II", m, off)
-        if length & (1 << 31):  # busy: being written
-            break
-        size = length & ~(3 << 30)
-        if not length & (1 << 30):  # not discarded
-            out.append(bytes(m[off + 8:off + 8 + size]))
-        pos += (size + 8 + 7) & ~7
-    m.close()
-    return out
+        ring.close()
 
 
 RECORD_HEADER = 64

@@ -14,15 +14,6 @@ ARGS_SIZE = 1024  # bpf/greeter.h GREETER_ARGS_SIZE
 ARGS_MAX = 128  # GREETER_ARGS_MAX
 
 
-def cgroup2_root():
-    with open("/proc/self/mounts") as f:
-        for line in f:
-            dev, mnt, fstype = line.split()[:3]
-            if fstype == "cgroup2":
-                return mnt
-    return None
-
-
 class Watch:
     """A WatchEvents call from after_seq 0, collecting our events."""
 

@@ -3,7 +3,6 @@
 otherwise, and status says which and why; a forced mode is honoured or
 refused with an error that says what to do."""
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -29,13 +28,11 @@ with Daemon("attach") as d, Marker("attach") as m:
           "greeted in tracepoint mode")
     d.stop()
 
-    r = subprocess.run([GREETERD, "--pin-dir", d.pin_dir + "-k", "--state-dir", d.state_dir,
-                        "--cache-dir", d.cache_dir, "--socket", d.socket + "-k",
-                        "--attach", "kprobe"],
-                       capture_output=True, text=True, timeout=30) if not has_kprobes else None
-    if r is not None:
+    if not has_kprobes:
+        with Daemon("attach-kprobe", attach="kprobe") as k:
+            r = k.run(timeout=30)
         check(r.returncode == 1 and "no kprobe support" in r.stderr and "--attach tracepoint" in r.stderr,
               "--attach kprobe refused on a kernel without kprobes: %s" % r.stderr.strip())
-        subprocess.run([GREETERD, "--pin-dir", d.pin_dir + "-k", "--remove-pins"], capture_output=True)
-    r = subprocess.run([GREETERD, "--attach", "fentry"], capture_output=True, text=True)
+    d.attach = "fentry"
+    r = d.run()
     check(r.returncode == 2 and "auto, kprobe or tracepoint" in r.stderr, "bad --attach is a usage error")

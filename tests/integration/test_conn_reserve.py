@@ -12,7 +12,6 @@ import json
 import os
 import resource
 import select
-import socket
 import subprocess
 import sys
 
@@ -43,16 +42,7 @@ def first_reply(s):
 def hold_main(path, n):
     """As another user: n connections, each asked once; prints how many were
     served and the errors of the others, then holds them until stdin closes."""
-    socks, served, errors = [], 0, {}
-    for _ in range(n):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(IDLE_TIMEOUT)
-        s.connect(path)
-        try:
-            s.sendall(GET)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # refused and closed before the request went: its error is there to read
-        socks.append(s)
+    socks, served, errors = connections(path, n, GET, IDLE_TIMEOUT), 0, {}
     for s in socks:
         r = first_reply(s)
         if r and "error" not in r:

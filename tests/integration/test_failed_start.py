@@ -66,10 +66,7 @@ def programs_using(map_ids):
 
 
 def start_failing(d, args, wrapper=()):
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("NOTIFY_SOCKET", "LISTEN_FDS", "STATE_DIRECTORY", "CACHE_DIRECTORY")}
-    return subprocess.run(list(wrapper) + d.args() + args, capture_output=True, text=True,
-                          timeout=IDLE_TIMEOUT, env=env)
+    return d.run(args, wrapper, timeout=IDLE_TIMEOUT)
 
 
 def check_as_before(d, before, what):
@@ -149,11 +146,10 @@ with Daemon("failstart") as d, Marker("failstart") as m, Daemon("failstart-empty
             pass
         stuck = ["strace", "-o", "/dev/null", "-e", "trace=bind",
                  "-e", "inject=bind:delay_enter=5000000"]
-        env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "LISTEN_FDS")}
         # LeakSanitizer cannot run under ptrace (an ASan build's greeterd here).
-        env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
-        p = subprocess.Popen(stuck + d.args() + ["--ring-size", "128K"], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        env = {"ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0"}
+        p = d.spawn(["--ring-size", "128K"], stuck, env, stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE, text=True)
         covered = None
         try:
             staged = wait_for(lambda: os.path.exists(os.path.join(d.pin_dir, STAGING, "meta")))

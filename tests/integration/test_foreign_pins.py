@@ -15,7 +15,7 @@ with Daemon("foreign") as d:
     subprocess.run(["bpftool", "map", "create", events, "type", "array", "key", "4", "value", "8",
                     "entries", "4", "name", "not_greeter"], check=True)
     map_id = bpftool_json("map", "show", "pinned", events)["id"]
-    r = subprocess.run(d.args(), capture_output=True, text=True, timeout=30)
+    r = d.run(timeout=30)
     check(r.returncode == 1, "greeterd refuses to start (%d)" % r.returncode)
     check(events in r.stderr and "greeter never made" in r.stderr and "another --pin-dir" in r.stderr,
           "the error names the object and what to do: %s" % r.stderr.strip().splitlines()[-2:])
@@ -34,7 +34,7 @@ with Daemon("foreign") as d:
     prog = os.path.join(d.pin_dir, "prog_sched_exec")
     os.unlink(link)
     subprocess.run(["bpftool", "prog", "pin", "pinned", prog, link], check=True)
-    r = subprocess.run(d.args(), capture_output=True, text=True, timeout=30)
+    r = d.run(timeout=30)
     check(r.returncode == 1 and "bpf-prog, not the bpf-link" in r.stderr,
           "a program under a link's name is refused: %s" % r.stderr.strip().splitlines()[-2:])
     os.unlink(link)

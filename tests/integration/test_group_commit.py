@@ -7,7 +7,6 @@ removed: snapshot + change log); a write that was in flight may or may not
 be; nothing else. Then the state directory goes read-only: concurrent
 writers all get WriteFailed, and none of their changes is there, in the map
 or after a reboot."""
-import contextlib
 import os
 import random
 import subprocess
@@ -60,13 +59,8 @@ def listed():
             for x in d.call("io.greeter.ListMessages")["parameters"]["messages"]}
 
 
-with Daemon("groupc") as d, contextlib.ExitStack() as stack:
-    small = os.path.join(d.tmp, "small")
-    os.makedirs(small)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", small], check=True)
-    stack.callback(subprocess.run, ["umount", small])
-    stack.callback(d.stop)  # before the umount: greeterd keeps its state directory open
-    d.state_dir = os.path.join(small, "state")
+with Daemon("groupc") as d:
+    small = d.state_on_tmpfs("16m")
     d.start()
     for rnd in range(ROUNDS):
         stop = threading.Event()

@@ -178,6 +178,12 @@ def err_is(reply, name, param=None):
     return param is None or reply.get("parameters", {}).get("parameter") == param
 
 
+def invalid(param):
+    """What a malformed request must get: InvalidParameter naming param,
+    the connection kept."""
+    return lambda r, closed: err_is(r, "org.varlink.service.InvalidParameter", param) and not closed
+
+
 # A small replay window, so that the watcher that never reads loses events.
 with Daemon("hostile", extra=["--replay-window", "1024"]) as d, contextlib.ExitStack() as stack:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -314,6 +320,9 @@ with Daemon("hostile", extra=["--replay-window", "1024"]) as d, contextlib.ExitS
         b"[" * 900 + b"]" * 900 + b"}}\0"
     objects = b'{"method":"io.greeter.GetMessage","parameters":' + \
         b'{"a":' * 900 + b"1" + b"}" * 901 + b"\0"
+    def get_uid(raw):
+        return b'{"method":"io.greeter.GetMessage","parameters":{"uid":' + raw + b"}}\0"
+
     cases = [
         ("invalid UTF-8 (0xff)", b'{"method":"io.greeter.GetMessage","parameters":{"x":"\xff"}}\0',
          lambda r, closed: r is None and closed),
@@ -325,34 +334,25 @@ with Daemon("hostile", extra=["--replay-window", "1024"]) as d, contextlib.ExitS
          lambda r, closed: err_is(r, "io.greeter.RequestTooLarge") and closed),
         ("60k '[' (under the size limit)", b"[" * 60000 + b"\0",
          lambda r, closed: r is None and closed),
-        ("900 nested arrays as uid", nested_ok,
-         lambda r, closed: err_is(r, "org.varlink.service.InvalidParameter", "uid") and not closed),
-        ("900 nested objects", objects,
-         lambda r, closed: err_is(r, "org.varlink.service.InvalidParameter", "a") and not closed),
-        ("uid 1e999", b'{"method":"io.greeter.GetMessage","parameters":{"uid":1e999}}\0',
-         lambda r, closed: err_is(r, "org.varlink.service.InvalidParameter", "uid") and not closed),
-        ("uid -1e999", b'{"method":"io.greeter.GetMessage","parameters":{"uid":-1e999}}\0',
-         lambda r, closed: err_is(r, "org.varlink.service.InvalidParameter", "uid") and not closed),
-        ("uid 2^100", b'{"method":"io.greeter.GetMessage","parameters":{"uid":1267650600228229401496703205376}}\0',
-         lambda r, closed: err_is(r, "org.varlink.service.InvalidParameter", "uid") and not closed),
-        ("uid 4294967296", b'{"method":"io.greeter.GetMessage","parameters":{"uid":4294967296}}\0',
-         lambda r, closed: err_is(r, "org.varlink.service.InvalidParameter", "uid") and not closed),
-        ("uid 0.5", b'{"method":"io.greeter.GetMessage","parameters":{"uid":0.5}}\0',
-         lambda r, closed: err_is(r, "org.varlink.service.InvalidParameter", "uid") and not closed),
-        ("uid of 60,000 digits", b'{"method":"io.greeter.GetMessage","parameters":{"uid":' +
-         b"9" * 60000 + b"}}\0",
+        ("900 nested arrays as uid", nested_ok, invalid("uid")),
+        ("900 nested objects", objects, invalid("a")),
+        ("uid 1e999", get_uid(b"1e999"), invalid("uid")),
+        ("uid -1e999", get_uid(b"-1e999"), invalid("uid")),
+        ("uid 2^100", get_uid(b"1267650600228229401496703205376"), invalid("uid")),
+        ("uid 4294967296", get_uid(b"4294967296"), invalid("uid")),
+        ("uid 0.5", get_uid(b"0.5"), invalid("uid")),
+        ("uid of 60,000 digits", get_uid(b"9" * 60000),
          lambda r, closed: (r is None and closed) or
          err_is(r, "org.varlink.service.InvalidParameter", "uid")),
         ("after_seq 1e300", b'{"method":"io.greeter.WatchEvents","more":true,"parameters":{"after_seq":1e300}}\0',
          lambda r, closed: err_is(r, "org.varlink.service.InvalidParameter", "after_seq")),
         ("duplicate method", b'{"method":"io.greeter.GetMessage","method":"io.greeter.SetMessage"}\0',
-         lambda r, closed: err_is(r, "org.varlink.service.InvalidParameter", "method") and not closed),
+         invalid("method")),
         ("duplicate parameters", b'{"method":"io.greeter.GetMessage","parameters":{},"parameters":{}}\0',
-         lambda r, closed: err_is(r, "org.varlink.service.InvalidParameter", "parameters") and not closed),
-        ("duplicate uid", b'{"method":"io.greeter.GetMessage","parameters":{"uid":1,"uid":2}}\0',
-         lambda r, closed: err_is(r, "org.varlink.service.InvalidParameter", "uid") and not closed),
+         invalid("parameters")),
+        ("duplicate uid", get_uid(b'1,"uid":2'), invalid("uid")),
         ("duplicate message", b'{"method":"io.greeter.SetMessage","parameters":{"uid":0,"message":"a","message":"b"}}\0',
-         lambda r, closed: err_is(r, "org.varlink.service.InvalidParameter", "message") and not closed),
+         invalid("message")),
     ]
     for name, payload, ok in cases:
         r, closed = exchange(S, payload)

@@ -91,10 +91,12 @@ with Daemon("impatomic") as d:
         a, b = map_counts(d)
         landed = (a, b) not in ((N, 0), (0, N))
         mid += landed
-        with_pins = which(listed(d.start()), "round %d, restarted with the pins" % rounds)
+        d.start()
+        with_pins = which(listed(d), "round %d, restarted with the pins" % rounds)
         d.stop()
         d.remove_pins()
-        from_files = which(listed(d.start()), "round %d, restarted from the files" % rounds)
+        d.start()
+        from_files = which(listed(d), "round %d, restarted from the files" % rounds)
         print("# round %d: the map held %d of A and %d of B after the kill%s; %s; restarts: %s, %s"
               % (rounds, a, b, " (mid-apply)" if landed else "",
                  "acknowledged" if acked else "not acknowledged", with_pins, from_files))

@@ -18,10 +18,9 @@ with Daemon("service") as d:
     ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     ns.bind(ns_path)
     ns.settimeout(IDLE_TIMEOUT)
-    env = dict(os.environ, NOTIFY_SOCKET=ns_path, WATCHDOG_USEC="400000")
-    env.pop("LISTEN_FDS", None)
     log = open(os.path.join(d.tmp, "notify.log"), "w")
-    p = subprocess.Popen(d.args(), env=env, stdout=subprocess.DEVNULL, stderr=log)
+    p = d.spawn(env={"NOTIFY_SOCKET": ns_path, "WATCHDOG_USEC": "400000"},
+                stdout=subprocess.DEVNULL, stderr=log)
     msgs = []
     while not any("READY=1" in x for x in msgs):
         msgs.append(ns.recv(4096).decode())
@@ -59,11 +58,8 @@ with Daemon("service") as d:
     # Socket activation with systemd-socket-activate: started by the first client.
     if shutil.which("systemd-socket-activate"):
         sa_sock = os.path.join(d.tmp, "activated.sock")
-        args = [a for a in d.args()]
-        i = args.index("--socket")
-        del args[i:i + 2]
-        sa = subprocess.Popen(["systemd-socket-activate", "-l", sa_sock] + args,
-                              stdout=subprocess.DEVNULL, stderr=open(os.path.join(d.tmp, "sa.log"), "w"))
+        sa = d.spawn(wrapper=["systemd-socket-activate", "-l", sa_sock], socket=False,
+                     stdout=subprocess.DEVNULL, stderr=open(os.path.join(d.tmp, "sa.log"), "w"))
         check(wait_for(lambda: os.path.exists(sa_sock)), "socket created by the activator")
         r = Varlink(sa_sock, timeout=IDLE_TIMEOUT).call("io.greeter.GetStatus")
         check("parameters" in r, "first client served by the socket-activated daemon")
@@ -82,16 +78,11 @@ with Daemon("service") as d:
     os.chmod(ls_path, 0o666)
 
     def start_with_fd():
-        args = [a for a in d.args()]
-        i = args.index("--socket")
-        del args[i:i + 2]
-        env = dict(os.environ, LISTEN_FDS="1")
-        env.pop("NOTIFY_SOCKET", None)
         fd = lsock.fileno()
         # LISTEN_PID must name the daemon itself: set it in the shell that execs it.
-        return subprocess.Popen(["sh", "-c", 'LISTEN_PID=$$ exec "$@" 3<&%d' % fd, "sh"] + args,
-                                env=env, pass_fds=(fd,), stdout=subprocess.DEVNULL,
-                                stderr=open(os.path.join(d.tmp, "held.log"), "a"))
+        return d.spawn(wrapper=["sh", "-c", 'LISTEN_PID=$$ exec "$@" 3<&%d' % fd, "sh"], socket=False,
+                       env={"LISTEN_FDS": "1"}, pass_fds=(fd,), stdout=subprocess.DEVNULL,
+                       stderr=open(os.path.join(d.tmp, "held.log"), "a"))
 
     p1 = start_with_fd()
     check(wait_for(lambda: "parameters" in Varlink(ls_path).call("io.greeter.GetStatus")),

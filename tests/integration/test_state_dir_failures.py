@@ -2,7 +2,6 @@
 """The state directory full, then read-only, during SetMessage: the client
 gets an error, the message in the kernel map is unchanged, and greeterd
 keeps serving; once the directory is writable again, writes succeed."""
-import contextlib
 import os
 import subprocess
 import sys
@@ -10,13 +9,8 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
 
-with Daemon("statefail") as d, contextlib.ExitStack() as stack:
-    small = os.path.join(d.tmp, "small")
-    os.makedirs(small)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", small], check=True)
-    stack.callback(subprocess.run, ["umount", small])
-    stack.callback(d.stop)  # before the umount: greeterd keeps its state directory open
-    d.state_dir = os.path.join(small, "state")
+with Daemon("statefail") as d:
+    small = d.state_on_tmpfs("64k")
     d.start()
     d.set_message(501, "before")
     # Fill the filesystem.

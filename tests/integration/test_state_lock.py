@@ -7,7 +7,6 @@ acknowledges writes all along, none of them is lost, after a restart from
 the files alone. The same for the pin directory."""
 import contextlib
 import os
-import subprocess
 import sys
 import threading
 
@@ -21,10 +20,7 @@ WRITERS = 4
 def second(**kw):
     """A greeterd that shares a directory with a: its exit status and stderr."""
     b = others.enter_context(Daemon("slock2", **kw))
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("NOTIFY_SOCKET", "LISTEN_FDS", "STATE_DIRECTORY", "CACHE_DIRECTORY")}
-    r = subprocess.run(b.args(), capture_output=True, text=True, timeout=IDLE_TIMEOUT, env=env)
-    return b, r
+    return b, b.run(timeout=IDLE_TIMEOUT)
 
 
 def state_files(d):

@@ -8,30 +8,18 @@ loops go on. greeterctl tail, resuming across the switch, shows each exec
 once under sequence numbers that never repeat; a replay from after_seq 0
 afterwards serves every event it holds, and says how many it does not."""
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
 
-GREETERD_ABI_NEXT = os.environ.get("GREETERD_ABI_NEXT",
-                                   "build/tests/integration/variant/greeterd-abi-next")
 # More than events.c looks at in the window when it releases the ring.
 RETAINED_BEFORE = 1500
 
 with Daemon("upgrade-abi") as d, Marker("upgrade-abi") as m:
     d.start()
     d.set_message(None, "hello from either ABI")
-    tail_path = os.path.join(d.tmp, "tail.json")
-    with open(tail_path, "wb") as tail_out:
-        t = subprocess.Popen([GREETERCTL, "--socket", d.socket, "tail", "--json"],
-                             stdout=tail_out, stderr=open(os.path.join(d.tmp, "tail.err"), "w"))
-    try:
-        d.wait_watchers(1)
-
-        def mine():
-            return [e for e in json_lines(tail_path) if e.get("filename") == m.path]
-
+    with Tail(d) as tail:
         with ExecLoad(m.path, loops=2) as load:
             drive_until(lambda: d.status()["retained"] >= RETAINED_BEFORE,
                         "greeterd retains %d events before the upgrade" % RETAINED_BEFORE)
@@ -40,21 +28,13 @@ with Daemon("upgrade-abi") as d, Marker("upgrade-abi") as m:
             d.start()
             check("a different ABI version" in d.log(),
                   "the next ABI's greeterd replaced the pins (a different ABI version)")
-            n = len(mine())
+            n = len(tail.of(m))
             # Past the window's scan in the new ring too, and into the tail.
-            drive_until(lambda: len(mine()) >= n + 600, "tail shows execs after the upgrade",
+            drive_until(lambda: len(tail.of(m)) >= n + 600, "tail shows execs after the upgrade",
                         deadline=300)
             total = load.stop()
-        drive_until(lambda: len(mine()) >= total, "tail shows all %d execs" % total, deadline=300)
-        evs = mine()
-        pids = [e["pid"] for e in evs]
-        seqs = [e["seq"] for e in evs]
-        check(len(evs) == total,
-              "every exec reported once across the ABI upgrade: %d execs, %d events"
-              % (total, len(evs)))
-        check(len(set(pids)) == len(pids),
-              "no exec reported twice (%d pids repeated)" % (len(pids) - len(set(pids))))
-        check(seqs == sorted(set(seqs)), "sequence numbers grow without a repeat")
+        drive_until(lambda: len(tail.of(m)) >= total, "tail shows all %d execs" % total, deadline=300)
+        seqs = check_each_once(tail.of(m), total, " across the ABI upgrade")
         st = d.status()
         check(st["counters"]["dropped_late"] == 0,
               "no event dropped as late (%d): no number given twice"
@@ -82,6 +62,3 @@ with Daemon("upgrade-abi") as d, Marker("upgrade-abi") as m:
             w.close()
         check(d.call("io.greeter.GetMessage", {"uid": 4242})["parameters"]["message"]
               == "hello from either ABI", "the message kept across the ABI upgrade")
-    finally:
-        t.terminate()
-        t.wait(timeout=60)

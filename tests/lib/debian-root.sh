@@ -158,6 +158,18 @@ droot_why() { # log
 	return 1
 }
 
+# A step that made WORK failed: the end of its LOG on stderr, each line
+# after "    WHAT: ", DROOT_ERROR set, WORK removed; droot_why's status.
+droot_step_failed() { # log what work sentence
+	local rc
+	tail -20 "$1" | sed "s/^/    $2: /" >&2
+	droot_why "$1"
+	rc=$?
+	DROOT_ERROR=$4
+	rm -rf "$3"
+	return $rc
+}
+
 # Runs a command inside TREE: a private mount namespace in which TREE is a
 # mount point (unshare and mount propagation want that), with proc, /sys and
 # /dev from the host, a tmpfs on /run and /tmp, a bpffs of its own on
@@ -205,7 +217,7 @@ droot_run() {
 }
 
 droot_make_base() { # codename dest [arch]
-	local work mirror t0 rc emulate=() archopt=()
+	local work mirror t0 emulate=() archopt=()
 	[ -x "$2/usr/bin/apt-get" ] && return 0
 	[ -n "${3:-}" ] && emulate=(droot_with_arch "$3") archopt=("--arch=$3")
 	mirror=$(droot_mirror)
@@ -215,12 +227,8 @@ droot_make_base() { # codename dest [arch]
 	mkdir -p "$GREETER_TEST_CACHE/apt/$1"
 	if ! "${emulate[@]}" debootstrap --variant=minbase "${archopt[@]}" --cache-dir="$GREETER_TEST_CACHE/apt/$1" \
 		"$1" "$work/tree" "$mirror" >"$work/log" 2>&1; then
-		tail -20 "$work/log" | sed 's/^/    debootstrap: /' >&2
-		droot_why "$work/log"
-		rc=$?
-		DROOT_ERROR="debootstrap of Debian $1 from $mirror failed"
-		rm -rf "$work"
-		return $rc
+		droot_step_failed "$work/log" debootstrap "$work" "debootstrap of Debian $1 from $mirror failed"
+		return
 	fi
 	# The release's updates and security fixes, as a machine of it has.
 	{
@@ -263,7 +271,7 @@ droot_copy() { # codename dest
 }
 
 droot_make_derived() { # codename base dest packages...
-	local codename=$1 base=$2 dest=$3 work log rc
+	local codename=$1 base=$2 dest=$3 work log
 	shift 3
 	[ -x "$dest/usr/bin/apt-get" ] && return 0
 	work=$(mktemp -d "$GREETER_TEST_CACHE/.derived.XXXXXX") || return 1
@@ -283,12 +291,8 @@ droot_make_derived() { # codename base dest packages...
 		shift "$n"
 		apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@"' \
 		apt "$@" >"$log" 2>&1; then
-		tail -20 "$log" | sed 's/^/    apt: /' >&2
-		droot_why "$log"
-		rc=$?
-		DROOT_ERROR="installing $* into a Debian $codename root failed"
-		rm -rf "$work"
-		return $rc
+		droot_step_failed "$log" apt "$work" "installing $* into a Debian $codename root failed"
+		return
 	fi
 	rm -rf "$dest" && mkdir -p "$(dirname "$dest")" && mv "$work/tree" "$dest"
 	rm -rf "$work"

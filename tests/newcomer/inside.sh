@@ -17,11 +17,13 @@ set -uo pipefail
 out=/var/tmp/greeter-newcomer
 clone=/root/greeter
 GREETERD=$clone/build/daemon/greeterd
-T0=$(date +%s)
+# say, fail: tests/lib/checks.sh, which newcomer.sh put beside this script.
+# shellcheck source=../lib/checks.sh
+. "$(dirname "$0")/checks.sh"
+SAY_NAME=inside
 step=none
-step_t0=$T0
+step_t0=$(date +%s)
 
-say() { printf '[inside %5ss] %s\n' "$(($(date +%s) - T0))" "$*"; }
 begin() { # step, what it does
 	step=$1 step_t0=$(date +%s)
 	say "== $1: $2"
@@ -29,12 +31,13 @@ begin() { # step, what it does
 end_step() {
 	printf '%-10s %4d s\n' "$step" "$(($(date +%s) - step_t0))" >>"$out/timings"
 }
-fail() {
-	say "FAIL in step '$step': $*"
+# What newcomer.sh reads when this script fails (fail runs it).
+step_failed() {
+	say "the step that failed: $step"
 	echo "$step" >"$out/failed-step"
 	end_step
-	exit 1
 }
+FAIL_HOOK=step_failed
 
 # The greeterd processes of this clone (build/ and build-asan/), by their
 # executable: the host's own greeterds run from elsewhere.

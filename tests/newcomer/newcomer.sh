@@ -25,18 +25,9 @@
 set -uo pipefail
 self=$(realpath "$0")
 here=$(dirname "$self")
-T0=$(date +%s%N)
-elapsed() { local now; now=$(date +%s%N); echo "$(((now - T0) / 1000000000)).$((((now - T0) / 100000000) % 10))"; }
-log() { printf '[newcomer %6ss] %s\n' "$(elapsed)" "$*"; }
-fail() {
-	log "FAIL: $*"
-	log "wall time $(elapsed) s"
-	exit 1
-}
-skip() {
-	log "SKIP: $*"
-	exit 77
-}
+# shellcheck source=../lib/checks.sh
+. "$here/../lib/checks.sh"
+SAY_NAME=newcomer
 
 # The processes whose root directory is TREE: what runs inside it, whatever
 # session or mount namespace it is in.
@@ -103,7 +94,7 @@ for d in "$GREETER_TEST_CACHE"/.newcomer.*; do
 	[ -d "$d" ] || continue
 	owner=$(cat "$d/owner" 2>/dev/null)
 	if [ -z "$owner" ] || ! alive "$owner"; then
-		log "removing the work directory $d of an earlier run"
+		say "removing the work directory $d of an earlier run"
 		kill_tree_procs "$d/tree"
 		rm -rf "$d"
 	fi
@@ -124,9 +115,9 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
-trap 'log "interrupted"; exit 1' INT TERM
+trap 'say "interrupted"; exit 1' INT TERM
 
-log "Debian $version root: a copy of the cached minbase tree in $work"
+say "Debian $version root: a copy of the cached minbase tree in $work"
 droot_copy "$codename" "$tree"
 case $? in
 0) ;;
@@ -139,7 +130,7 @@ esac
 # the source tree as they are in the work tree now (uncommitted edits
 # included; new files not yet added too, unless .gitignore ignores them, as
 # it does build directories), owned by root, in root's 0700 home.
-log "the project's files from $src to /root/greeter"
+say "the project's files from $src to /root/greeter"
 chown root:root "$tree/root" && chmod 0700 "$tree/root" && mkdir -m 0755 "$tree/root/greeter" ||
 	fail "cannot create /root/greeter in the tree"
 (
@@ -152,16 +143,16 @@ chown root:root "$tree/root" && chmod 0700 "$tree/root" && mkdir -m 0755 "$tree/
 ) | tar -xf - -C "$tree/root/greeter" || fail "copying the project's files failed"
 [ -x "$tree/root/greeter/demo.sh" ] && [ -x "$tree/root/greeter/run-tests.sh" ] ||
 	fail "demo.sh or run-tests.sh missing or not executable in the copy"
-log "$(find "$tree/root/greeter" -type f | wc -l) files"
+say "$(find "$tree/root/greeter" -type f | wc -l) files"
 
 # The script that runs inside, out of the project's tree (a newcomer's clone
 # does not run it).
-mkdir -p "$tree/opt/greeter-newcomer" && cp "$here/inside.sh" "$tree/opt/greeter-newcomer/" ||
-	fail "cannot copy inside.sh into the tree"
+mkdir -p "$tree/opt/greeter-newcomer" && cp "$here/inside.sh" "$here/../lib/checks.sh" "$tree/opt/greeter-newcomer/" ||
+	fail "cannot copy inside.sh and checks.sh into the tree"
 echo "$codename" >"$tree/opt/greeter-newcomer/release"
 echo "$suites" >"$tree/opt/greeter-newcomer/suites"
 
-log "inside the Debian $version root (chroot, private mount namespace); its output follows"
+say "inside the Debian $version root (chroot, private mount namespace); its output follows"
 droot_run "$tree" /bin/bash /opt/greeter-newcomer/inside.sh &
 inner_pid=$!
 wait "$inner_pid"
@@ -188,6 +179,6 @@ if [ "$rc" -ne 0 ]; then
 	fi
 	fail "inside the Debian $version root, step '${step:-unknown}' failed (exit status $rc); see its output above"
 fi
-log "PASS: demo.sh greeted root and UID 501, run-tests.sh passed on Debian $version ($suites)"
-log "wall time $(elapsed) s"
+say "PASS: demo.sh greeted root and UID 501, run-tests.sh passed on Debian $version ($suites)"
+wall
 exit 0

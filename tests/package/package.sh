@@ -20,23 +20,15 @@ usage="usage: package.sh CODENAME SOURCE_ROOT"
 codename=${1:?$usage}
 src=$(realpath "${2:?$usage}")
 . "$src/tests/lib/debian-root.sh"
-t0=$(date +%s)
-log() { printf '[package-%s %4ss] %s\n' "$codename" "$(($(date +%s) - t0))" "$*"; }
-failed=0
-ok() { echo "ok - $*"; }
-not_ok() { echo "not ok - $*"; failed=1; }
-check() { # description command...
-	local d=$1
-	shift
-	if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
+# shellcheck source=../lib/checks.sh
+. "$src/tests/lib/checks.sh"
+SAY_NAME=package-$codename
 tree_or_exit() { # function args...: prints the path of the cached tree it made
 	"$@" && return 0
-	[ "${DROOT_RC:-1}" = 2 ] && { echo "SKIP: $DROOT_ERROR" >&2; exit 77; }
-	echo "FAIL: $DROOT_ERROR" >&2
-	exit 1
+	[ "${DROOT_RC:-1}" = 2 ] && skip "$DROOT_ERROR" >&2
+	fail "$DROOT_ERROR" >&2
 }
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (Debian trees, chroot)"; exit 77; }
+[ "$(id -u)" = 0 ] || skip "needs root (Debian trees, chroot)"
 tmp=$(mktemp -d /tmp/greeter-package.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -44,7 +36,7 @@ trap 'rm -rf "$tmp"' EXIT
 # alternatives, but for systemd.pc, which Debian 12's systemd holds and
 # Debian 13's systemd-dev), the standard tools and the release's lintian.
 build_tree=$(tree_or_exit droot_pkg_build "$src" "$codename") || exit $?
-log "Debian $codename build root $build_tree"
+say "Debian $codename build root $build_tree"
 
 # ---- build twice, in two directories: what git tracks (debian/ with it).
 copy_source() { # dest
@@ -54,17 +46,16 @@ copy_source() { # dest
 		tar --null -T - -cf -) | tar -C "$1" -xf -
 }
 for d in a b/elsewhere; do
-	copy_source "$tmp/$d/greeter" || { echo "FAIL: cannot copy the source"; exit 1; }
+	copy_source "$tmp/$d/greeter" || fail "cannot copy the source"
 	DROOT_BINDS=("$tmp:/pkg")
 	if ! droot_run "$build_tree" sh -c 'cd "/pkg/$1/greeter" && dpkg-checkbuilddeps && dpkg-buildpackage -us -uc -b' \
 		sh "$d" >"$tmp/$d/build.log" 2>&1; then
 		tail -40 "$tmp/$d/build.log"
-		echo "FAIL: dpkg-buildpackage -us -uc -b failed in Debian $codename (above)"
-		exit 1
+		fail "dpkg-buildpackage -us -uc -b failed in Debian $codename (above)"
 	fi
 done
 deb=$(ls "$tmp"/a/greeter_*.deb)
-log "built $(basename "$deb") ($(stat -c %s "$deb") bytes), twice"
+say "built $(basename "$deb") ($(stat -c %s "$deb") bytes), twice"
 grep -E '^(Ok|Fail|Skipped): ' "$tmp/a/build.log" | tr -s ' ' | sed 's/^/    dh_auto_test: /'
 check "dh_auto_test ran the unit suite and nothing failed" \
 	eval "grep -q '^Ok: *[1-9]' '$tmp/a/build.log' && grep -q '^Fail: *0' '$tmp/a/build.log'"
@@ -83,7 +74,7 @@ DROOT_BINDS=()
 guest=$(tree_or_exit droot_derived "$codename" guest $DROOT_GUEST_PACKAGES) || exit $?
 root=$tmp/root
 mkdir "$root" && tar -C "$guest" --exclude=./var/cache/apt/archives/* -cf - . | tar -C "$root" -xf - ||
-	{ echo "FAIL: cannot copy $guest"; exit 1; }
+	fail "cannot copy $guest"
 cp "$deb" "$root/tmp/greeter.deb"
 in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
 check "no bpffs and no running systemd in the root" \
@@ -146,7 +137,7 @@ else
 	not_ok "piuparts is not installed (run-tests.sh installs it)"
 fi
 
-log "wall time $(($(date +%s) - t0)) s"
+wall
 if [ $failed != 0 ]; then
 	echo "FAIL"
 	exit 1

@@ -230,36 +230,37 @@ static void test_entries_full(void **state)
 
 /* ---- save and load ---- */
 
+/* Saves in: only messages.json is left (the replace is atomic, no
+ * temporary file behind), and loading it gives in back. */
+static void save_and_load(struct fixture *f, const struct greeter_entries *in)
+{
+	struct greeter_entries out = { 0 };
+	char names[256];
+
+	assert_int_equal(state_file_save(f->dir, in, f->err, sizeof(f->err)), 0);
+	list_dir(f->dir, names, sizeof(names));
+	assert_string_equal(names, "messages.json;");
+	assert_int_equal(state_file_load(f->dir, &out, f->err, sizeof(f->err)), 0);
+	assert_entries_equal(in, &out);
+	greeter_entries_free(&out);
+}
+
 static void test_round_trip(void **state)
 {
 	struct fixture *f = *state;
-	struct greeter_entries in = { 0 }, out = { 0 };
-	char names[256];
+	struct greeter_entries in = { 0 };
 
 	assert_int_equal(greeter_entries_add(&in, GREETER_DEFAULT_UID, "Hello all"), 0);
 	assert_int_equal(greeter_entries_add(&in, 4294967294u, "max"), 0);
 	assert_int_equal(greeter_entries_add(&in, 501, "Hi user 501!"), 0);
 	assert_int_equal(greeter_entries_add(&in, 0, "say \"hi\" \\o/ h\xc3\xa9 \xf0\x9f\x98\x80"),
 			 0);
-
-	assert_int_equal(state_file_save(f->dir, &in, f->err, sizeof(f->err)), 0);
-	/* Atomic replace leaves no temporary file behind. */
-	list_dir(f->dir, names, sizeof(names));
-	assert_string_equal(names, "messages.json;");
-
-	assert_int_equal(state_file_load(f->dir, &out, f->err, sizeof(f->err)), 0);
-	assert_entries_equal(&in, &out);
-	greeter_entries_free(&out);
+	save_and_load(f, &in);
 
 	/* Save again over the existing file: replaced, still no tmp. */
 	assert_int_equal(greeter_entries_remove(&in, 501), 0);
-	assert_int_equal(state_file_save(f->dir, &in, f->err, sizeof(f->err)), 0);
-	list_dir(f->dir, names, sizeof(names));
-	assert_string_equal(names, "messages.json;");
-	assert_int_equal(state_file_load(f->dir, &out, f->err, sizeof(f->err)), 0);
-	assert_entries_equal(&in, &out);
+	save_and_load(f, &in);
 
-	greeter_entries_free(&out);
 	greeter_entries_free(&in);
 }
 

@@ -44,11 +44,11 @@ setup=(--cross-file "$source_root/cross/aarch64-linux-gnu.ini" "$@")
 setup_stamp="${setup[*]}"
 if [ -d "$build_dir" ] && { [ "$(cat "$build_dir/.greeter-arm64-setup" 2>/dev/null)" != "$setup_stamp" ] ||
 	[ ! -f "$build_dir/build.ninja" ]; }; then
-	vm_log "$build_dir was set up otherwise: setting it up again"
+	say "$build_dir was set up otherwise: setting it up again"
 	rm -rf "$build_dir"
 fi
 mkdir -p "$(dirname "$build_dir")"
-vm_log "building $build_dir (meson setup ${setup[*]}; ninja)"
+say "building $build_dir (meson setup ${setup[*]}; ninja)"
 t0=$(date +%s)
 DROOT_BINDS=("$source_root:$source_root" "$(dirname "$build_dir"):$(dirname "$build_dir")")
 droot_run "$VM_BUILD_TREE" bash -c '
@@ -62,17 +62,17 @@ droot_run "$VM_BUILD_TREE" bash -c '
 	fi
 	ninja -C "$b"' sh "$build_dir" "$source_root" "${setup[@]}" >"$VM_TMP/build.log" 2>&1 || {
 	vm_show "$VM_TMP/build.log" 60
-	vm_fail "the arm64 build failed (above)"
+	fail "the arm64 build failed (above)"
 }
-vm_log "built in $(($(date +%s) - t0)) s"
+say "built in $(($(date +%s) - t0)) s"
 warnings=$(grep -ci 'warning' "$VM_TMP/build.log")
 [ "$warnings" = 0 ] || {
 	grep -i 'warning' "$VM_TMP/build.log" | sed 's/^/    /'
-	vm_fail "the arm64 build gave $warnings warning(s) (above)"
+	fail "the arm64 build gave $warnings warning(s) (above)"
 }
 for b in daemon/greeterd client/greeterctl; do
 	m=$(LC_ALL=C readelf -h "$build_dir/$b" 2>/dev/null | sed -n 's/^ *Machine: *//p')
-	[ "$m" = AArch64 ] || vm_fail "$build_dir/$b is not an arm64 executable (readelf: '${m:-no ELF}')"
+	[ "$m" = AArch64 ] || fail "$build_dir/$b is not an arm64 executable (readelf: '${m:-no ELF}')"
 done
-vm_log "arm64: $build_dir/daemon/greeterd, $build_dir/client/greeterctl (no warnings)"
-vm_wall
+say "arm64: $build_dir/daemon/greeterd, $build_dir/client/greeterctl (no warnings)"
+wall

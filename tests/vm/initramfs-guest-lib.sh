@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Sourced by the /init of the initramfs guests (kprobe-guest.sh,
 # refuse-guest.sh; busybox sh): mounts what the kernel does not, reads what
-# the host expects, and the ok/not_ok/check/finish of their checks.
-# GUEST_NAME names the result marker; the caller sets it first.
+# the host expects, the checks (/checks.sh: tests/lib/checks.sh) and
+# finish. GUEST_NAME names the result marker; the caller sets it first.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
@@ -19,21 +19,8 @@ chmod 1777 /tmp
 KERNEL_RELEASE=
 . /etc/greeter-vm-expected
 
-passed=0
-failed=0
-ok() {
-	passed=$((passed + 1))
-	echo "ok - $*"
-}
-not_ok() {
-	failed=$((failed + 1))
-	echo "not ok - $*"
-}
-check() { # description command...
-	d=$1
-	shift
-	if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
+# shellcheck source=../lib/checks.sh
+. /checks.sh
 finish() {
 	echo "GREETER-VM-RESULT $GUEST_NAME passed=$passed failed=$failed"
 	sync

@@ -7,7 +7,6 @@
 GUEST_NAME=kprobe
 . /initramfs-guest-lib.sh
 
-ctl() { timeout 30 greeterctl "$@"; }
 # Starts greeterd and waits for its Nth "ready in" in the shared log.
 start_greeterd() { # n [options...]
 	n=$1
@@ -27,13 +26,7 @@ stop_greeterd() {
 	kill $pid
 	wait $pid
 }
-# A program run as UID 501: busybox su runs it straight as the "shell".
-as_501() { su -s /bin/true u501; }
-# The first event of UID 501's after sequence number $1 (default 0) that greeterd holds.
-greeting_501() { ctl tail --after "${1:-0}" -u 501 -n 1 --json; }
-link_ids() { ctl status --json | grep -o '"link_id":[0-9]*' | sort | tr '\n' ' '; }
 show_log() { sed 's/^/    log: /' /tmp/greeterd.log; }
-seq_of() { echo "$1" | grep -o '"seq":[0-9]*' | grep -o '[0-9]*$'; }
 
 # What an event carries, on the attach path in use ($1: kprobe, tracepoint):
 # the exec of a program of ours, /run/gvm-argv (busybox under another name:

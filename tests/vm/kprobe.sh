@@ -16,18 +16,8 @@ VM_SUITE=vm-kprobe
 here=$(dirname "$(realpath "$0")")
 . "$here/lib.sh"
 
-usage="usage: kprobe.sh CODENAME GREETERD GREETERCTL"
-release=${1:?$usage}
-greeterd=$(realpath "${2:?$usage}")
-greeterctl=$(realpath "${3:?$usage}")
-case $(LC_ALL=C readelf -h "$greeterd" 2>/dev/null | sed -n 's/^ *Machine: *//p') in
-AArch64) VM_ARCH=arm64 ;;
-*) VM_ARCH=amd64 ;;
-esac
-vm_init "$release"
-[ -x "$greeterd" ] || vm_fail "greeterd not built: $greeterd"
-[ -x "$greeterctl" ] || vm_fail "greeterctl not built: $greeterctl"
+vm_host_build "usage: kprobe.sh CODENAME GREETERD GREETERCTL" "$@"
 vm_need_tools "$VM_QEMU:$VM_QEMU_PKG" debootstrap:debootstrap gzip:gzip readelf:binutils
 vm_fetch_all
 
-vm_initramfs_suite kprobe "$here/kprobe-guest.sh" "$greeterd" "$greeterctl"
+vm_initramfs_suite kprobe "$here/kprobe-guest.sh" "$VM_GREETERD" "$VM_GREETERCTL"

@@ -16,9 +16,13 @@
 
 # shellcheck source=../lib/debian-root.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/debian-root.sh"
+# say, wall, fail, skip here; ok, not_ok, check and the rest in the guests.
+VM_CHECKS=$(realpath "$(dirname "${BASH_SOURCE[0]}")/../lib/checks.sh")
+# shellcheck source=../lib/checks.sh
+. "$VM_CHECKS"
+SAY_NAME=$VM_SUITE
 
 VM_CACHE=$GREETER_TEST_CACHE/vm
-VM_T0=$(date +%s%N)
 VM_TMP=
 VM_MARKER=GREETER-VM-RESULT
 # The guest's architecture, Debian's name: amd64 (qemu-system-x86_64) or
@@ -56,28 +60,12 @@ vm_arch_setup() {
 		# qemu-user-static is qemu-user and qemu-user-binfmt).
 		VM_QEMU_USER=/usr/lib/binfmt.d/qemu-aarch64.conf:qemu-user-static
 		;;
-	*) vm_fail "unknown guest architecture VM_ARCH=$VM_ARCH (amd64 or arm64)" ;;
+	*) fail "unknown guest architecture VM_ARCH=$VM_ARCH (amd64 or arm64)" ;;
 	esac
 	VM_KERNEL_META=linux-image-$VM_ARCH
 	VM_BUSYBOX_PKG=busybox-static$VM_PKG_ARCH
 }
 
-vm_elapsed() { # seconds since the suite started, one decimal
-	local now
-	now=$(date +%s%N)
-	echo "$(((now - VM_T0) / 1000000000)).$((((now - VM_T0) / 100000000) % 10))"
-}
-vm_log() { printf '[%s %6ss] %s\n' "$VM_SUITE" "$(vm_elapsed)" "$*"; }
-vm_wall() { vm_log "wall time $(vm_elapsed) s$*"; }
-vm_fail() {
-	vm_log "FAIL: $*"
-	vm_wall
-	exit 1
-}
-vm_skip() {
-	vm_log "SKIP: $*"
-	exit 77
-}
 # Shows the tail of a log, indented.
 vm_show() { # log [lines]
 	[ -f "$1" ] && tail -"${2:-30}" "$1" | sed 's/^/    /'
@@ -88,25 +76,43 @@ vm_cleanup() {
 	VM_TMP=
 }
 
+# The suites of this machine's build (kprobe.sh, refuse.sh): CODENAME
+# GREETERD GREETERCTL from their command line; the guest's architecture is
+# the binaries' (amd64, or a cross build for arm64). Sets VM_GREETERD,
+# VM_GREETERCTL and VM_ARCH, and calls vm_init.
+vm_host_build() { # usage codename greeterd greeterctl
+	local usage=$1
+	VM_GREETERD=$(realpath "${3:?$usage}")
+	VM_GREETERCTL=$(realpath "${4:?$usage}")
+	case $(LC_ALL=C readelf -h "$VM_GREETERD" 2>/dev/null | sed -n 's/^ *Machine: *//p') in
+	AArch64) VM_ARCH=arm64 ;;
+	*) VM_ARCH=amd64 ;;
+	esac
+	vm_init "${2:?$usage}"
+	[ -x "$VM_GREETERD" ] || fail "greeterd not built: $VM_GREETERD"
+	[ -x "$VM_GREETERCTL" ] || fail "greeterctl not built: $VM_GREETERCTL"
+}
+
 # The release, a work directory removed on exit however the suite ends,
 # the release's cache folder. Sets VM_RELEASE, VM_RCACHE, VM_TMP.
 vm_init() { # codename
 	VM_RELEASE=$1
 	VM_SUITE=$VM_SUITE-$1
 	[ "$VM_ARCH" = amd64 ] || VM_SUITE=$VM_SUITE-$VM_ARCH
+	SAY_NAME=$VM_SUITE
 	vm_arch_setup
-	droot_version "$1" >/dev/null || vm_fail "unknown Debian release '$1'"
-	[ "$(id -u)" = 0 ] || vm_skip "needs root (Debian trees, BPF in the guest)"
+	droot_version "$1" >/dev/null || fail "unknown Debian release '$1'"
+	[ "$(id -u)" = 0 ] || skip "needs root (Debian trees, BPF in the guest)"
 	VM_TMP=$(mktemp -d "${TMPDIR:-/tmp}/greeter-$VM_SUITE.XXXXXX") ||
-		vm_fail "cannot create a temporary directory"
+		fail "cannot create a temporary directory"
 	trap vm_cleanup EXIT
-	trap 'vm_log "interrupted"; exit 1' INT TERM
+	trap 'say "interrupted"; exit 1' INT TERM
 	VM_RCACHE=$VM_CACHE/$1
 	[ "$VM_ARCH" = amd64 ] || VM_RCACHE=$VM_RCACHE-$VM_ARCH
 	# (Or the cache folder the caller names: arm64-build.sh's.)
 	[ -n "${VM_CACHE_NAME:-}" ] && VM_RCACHE=$VM_CACHE/$VM_CACHE_NAME
-	mkdir -p "$VM_RCACHE" || vm_fail "cannot create the cache directory $VM_RCACHE"
-	vm_log "Debian $(droot_version "$1") ($1) $VM_ARCH; cache $VM_RCACHE, work directory $VM_TMP"
+	mkdir -p "$VM_RCACHE" || fail "cannot create the cache directory $VM_RCACHE"
+	say "Debian $(droot_version "$1") ($1) $VM_ARCH; cache $VM_RCACHE, work directory $VM_TMP"
 }
 
 # Runs "$@" holding the cache lock: suites run one at a time, but two
@@ -130,19 +136,19 @@ vm_need_tools() {
 		vm_have "${spec%%:*}" || { missing+=("${spec%%:*}"); pkgs+=("${spec#*:}"); }
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0
-	vm_log "installing ${pkgs[*]} (for ${missing[*]}; tests/lib/deps.sh lists them)"
-	command -v apt-get >/dev/null || vm_skip "${missing[*]} missing and no apt-get to install ${pkgs[*]}"
+	say "installing ${pkgs[*]} (for ${missing[*]}; tests/lib/deps.sh lists them)"
+	command -v apt-get >/dev/null || skip "${missing[*]} missing and no apt-get to install ${pkgs[*]}"
 	export DEBIAN_FRONTEND=noninteractive
 	{ apt-get install -y -qq --no-install-recommends "${pkgs[@]}" ||
 		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends "${pkgs[@]}"; }; } \
 		>"$VM_TMP/apt-install.log" 2>&1 || {
 		vm_show "$VM_TMP/apt-install.log" 20
-		vm_skip "cannot install ${pkgs[*]} on this machine: no guest can be booted here"
+		skip "cannot install ${pkgs[*]} on this machine: no guest can be booted here"
 	}
 	# Installed, yet still missing: a wrong package name is our mistake.
 	for spec in "$@"; do
 		vm_have "${spec%%:*}" ||
-			vm_fail "${spec%%:*} still missing after installing ${spec#*:} (wrong package name?)"
+			fail "${spec%%:*} still missing after installing ${spec#*:} (wrong package name?)"
 	done
 }
 
@@ -167,10 +173,10 @@ vm_droot() { # variable function args...
 		# (DROOT_ERROR can be empty: set in a subshell of debian-root.sh's.)
 		out=$(cat "$VM_TMP/droot-error" 2>/dev/null)
 		out=${out:-"$* failed"}
-		[ $rc -eq 2 ] && vm_skip "$out (the Debian archive cannot be reached)"
-		vm_fail "$out (above)"
+		[ $rc -eq 2 ] && skip "$out (the Debian archive cannot be reached)"
+		fail "$out (above)"
 	fi
-	[ -d "$out" ] || vm_fail "$1 printed '$out', not a directory"
+	[ -d "$out" ] || fail "$1 printed '$out', not a directory"
 	printf -v "$var" %s "$out"
 }
 
@@ -198,7 +204,7 @@ vm_guest_tree() {
 	if [ "$VM_ARCH" != amd64 ]; then
 		for p in libbpf1 libelf1 zlib1g libsystemd0 libcjson1 bpftool; do pkgs+=("$p$VM_PKG_ARCH"); done
 		vm_droot VM_LIB_TREE droot_derived "$lib_release" "$VM_ARCH-guest" "${pkgs[@]}"
-		vm_log "Debian $lib_release $VM_ARCH guest tree $VM_LIB_TREE"
+		say "Debian $lib_release $VM_ARCH guest tree $VM_LIB_TREE"
 		VM_GUEST_TREE=$VM_LIB_TREE
 		apt_name=$VM_ARCH-apt apt_arch=("$VM_PKG_ARCH")
 	fi
@@ -211,13 +217,13 @@ vm_guest_tree() {
 		# the point release. The refusal wants any kernel of the series.
 		printf 'Package: *\nPin: release n=%s-security\nPin-Priority: -1\n' "$VM_RELEASE" \
 			>"$VM_GUEST_TREE/etc/apt/preferences.d/greeter-no-security" ||
-			vm_fail "cannot write the apt preferences of $VM_GUEST_TREE"
-		vm_log "Debian $VM_RELEASE apt tree (minbase${apt_arch[*]:+, dpkg architecture $VM_ARCH added}) $VM_GUEST_TREE"
+			fail "cannot write the apt preferences of $VM_GUEST_TREE"
+		say "Debian $VM_RELEASE apt tree (minbase${apt_arch[*]:+, dpkg architecture $VM_ARCH added}) $VM_GUEST_TREE"
 		return
 	fi
 	[ "$VM_ARCH" = amd64 ] || return 0
 	vm_droot VM_GUEST_TREE droot_derived "$VM_RELEASE" guest $DROOT_GUEST_PACKAGES
-	vm_log "Debian $VM_RELEASE guest tree $VM_GUEST_TREE"
+	say "Debian $VM_RELEASE guest tree $VM_GUEST_TREE"
 }
 
 # Runs a command in the guest tree with the release's own apt, a directory
@@ -231,7 +237,7 @@ vm_in_guest() { # dir command...
 # apt-get update in the guest tree; returns 2 when the archive could not be
 # reached, 1 for another failure (the log shown).
 vm_guest_apt_update() {
-	vm_log "apt-get update in the Debian $VM_RELEASE tree"
+	say "apt-get update in the Debian $VM_RELEASE tree"
 	vm_locked vm_in_guest "$VM_TMP" apt-get update -q >"$VM_TMP/apt-update.log" 2>&1 && return 0
 	vm_show "$VM_TMP/apt-update.log" 15
 	droot_why "$VM_TMP/apt-update.log"
@@ -260,8 +266,8 @@ vm_guest_apt_update_or_stop() {
 	vm_guest_apt_update
 	case $? in
 	0) echo "$VM_GUEST_TREE" >"$VM_RCACHE/lists-updated" ;;
-	2) vm_skip "apt-get update of Debian $VM_RELEASE failed: the Debian archive cannot be reached" ;;
-	*) vm_fail "apt-get update in the Debian $VM_RELEASE tree failed (above)" ;;
+	2) skip "apt-get update of Debian $VM_RELEASE failed: the Debian archive cannot be reached" ;;
+	*) fail "apt-get update in the Debian $VM_RELEASE tree failed (above)" ;;
 	esac
 }
 
@@ -277,15 +283,15 @@ vm_apt_resolve() {
 		if vm_guest_apt_update; then
 			echo "$VM_GUEST_TREE" >"$stamp"
 		else
-			vm_log "(going on with the package lists there are)"
+			say "(going on with the package lists there are)"
 		fi
 	fi
 	vm_apt_resolve_once && return 0
-	vm_log "the Debian $VM_RELEASE tree's apt knows no $VM_KERNEL_META$VM_PKG_ARCH or busybox-static$VM_PKG_ARCH yet"
+	say "the Debian $VM_RELEASE tree's apt knows no $VM_KERNEL_META$VM_PKG_ARCH or busybox-static$VM_PKG_ARCH yet"
 	vm_guest_apt_update_or_stop
 	vm_apt_resolve_once || {
 		vm_show "$VM_TMP/resolve.log"
-		vm_fail "Debian $VM_RELEASE's apt resolves no kernel or busybox-static after apt-get update (got: ${VM_KERNEL_PKG:-} ${VM_KERNEL_VER:-} ${VM_BUSYBOX_VER:-})"
+		fail "Debian $VM_RELEASE's apt resolves no kernel or busybox-static after apt-get update (got: ${VM_KERNEL_PKG:-} ${VM_KERNEL_VER:-} ${VM_BUSYBOX_VER:-})"
 	}
 }
 
@@ -309,11 +315,11 @@ vm_fetch() {
 	for try in 1 2; do
 		dest=$("$destfn")
 		[ -f "$dest/.complete" ] && {
-			vm_log "$what: ${!pv} ${!vv}, cached"
+			say "$what: ${!pv} ${!vv}, cached"
 			VM_FETCHED=$dest
 			return 0
 		}
-		vm_log "$what: downloading ${!pv} ${!vv} (Debian $VM_RELEASE's apt-get download)"
+		say "$what: downloading ${!pv} ${!vv} (Debian $VM_RELEASE's apt-get download)"
 		vm_locked "$fn" "${!pv}" "${!vv}" "$dest"
 		rc=$?
 		[ $rc -eq 0 ] && [ -f "$dest/.complete" ] && {
@@ -321,11 +327,11 @@ vm_fetch() {
 			return 0
 		}
 		case $rc in
-		2) vm_skip "cannot download $what ${!pv} ${!vv}: the Debian archive cannot be reached" ;;
+		2) skip "cannot download $what ${!pv} ${!vv}: the Debian archive cannot be reached" ;;
 		3) ;; # the download failed: maybe stale lists
-		*) vm_fail "preparing $what ${!pv} ${!vv} failed (above)" ;;
+		*) fail "preparing $what ${!pv} ${!vv} failed (above)" ;;
 		esac
-		[ $try = 2 ] && vm_fail "apt-get download of ${!pv} ${!vv} failed again after apt-get update (above)"
+		[ $try = 2 ] && fail "apt-get download of ${!pv} ${!vv} failed again after apt-get update (above)"
 		vm_guest_apt_update_or_stop
 		vm_apt_resolve
 	done
@@ -342,7 +348,7 @@ vm_download_into() { # package version: sets VM_DL, VM_DEB
 	*) rm -rf "$VM_DL"; return 3 ;;
 	esac
 	VM_DEB=$(ls "$VM_DL"/*.deb 2>/dev/null | head -1)
-	[ -n "$VM_DEB" ] || { vm_log "ERROR: apt-get download $1=$2 succeeded but left no .deb"; rm -rf "$VM_DL"; return 1; }
+	[ -n "$VM_DEB" ] || { say "ERROR: apt-get download $1=$2 succeeded but left no .deb"; rm -rf "$VM_DL"; return 1; }
 }
 
 # Unpacks a downloaded .deb (in VM_DL) into VM_DL/x with the release's dpkg-deb.
@@ -351,7 +357,7 @@ vm_unpack() { # deb
 	vm_in_guest "$VM_DL" sh -c 'dpkg-deb --fsys-tarfile "/vm-dl/$1" | tar -x -C /vm-dl/x' sh "$(basename "$1")" \
 		>"$VM_TMP/unpack.log" 2>&1 || {
 		vm_show "$VM_TMP/unpack.log"
-		vm_log "ERROR: cannot unpack $(basename "$1")"
+		say "ERROR: cannot unpack $(basename "$1")"
 		return 1
 	}
 }
@@ -361,6 +367,13 @@ vm_install_entry() { # work_dir dest
 	touch "$1/.complete"
 	rm -rf "$2" && mkdir -p "$(dirname "$2")" && mv "$1" "$2" || return 1
 	find "$(dirname "$2")" -mindepth 1 -maxdepth 1 ! -path "$2" -exec rm -rf {} +
+}
+# The same for an entry made in the download folder, which goes in any case.
+vm_install_download() { # work_dir dest
+	vm_install_entry "$1" "$2"
+	local rc=$?
+	rm -rf "$VM_DL"
+	return $rc
 }
 
 # ---- busybox-static, for the initramfs (and to decompress modules).
@@ -378,22 +391,20 @@ vm_fetch_busybox_locked() { # package version dest
 		f=
 	done
 	if [ -z "$f" ]; then
-		vm_log "ERROR: $(basename "$VM_DEB") has neither usr/bin/busybox nor bin/busybox"
+		say "ERROR: $(basename "$VM_DEB") has neither usr/bin/busybox nor bin/busybox"
 		rm -rf "$VM_DL"
 		return 1
 	fi
-	mkdir -p "$VM_DL/e" && mv "$VM_DL/x/$f" "$VM_DL/e/busybox" && rm -rf "$VM_DL/x" "$VM_DEB" &&
-		vm_install_entry "$VM_DL/e" "$3"
-	local rc=$?
-	rm -rf "$VM_DL"
-	return $rc
+	mkdir -p "$VM_DL/e" && mv "$VM_DL/x/$f" "$VM_DL/e/busybox" && rm -rf "$VM_DL/x" "$VM_DEB" ||
+		{ rm -rf "$VM_DL"; return 1; }
+	vm_install_download "$VM_DL/e" "$3"
 }
 
 # Sets VM_BUSYBOX. Needs vm_guest_tree and vm_apt_resolve.
 vm_fetch_busybox() {
 	vm_fetch busybox vm_fetch_busybox_locked vm_busybox_dest VM_BUSYBOX_PKG VM_BUSYBOX_VER
 	VM_BUSYBOX=$VM_FETCHED/busybox
-	[ -x "$VM_BUSYBOX" ] || vm_fail "$VM_BUSYBOX missing from the cache"
+	[ -x "$VM_BUSYBOX" ] || fail "$VM_BUSYBOX missing from the cache"
 	# Another architecture's busybox goes into the guest; the one that runs
 	# here (cpio, xzcat) is the release's amd64 one, fetched beside it.
 	VM_HOST_BUSYBOX=$VM_BUSYBOX
@@ -401,7 +412,7 @@ vm_fetch_busybox() {
 	vm_fetch "busybox (amd64, for this machine)" vm_fetch_busybox_locked vm_host_busybox_dest \
 		VM_HOST_BUSYBOX_PKG VM_HOST_BUSYBOX_VER
 	VM_HOST_BUSYBOX=$VM_FETCHED/busybox
-	[ -x "$VM_HOST_BUSYBOX" ] || vm_fail "$VM_HOST_BUSYBOX missing from the cache"
+	[ -x "$VM_HOST_BUSYBOX" ] || fail "$VM_HOST_BUSYBOX missing from the cache"
 }
 VM_HOST_BUSYBOX_PKG=busybox-static
 
@@ -430,18 +441,18 @@ vm_add_module() { # dir name
 	case " $VM_MOD_SEEN " in *" $m "*) return 0 ;; esac
 	VM_MOD_SEEN="$VM_MOD_SEEN $m"
 	if grep -qxF "$m" <<<"$VM_MOD_BUILTIN"; then
-		vm_log "module $m: built in"
+		say "module $m: built in"
 		return 0
 	fi
 	f=$(awk -v m="$m" '$1 == m { print $2; exit }' <<<"$VM_MOD_INDEX")
-	[ -n "$f" ] || { vm_log "ERROR: module $m is neither in the kernel package nor built in (modules.builtin)"; return 1; }
+	[ -n "$f" ] || { say "ERROR: module $m is neither in the kernel package nor built in (modules.builtin)"; return 1; }
 	out=$dir/modules/$m.ko
 	case $f in
 	*.ko) cp "$f" "$out" ;;
 	*.ko.xz) "$VM_HOST_BUSYBOX" xzcat "$f" >"$out" ;;
 	*.ko.gz) "$VM_HOST_BUSYBOX" zcat "$f" >"$out" ;;
-	*) vm_log "ERROR: module $m: $f has a compression we cannot undo"; return 1 ;;
-	esac || { vm_log "ERROR: cannot decompress $f"; return 1; }
+	*) say "ERROR: module $m: $f has a compression we cannot undo"; return 1 ;;
+	esac || { say "ERROR: cannot decompress $f"; return 1; }
 	for d in $(tr '\0' '\n' <"$out" | sed -n 's/^depends=//p' | head -1 | tr ',' ' '); do
 		vm_add_module "$dir" "$d" || return 1
 	done
@@ -461,7 +472,7 @@ vm_fetch_kernel_locked() { # package version dest
 	mods=${mods%/}
 	rel=${mods##*/}
 	if [ -z "$mods" ] || [ ! -f "$x/boot/vmlinuz-$rel" ] || [ ! -f "$mods/modules.builtin" ]; then
-		vm_log "ERROR: $(basename "$VM_DEB"): no {usr/,}lib/modules/<release>/modules.builtin with boot/vmlinuz-<release> (found '${rel:-nothing}')"
+		say "ERROR: $(basename "$VM_DEB"): no {usr/,}lib/modules/<release>/modules.builtin with boot/vmlinuz-<release> (found '${rel:-nothing}')"
 		rm -rf "$VM_DL"
 		return 1
 	fi
@@ -475,11 +486,8 @@ vm_fetch_kernel_locked() { # package version dest
 	for m in $VM_ROOT_MODULES; do
 		vm_add_module "$VM_DL/k" "$m" || { rm -rf "$VM_DL"; return 1; }
 	done
-	vm_log "kernel $rel; modules to load: $(tr '\n' ' ' <"$VM_DL/k/modules/order")"
-	vm_install_entry "$VM_DL/k" "$dest"
-	local rc=$?
-	rm -rf "$VM_DL"
-	return $rc
+	say "kernel $rel; modules to load: $(tr '\n' ' ' <"$VM_DL/k/modules/order")"
+	vm_install_download "$VM_DL/k" "$dest"
 }
 
 # Sets VM_KERNEL (vmlinuz), VM_MODULES (directory with "order") and
@@ -493,7 +501,7 @@ vm_fetch_kernel() {
 	VM_MODULES=$VM_FETCHED/modules
 	VM_KERNEL_RELEASE=$(cat "$VM_FETCHED/release" 2>/dev/null)
 	[ -f "$VM_KERNEL" ] && [ -f "$VM_MODULES/order" ] && [ -n "$VM_KERNEL_RELEASE" ] ||
-		vm_fail "the cached kernel in $VM_FETCHED is incomplete"
+		fail "the cached kernel in $VM_FETCHED is incomplete"
 }
 
 # The guest tree, what its apt offers, busybox and the kernel.
@@ -502,7 +510,7 @@ vm_fetch_all() {
 	vm_apt_resolve
 	vm_fetch_busybox
 	vm_fetch_kernel
-	vm_log "downloads done; Debian $VM_RELEASE kernel $VM_KERNEL_RELEASE, busybox $VM_BUSYBOX_VER"
+	say "downloads done; Debian $VM_RELEASE kernel $VM_KERNEL_RELEASE, busybox $VM_BUSYBOX_VER"
 }
 
 # ---- initramfs.
@@ -568,16 +576,17 @@ vm_pack_initramfs() { # dir output
 }
 
 # The host build in an initramfs (kprobe.sh, refuse.sh): busybox, GUEST as
-# /init, the greeterd and greeterctl built here with their shared libraries
-# and bpftool (when installed), a user 501 to run a program as (busybox su),
+# /init (initramfs-guest-lib.sh and tests/lib/checks.sh beside it), the
+# greeterd and greeterctl built here with their shared libraries and
+# bpftool (when installed), a user 501 to run a program as (busybox su),
 # the admin group, and the kernel's release string (KERNEL_RELEASE) in
 # /etc/greeter-vm-expected. Needs vm_fetch_all; fails the suite if it cannot.
 vm_host_initramfs() { # guest greeterd greeterctl output
 	local root=$VM_TMP/initramfs bins bpftool
 	vm_initramfs_root "$root"
-	cp "$1" "$root/init" && chmod 0755 "$root/init" || vm_fail "cannot copy $1 to the initramfs"
-	cp "$(dirname "${BASH_SOURCE[0]}")/initramfs-guest-lib.sh" "$root/" ||
-		vm_fail "cannot copy initramfs-guest-lib.sh to the initramfs"
+	cp "$1" "$root/init" && chmod 0755 "$root/init" || fail "cannot copy $1 to the initramfs"
+	cp "$(dirname "${BASH_SOURCE[0]}")/initramfs-guest-lib.sh" "$VM_CHECKS" "$root/" ||
+		fail "cannot copy initramfs-guest-lib.sh and checks.sh to the initramfs"
 	bins=("$2:/usr/sbin/greeterd" "$3:/usr/bin/greeterctl")
 	if [ "$VM_ARCH" = amd64 ]; then
 		bpftool=$(command -v bpftool || ls /usr/sbin/bpftool 2>/dev/null)
@@ -587,14 +596,14 @@ vm_host_initramfs() { # guest greeterd greeterctl output
 		# tree (VM_LIB_TREE, set by vm_guest_tree).
 		bins+=("$VM_LIB_TREE/usr/sbin/bpftool:/usr/sbin/bpftool")
 	fi
-	vm_copy_with_libs "$root" "${bins[@]}" || vm_fail "cannot copy the binaries and their libraries"
+	vm_copy_with_libs "$root" "${bins[@]}" || fail "cannot copy the binaries and their libraries"
 	printf 'root:x:0:0:root:/root:/bin/sh\nu501:x:501:501:UID 501:/tmp:/bin/sh\n' >"$root/etc/passwd"
 	printf 'root:x:0:\ngreeter:x:990:\nu501:x:501:\n' >"$root/etc/group"
 	printf '/bin/sh\n' >"$root/etc/shells"
 	# What the guest checks the kernel against: the release of the package.
 	echo "KERNEL_RELEASE=$VM_KERNEL_RELEASE" >"$root/etc/greeter-vm-expected"
-	vm_pack_initramfs "$root" "$4" || vm_fail "cannot pack the initramfs"
-	vm_log "initramfs: $(du -h "$4" | cut -f1)"
+	vm_pack_initramfs "$root" "$4" || fail "cannot pack the initramfs"
+	say "initramfs: $(du -h "$4" | cut -f1)"
 }
 
 # The rest of an initramfs suite (kprobe.sh, refuse.sh): the initramfs with
@@ -606,12 +615,12 @@ vm_initramfs_suite() { # name guest_script greeterd greeterctl
 	vm_boot "$1" 120 -kernel "$VM_KERNEL" -initrd "$VM_TMP/initramfs.cpio.gz" \
 		-append "console=$VM_TTY panic=-1 quiet"
 	rc=$?
-	vm_wall " (guest ${VM_BOOT_SECONDS}s)"
+	wall " (guest ${VM_BOOT_SECONDS}s)"
 	if [ $rc -ne 0 ]; then
-		vm_log "FAIL"
+		say "FAIL"
 		exit 1
 	fi
-	vm_log "PASS"
+	say "PASS"
 	exit 0
 }
 
@@ -627,7 +636,7 @@ vm_boot() {
 	local name=$1 limit=$2 rc t0 result
 	shift 2
 	VM_CONSOLE=$VM_TMP/console-$name.log
-	vm_log "booting $name (qemu TCG, limit ${limit}s)"
+	say "booting $name (qemu TCG, limit ${limit}s)"
 	t0=$(date +%s%N)
 	# Console lines: strip escape sequences and CRs, prefix for the reader.
 	# --foreground: qemu stays in our process group, so that whoever stops
@@ -639,17 +648,17 @@ vm_boot() {
 	rc=${PIPESTATUS[0]}
 	VM_BOOT_SECONDS=$((($(date +%s%N) - t0) / 100000000))
 	VM_BOOT_SECONDS=$((VM_BOOT_SECONDS / 10)).$((VM_BOOT_SECONDS % 10))
-	vm_log "$name: qemu ran ${VM_BOOT_SECONDS}s (exit status $rc)"
+	say "$name: qemu ran ${VM_BOOT_SECONDS}s (exit status $rc)"
 	result=$(tr -d '\r' <"$VM_CONSOLE" | grep -ao "$VM_MARKER [^ ]* passed=[0-9]* failed=[0-9]*" | tail -1)
 	if [ -z "$result" ]; then
 		if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-			vm_log "$name: no result marker: the guest did not finish within ${limit}s (console above)"
+			say "$name: no result marker: the guest did not finish within ${limit}s (console above)"
 		else
-			vm_log "$name: no result marker: the guest stopped before printing it (console above)"
+			say "$name: no result marker: the guest stopped before printing it (console above)"
 		fi
 		return 2
 	fi
-	vm_log "$name: $result"
+	say "$name: $result"
 	case $result in
 	*" failed=0") return 0 ;;
 	*) return 1 ;;
@@ -665,7 +674,7 @@ vm_package_build_root() { # source_root
 	local cross=
 	[ "$VM_ARCH" = amd64 ] || cross=$VM_ARCH
 	vm_droot VM_BUILD_TREE droot_pkg_build "$1" "$VM_RELEASE" $cross
-	vm_log "Debian $VM_RELEASE package build root${cross:+ for $cross} $VM_BUILD_TREE"
+	say "Debian $VM_RELEASE package build root${cross:+ for $cross} $VM_BUILD_TREE"
 }
 
 # ---- a guest under the release's own systemd (systemd.sh, package.sh).
@@ -676,7 +685,8 @@ vm_package_build_root() { # source_root
 # caches, documentation) and prepared to boot without udev, logind or a
 # getty (no dbus in minbase, nobody to log in), with a test unit that runs
 # SCRIPT at each boot (as /usr/local/lib/greeter-vm/guest-test.sh, its
-# output on the console). Sets VM_SYSTEMD_DIR (its greeter-vm folder).
+# output on the console; tests/lib/checks.sh beside it). Sets
+# VM_SYSTEMD_DIR (its greeter-vm folder).
 vm_systemd_tree() { # dir script
 	local tree=$1 src u release=$VM_RELEASE
 	[ "$VM_ARCH" = amd64 ] || {
@@ -685,12 +695,12 @@ vm_systemd_tree() { # dir script
 	}
 	# shellcheck disable=SC2086 # a list of packages
 	vm_droot src droot_derived "$release" guest $DROOT_GUEST_PACKAGES
-	vm_log "copying the guest tree $src"
+	say "copying the guest tree $src"
 	mkdir -p "$tree" &&
 		tar -C "$src" --exclude=./var/lib/apt/lists/* --exclude=./var/cache/apt/*.bin --exclude=./var/cache/apt/archives/* \
 			--exclude=./usr/share/doc/* --exclude=./usr/share/man/* --exclude=./usr/share/locale/* \
 			--exclude=./usr/share/info/* --exclude=./vm-dl -cf - . | tar -C "$tree" -xf - ||
-		vm_fail "cannot copy $src"
+		fail "cannot copy $src"
 	: >"$tree/etc/fstab" # a /dev/vda line would wait 90 s for udev
 	echo greeter-vm >"$tree/etc/hostname"
 	tr -d - </proc/sys/kernel/random/uuid >"$tree/etc/machine-id" # no first-boot setup
@@ -702,7 +712,8 @@ vm_systemd_tree() { # dir script
 	done
 	VM_SYSTEMD_DIR=$tree/usr/local/lib/greeter-vm
 	mkdir -p "$VM_SYSTEMD_DIR" "$tree/etc/systemd/system/multi-user.target.wants"
-	install -m 0755 "$2" "$VM_SYSTEMD_DIR/guest-test.sh" || vm_fail "cannot copy $2 into the guest tree"
+	install -m 0755 "$2" "$VM_SYSTEMD_DIR/guest-test.sh" && install -m 0644 "$VM_CHECKS" "$VM_SYSTEMD_DIR/" ||
+		fail "cannot copy $2 and checks.sh into the guest tree"
 	cat >"$tree/etc/systemd/system/greeter-vm-test.service" <<UNIT
 [Unit]
 Description=greeter VM test (tests/vm/$(basename "$2"))
@@ -728,14 +739,14 @@ vm_systemd_boots() { # dir limit [stop]
 	size_mb=$(($(du -sm "$tree" | cut -f1) + 256))
 	mkfs.ext4 -q -F -L greeter-vm -d "$tree" "$image" "${size_mb}M" >"$VM_TMP/mkfs.log" 2>&1 || {
 		vm_show "$VM_TMP/mkfs.log"
-		vm_fail "mkfs.ext4 -d failed"
+		fail "mkfs.ext4 -d failed"
 	}
 	rm -rf "$tree"
-	vm_log "disk image ${size_mb} MB"
+	say "disk image ${size_mb} MB"
 	vm_initramfs_root "$initrd"
 	install -m 0755 "$(dirname "${BASH_SOURCE[0]}")/systemd-init.sh" "$initrd/init" &&
-		cp -r "$VM_MODULES" "$initrd/modules" || vm_fail "cannot put systemd-init.sh and the modules into the initramfs"
-	vm_pack_initramfs "$initrd" "$VM_TMP/initramfs.cpio.gz" || vm_fail "cannot pack the initramfs"
+		cp -r "$VM_MODULES" "$initrd/modules" || fail "cannot put systemd-init.sh and the modules into the initramfs"
+	vm_pack_initramfs "$initrd" "$VM_TMP/initramfs.cpio.gz" || fail "cannot pack the initramfs"
 	for phase in 1 2; do
 		vm_boot "boot$phase" "$limit" -kernel "$VM_KERNEL" -initrd "$VM_TMP/initramfs.cpio.gz" \
 			-drive "file=$image,format=raw,if=virtio,cache=unsafe" \
@@ -746,12 +757,12 @@ vm_systemd_boots() { # dir limit [stop]
 		result=1
 		[ $phase = 1 ] || continue
 		if [ $rc -eq 2 ] || [ -n "$stop" ]; then
-			vm_log "boot 1 failed: boot 2 (which needs its state) not run"
+			say "boot 1 failed: boot 2 (which needs its state) not run"
 			break
 		fi
 	done
-	vm_wall " (guest:$boots)"
-	[ $result -eq 0 ] || { vm_log "FAIL"; exit 1; }
-	vm_log "PASS"
+	wall " (guest:$boots)"
+	[ $result -eq 0 ] || { say "FAIL"; exit 1; }
+	say "PASS"
 	exit 0
 }

@@ -10,42 +10,17 @@
 # greeter program or link left in the kernel, no pins, no state. Prints
 # "GREETER-VM-RESULT package-bootN passed=N failed=N" and powers off.
 set -u
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 here=/usr/local/lib/greeter-vm
-phase=$(sed -n 's/.*greeter_vm\.phase=\([0-9]*\).*/\1/p' /proc/cmdline)
-phase=${phase:-1}
+# shellcheck source=../lib/checks.sh
+. "$here/checks.sh"
 # From the host: KERNEL_RELEASE, RELEASE, VERSION1, VERSION2.
-. "$here/expected"
-
-passed=0
-failed=0
-ok() {
-	passed=$((passed + 1))
-	echo "ok - $*"
-}
-not_ok() {
-	failed=$((failed + 1))
-	echo "not ok - $*"
-}
-check() { # description command...
-	local d=$1
-	shift
-	if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
-finish() {
-	echo "greeterd's journal:"
-	journalctl -b -o cat -u greeterd.service -u greeterd.socket --no-pager | sed 's/^/    journal: /'
-	echo "GREETER-VM-RESULT package-boot$phase passed=$passed failed=$failed"
-	sync
-	systemctl --no-block --job-mode=replace-irreversibly start poweroff.target
-	exit 0
-}
-ctl() { timeout 60 greeterctl "$@"; }
-active() { [ "$(systemctl is-active "$1")" = active ]; }
+under_systemd "$here" package greeterd.service greeterd.socket
+# shellcheck disable=SC2034 # read by ctl
+CTL_TIMEOUT=60
 installed_version() { dpkg-query -W -f='${Version}' greeter 2>/dev/null; }
 greeted_501() { # an exec as UID 501 shows up greeted in the stream (its first of UID 501)
-	setpriv --reuid 501 --regid 501 --clear-groups /bin/true
-	ctl tail --after 0 -u 501 -n 1 --json 2>/dev/null | grep -q '"message":"Hi user 501!"'
+	as_501
+	greeting_501 | grep -q '"message":"Hi user 501!"'
 }
 
 echo "boot $phase: Debian $RELEASE, kernel $(uname -r), $(systemctl --version | head -1)"

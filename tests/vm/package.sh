@@ -40,18 +40,18 @@ pkgdir=$VM_TMP/pkgs
 for v in 1 2; do
 	mkdir -p "$pkgdir/v$v/greeter"
 	(cd "$source_root" && git ls-files -z | tar --null -T - -cf -) | tar -C "$pkgdir/v$v/greeter" -xf - ||
-		vm_fail "cannot copy the source"
+		fail "cannot copy the source"
 done
 # Version 2: the next version, its BPF object one constant apart and its
 # ABI version one higher: the upgrade replaces the programs and the maps
 # (but for those every ABI shares), and the old ring's events are handed on.
 v2=$pkgdir/v2/greeter
 sed -i 's/^char LICENSE\[\] SEC("license") = .*;$/&\nconst volatile __u32 greeter_vm_next_version = 2;/' "$v2/bpf/greeter.bpf.c"
-grep -q greeter_vm_next_version "$v2/bpf/greeter.bpf.c" || vm_fail "cannot make the second version's program differ"
+grep -q greeter_vm_next_version "$v2/bpf/greeter.bpf.c" || fail "cannot make the second version's program differ"
 abi=$(sed -n 's/^#define GREETER_ABI_VERSION \([0-9]*\)$/\1/p' "$v2/bpf/greeter.h")
 [ -n "$abi" ] && sed -i "s/^#define GREETER_ABI_VERSION $abi\$/#define GREETER_ABI_VERSION $((abi + 1))/" "$v2/bpf/greeter.h" &&
 	grep -q "^#define GREETER_ABI_VERSION $((abi + 1))\$" "$v2/bpf/greeter.h" ||
-	vm_fail "cannot give the second version the next ABI version"
+	fail "cannot give the second version the next ABI version"
 version=$(dpkg-parsechangelog -l "$v2/debian/changelog" -S Version)
 {
 	printf 'greeter (%s+vm2) unstable; urgency=medium\n\n  * The next version (tests/vm/package.sh).\n\n' "$version"
@@ -64,13 +64,13 @@ for v in 1 2; do
 	droot_run "$build_tree" sh -c 'cd "/pkgs/v$1/greeter" && shift && DEB_BUILD_OPTIONS=nocheck "$@"' \
 		sh "$v" "${build[@]}" >"$VM_TMP/build$v.log" 2>&1 || {
 		vm_show "$VM_TMP/build$v.log" 60
-		vm_fail "building package $v in the Debian $release build root failed (above)"
+		fail "building package $v in the Debian $release build root failed (above)"
 	}
 done
 DROOT_BINDS=()
 deb1=$(ls "$pkgdir"/v1/greeter_*_"$VM_ARCH".deb) && deb2=$(ls "$pkgdir"/v2/greeter_*_"$VM_ARCH".deb) ||
-	vm_fail "no greeter_*_$VM_ARCH.deb built"
-vm_log "built $(basename "$deb1") and $(basename "$deb2") in $(($(date +%s) - t0)) s"
+	fail "no greeter_*_$VM_ARCH.deb built"
+say "built $(basename "$deb1") and $(basename "$deb2") in $(($(date +%s) - t0)) s"
 
 # ---- the guest: the release's tree, the two packages, package-guest.sh.
 tree=$VM_TMP/tree

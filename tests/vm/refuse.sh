@@ -17,17 +17,7 @@ VM_SUITE=vm-refuse
 here=$(dirname "$(realpath "$0")")
 . "$here/lib.sh"
 
-usage="usage: refuse.sh CODENAME GREETERD GREETERCTL"
-release=${1:?$usage}
-greeterd=$(realpath "${2:?$usage}")
-greeterctl=$(realpath "${3:?$usage}")
-case $(LC_ALL=C readelf -h "$greeterd" 2>/dev/null | sed -n 's/^ *Machine: *//p') in
-AArch64) VM_ARCH=arm64 ;;
-*) VM_ARCH=amd64 ;;
-esac
-vm_init "$release"
-[ -x "$greeterd" ] || vm_fail "greeterd not built: $greeterd"
-[ -x "$greeterctl" ] || vm_fail "greeterctl not built: $greeterctl"
+vm_host_build "usage: refuse.sh CODENAME GREETERD GREETERCTL" "$@"
 # bpftool is what tells the guest that nothing was left loaded: this
 # machine's on amd64, the arm64 guest tree's on arm64.
 tools=("$VM_QEMU:$VM_QEMU_PKG" debootstrap:debootstrap gzip:gzip readelf:binutils)
@@ -41,4 +31,4 @@ VM_APT_TREE=1
 VM_LIB_RELEASE=bookworm
 vm_fetch_all
 
-vm_initramfs_suite refuse "$here/refuse-guest.sh" "$greeterd" "$greeterctl"
+vm_initramfs_suite refuse "$here/refuse-guest.sh" "$VM_GREETERD" "$VM_GREETERCTL"

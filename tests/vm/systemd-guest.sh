@@ -13,50 +13,18 @@
 # "GREETER-VM-RESULT systemd-bootN passed=N failed=N" on the console and
 # powers off.
 set -u
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 here=/usr/local/lib/greeter-vm
-phase=$(sed -n 's/.*greeter_vm\.phase=\([0-9]*\).*/\1/p' /proc/cmdline)
-phase=${phase:-1}
+# shellcheck source=../lib/checks.sh
+. "$here/checks.sh"
 # From the host: UNIT_SHA256, SOCKET_SHA256, METRICS_SERVICE_SHA256,
 # METRICS_TIMER_SHA256, PIN_DIR, KERNEL_RELEASE (of the kernel package
 # booted), RELEASE (the Debian codename of this tree).
-. "$here/expected"
+under_systemd "$here" systemd greeterd.service greeterd.socket greeter-metrics.service \
+	greeter-metrics.timer
 
-passed=0
-failed=0
-ok() {
-	passed=$((passed + 1))
-	echo "ok - $*"
-}
-not_ok() {
-	failed=$((failed + 1))
-	echo "not ok - $*"
-}
-check() { # description command...
-	local d=$1
-	shift
-	if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
-finish() {
-	echo "greeterd's journal:"
-	journalctl -b -o cat -u greeterd.service -u greeterd.socket -u greeter-metrics.service \
-		-u greeter-metrics.timer --no-pager | sed 's/^/    journal: /'
-	echo "GREETER-VM-RESULT systemd-boot$phase passed=$passed failed=$failed"
-	sync
-	systemctl --no-block --job-mode=replace-irreversibly start poweroff.target
-	exit 0
-}
-
-ctl() { timeout 30 greeterctl "$@"; }
-as_501() { setpriv --reuid 501 --regid 501 --clear-groups /bin/true; }
-# The first event of UID 501's after sequence number $1 (default 0) that greeterd holds.
-greeting_501() { ctl tail --after "${1:-0}" -u 501 -n 1 --json 2>/dev/null; }
 greeted() { # json: UID 501's event with its message
 	grep -q '"uid":501' <<<"$1" && grep -q '"message":"Hi user 501!"' <<<"$1"
 }
-seq_of() { grep -o '"seq":[0-9]*' <<<"$1" | grep -o '[0-9]*$'; }
-link_ids() { ctl status --json | grep -o '"link_id":[0-9]*' | sort | tr '\n' ' '; }
-active() { [ "$(systemctl is-active "$1")" = active ]; }
 inactive() { [ "$(systemctl is-active "$1")" = inactive ]; }
 prop() { systemctl show -P "$2" "$1"; }
 # The snapshot (messages.json) or, until it is compacted, the change log beside it.

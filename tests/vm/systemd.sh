@@ -36,16 +36,16 @@ vm_fetch_all
 deps=$(vm_in_guest "$source_root/tests/lib" bash -c '. /vm-dl/deps.sh && echo $GREETER_BUILD_DEPS' 2>"$VM_TMP/deps.log") &&
 	[ -n "$deps" ] || {
 	vm_show "$VM_TMP/deps.log"
-	vm_fail "cannot read GREETER_BUILD_DEPS from tests/lib/deps.sh in the Debian $release tree"
+	fail "cannot read GREETER_BUILD_DEPS from tests/lib/deps.sh in the Debian $release tree"
 }
 # shellcheck disable=SC2086
 vm_droot build_tree droot_derived "$release" vm-build $deps gcc
-vm_log "Debian $release build root $build_tree"
+say "Debian $release build root $build_tree"
 
 # Set up again from scratch when the options changed (meson keeps them).
 setup_stamp="--prefix=/usr $*"
 if [ -d "$vm_build" ] && [ "$(cat "$vm_build/.greeter-vm-setup" 2>/dev/null)" != "$setup_stamp" ]; then
-	vm_log "$vm_build was set up with other options: setting it up again"
+	say "$vm_build was set up with other options: setting it up again"
 	rm -rf "$vm_build"
 fi
 
@@ -57,7 +57,7 @@ vm_systemd_tree "$tree" "$here/systemd-guest.sh"
 # as run-tests.sh does), the source bound at its own path, and install into
 # the guest tree (bound at /vm-dest).
 mkdir -p "$build_root" "$VM_TMP/out"
-vm_log "building $vm_build (Debian $release: meson setup --prefix=/usr $*; ninja; meson install)"
+say "building $vm_build (Debian $release: meson setup --prefix=/usr $*; ninja; meson install)"
 t0=$(date +%s)
 DROOT_BINDS=("$source_root:$source_root" "$build_root:$build_root" "$tree:/vm-dest" "$VM_TMP/out:/vm-out")
 # (greeter_build is not written for set -e.)
@@ -74,22 +74,22 @@ print(\"pin_dir=%s\" % o[\"pin_dir\"])" >/vm-out/options || exit 1
 	DESTDIR=/vm-dest meson install -C "$dir" --no-rebuild --quiet
 ' sh "$source_root" "$vm_build" "$@" >"$VM_TMP/build.log" 2>&1 || {
 	vm_show "$VM_TMP/build.log" 60
-	vm_fail "building or installing greeter in the Debian $release build root failed (above)"
+	fail "building or installing greeter in the Debian $release build root failed (above)"
 }
 DROOT_BINDS=()
 echo "$setup_stamp" >"$vm_build/.greeter-vm-setup"
-vm_log "built and installed in $(($(date +%s) - t0)) s"
+say "built and installed in $(($(date +%s) - t0)) s"
 prefix=$(sed -n 's/^prefix=//p' "$VM_TMP/out/options")
 pin_dir=$(sed -n 's/^pin_dir=//p' "$VM_TMP/out/options")
-[ "$prefix" = /usr ] || vm_fail "$vm_build has prefix '$prefix', not /usr"
-[ -n "$pin_dir" ] || vm_fail "no pin_dir in $vm_build's options"
+[ "$prefix" = /usr ] || fail "$vm_build has prefix '$prefix', not /usr"
+[ -n "$pin_dir" ] || fail "no pin_dir in $vm_build's options"
 [ -x "$tree/usr/sbin/greeterd" ] && [ -x "$tree/usr/bin/greeterctl" ] ||
-	vm_fail "meson install did not put greeterd and greeterctl into /usr"
+	fail "meson install did not put greeterd and greeterctl into /usr"
 # What a package's postinst does: create the admin group from sysusers.d,
 # with the release's systemd-sysusers.
 droot_run "$tree" systemd-sysusers >"$VM_TMP/sysusers.log" 2>&1 || {
 	vm_show "$VM_TMP/sysusers.log"
-	vm_fail "systemd-sysusers in the guest tree failed"
+	fail "systemd-sysusers in the guest tree failed"
 }
 
 # What the guest compares against: the units as built (greeterd.service,
