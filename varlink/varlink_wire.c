@@ -232,7 +232,8 @@ size_t varlink_outbuf_pending(const struct varlink_outbuf *o)
 
 size_t varlink_outbuf_held(const struct varlink_outbuf *o)
 {
-	return o->cap;
+	/* A small buffer kept for the next reply costs nothing while idle. */
+	return o->tail > o->head ? o->cap : 0;
 }
 
 const char *varlink_outbuf_data(const struct varlink_outbuf *o)
@@ -246,10 +247,13 @@ void varlink_outbuf_consume(struct varlink_outbuf *o, size_t n)
 		n = o->tail - o->head;
 	o->head += n;
 	if (o->head == o->tail) {
-		/* Sent: nothing is held for a connection with nothing to send. */
-		free(o->buf);
-		o->buf = NULL;
-		o->head = o->tail = o->cap = 0;
+		o->head = o->tail = 0;
+		/* Give back memory a burst (say, a long list) made us take. */
+		if (o->cap > 16 * WIRE_INITIAL_SIZE) {
+			free(o->buf);
+			o->buf = NULL;
+			o->cap = 0;
+		}
 	}
 }
 
