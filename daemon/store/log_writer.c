@@ -198,8 +198,9 @@ static void finish(struct log_writer *w, const struct write_report *rep)
 
 	w->inflight = false;
 	/* A large job's memory goes back; a small one's pages serve the next. */
-	if (w->len > JOB_KEEP_MAX)
-		(void)ftruncate(w->job_fd, 0);
+	if (w->len > JOB_KEEP_MAX && ftruncate(w->job_fd, 0) < 0) {
+		/* Kept, then: the next job writes over it. */
+	}
 	if (rep->r < 0)
 		set_errno(err, sizeof(err), -rep->r, "%s %s", what[rep->step],
 			  rep->step == STEP_SYNC_DIR ? w->dir : w->path);
