@@ -8,6 +8,11 @@
  * the caller's UID; the syscall exit counts (and, when asked, reports) the
  * attempts that failed, such as each directory an execvp() PATH walk tries.
  *
+ * Each exec also goes into the process table (pid -> its exec, and the exec
+ * its parent was running), and sched_process_exit takes it out again when
+ * the process's last thread exits, reporting the exit: who started a
+ * program, and how it ended, from the same ring and sequence.
+ *
  * Records are as long as their strings: built in a per-CPU scratch, then
  * copied into a ring record of the smallest size class that holds them (a
  * reservation needs a constant size). The sequence number is taken once the
@@ -69,6 +74,18 @@ struct {
 	__type(key, __u32);
 	__type(value, struct greeter_reported);
 } reported SEC(".maps");
+
+/*
+ * Live processes whose exec was seen (greeter.h, struct greeter_process).
+ * Shared by every build: the exit program that takes a process out is the
+ * one that reports its exit, whichever build's it is.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, GREETER_PROCESS_MAX);
+	__type(key, __u32);
+	__type(value, struct greeter_process);
+} processes SEC(".maps");
 
 /* Written by user space only: which build made the pins (see greeter.h). */
 struct {
@@ -136,13 +153,14 @@ static __always_inline void remember_exec(const char *filename)
 
 /*
  * A record being built: the header, then its strings (greeter.h). The
- * arguments go at an offset masked to below 512, so there is room for them
- * past any such offset (the strings before take 396 bytes at most).
+ * arguments go at an offset masked to below 1024, so there is room for them
+ * past any such offset (the strings before take 668 bytes at most).
  */
-#define ARGS_OFFSET_MAX 512
+#define ARGS_OFFSET_MAX 1024
 struct record_buf {
 	struct greeter_record r;
 	char data[ARGS_OFFSET_MAX + GREETER_ARGS_SIZE];
+	struct greeter_process proc; /* a process table entry being built */
 	/*
 	 * The unit last read on this CPU, by the id of its cgroup: execs
 	 * come in runs from the same cgroup, and a cgroup v2 is never
@@ -152,13 +170,15 @@ struct record_buf {
 	__u32 unit_len;
 	char unit[GREETER_UNIT_SIZE];
 };
-_Static_assert(ARGS_OFFSET_MAX >= GREETER_COMM_SIZE + GREETER_MESSAGE_SIZE + GREETER_UNIT_SIZE +
-			       GREETER_FILENAME_SIZE,
+_Static_assert(ARGS_OFFSET_MAX >= 2 * (GREETER_COMM_SIZE + GREETER_FILENAME_SIZE) +
+			       GREETER_MESSAGE_SIZE + GREETER_UNIT_SIZE,
 	       "the strings before the arguments fit below ARGS_OFFSET_MAX");
 
+/* Per CPU: [0] for the tracepoints, [1] for the seeding iterator (which may be preempted). */
+#define SCRATCH_SEED 1
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, struct record_buf);
 } scratch SEC(".maps");
@@ -220,10 +240,15 @@ static __always_inline struct record_buf *start_record(const char *comm, __u32 *
 	b->r.gid = uid_gid >> 32;
 	b->r.error = 0;
 	b->r.flags = 0;
+	b->r.kind = GREETER_KIND_EXEC;
 	b->r.reserved = 0;
-	b->r.reserved2 = 0;
-	b->r.reserved3 = 0;
+	b->r.exec_ns = 0;
+	b->r.parent_exec_ns = 0;
+	b->r.parent_pid = 0;
+	b->r.exit_status = 0;
 	b->r.filename_len = 0;
+	b->r.parent_comm_len = 0;
+	b->r.parent_file_len = 0;
 	b->r.args_len = 0;
 
 	n = bpf_probe_read_kernel_str(b->data, GREETER_COMM_SIZE, comm);
@@ -284,7 +309,8 @@ static __always_inline struct record_buf *start_record(const char *comm, __u32 *
 	}
 
 /*
- * Put the record built in this CPU's scratch (size bytes) into the ring.
+ * Put the record built in this CPU's scratch (size bytes) into the ring;
+ * returns 1 when it is there, 0 when it was lost (counted).
  * Submit without waking the reader unless enough data is pending: a wakeup
  * costs far more than the rest of the work, and greeterd drains on a timer.
  * Pending is what greeterd has not read yet: the events it retains in the
@@ -360,7 +386,7 @@ __noinline int emit_record(__u32 size)
 	}
 	bpf_ringbuf_submit(rec, flags);
 	count(GREETER_STAT_EMITTED);
-	return 0;
+	return 1;
 }
 
 static __always_inline bool setting(__u32 flag)
@@ -475,15 +501,98 @@ static __always_inline bool reported_before(__u32 pid)
 	return seen;
 }
 
+/* The table's entry for process tgid, if it is that process's and not an earlier one's of its pid. */
+static __always_inline struct greeter_process *process_get(__u32 tgid, __u64 task_start_ns)
+{
+	struct greeter_process *p = bpf_map_lookup_elem(&processes, &tgid);
+
+	return p && p->task_start_ns == task_start_ns ? p : NULL;
+}
+
+/*
+ * The exec task's parent was running: the parent's own, or, when the parent
+ * is a fork that never exec'd (a subshell), the nearest ancestor's that did.
+ */
+#define ANCESTOR_STEPS 4
+static __always_inline struct greeter_process *parent_exec(struct task_struct *task, __u32 *pid)
+{
+	struct task_struct *t = task;
+
+	for (int i = 0; i < ANCESTOR_STEPS; i++) {
+		struct greeter_process *p;
+		__u64 start;
+		__u32 tgid;
+
+		t = BPF_CORE_READ(t, real_parent);
+		if (!t)
+			break;
+		tgid = BPF_CORE_READ(t, tgid);
+		start = BPF_CORE_READ(t, group_leader, start_boottime);
+		p = process_get(tgid, start);
+		if (p) {
+			*pid = tgid;
+			return p;
+		}
+		if (tgid <= 1)
+			break;
+	}
+	return NULL;
+}
+
+/* Copy a table string (NUL-terminated in size bytes) to the record at off; returns its length. */
+static __always_inline __u32 put_string(struct record_buf *b, __u32 off, const char *s, __u32 size)
+{
+	long n;
+
+	off &= ARGS_OFFSET_MAX / 2 - 1;
+	n = bpf_probe_read_kernel_str(b->data + off, size, s);
+	return STR_LEN(n, size - 1);
+}
+
+/*
+ * Put the process that just exec'd into the table (replacing its earlier
+ * exec, if any): the record's exec, its parent's, the new program's comm,
+ * the unit, and the file at b->data + file_off.
+ */
+static __always_inline void process_exec(struct record_buf *b, struct task_struct *task,
+					 __u32 file_off, __u32 file_len)
+{
+	struct greeter_process *v = &b->proc;
+	__u32 tgid = b->r.pid;
+
+	v->task_start_ns = BPF_CORE_READ(task, start_boottime);
+	v->exec_ns = b->r.exec_ns;
+	v->parent_exec_ns = b->r.parent_exec_ns;
+	v->parent_pid = b->r.parent_pid;
+	v->cgroup_id = b->r.cgroup_id;
+	v->uid = b->r.uid;
+	v->gid = b->r.gid;
+	v->flags = 0;
+	v->reserved = 0;
+	bpf_get_current_comm(v->comm, sizeof(v->comm));
+	bpf_probe_read_kernel(v->unit, sizeof(v->unit), b->unit);
+	v->unit[(b->unit_len & (GREETER_UNIT_SIZE - 1))] = '\0';
+	file_off &= 255;
+	file_len &= GREETER_FILENAME_SIZE - 1;
+	if (bpf_probe_read_kernel(v->file, file_len, b->data + file_off) < 0)
+		file_len = 0;
+	v->file[file_len] = '\0';
+	if (!bpf_map_lookup_elem(&processes, &tgid))
+		count(GREETER_STAT_TABLE_ADDED);
+	bpf_map_update_elem(&processes, &tgid, v, BPF_ANY);
+}
+
 SEC("tp/sched/sched_process_exec")
 int sched_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
 	unsigned int loc = ctx->__data_loc_filename & 0xFFFF;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	/* The thread that called exec, before de_thread() gave it the leader's id. */
 	struct pending_exec *p;
+	struct greeter_process *parent;
 	char comm[GREETER_COMM_SIZE];
 	struct record_buf *b;
-	__u32 off, len;
+	__u32 off, len, file_off, parent_pid = 0;
 
 	if (reported_before(ctx->pid))
 		return 0;
@@ -496,12 +605,14 @@ int sched_exec(struct trace_event_raw_sched_process_exec *ctx)
 			b->r.flags |= GREETER_EVENT_NO_CALLER;
 			count(GREETER_STAT_NO_CALLER);
 		}
+		b->r.exec_ns = b->r.boot_ns;
 		/*
 		 * The tracepoint stores the filename's length (its NUL counted)
 		 * beside its offset: a plain copy, not a string read's byte at a
 		 * time. Longer names are cut as a string read would cut them.
 		 */
 		off &= 255;
+		file_off = off;
 		len = ctx->__data_loc_filename >> 16;
 		len = len > 0 ? len - 1 : 0;
 		if (len > GREETER_FILENAME_SIZE - 1)
@@ -511,6 +622,18 @@ int sched_exec(struct trace_event_raw_sched_process_exec *ctx)
 			len = 0;
 		b->r.filename_len = len;
 		off += len;
+		parent = parent_exec(task, &parent_pid);
+		if (parent) {
+			b->r.parent_exec_ns = parent->exec_ns;
+			b->r.parent_pid = parent_pid;
+			len = put_string(b, off, parent->comm, sizeof(parent->comm));
+			b->r.parent_comm_len = len;
+			off += len;
+			len = put_string(b, off, parent->file, sizeof(parent->file));
+			b->r.parent_file_len = len;
+			off += len;
+		}
+		process_exec(b, task, file_off, b->r.filename_len);
 		if (!setting(GREETER_SETTING_NO_ARGS)) {
 			len = read_args(b, off);
 			b->r.args_len = len;
@@ -520,6 +643,157 @@ int sched_exec(struct trace_event_raw_sched_process_exec *ctx)
 	}
 	if (p)
 		p->tid = 0;
+	return 0;
+}
+
+/* sched_process_exit, for a process whose exec is in the table: see exit_record(). */
+#define SIGNAL_GROUP_EXIT 0x00000004 /* include/linux/sched/signal.h, the same in every kernel */
+
+/*
+ * The wait status the parent will see: the group's exit code when the
+ * group exited together (exit_group(), a fatal signal), else the leader's.
+ */
+static __always_inline __u32 exit_status(struct task_struct *task)
+{
+	struct signal_struct *sig = BPF_CORE_READ(task, signal);
+	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+
+	if (BPF_CORE_READ(sig, flags) & SIGNAL_GROUP_EXIT)
+		return (__u32)BPF_CORE_READ(sig, group_exit_code);
+	if (leader == task)
+		return (__u32)BPF_CORE_READ(task, exit_code);
+	return (__u32)BPF_CORE_READ(leader, exit_code);
+}
+
+/*
+ * A thread exits. Once the process's last thread does (the thread group's
+ * live count is 0), the process is taken out of the table and its exit is
+ * reported by whoever took it out: two threads dying at once, or two
+ * builds' programs during an upgrade, report it once.
+ */
+static __always_inline int process_exit(struct task_struct *task)
+{
+	struct greeter_process *p;
+	struct record_buf *b;
+	__u32 zero = 0, tgid, off, len;
+	__u64 start;
+
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	tgid = BPF_CORE_READ(task, tgid);
+	start = BPF_CORE_READ(task, group_leader, start_boottime);
+	p = process_get(tgid, start);
+	if (!p)
+		return 0; /* its exec was not seen, or the table let it go */
+	b = bpf_map_lookup_elem(&scratch, &zero);
+	if (!b)
+		return 0;
+	b->r.seq = 0;
+	b->r.boot_ns = bpf_ktime_get_boot_ns();
+	b->r.cgroup_id = p->cgroup_id;
+	b->r.exec_ns = p->exec_ns;
+	b->r.parent_exec_ns = p->parent_exec_ns;
+	b->r.pid = tgid;
+	b->r.ppid = BPF_CORE_READ(task, real_parent, tgid);
+	b->r.uid = p->uid;
+	b->r.gid = p->gid;
+	b->r.error = 0;
+	b->r.flags = 0;
+	b->r.source = 0;
+	b->r.kind = GREETER_KIND_EXIT;
+	b->r.parent_pid = p->parent_pid;
+	b->r.exit_status = exit_status(task);
+	b->r.message_len = 0;
+	b->r.parent_comm_len = 0;
+	b->r.parent_file_len = 0;
+	b->r.args_len = 0;
+	b->r.reserved = 0;
+	off = 0;
+	len = put_string(b, off, p->comm, sizeof(p->comm));
+	b->r.comm_len = len;
+	off += len;
+	len = put_string(b, off, p->unit, sizeof(p->unit));
+	b->r.unit_len = len;
+	off += len;
+	len = put_string(b, off, p->file, sizeof(p->file));
+	b->r.filename_len = len;
+	off += len;
+	/* Copied first: once taken out, the entry may be given to another process. */
+	if (bpf_map_delete_elem(&processes, &tgid) != 0)
+		return 0;
+	count(GREETER_STAT_TABLE_REMOVED);
+	if (emit_record(RECORD_HEADER + off))
+		count(GREETER_STAT_EXITS);
+	return 0;
+}
+
+/* A raw tracepoint: the task without the perf tracepoint's record to fill, in every kernel. */
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(proc_exit, struct task_struct *task)
+{
+	return process_exit(task);
+}
+
+#define PF_KTHREAD 0x00200000 /* include/linux/sched.h */
+
+/*
+ * Run once by greeterd when it makes the table: every process already
+ * running goes in (unless its exec was seen meanwhile), so that the first
+ * execs have parents and those processes' exits are reported. Without an
+ * exec seen, a process's exec time is its start, its file its executable's
+ * name.
+ */
+SEC("iter/task")
+int seed_processes(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task, *parent;
+	struct greeter_process *v, *pe;
+	struct record_buf *b;
+	struct kernfs_node *kn;
+	const unsigned char *name;
+	const char *unit;
+	__u32 key = SCRATCH_SEED, tgid, ptgid;
+
+	if (!task)
+		return 0;
+	tgid = BPF_CORE_READ(task, tgid);
+	if ((__u32)BPF_CORE_READ(task, pid) != tgid || (BPF_CORE_READ(task, flags) & PF_KTHREAD))
+		return 0;
+	if (bpf_map_lookup_elem(&processes, &tgid))
+		return 0;
+	b = bpf_map_lookup_elem(&scratch, &key);
+	if (!b)
+		return 0;
+	v = &b->proc;
+	v->task_start_ns = BPF_CORE_READ(task, start_boottime);
+	v->exec_ns = v->task_start_ns;
+	parent = BPF_CORE_READ(task, real_parent);
+	ptgid = parent ? BPF_CORE_READ(parent, tgid) : 0;
+	v->parent_pid = ptgid;
+	v->parent_exec_ns = 0;
+	if (ptgid) {
+		__u64 pstart = BPF_CORE_READ(parent, group_leader, start_boottime);
+
+		pe = process_get(ptgid, pstart);
+		v->parent_exec_ns = pe ? pe->exec_ns : pstart;
+	}
+	v->uid = BPF_CORE_READ(task, real_cred, uid.val);
+	v->gid = BPF_CORE_READ(task, real_cred, gid.val);
+	v->flags = GREETER_PROCESS_SEEDED;
+	v->reserved = 0;
+	bpf_probe_read_kernel_str(v->comm, sizeof(v->comm), task->comm);
+	kn = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
+	v->cgroup_id = kn ? BPF_CORE_READ(kn, id) : 0;
+	unit = kn ? BPF_CORE_READ(kn, name) : NULL;
+	v->unit[0] = '\0';
+	if (unit)
+		bpf_probe_read_kernel_str(v->unit, sizeof(v->unit), unit);
+	name = BPF_CORE_READ(task, mm, exe_file, f_path.dentry, d_name.name);
+	v->file[0] = '\0';
+	if (name)
+		bpf_probe_read_kernel_str(v->file, sizeof(v->file), name);
+	if (bpf_map_update_elem(&processes, &tgid, v, BPF_NOEXIST) == 0)
+		count(GREETER_STAT_TABLE_ADDED);
 	return 0;
 }
 

@@ -12,14 +12,16 @@
 #define GREETER_H
 
 #ifndef GREETER_ABI_VERSION /* the tests' next-ABI build sets another (tests/integration/variant/) */
-#define GREETER_ABI_VERSION 3
+#define GREETER_ABI_VERSION 4
 #endif
 /*
  * The oldest ABI whose event records this build reads: ABI 1 and 2 wrote
- * struct greeter_event_v2, from GREETER_RECORD_ABI on struct greeter_record.
+ * struct greeter_event_v2, ABI 3 struct greeter_record_v3, and from
+ * GREETER_LIFE_ABI on struct greeter_record (exec ids, exits).
  */
 #define GREETER_EVENT_ABI_MIN 1
 #define GREETER_RECORD_ABI 3
+#define GREETER_LIFE_ABI 4
 
 /* A message is up to 63 bytes of UTF-8 plus its terminating NUL. */
 #define GREETER_MESSAGE_SIZE 64
@@ -36,6 +38,8 @@
 #define GREETER_ARGS_MAX 128
 #define GREETER_MAX_MESSAGES 16384
 #define GREETER_PENDING_MAX 16384
+/* Live processes the process table holds; the least recently used go first. */
+#define GREETER_PROCESS_MAX 16384
 /* Key of the default message in the config map; never a valid UID. */
 #define GREETER_DEFAULT_UID 0xffffffffu
 #define GREETER_BUILTIN_MESSAGE "Hello World"
@@ -80,38 +84,84 @@ struct greeter_event_v2 {
 	char message[GREETER_MESSAGE_SIZE];
 };
 
+/* One record in the events ring buffer of ABI 3: as struct greeter_record, without life. */
+struct greeter_record_v3 {
+	__u64 seq;
+	__u64 boot_ns;
+	__u64 cgroup_id;
+	__u32 pid;
+	__u32 ppid;
+	__u32 uid;
+	__u32 gid;
+	__s32 error;
+	__u16 flags;
+	__u8 source;
+	__u8 reserved;
+	__u16 comm_len;
+	__u16 message_len;
+	__u16 unit_len;
+	__u16 filename_len;
+	__u16 args_len;
+	__u16 reserved2;
+	__u32 reserved3;
+};
+
+/* What a record tells. */
+enum greeter_record_kind {
+	GREETER_KIND_EXEC = 0, /* a program started (or, flagged FAILED, an attempt failed) */
+	GREETER_KIND_EXIT = 1, /* a process whose exec was seen ended: its last thread exited */
+};
+
 /*
- * One record in the events ring buffer (ABI 3 on): this header, then the
+ * One record in the events ring buffer (ABI 4 on): this header, then the
  * strings back to back, without NULs, in this order: comm, message, unit,
- * filename, args. args are the bytes of the argument area as the kernel
- * holds them: each argument ends in a NUL, but the last when cut. A record
- * may be longer than the header and strings say (rounded up to a size class).
+ * filename, parent_comm, parent_file, args. args are the bytes of the
+ * argument area as the kernel holds them: each argument ends in a NUL, but
+ * the last when cut. A record may be longer than the header and strings say
+ * (rounded up to a size class).
+ *
+ * An exec is named by its pid and exec_ns (user space adds the boot id: the
+ * exec id). An exit carries the exec it ends: a program that execs again
+ * (sh -c 'exec id') is one process with two execs, and its one exit names
+ * the last, the program that was running when it ended.
  */
 struct greeter_record {
 	__u64 seq; /* 1, 2, ...: grows by one per event, across daemon restarts */
-	__u64 boot_ns; /* CLOCK_BOOTTIME of the exec */
+	__u64 boot_ns; /* CLOCK_BOOTTIME of the exec, or of the exit */
 	__u64 cgroup_id; /* of the process's cgroup v2 (its inode number) */
-	__u32 pid; /* process (tgid) that exec'd */
-	__u32 ppid; /* its parent's tgid */
+	/* The exec: CLOCK_BOOTTIME when it happened (an exec's own boot_ns); 0 for a failed attempt. */
+	__u64 exec_ns;
+	/* The exec the parent was running (of parent_pid), 0 when unknown. */
+	__u64 parent_exec_ns;
+	__u32 pid; /* process (tgid) */
+	__u32 ppid; /* its parent's tgid, at the exec */
 	__u32 uid; /* real UID */
 	__u32 gid; /* real GID */
 	__s32 error; /* 0, or -errno of a failed attempt */
 	__u16 flags; /* enum greeter_event_flags */
 	__u8 source; /* enum greeter_source */
-	__u8 reserved;
-	__u16 comm_len; /* comm of the caller, before the exec */
+	__u8 kind; /* enum greeter_record_kind */
+	/*
+	 * The process of parent_exec_ns: ppid, or the nearest ancestor that
+	 * exec'd when the parent is a fork that never did.
+	 */
+	__u32 parent_pid;
+	/* An exit's wait status, as waitpid() gives it: code << 8, or the signal (| 0x80: core dumped). */
+	__u32 exit_status;
+	__u16 comm_len; /* an exec: the caller's, before the exec; an exit: the process's */
 	__u16 message_len;
 	__u16 unit_len; /* leaf name of the cgroup v2 path */
 	__u16 filename_len; /* the file executed */
+	__u16 parent_comm_len; /* the parent exec's, from the process table */
+	__u16 parent_file_len;
 	__u16 args_len; /* argument bytes */
-	__u16 reserved2;
-	__u32 reserved3;
+	__u16 reserved;
 };
 
 /* The most a record's strings take. */
 #define GREETER_RECORD_DATA_MAX                                                                  \
-	(GREETER_COMM_SIZE + GREETER_MESSAGE_SIZE + GREETER_UNIT_SIZE + GREETER_FILENAME_SIZE +  \
-	 GREETER_ARGS_SIZE)
+	(2 * (GREETER_COMM_SIZE + GREETER_FILENAME_SIZE) + GREETER_MESSAGE_SIZE +                 \
+	 GREETER_UNIT_SIZE + GREETER_ARGS_SIZE)
 
 /* Per-CPU counters, the index into the stats map. */
 enum greeter_stat {
@@ -120,7 +170,11 @@ enum greeter_stat {
 	GREETER_STAT_FAILED = 2, /* exec attempts that failed */
 	GREETER_STAT_NO_CALLER = 3, /* exec completed without a seen syscall entry */
 	GREETER_STAT_WAKEUPS = 4, /* submits that woke user space */
-	GREETER_STAT_MAX = 5,
+	GREETER_STAT_EXITS = 5, /* exit events written to the ring buffer */
+	/* Entries put into the process table by an exec, and taken out by an exit. */
+	GREETER_STAT_TABLE_ADDED = 6,
+	GREETER_STAT_TABLE_REMOVED = 7,
+	GREETER_STAT_MAX = 8,
 };
 
 enum greeter_setting_flags {
@@ -177,6 +231,34 @@ struct greeter_reported {
 	__u64 exec; /* the task's self_exec_id after the exec */
 	__u32 pid;
 	__u32 reserved;
+};
+
+enum greeter_process_flags {
+	/* Put in when greeterd first started, for a process already running: no exec seen. */
+	GREETER_PROCESS_SEEDED = 1 << 0,
+};
+
+/*
+ * Value of the process table (key: the process's tgid): its exec, and the
+ * exec its parent was running. An exec puts the process in (or replaces
+ * its earlier exec), its exit takes it out and reports it. Shared by every
+ * build whatever its ABI, so an exit is reported once during an upgrade:
+ * this layout never changes (a new layout is a map of another name).
+ */
+struct greeter_process {
+	__u64 task_start_ns; /* the task's start_boottime: tells a pid used again */
+	__u64 exec_ns; /* CLOCK_BOOTTIME of the exec (a seeded process: its start) */
+	__u64 parent_exec_ns; /* 0 when unknown */
+	__u64 cgroup_id;
+	__u32 parent_pid;
+	__u32 uid;
+	__u32 gid;
+	__u16 flags; /* enum greeter_process_flags */
+	__u16 reserved;
+	char comm[GREETER_COMM_SIZE]; /* NUL-terminated */
+	char unit[GREETER_UNIT_SIZE]; /* NUL-terminated */
+	/* The file executed, NUL-terminated (a seeded process: the executable's name). */
+	char file[GREETER_FILENAME_SIZE];
 };
 
 /* Value of the meta map (one entry): identifies the build that made the pins. */

@@ -166,6 +166,13 @@ static void kernel_stream(void *userdata, __u64 *last_seq, __u64 *stream_id)
 	pins_stream(d->pins, last_seq, stream_id);
 }
 
+static int kernel_process_chain(void *userdata, __u32 pid, struct kernel_process *out, size_t max)
+{
+	struct daemon *d = userdata;
+
+	return pins_process_chain(d->pins, pid, out, max);
+}
+
 /* Serve the API on the socket the service manager passed, or on our own. */
 static int start_api(struct daemon *d)
 {
@@ -181,6 +188,7 @@ static int start_api(struct daemon *d)
 		.events = d->events,
 		.kernel_status = kernel_status,
 		.kernel_stream = kernel_stream,
+		.kernel_process_chain = kernel_process_chain,
 		.kernel_userdata = d,
 	};
 	int n = sd_listen_fds(1);

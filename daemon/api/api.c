@@ -113,7 +113,7 @@ static bool admin_gid(struct api *a, gid_t *gid)
 	return a->admin_gid_found;
 }
 
-static bool is_admin(struct api *a, const struct varlink_peer *peer)
+bool api_is_admin(struct api *a, const struct varlink_peer *peer)
 {
 	gid_t gid;
 
@@ -132,7 +132,7 @@ static bool is_admin(struct api *a, const struct varlink_peer *peer)
 /* varlink_server's reserve of connections: root and the admin group. */
 static bool is_privileged(const struct varlink_peer *peer, void *userdata)
 {
-	return is_admin(userdata, peer);
+	return api_is_admin(userdata, peer);
 }
 
 /* Root edits any message; others only their own UID's, never the default. */
@@ -184,6 +184,7 @@ static void method_get_status(struct varlink_call *c, const cJSON *p, void *user
 		.messages = (int64_t)messages_count(a->o.messages),
 		.watchers = (int64_t)watchers_count(a->watchers),
 		.ring_size = k.ring_size,
+		.process_table_size = GREETER_PROCESS_MAX,
 		.has_ring_used = k.has_ring_used,
 		.ring_used = (int64_t)k.ring_used,
 		.replay_window = (int64_t)a->o.replay_window,
@@ -210,6 +211,9 @@ static void method_get_status(struct varlink_call *c, const cJSON *p, void *user
 			.malformed = (int64_t)ec->malformed,
 			.compactions = (int64_t)ls.compactions,
 			.compactions_failed = (int64_t)ls.compactions_failed,
+			.exits = (int64_t)k.stats[GREETER_STAT_EXITS],
+			.processes = (int64_t)k.processes,
+			.processes_evicted = (int64_t)k.processes_evicted,
 		},
 	};
 	reply_built(c, io_greeter_get_status_reply_json(&r));
@@ -234,7 +238,7 @@ static void method_watch_events(struct varlink_call *c, const cJSON *p, void *us
 	__u64 last_seq, stream;
 
 	f.peer_uid = (uint32_t)varlink_call_peer(c)->uid;
-	f.all_users = is_admin(a, varlink_call_peer(c));
+	f.all_users = api_is_admin(a, varlink_call_peer(c));
 	f.has_uid = in->has_uid;
 	if (in->has_uid && !get_uid(c, true, in->uid, 0, &f.uid))
 		return;
@@ -256,6 +260,7 @@ static void method_watch_events(struct varlink_call *c, const cJSON *p, void *us
 		snprintf(f.unit, sizeof(f.unit), "%s", in->unit);
 	}
 	f.include_failed = in->include_failed;
+	f.include_exits = in->exits;
 	if (in->has_after_seq && in->after_seq < 0) {
 		varlink_call_error_invalid_parameter(c, "after_seq");
 		return;

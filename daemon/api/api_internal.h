@@ -3,7 +3,7 @@
  * What the API's files share; others use api.h. api.c: the life cycle,
  * who may do what, GetStatus and WatchEvents; message_methods.c: the
  * messages' methods, the changes waiting for the disk and the large lists
- * waiting for their turn.
+ * waiting for their turn; process_methods.c: GetProcessChain.
  */
 #ifndef GREETER_API_INTERNAL_H
 #define GREETER_API_INTERNAL_H
@@ -42,6 +42,8 @@ bool get_uid(struct varlink_call *c, bool has_uid, int64_t value, uint32_t fallb
 cJSON *reason(const char *text);
 /* A reply the IDL's builder made; none: it ran out of memory. */
 void reply_built(struct varlink_call *c, cJSON *r);
+/* Root and the admin group's members: they see every user's events and processes. */
+bool api_is_admin(struct api *a, const struct varlink_peer *peer);
 /* Root edits any message; others only their own UID's, never the default. */
 bool may_edit(struct varlink_call *c, uint32_t uid);
 
@@ -51,6 +53,7 @@ void method_remove_message(struct varlink_call *c, const cJSON *p, void *userdat
 void method_get_message(struct varlink_call *c, const cJSON *p, void *userdata);
 void method_list_messages(struct varlink_call *c, const cJSON *p, void *userdata);
 void method_import_messages(struct varlink_call *c, const cJSON *p, void *userdata);
+void method_get_process_chain(struct varlink_call *c, const cJSON *p, void *userdata);
 
 /* Large lists wait for their turn: the sources that give it (api_start). */
 int lists_start(struct api *a);

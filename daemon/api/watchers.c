@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "exec_id.h"
 #include "json_print.h"
 #include "log.h"
 #include "utf8.h"
@@ -87,6 +88,42 @@ static struct node *live_list(struct watchers *ws, const struct watch_filter *f)
 	return &ws->live_all;
 }
 
+/* The exec ids, the parent, and an exit's outcome. */
+static void add_life(cJSON *o, const struct greeter_event *e)
+{
+	char id[EXEC_ID_SIZE];
+	char pcomm[GREETER_UTF8_SANITIZED_SIZE(GREETER_COMM_SIZE)];
+	char pfile[GREETER_UTF8_SANITIZED_SIZE(GREETER_FILENAME_SIZE)];
+
+	if (e->exec_ns) {
+		exec_id_format(id, e->exec_ns, e->pid);
+		cJSON_AddStringToObject(o, "exec_id", id);
+	}
+	if (e->parent_exec_ns) {
+		exec_id_format(id, e->parent_exec_ns, e->parent_pid);
+		cJSON_AddStringToObject(o, "parent_exec_id", id);
+		cJSON_AddNumberToObject(o, "parent_pid", e->parent_pid);
+		if (e->kind == GREETER_KIND_EXEC) {
+			greeter_utf8_sanitize(pcomm, sizeof(pcomm), e->parent_comm,
+					      sizeof(e->parent_comm));
+			greeter_utf8_sanitize(pfile, sizeof(pfile), e->parent_file,
+					      sizeof(e->parent_file));
+			cJSON_AddStringToObject(o, "parent_comm", pcomm);
+			cJSON_AddStringToObject(o, "parent_file", pfile);
+		}
+	}
+	if (e->kind != GREETER_KIND_EXIT)
+		return;
+	if ((e->exit_status & 0x7f) == 0) {
+		cJSON_AddNumberToObject(o, "exit_code", (e->exit_status >> 8) & 0xff);
+	} else {
+		cJSON_AddNumberToObject(o, "signal", e->exit_status & 0x7f);
+		cJSON_AddBoolToObject(o, "core_dumped", (e->exit_status & 0x80) != 0);
+	}
+	cJSON_AddNumberToObject(o, "duration_usec",
+				(double)(e->boot_ns > e->exec_ns ? (e->boot_ns - e->exec_ns) / 1000 : 0));
+}
+
 static cJSON *event_json(const struct greeter_event *e)
 {
 	char comm[GREETER_UTF8_SANITIZED_SIZE(GREETER_COMM_SIZE)];
@@ -102,6 +139,7 @@ static cJSON *event_json(const struct greeter_event *e)
 	greeter_utf8_sanitize(file, sizeof(file), e->filename, sizeof(e->filename));
 	greeter_utf8_sanitize(msg, sizeof(msg), e->message, sizeof(e->message));
 	cJSON_AddNumberToObject(o, "seq", (double)e->seq);
+	cJSON_AddStringToObject(o, "kind", e->kind == GREETER_KIND_EXIT ? "exit" : "exec");
 	cJSON_AddNumberToObject(o, "boot_usec", (double)boot_usec);
 	cJSON_AddNumberToObject(
 		o, "timestamp_usec",
@@ -112,8 +150,11 @@ static cJSON *event_json(const struct greeter_event *e)
 	cJSON_AddNumberToObject(o, "gid", e->gid);
 	cJSON_AddStringToObject(o, "comm", comm);
 	cJSON_AddStringToObject(o, "filename", file);
-	cJSON_AddStringToObject(o, "message", msg);
-	cJSON_AddStringToObject(o, "source", event_source_name(e->source));
+	if (e->kind == GREETER_KIND_EXEC) {
+		cJSON_AddStringToObject(o, "message", msg);
+		cJSON_AddStringToObject(o, "source", event_source_name(e->source));
+	}
+	add_life(o, e);
 	if (e->flags & GREETER_EVENT_FAILED)
 		cJSON_AddNumberToObject(o, "error", e->error);
 	if (e->flags & GREETER_EVENT_ARGS) {
@@ -149,6 +190,8 @@ static bool wants(const struct watch_filter *f, const struct greeter_event *e)
 	if (f->has_unit && strncmp(e->unit, f->unit, sizeof(f->unit)) != 0)
 		return false;
 	if ((e->flags & GREETER_EVENT_FAILED) && !f->include_failed)
+		return false;
+	if (e->kind == GREETER_KIND_EXIT && !f->include_exits)
 		return false;
 	return true;
 }

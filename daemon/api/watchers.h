@@ -39,6 +39,7 @@ struct watch_filter {
 	bool has_unit;
 	char unit[GREETER_UNIT_SIZE];
 	bool include_failed;
+	bool include_exits;
 };
 
 struct watchers;

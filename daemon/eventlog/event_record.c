@@ -32,6 +32,8 @@ static int decode_v2(const void *data, size_t size, struct greeter_event *e)
 	/* Only the flags that layout knew. */
 	e->flags = r.flags & (GREETER_EVENT_FAILED | GREETER_EVENT_NO_CALLER);
 	e->source = r.source;
+	e->kind = GREETER_KIND_EXEC;
+	e->exec_ns = (e->flags & GREETER_EVENT_FAILED) ? 0 : r.boot_ns;
 	copy_string(e->comm, sizeof(e->comm), r.comm, strnlen(r.comm, sizeof(r.comm)));
 	copy_string(e->filename, sizeof(e->filename), r.filename,
 		    strnlen(r.filename, sizeof(r.filename)));
@@ -70,18 +72,57 @@ static void split_args(struct greeter_event *e, const char *in, size_t n)
 	e->args_len = (__u16)used;
 }
 
+/* The strings of a record, in the order they come, each into its field. */
+struct record_string {
+	char *out;
+	size_t size;
+	size_t len;
+};
+
+static int take_strings(const char *p, size_t room, struct record_string *s, size_t n)
+{
+	size_t total = 0;
+
+	for (size_t i = 0; i < n; i++)
+		total += s[i].len;
+	if (total > room)
+		return -EBADMSG;
+	for (size_t i = 0; i < n; i++) {
+		copy_string(s[i].out, s[i].size, p, s[i].len);
+		p += s[i].len;
+	}
+	return 0;
+}
+
+static void take_args(struct greeter_event *e, const char *p, size_t len)
+{
+	e->args_count = 0;
+	e->args_len = 0;
+	e->args[0] = '\0';
+	if (e->flags & GREETER_EVENT_ARGS)
+		split_args(e, p, len);
+}
+
 static int decode_v3(const void *data, size_t size, struct greeter_event *e)
 {
-	struct greeter_record r;
+	struct greeter_record_v3 r;
 	const char *p = (const char *)data + sizeof(r);
-	size_t total;
+	int err;
 
 	if (size < sizeof(r))
 		return -EBADMSG;
 	memcpy(&r, data, sizeof(r));
-	total = (size_t)r.comm_len + r.message_len + r.unit_len + r.filename_len + r.args_len;
-	if (total > size - sizeof(r))
+	struct record_string s[] = {
+		{ e->comm, sizeof(e->comm), r.comm_len },
+		{ e->message, sizeof(e->message), r.message_len },
+		{ e->unit, sizeof(e->unit), r.unit_len },
+		{ e->filename, sizeof(e->filename), r.filename_len },
+		{ NULL, 0, r.args_len },
+	};
+	if ((size_t)r.comm_len + r.message_len + r.unit_len + r.filename_len + r.args_len >
+	    size - sizeof(r))
 		return -EBADMSG;
+	memset(e, 0, offsetof(struct greeter_event, args));
 	e->seq = r.seq;
 	e->boot_ns = r.boot_ns;
 	e->cgroup_id = r.cgroup_id;
@@ -92,19 +133,59 @@ static int decode_v3(const void *data, size_t size, struct greeter_event *e)
 	e->error = r.error;
 	e->flags = r.flags;
 	e->source = r.source;
-	copy_string(e->comm, sizeof(e->comm), p, r.comm_len);
-	p += r.comm_len;
-	copy_string(e->message, sizeof(e->message), p, r.message_len);
-	p += r.message_len;
-	copy_string(e->unit, sizeof(e->unit), p, r.unit_len);
-	p += r.unit_len;
-	copy_string(e->filename, sizeof(e->filename), p, r.filename_len);
-	p += r.filename_len;
-	e->args_count = 0;
-	e->args_len = 0;
-	e->args[0] = '\0';
-	if (e->flags & GREETER_EVENT_ARGS)
-		split_args(e, p, r.args_len);
+	e->kind = GREETER_KIND_EXEC;
+	/* An exec's id is its time and pid: records of ABI 3 have one too. */
+	e->exec_ns = (r.flags & GREETER_EVENT_FAILED) ? 0 : r.boot_ns;
+	err = take_strings(p, size - sizeof(r), s, 4);
+	if (err)
+		return err;
+	p += r.comm_len + r.message_len + r.unit_len + r.filename_len;
+	take_args(e, p, r.args_len);
+	return 0;
+}
+
+static int decode_v4(const void *data, size_t size, struct greeter_event *e)
+{
+	struct greeter_record r;
+	const char *p = (const char *)data + sizeof(r);
+	size_t before_args;
+	int err;
+
+	if (size < sizeof(r))
+		return -EBADMSG;
+	memcpy(&r, data, sizeof(r));
+	struct record_string s[] = {
+		{ e->comm, sizeof(e->comm), r.comm_len },
+		{ e->message, sizeof(e->message), r.message_len },
+		{ e->unit, sizeof(e->unit), r.unit_len },
+		{ e->filename, sizeof(e->filename), r.filename_len },
+		{ e->parent_comm, sizeof(e->parent_comm), r.parent_comm_len },
+		{ e->parent_file, sizeof(e->parent_file), r.parent_file_len },
+	};
+	before_args = (size_t)r.comm_len + r.message_len + r.unit_len + r.filename_len +
+		      r.parent_comm_len + r.parent_file_len;
+	if (r.kind > GREETER_KIND_EXIT || before_args + r.args_len > size - sizeof(r))
+		return -EBADMSG;
+	memset(e, 0, offsetof(struct greeter_event, args));
+	e->seq = r.seq;
+	e->boot_ns = r.boot_ns;
+	e->cgroup_id = r.cgroup_id;
+	e->exec_ns = r.exec_ns;
+	e->parent_exec_ns = r.parent_exec_ns;
+	e->pid = r.pid;
+	e->ppid = r.ppid;
+	e->uid = r.uid;
+	e->gid = r.gid;
+	e->parent_pid = r.parent_pid;
+	e->exit_status = r.exit_status;
+	e->error = r.error;
+	e->flags = r.flags;
+	e->source = r.source;
+	e->kind = r.kind;
+	err = take_strings(p, size - sizeof(r), s, sizeof(s) / sizeof(s[0]));
+	if (err)
+		return err;
+	take_args(e, p + before_args, r.args_len);
 	return 0;
 }
 
@@ -112,8 +193,10 @@ int event_record_decode(const void *data, size_t size, unsigned abi, struct gree
 {
 	if (abi >= GREETER_EVENT_ABI_MIN && abi < GREETER_RECORD_ABI)
 		return decode_v2(data, size, e);
-	if (abi >= GREETER_RECORD_ABI && abi <= GREETER_ABI_VERSION)
+	if (abi >= GREETER_RECORD_ABI && abi < GREETER_LIFE_ABI)
 		return decode_v3(data, size, e);
+	if (abi >= GREETER_LIFE_ABI && abi <= GREETER_ABI_VERSION)
+		return decode_v4(data, size, e);
 	return -EPROTO;
 }
 

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * An exec event (struct greeter_event, eventlog.h) decoded from a ring
- * record of either layout: the fixed struct greeter_event_v2 of ABI 1 and 2
- * (records left in an old ring during migration), the variable-length
- * struct greeter_record from ABI 3. A record is hostile input: every length
- * is checked against the record's size.
+ * An event (struct greeter_event, eventlog.h) decoded from a ring record of
+ * any layout: the fixed struct greeter_event_v2 of ABI 1 and 2 (records left
+ * in an old ring during migration), the variable-length struct
+ * greeter_record_v3 of ABI 3, struct greeter_record from ABI 4 (exec ids,
+ * exits). A record is hostile input: every length is checked against the
+ * record's size.
  */
 #ifndef GREETER_EVENT_RECORD_H
 #define GREETER_EVENT_RECORD_H

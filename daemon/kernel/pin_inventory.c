@@ -128,6 +128,8 @@ static bool map_type_ours(size_t i, __u32 type, __u32 key_size)
 	case MAP_STATS:
 	case MAP_REPORTED:
 		return type == BPF_MAP_TYPE_PERCPU_ARRAY;
+	case MAP_PROCESSES:
+		return type == BPF_MAP_TYPE_LRU_HASH && key_size == 4;
 	case MAP_PENDING:
 		return type == BPF_MAP_TYPE_LRU_HASH || type == BPF_MAP_TYPE_HASH ||
 			type == BPF_MAP_TYPE_ARRAY;

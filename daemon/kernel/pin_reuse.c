@@ -97,8 +97,10 @@ void pins_adopt(struct pins *p, struct old_pins *o, const struct pins_options *o
 	p->sequence_fd = o->map_fd[MAP_SEQUENCE];
 	p->settings_fd = o->map_fd[MAP_SETTINGS];
 	p->meta_fd = o->map_fd[MAP_META];
+	p->processes_fd = o->map_fd[MAP_PROCESSES];
 	o->map_fd[MAP_CONFIG] = o->map_fd[MAP_EVENTS] = o->map_fd[MAP_STATS] = -1;
 	o->map_fd[MAP_SEQUENCE] = o->map_fd[MAP_SETTINGS] = o->map_fd[MAP_META] = -1;
+	o->map_fd[MAP_PROCESSES] = -1;
 	if (bpf_obj_get_info_by_fd(p->events_fd, &info, &len) == 0)
 		p->ring_size = info.max_entries;
 	p->mode = o->meta.attach_mode;
@@ -133,9 +135,10 @@ bool pins_reuse_map(const struct old_pins *o, enum pin_map i, struct bpf_map *ma
 	/*
 	 * Shared whatever the ABI (their layouts never change): while both
 	 * builds' programs run, the reported map keeps an exec from being
-	 * reported twice, and the sequence map keeps both numbering on from
-	 * one counter, so that no number is given twice.
+	 * reported twice, the sequence map keeps both numbering on from one
+	 * counter, so that no number is given twice, and the process table
+	 * has each exit reported once, with its exec's id.
 	 */
-	return (abi_same || i == MAP_REPORTED || i == MAP_SEQUENCE) &&
+	return (abi_same || i == MAP_REPORTED || i == MAP_SEQUENCE || i == MAP_PROCESSES) &&
 		map_matches(o->map_fd[i], map) && bpf_map__reuse_fd(map, o->map_fd[i]) == 0;
 }

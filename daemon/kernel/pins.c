@@ -156,6 +156,8 @@ static int open_and_load(struct greeter_bpf **skel_out, struct old_pins *o,
 	mode_progs(mode, in_mode);
 	for (size_t i = 0; i < MODE_PROG_COUNT; i++)
 		bpf_program__set_autoload(progs[in_mode[i]], true);
+	/* The process table's seeding, when it is made anew. */
+	bpf_program__set_autoload(skel->progs.seed_processes, !reused[MAP_PROCESSES]);
 	err = greeter_bpf__load(skel);
 	if (err) {
 		greeter_bpf__destroy(skel);
@@ -364,6 +366,32 @@ static int check_kernel(struct pins *p, enum greeter_attach_mode mode)
 	return -EOPNOTSUPP;
 }
 
+/*
+ * A new process table gets the processes already running, once the
+ * programs run (so none is missed between): their exits are reported, and
+ * the first execs have parents. Not fatal: without it, only they are missing.
+ */
+static void seed_processes(struct greeter_bpf *skel)
+{
+	struct bpf_link *link = bpf_program__attach_iter(skel->progs.seed_processes, NULL);
+	char buf[64];
+	int fd;
+
+	fd = link ? bpf_iter_create(bpf_link__fd(link)) : -1;
+	if (fd < 0) {
+		log_warning("cannot put the running processes into the process table (%s): "
+			    "their exits go unreported, and execs they start carry no parent",
+			    strerror(errno));
+		bpf_link__destroy(link);
+		return;
+	}
+	/* The program runs as the iterator is read; it writes nothing out. */
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	close(fd);
+	bpf_link__destroy(link);
+}
+
 static int create(struct pins *p, struct old_pins *o, const struct pins_options *opt)
 {
 	struct bpf_link *links[MODE_PROG_COUNT] = { 0 };
@@ -391,6 +419,8 @@ static int create(struct pins *p, struct old_pins *o, const struct pins_options 
 	err = load_and_attach(p, &skel, o, opt, &mode, reused, links);
 	if (err)
 		return err;
+	if (!reused[MAP_PROCESSES])
+		seed_processes(skel);
 
 	err = carry_maps(p, bpf_map__fd(skel->maps.config), bpf_map__fd(skel->maps.settings), o,
 			 opt, reused);
@@ -423,6 +453,7 @@ static int create(struct pins *p, struct old_pins *o, const struct pins_options 
 	p->sequence_fd = dup_fd(bpf_map__fd(skel->maps.sequence));
 	p->settings_fd = dup_fd(bpf_map__fd(skel->maps.settings));
 	p->meta_fd = dup_fd(bpf_map__fd(skel->maps.meta));
+	p->processes_fd = dup_fd(bpf_map__fd(skel->maps.processes));
 	p->prog_count = MODE_PROG_COUNT;
 	mode_progs(mode, in_mode);
 	for (size_t i = 0; i < MODE_PROG_COUNT; i++) {
@@ -445,6 +476,7 @@ static void pins_init(struct pins *p)
 	memset(p, 0, sizeof(*p));
 	p->dir_fd = p->config_fd = p->events_fd = p->stats_fd = -1;
 	p->sequence_fd = p->settings_fd = p->meta_fd = p->old_events_fd = -1;
+	p->processes_fd = -1;
 }
 
 static void pins_close(struct pins *p)
@@ -457,6 +489,7 @@ static void pins_close(struct pins *p)
 	close_fd(&p->sequence_fd);
 	close_fd(&p->settings_fd);
 	close_fd(&p->meta_fd);
+	close_fd(&p->processes_fd);
 	close_fd(&p->old_events_fd);
 	if (p->dir_created && !p->committed)
 		rmdir(p->dir);

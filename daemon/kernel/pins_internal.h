@@ -7,6 +7,7 @@
  *   pin_carry.c      what goes over from old maps into new ones
  *   pins.c           load, attach, stage, commit: the life cycle
  *   pin_readers.c    what greeterd reads while it runs: the start's outcome, the maps
+ *   pin_processes.c  the process table: how full, and a process's chain
  *   pin_remove.c     removing the pins (--remove-pins)
  */
 #ifndef GREETER_PINS_INTERNAL_H
@@ -36,6 +37,7 @@ struct bpf_map;
 	X(SETTINGS, settings)                                                                      \
 	X(PENDING, pending)                                                                        \
 	X(REPORTED, reported)                                                                      \
+	X(PROCESSES, processes)                                                                    \
 	X(META, meta)
 
 enum pin_map {
@@ -56,6 +58,7 @@ enum pin_map {
  */
 #define PIN_PROGS(X)                                                                               \
 	X(sched_exec, PIN_TP | PIN_KP)                                                             \
+	X(proc_exit, PIN_TP | PIN_KP)                                                              \
 	X(tp_execve, PIN_TP)                                                                       \
 	X(tp_execveat, PIN_TP)                                                                     \
 	X(tp_execve_ret, PIN_TP)                                                                   \
@@ -100,6 +103,7 @@ struct pins {
 	int sequence_fd;
 	int settings_fd;
 	int meta_fd;
+	int processes_fd;
 	/* A replaced ring buffer still to be drained, or -1; where it was read up to. */
 	int old_events_fd;
 	__u64 old_read_pos;

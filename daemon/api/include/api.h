@@ -43,6 +43,9 @@ struct api_options {
 	 * sequence number and the stream id (one map lookup, not the whole status).
 	 */
 	void (*kernel_stream)(void *userdata, __u64 *last_seq, __u64 *stream_id);
+	/* A process's chain from the process table (pins_process_chain()). */
+	int (*kernel_process_chain)(void *userdata, __u32 pid, struct kernel_process *out,
+				    size_t max);
 	void *kernel_userdata;
 };
 

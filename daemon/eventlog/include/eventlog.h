@@ -19,16 +19,25 @@
 
 #include "greeter.h"
 
-/* An exec event as the sinks see it, decoded from a ring record of any layout. */
+/*
+ * An event as the sinks see it (an exec, a failed attempt or an exit),
+ * decoded from a ring record of any layout.
+ */
 struct greeter_event {
 	__u64 seq; /* 1, 2, ...: grows by one per event, across daemon restarts */
-	__u64 boot_ns; /* CLOCK_BOOTTIME of the exec */
+	__u64 boot_ns; /* CLOCK_BOOTTIME of the exec, or of the exit */
 	__u64 cgroup_id; /* 0 in records before ABI 3 */
+	/* The exec (with pid, its id: exec_id_format()); 0 for a failed attempt. */
+	__u64 exec_ns;
+	__u64 parent_exec_ns; /* the parent's exec (with parent_pid); 0 when unknown */
 	__u32 pid;
 	__u32 ppid;
 	__u32 uid;
 	__u32 gid;
+	__u32 parent_pid;
+	__u32 exit_status; /* an exit: the wait status (WIFEXITED() and the rest apply) */
 	__s32 error; /* 0, or -errno of a failed attempt */
+	__u8 kind; /* enum greeter_record_kind */
 	/*
 	 * enum greeter_event_flags: GREETER_EVENT_ARGS when args were read,
 	 * GREETER_EVENT_ARGS_TRUNCATED when cut (in the kernel, by bytes, or
@@ -41,6 +50,9 @@ struct greeter_event {
 	char filename[GREETER_FILENAME_SIZE];
 	char message[GREETER_MESSAGE_SIZE];
 	char unit[GREETER_UNIT_SIZE]; /* "" at the root, or in records before ABI 3 */
+	/* The parent exec's, "" when unknown (records before ABI 4, exits). */
+	char parent_comm[GREETER_COMM_SIZE];
+	char parent_file[GREETER_FILENAME_SIZE];
 	/* args_count arguments, each NUL-terminated, back to back: args_len bytes. */
 	__u16 args_count;
 	__u16 args_len;

@@ -27,7 +27,7 @@
  * (pins_status()), for GetStatus; where the event stream stands is read
  * alone (pins_stream()). Nothing in it refers back to the kernel objects.
  */
-#define KERNEL_STATUS_PROGS 5
+#define KERNEL_STATUS_PROGS 6
 
 struct kernel_status {
 	const char *attach_mode; /* "tracepoint", "kprobe", ... */
@@ -45,7 +45,23 @@ struct kernel_status {
 	__u64 stats[GREETER_STAT_MAX]; /* per-CPU counters, summed */
 	__u64 stream_id; /* the event stream, made when numbering started */
 	__u64 last_seq; /* the last sequence number the kernel gave */
+	__u64 processes; /* in the process table now */
+	__u64 processes_evicted; /* let go of for room: added, less removed and held */
 };
+
+/* A process of the process table: one step of a chain (pins_process_chain()). */
+struct kernel_process {
+	__u32 pid;
+	__u32 uid;
+	__u64 exec_ns; /* CLOCK_BOOTTIME of its exec (a seeded process: its start) */
+	bool seeded; /* running before the table was made: no exec seen */
+	char comm[GREETER_COMM_SIZE];
+	char file[GREETER_FILENAME_SIZE];
+	char unit[GREETER_UNIT_SIZE];
+};
+
+/* Steps of a chain at most. */
+#define KERNEL_CHAIN_MAX 64
 
 /* The pins */
 
@@ -102,6 +118,16 @@ void pins_status(const struct pins *p, struct kernel_status *out);
  * started at 1. Both 0 when the sequence map cannot be read.
  */
 int pins_stream(const struct pins *p, __u64 *last_seq, __u64 *stream_id);
+
+/* Processes the process table holds now (a walk of its keys). */
+__u64 pins_process_count(const struct pins *p);
+
+/*
+ * pid's process, its parent's exec, and so on up (each the exec its child
+ * recorded, not a later one), into out[max]: the number of steps, or
+ * -ESRCH when the table does not hold pid.
+ */
+int pins_process_chain(const struct pins *p, __u32 pid, struct kernel_process *out, size_t max);
 
 /* Sum the per-CPU counters into out[GREETER_STAT_MAX]. */
 int pins_read_stats(const struct pins *p, __u64 *out);
