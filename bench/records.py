@@ -26,7 +26,7 @@ done
 """
 
 
-# Where struct greeter_record (bpf/greeter.h, ABI 3) keeps cgroup_id: after seq and boot_ns.
+# Where struct greeter_record (bpf/greeter.h, ABI 3 and 4) keeps cgroup_id: after seq and boot_ns.
 RECORD_CGROUP_ID_OFFSET = 16
 
 

@@ -626,19 +626,22 @@ def ring_records(pin_dir, ring_size):
         ring.close()
 
 
-RECORD_HEADER = 64
+RECORD_HEADER = 88
 
 
 def parse_record(rec):
-    """An ABI-3 ring record (bpf/greeter.h struct greeter_record) as a dict."""
-    (seq, boot_ns, cgroup_id, pid, ppid, uid, gid, error, flags, source, _, comm_len, message_len,
-     unit_len, filename_len, args_len) = struct.unpack_from("<QQQIIIIiHBBHHHHH", rec, 0)
+    """An ABI-4 ring record (bpf/greeter.h struct greeter_record) as a dict."""
+    (seq, boot_ns, cgroup_id, exec_ns, parent_exec_ns, pid, ppid, uid, gid, error, flags, source,
+     kind, parent_pid, exit_status, comm_len, message_len, unit_len, filename_len,
+     parent_comm_len, parent_file_len, args_len, _) = struct.unpack_from(
+        "<QQQQQIIIIiHBBIIHHHHHHHH", rec, 0)
     p = RECORD_HEADER
     fields = {}
     for name, n in (("comm", comm_len), ("message", message_len), ("unit", unit_len),
-                    ("filename", filename_len), ("args", args_len)):
+                    ("filename", filename_len), ("parent_comm", parent_comm_len),
+                    ("parent_file", parent_file_len), ("args", args_len)):
         fields[name] = rec[p:p + n]
         p += n
-    fields.update(seq=seq, cgroup_id=cgroup_id, pid=pid, uid=uid, flags=flags, size=len(rec),
-                  used=p)
+    fields.update(seq=seq, cgroup_id=cgroup_id, pid=pid, uid=uid, flags=flags, kind=kind,
+                  exec_ns=exec_ns, size=len(rec), used=p)
     return fields

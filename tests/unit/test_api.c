@@ -65,6 +65,28 @@ static void fake_kernel_status(void *userdata, struct kernel_status *out)
 	out->progs[0].prog_id = 21;
 	out->progs[0].link_id = 22;
 	out->stats[GREETER_STAT_EMITTED] = 7;
+	out->stats[GREETER_STAT_EXITS] = 4;
+	out->processes = 3;
+	out->processes_evicted = 2;
+}
+
+/* The process table: pid 700 (ALICE's sh) started by 600 (root's bash), started by 1. */
+static int fake_process_chain(void *userdata, __u32 pid, struct kernel_process *out, size_t max)
+{
+	static const struct kernel_process table[] = {
+		{ .pid = 700, .uid = ALICE, .exec_ns = 3000, .comm = "sh", .file = "/bin/sh" },
+		{ .pid = 600, .uid = ROOT, .exec_ns = 2000, .comm = "bash\x1b[31m", .file = "/bin/bash" },
+		{ .pid = 1, .uid = ROOT, .exec_ns = 1000, .seeded = true, .comm = "systemd" },
+	};
+	size_t n = 0;
+
+	for (size_t i = 0; i < 3; i++)
+		if (table[i].pid == pid) {
+			for (; i < 3 && n < max; i++)
+				out[n++] = table[i];
+			return (int)n;
+		}
+	return -ESRCH;
 }
 
 static void fake_kernel_stream(void *userdata, __u64 *last_seq, __u64 *stream_id)
@@ -256,6 +278,7 @@ static int setup(void **state)
 		.replay_window = 1000,
 		.kernel_status = fake_kernel_status,
 		.kernel_stream = fake_kernel_stream,
+		.kernel_process_chain = fake_process_chain,
 	};
 
 	/* Group 0 is the admin group: every system has it, by some name. */
@@ -638,24 +661,64 @@ static void test_status(void **state)
 		text,
 		"{\"parameters\":{\"attach_mode\":\"tracepoint\","
 		"\"attach_reason\":\"made up by the test\",\"pin_dir\":\"/nowhere\","
-		"\"messages\":1,\"watchers\":1,\"ring_size\":1048576,\"replay_window\":1000,"
+		"\"messages\":1,\"watchers\":1,\"ring_size\":1048576,"
+		"\"process_table_size\":16384,\"replay_window\":1000,"
 		"\"retained\":0,\"change_log_size\":20,\"config_map_id\":11,"
 		"\"events_map_id\":12,\"stats_map_id\":13,\"programs\":[{\"name\":"
 		"\"sched_exec\",\"program_id\":21,\"link_id\":22}],\"counters\":{"
 		"\"emitted\":7,\"lost_kernel\":0,\"failed_execs\":0,\"received\":0,"
 		"\"delivered\":0,\"dropped_watchers\":0,\"dropped_journal\":0,"
 		"\"dropped_print\":0,\"dropped_late\":0,\"repeated\":0,\"malformed\":0,"
-		"\"compactions\":0,\"compactions_failed\":0}}}");
+		"\"compactions\":0,\"compactions_failed\":0,\"exits\":4,\"processes\":3,"
+		"\"processes_evicted\":2}}}");
 	free(text);
 	cJSON_Delete(r);
 	client_close(c);
 	client_close(w);
 }
 
+/* Who started a process: anyone's own, everyone's for root and the admin group. */
+static void test_process_chain(void **state)
+{
+	struct client *c = connect_as(ALICE);
+	cJSON *r = call(c, IO_GREETER_GET_PROCESS_CHAIN, "{\"pid\":700}", false);
+	const cJSON *chain, *step;
+	char *text;
+
+	assert_non_null(r);
+	assert_null(error_of(r));
+	chain = param(r, "chain");
+	assert_int_equal(cJSON_GetArraySize(chain), 3);
+	step = cJSON_GetArrayItem(chain, 1);
+	assert_int_equal(cJSON_GetObjectItem(step, "pid")->valueint, 600);
+	/* Kernel strings are hostile: the escape goes out as JSON escapes it, valid UTF-8. */
+	assert_string_equal(cJSON_GetObjectItem(step, "comm")->valuestring, "bash\x1b[31m");
+	text = cJSON_GetObjectItem(step, "exec_id")->valuestring;
+	assert_int_equal(strlen(text), 32 + 1 + 4 + 1 + 3);
+	assert_string_equal(text + 33, "2000-600");
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetArrayItem(chain, 2), "seeded")));
+	cJSON_Delete(r);
+	client_close(c);
+
+	expect_error(BOB, IO_GREETER_GET_PROCESS_CHAIN, "{\"pid\":700}", false,
+		     IO_GREETER_ERROR_PERMISSION_DENIED, NULL);
+	expect_error(ALICE, IO_GREETER_GET_PROCESS_CHAIN, "{\"pid\":600}", false,
+		     IO_GREETER_ERROR_PERMISSION_DENIED, NULL);
+	expect_ok(ADMIN, IO_GREETER_GET_PROCESS_CHAIN, "{\"pid\":700}");
+	expect_ok(ROOT, IO_GREETER_GET_PROCESS_CHAIN, "{\"pid\":1}");
+	expect_error(ROOT, IO_GREETER_GET_PROCESS_CHAIN, "{\"pid\":4242}", false,
+		     IO_GREETER_ERROR_NO_SUCH_PROCESS, NULL);
+	expect_error(ROOT, IO_GREETER_GET_PROCESS_CHAIN, "{\"pid\":0}", false,
+		     "org.varlink.service.InvalidParameter", "pid");
+	expect_error(ROOT, IO_GREETER_GET_PROCESS_CHAIN, "{\"pid\":4294967296}", false,
+		     "org.varlink.service.InvalidParameter", "pid");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_edit_permissions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_process_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parameter_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watch_permissions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watch_resume, setup, teardown),

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * event_record: ring records of both layouts decoded, hostile lengths
+ * event_record: ring records of every layout decoded, hostile lengths
  * refused, arguments split and bounded; args_text: the quoting that keeps
  * the arguments apart in a line of text.
  */
@@ -28,7 +28,7 @@ struct built {
 static void build(struct built *b, const char *comm, const char *msg, const char *unit,
 		  const char *file, const char *args, size_t args_len, __u16 flags)
 {
-	struct greeter_record r;
+	struct greeter_record_v3 r;
 	size_t off = sizeof(r);
 
 	memset(&r, 0, sizeof(r));
@@ -154,7 +154,7 @@ static void test_v3_count_bound(void **state)
 static void test_v3_hostile(void **state)
 {
 	struct built b;
-	struct greeter_record r;
+	struct greeter_record_v3 r;
 	char big[GREETER_ARGS_SIZE + 100];
 
 	build(&b, "bash", "Hello", "unit", "/bin/ls", "ls\0", 3, GREETER_EVENT_ARGS);
@@ -204,6 +204,96 @@ static void test_v3_hostile(void **state)
 	assert_int_equal(event_record_decode(b.data, b.size, GREETER_ABI_VERSION + 1, &ev),
 			 -EPROTO);
 	assert_int_equal(event_record_decode(b.data, b.size, 0, &ev), -EPROTO);
+}
+
+/* A v4 record: an exec with its parent's strings, or (kind exit) an exit. */
+static void build4(struct built *b, __u8 kind, const char *comm, const char *msg,
+		   const char *unit, const char *file, const char *pcomm, const char *pfile,
+		   const char *args, size_t args_len, __u16 flags)
+{
+	struct greeter_record r;
+	const char *s[] = { comm, msg, unit, file, pcomm, pfile };
+	__u16 *len[] = { &r.comm_len, &r.message_len, &r.unit_len, &r.filename_len,
+			 &r.parent_comm_len, &r.parent_file_len };
+	size_t off = sizeof(r);
+
+	memset(&r, 0, sizeof(r));
+	memset(b, 0xaa, sizeof(*b));
+	r.seq = 43;
+	r.boot_ns = 5000000000ULL;
+	r.exec_ns = kind == GREETER_KIND_EXIT ? 3000000000ULL : r.boot_ns;
+	r.parent_exec_ns = 1000;
+	r.pid = 20;
+	r.ppid = 19;
+	r.parent_pid = 18;
+	r.uid = 1000;
+	r.kind = kind;
+	r.exit_status = kind == GREETER_KIND_EXIT ? 7 << 8 : 0;
+	r.flags = flags;
+	for (size_t i = 0; i < 6; i++) {
+		*len[i] = (__u16)strlen(s[i]);
+		memcpy(b->data + off, s[i], *len[i]);
+		off += *len[i];
+	}
+	r.args_len = (__u16)args_len;
+	memcpy(b->data + off, args, args_len);
+	off += args_len;
+	memcpy(b->data, &r, sizeof(r));
+	b->size = (off + 15) / 16 * 16;
+}
+
+static void test_v4_exec(void **state)
+{
+	struct built b;
+	static const char args[] = "id\0-u\0";
+
+	build4(&b, GREETER_KIND_EXEC, "sh", "Hi", "u.service", "/usr/bin/id", "bash",
+	       "/usr/bin/bash", args, sizeof(args) - 1, GREETER_EVENT_ARGS);
+	assert_int_equal(event_record_decode(b.data, b.size, 4, &ev), 0);
+	assert_int_equal(ev.kind, GREETER_KIND_EXEC);
+	assert_int_equal(ev.exec_ns, 5000000000ULL);
+	assert_int_equal(ev.parent_exec_ns, 1000);
+	assert_int_equal(ev.parent_pid, 18);
+	assert_string_equal(ev.comm, "sh");
+	assert_string_equal(ev.message, "Hi");
+	assert_string_equal(ev.unit, "u.service");
+	assert_string_equal(ev.filename, "/usr/bin/id");
+	assert_string_equal(ev.parent_comm, "bash");
+	assert_string_equal(ev.parent_file, "/usr/bin/bash");
+	assert_int_equal(ev.args_count, 2);
+	assert_string_equal(event_next_arg(&ev, event_next_arg(&ev, NULL)), "-u");
+}
+
+static void test_v4_exit(void **state)
+{
+	struct built b;
+	struct greeter_record r;
+
+	build4(&b, GREETER_KIND_EXIT, "sleep", "", "u", "/usr/bin/sleep", "", "", "", 0, 0);
+	assert_int_equal(event_record_decode(b.data, b.size, 4, &ev), 0);
+	assert_int_equal(ev.kind, GREETER_KIND_EXIT);
+	assert_int_equal(ev.exec_ns, 3000000000ULL);
+	assert_int_equal(ev.exit_status, 7 << 8);
+	assert_string_equal(ev.comm, "sleep");
+	assert_string_equal(ev.parent_comm, "");
+	assert_int_equal(ev.args_count, 0);
+
+	/* A kind this build does not know, and parent strings past the end. */
+	memcpy(&r, b.data, sizeof(r));
+	r.kind = 2;
+	memcpy(b.data, &r, sizeof(r));
+	assert_int_equal(event_record_decode(b.data, b.size, 4, &ev), -EBADMSG);
+	r.kind = GREETER_KIND_EXIT;
+	r.parent_file_len = 0xffff;
+	memcpy(b.data, &r, sizeof(r));
+	assert_int_equal(event_record_decode(b.data, b.size, 4, &ev), -EBADMSG);
+
+	/* Records of ABI 3 have exec ids too: their time and pid. */
+	build(&b, "sh", "Hi", "", "/bin/true", "", 0, 0);
+	assert_int_equal(event_record_decode(b.data, b.size, 3, &ev), 0);
+	assert_int_equal(ev.kind, GREETER_KIND_EXEC);
+	assert_int_equal(ev.exec_ns, 1000);
+	assert_int_equal(ev.parent_exec_ns, 0);
 }
 
 static void test_v2(void **state)
@@ -296,7 +386,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_v3_fields),	cmocka_unit_test(test_v3_no_args),
 		cmocka_unit_test(test_v3_cut_last_arg), cmocka_unit_test(test_v3_count_bound),
-		cmocka_unit_test(test_v3_hostile),	cmocka_unit_test(test_v2),
+		cmocka_unit_test(test_v3_hostile),	cmocka_unit_test(test_v4_exec),
+		cmocka_unit_test(test_v4_exit),		cmocka_unit_test(test_v2),
 		cmocka_unit_test(test_args_text),	cmocka_unit_test(test_args_text_bound),
 	};
 
