@@ -174,11 +174,9 @@ _Static_assert(ARGS_OFFSET_MAX >= 2 * (GREETER_COMM_SIZE + GREETER_FILENAME_SIZE
 			       GREETER_MESSAGE_SIZE + GREETER_UNIT_SIZE,
 	       "the strings before the arguments fit below ARGS_OFFSET_MAX");
 
-/* Per CPU: [0] for the tracepoints, [1] for the seeding iterator (which may be preempted). */
-#define SCRATCH_SEED 1
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct record_buf);
 } scratch SEC(".maps");
@@ -501,12 +499,25 @@ static __always_inline bool reported_before(__u32 pid)
 	return seen;
 }
 
-/* The table's entry for process tgid, if it is that process's and not an earlier one's of its pid. */
+/*
+ * The table's entry for process tgid, if it is that process's and not an
+ * earlier one's of its pid. greeterd seeds the table from /proc, whose
+ * start times are in ticks of USER_HZ (100 on every architecture Linux
+ * runs greeter on): a seeded entry's start is its start cut to the tick.
+ */
+#define SEED_TICK_NS 10000000ULL
 static __always_inline struct greeter_process *process_get(__u32 tgid, __u64 task_start_ns)
 {
 	struct greeter_process *p = bpf_map_lookup_elem(&processes, &tgid);
 
-	return p && p->task_start_ns == task_start_ns ? p : NULL;
+	if (!p)
+		return NULL;
+	if (p->task_start_ns == task_start_ns)
+		return p;
+	if ((p->flags & GREETER_PROCESS_SEEDED) &&
+	    p->task_start_ns == task_start_ns / SEED_TICK_NS * SEED_TICK_NS)
+		return p;
+	return NULL;
 }
 
 /*
@@ -732,69 +743,6 @@ SEC("raw_tp/sched_process_exit")
 int BPF_PROG(proc_exit, struct task_struct *task)
 {
 	return process_exit(task);
-}
-
-#define PF_KTHREAD 0x00200000 /* include/linux/sched.h */
-
-/*
- * Run once by greeterd when it makes the table: every process already
- * running goes in (unless its exec was seen meanwhile), so that the first
- * execs have parents and those processes' exits are reported. Without an
- * exec seen, a process's exec time is its start, its file its executable's
- * name.
- */
-SEC("iter/task")
-int seed_processes(struct bpf_iter__task *ctx)
-{
-	struct task_struct *task = ctx->task, *parent;
-	struct greeter_process *v, *pe;
-	struct record_buf *b;
-	struct kernfs_node *kn;
-	const unsigned char *name;
-	const char *unit;
-	__u32 key = SCRATCH_SEED, tgid, ptgid;
-
-	if (!task)
-		return 0;
-	tgid = BPF_CORE_READ(task, tgid);
-	if ((__u32)BPF_CORE_READ(task, pid) != tgid || (BPF_CORE_READ(task, flags) & PF_KTHREAD))
-		return 0;
-	if (bpf_map_lookup_elem(&processes, &tgid))
-		return 0;
-	b = bpf_map_lookup_elem(&scratch, &key);
-	if (!b)
-		return 0;
-	v = &b->proc;
-	v->task_start_ns = BPF_CORE_READ(task, start_boottime);
-	v->exec_ns = v->task_start_ns;
-	parent = BPF_CORE_READ(task, real_parent);
-	ptgid = parent ? BPF_CORE_READ(parent, tgid) : 0;
-	v->parent_pid = ptgid;
-	v->parent_exec_ns = 0;
-	if (ptgid) {
-		__u64 pstart = BPF_CORE_READ(parent, group_leader, start_boottime);
-
-		pe = process_get(ptgid, pstart);
-		v->parent_exec_ns = pe ? pe->exec_ns : pstart;
-	}
-	v->uid = BPF_CORE_READ(task, real_cred, uid.val);
-	v->gid = BPF_CORE_READ(task, real_cred, gid.val);
-	v->flags = GREETER_PROCESS_SEEDED;
-	v->reserved = 0;
-	bpf_probe_read_kernel_str(v->comm, sizeof(v->comm), task->comm);
-	kn = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
-	v->cgroup_id = kn ? BPF_CORE_READ(kn, id) : 0;
-	unit = kn ? BPF_CORE_READ(kn, name) : NULL;
-	v->unit[0] = '\0';
-	if (unit)
-		bpf_probe_read_kernel_str(v->unit, sizeof(v->unit), unit);
-	name = BPF_CORE_READ(task, mm, exe_file, f_path.dentry, d_name.name);
-	v->file[0] = '\0';
-	if (name)
-		bpf_probe_read_kernel_str(v->file, sizeof(v->file), name);
-	if (bpf_map_update_elem(&processes, &tgid, v, BPF_NOEXIST) == 0)
-		count(GREETER_STAT_TABLE_ADDED);
-	return 0;
 }
 
 SEC("tp/syscalls/sys_enter_execve")

@@ -174,7 +174,9 @@ enum greeter_stat {
 	/* Entries put into the process table by an exec, and taken out by an exit. */
 	GREETER_STAT_TABLE_ADDED = 6,
 	GREETER_STAT_TABLE_REMOVED = 7,
-	GREETER_STAT_MAX = 8,
+	/* Put in by greeterd when it made the table (user space writes this one). */
+	GREETER_STAT_TABLE_SEEDED = 8,
+	GREETER_STAT_MAX = 9,
 };
 
 enum greeter_setting_flags {
@@ -234,7 +236,11 @@ struct greeter_reported {
 };
 
 enum greeter_process_flags {
-	/* Put in when greeterd first started, for a process already running: no exec seen. */
+	/*
+	 * Put in by greeterd when it made the table, for a process already
+	 * running, from /proc: no exec seen; its start times are cut to the
+	 * 10 ms tick /proc gives.
+	 */
 	GREETER_PROCESS_SEEDED = 1 << 0,
 };
 
@@ -247,7 +253,8 @@ enum greeter_process_flags {
  */
 struct greeter_process {
 	__u64 task_start_ns; /* the task's start_boottime: tells a pid used again */
-	__u64 exec_ns; /* CLOCK_BOOTTIME of the exec (a seeded process: its start) */
+	/* CLOCK_BOOTTIME of the exec (a seeded process: its start, cut to the tick) */
+	__u64 exec_ns;
 	__u64 parent_exec_ns; /* 0 when unknown */
 	__u64 cgroup_id;
 	__u32 parent_pid;
@@ -257,7 +264,7 @@ struct greeter_process {
 	__u16 reserved;
 	char comm[GREETER_COMM_SIZE]; /* NUL-terminated */
 	char unit[GREETER_UNIT_SIZE]; /* NUL-terminated */
-	/* The file executed, NUL-terminated (a seeded process: the executable's name). */
+	/* The file executed, NUL-terminated (a seeded process: its executable now). */
 	char file[GREETER_FILENAME_SIZE];
 };
 

@@ -255,14 +255,7 @@ int kernel_probe(const void *elf, size_t elf_size, bool kprobes, struct kernel_l
 		return -errno;
 	find_subprogs(elf, elf_size, &sub);
 	bpf_object__for_each_program (prog, obj) {
-		enum bpf_prog_type type = bpf_program__type(prog);
-
-		/*
-		 * Not the process table's seeding iterator (a tracing program,
-		 * which libbpf cannot probe without a target): every kernel with
-		 * BTF since 5.8 runs it.
-		 */
-		if ((type != BPF_PROG_TYPE_KPROBE || kprobes) && type != BPF_PROG_TYPE_TRACING)
+		if (bpf_program__type(prog) != BPF_PROG_TYPE_KPROBE || kprobes)
 			program_needs(prog, &sub, &needs);
 	}
 	free(sub.insns);

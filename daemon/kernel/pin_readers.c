@@ -115,10 +115,10 @@ void pins_status(const struct pins *p, struct kernel_status *out)
 	out->has_ring_used = ring_used(p, &out->ring_used) == 0;
 	pins_stream(p, &out->last_seq, &out->stream_id);
 	out->processes = pins_process_count(p);
-	if (out->stats[GREETER_STAT_TABLE_ADDED] >
-	    out->stats[GREETER_STAT_TABLE_REMOVED] + out->processes)
-		out->processes_evicted = out->stats[GREETER_STAT_TABLE_ADDED] -
-					 out->stats[GREETER_STAT_TABLE_REMOVED] - out->processes;
+	__u64 in = out->stats[GREETER_STAT_TABLE_ADDED] + out->stats[GREETER_STAT_TABLE_SEEDED];
+
+	if (in > out->stats[GREETER_STAT_TABLE_REMOVED] + out->processes)
+		out->processes_evicted = in - out->stats[GREETER_STAT_TABLE_REMOVED] - out->processes;
 }
 
 const char *pins_refusal(const struct pins *p)

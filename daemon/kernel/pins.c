@@ -156,8 +156,6 @@ static int open_and_load(struct greeter_bpf **skel_out, struct old_pins *o,
 	mode_progs(mode, in_mode);
 	for (size_t i = 0; i < MODE_PROG_COUNT; i++)
 		bpf_program__set_autoload(progs[in_mode[i]], true);
-	/* The process table's seeding, when it is made anew. */
-	bpf_program__set_autoload(skel->progs.seed_processes, !reused[MAP_PROCESSES]);
 	err = greeter_bpf__load(skel);
 	if (err) {
 		greeter_bpf__destroy(skel);
@@ -366,32 +364,6 @@ static int check_kernel(struct pins *p, enum greeter_attach_mode mode)
 	return -EOPNOTSUPP;
 }
 
-/*
- * A new process table gets the processes already running, once the
- * programs run (so none is missed between): their exits are reported, and
- * the first execs have parents. Not fatal: without it, only they are missing.
- */
-static void seed_processes(struct greeter_bpf *skel)
-{
-	struct bpf_link *link = bpf_program__attach_iter(skel->progs.seed_processes, NULL);
-	char buf[64];
-	int fd;
-
-	fd = link ? bpf_iter_create(bpf_link__fd(link)) : -1;
-	if (fd < 0) {
-		log_warning("cannot put the running processes into the process table (%s): "
-			    "their exits go unreported, and execs they start carry no parent",
-			    strerror(errno));
-		bpf_link__destroy(link);
-		return;
-	}
-	/* The program runs as the iterator is read; it writes nothing out. */
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
-	close(fd);
-	bpf_link__destroy(link);
-}
-
 static int create(struct pins *p, struct old_pins *o, const struct pins_options *opt)
 {
 	struct bpf_link *links[MODE_PROG_COUNT] = { 0 };
@@ -420,7 +392,7 @@ static int create(struct pins *p, struct old_pins *o, const struct pins_options 
 	if (err)
 		return err;
 	if (!reused[MAP_PROCESSES])
-		seed_processes(skel);
+		process_seed(bpf_map__fd(skel->maps.processes), bpf_map__fd(skel->maps.stats));
 
 	err = carry_maps(p, bpf_map__fd(skel->maps.config), bpf_map__fd(skel->maps.settings), o,
 			 opt, reused);

@@ -8,6 +8,7 @@
  *   pins.c           load, attach, stage, commit: the life cycle
  *   pin_readers.c    what greeterd reads while it runs: the start's outcome, the maps
  *   pin_processes.c  the process table: how full, and a process's chain
+ *   process_seed.c   a new process table gets the processes running now
  *   pin_remove.c     removing the pins (--remove-pins)
  */
 #ifndef GREETER_PINS_INTERNAL_H
@@ -168,6 +169,9 @@ const char *pins_replace_reason(const struct old_pins *o, const struct pins_opti
 void pins_adopt(struct pins *p, struct old_pins *o, const struct pins_options *opt);
 /* Whether a replaced set's map i is kept: then the new object's map is set to use it. */
 bool pins_reuse_map(const struct old_pins *o, enum pin_map i, struct bpf_map *map);
+
+/* process_seed.c: the processes /proc lists, into a new table (the count into stats). */
+void process_seed(int table_fd, int stats_fd);
 
 /* pin_carry.c */
 /* A new sequence map at fd goes on numbering from the old one, in the same stream. */
