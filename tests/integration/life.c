@@ -180,7 +180,8 @@ int main(int argc, char **argv)
 		return hold();
 	if (argc >= 4 && strcmp(argv[1], "storm") == 0)
 		return storm(strtol(argv[2], NULL, 10), argv[3]);
-	fprintf(stderr, "usage: life threads N CODE | thread-exec PROG [ARG...] | loop N PROG"
-			" | hold | storm N PROG\n");
+	fprintf(stderr,
+		"usage: life threads N CODE | thread-exec PROG [ARG...] | loop N PROG"
+		" | hold | storm N PROG\n");
 	return 2;
 }
