@@ -36,7 +36,8 @@ with Daemon("forgery") as d:
     print("# %s" % text)
     words = shlex.split(text)
     keys = [w.split("=", 1)[0] for w in words]
-    check(sorted(keys) == sorted(["seq", "pid", "ppid", "uid", "comm", "file", "message", "unit", "args"]),
+    check(sorted(keys) == sorted(["seq", "pid", "ppid", "uid", "comm", "file", "message", "unit", "exec",
+                                  "parent", "args"]),
           "one field of each name, no other: %s" % keys)
     fields = dict(w.split("=", 1) for w in words)
     check(fields["uid"] == "501", "uid is 501's (%s)" % fields["uid"])
