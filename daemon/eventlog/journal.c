@@ -120,7 +120,7 @@ void journal_event(const struct greeter_event *e, void *userdata)
 	char unit[GREETER_ESCAPED_SIZE(GREETER_UNIT_SIZE)];
 	char args[GREETER_ARGS_TEXT_SIZE(GREETER_ARGS_SIZE)];
 	static struct entry en; /* 10 KiB: off the stack; one event at a time */
-	bool exit = e->kind == GREETER_KIND_EXIT;
+	bool is_exit = e->kind == GREETER_KIND_EXIT;
 	int fd = journal_socket();
 
 	if (fd < 0) {
@@ -132,7 +132,7 @@ void journal_event(const struct greeter_event *e, void *userdata)
 	greeter_escape(msg, sizeof(msg), e->message, sizeof(e->message));
 	greeter_escape(unit, sizeof(unit), e->unit, sizeof(e->unit));
 	en.len = 0;
-	if (exit) {
+	if (is_exit) {
 		add_exit(&en, e, comm);
 	} else {
 		add(&en, "MESSAGE=%s: %s (pid %u, uid %u, by %s)", file, msg, e->pid, e->uid, comm);
@@ -140,7 +140,7 @@ void journal_event(const struct greeter_event *e, void *userdata)
 	}
 	add(&en, "PRIORITY=6");
 	add(&en, "SYSLOG_IDENTIFIER=greeterd");
-	add(&en, "GREETER_KIND=%s", exit ? "exit" : "exec");
+	add(&en, "GREETER_KIND=%s", is_exit ? "exit" : "exec");
 	add(&en, "GREETER_SEQ=%llu", (unsigned long long)e->seq);
 	add(&en, "GREETER_PID=%u", e->pid);
 	add(&en, "GREETER_PPID=%u", e->ppid);
@@ -148,7 +148,7 @@ void journal_event(const struct greeter_event *e, void *userdata)
 	add(&en, "GREETER_GID=%u", e->gid);
 	add(&en, "GREETER_COMM=%s", comm);
 	add(&en, "GREETER_FILENAME=%s", file);
-	if (!exit) {
+	if (!is_exit) {
 		add(&en, "GREETER_MESSAGE=%s", msg);
 		add(&en, "GREETER_SOURCE=%s", event_source_name(e->source));
 	}
