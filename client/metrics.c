@@ -67,6 +67,13 @@ static const struct metric metrics[] = {
 	  "Bytes in the change log of the messages (messages.log), until compacted into the "
 	  "snapshot.",
 	  "change_log_size", false, true, 0 },
+	{ "greeter_process_table_size", GAUGE,
+	  "Processes the process table holds at most; past it, the least recently used go.",
+	  "process_table_size", false, true, 0 },
+	{ "greeter_processes", GAUGE,
+	  "Processes the process table holds now (execs seen, and those running when it was "
+	  "made).",
+	  "processes", true, true, 0 },
 	{ "greeter_events_emitted_total", COUNTER,
 	  "Events the BPF program put into the ring buffer (kept in the pins: across greeterd "
 	  "restarts).",
@@ -76,6 +83,14 @@ static const struct metric metrics[] = {
 	  0 },
 	{ "greeter_failed_execs_total", COUNTER, "Exec attempts that failed.", "failed_execs", true,
 	  false, 0 },
+	{ "greeter_exits_total", COUNTER,
+	  "Exit events the BPF program put into the ring buffer (in "
+	  "greeter_events_emitted_total too).",
+	  "exits", true, true, 0 },
+	{ "greeter_process_table_evictions_total", COUNTER,
+	  "Processes the process table let go of for room: their exits go unreported, and "
+	  "children they start carry no parent.",
+	  "processes_evicted", true, true, 0 },
 	{ "greeter_events_received_total", COUNTER,
 	  "Events this greeterd read from the ring buffer.", "received", true, false, 0 },
 	{ "greeter_events_delivered_total", COUNTER,

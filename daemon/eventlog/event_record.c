@@ -216,3 +216,8 @@ const char *event_source_name(unsigned source)
 		return "uid";
 	return source == GREETER_SOURCE_DEFAULT ? "default" : "builtin";
 }
+
+uint64_t event_duration_usec(const struct greeter_event *e)
+{
+	return e->boot_ns > e->exec_ns ? (e->boot_ns - e->exec_ns) / 1000 : 0;
+}

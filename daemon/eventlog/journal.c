@@ -2,6 +2,7 @@
 #include "eventlog.h"
 #include "args_text.h"
 #include "escape.h"
+#include "exec_id.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -39,8 +40,11 @@ static int journal_socket(void)
 }
 
 struct entry {
-	/* The fields, GREETER_ARGS (4 KiB escaped at most) the longest. */
-	char buf[GREETER_ARGS_TEXT_SIZE(GREETER_ARGS_SIZE) + 4096];
+	/*
+	 * The fields, GREETER_ARGS (4 KiB escaped at most) the longest; the
+	 * file three times (MESSAGE, GREETER_FILENAME, the parent's), 1 KiB each.
+	 */
+	char buf[GREETER_ARGS_TEXT_SIZE(GREETER_ARGS_SIZE) + 6144];
 	size_t len;
 };
 
@@ -62,6 +66,52 @@ static void add(struct entry *en, const char *fmt, ...)
 	en->buf[en->len++] = '\n';
 }
 
+/* The exec ids and the parent, each when known (exits have no parent comm or file). */
+static void add_ids(struct entry *en, const struct greeter_event *e)
+{
+	char id[EXEC_ID_SIZE];
+	char pcomm[GREETER_ESCAPED_SIZE(GREETER_COMM_SIZE)];
+	char pfile[GREETER_ESCAPED_SIZE(GREETER_FILENAME_SIZE)];
+
+	exec_id_format(id, e->exec_ns, e->pid);
+	if (id[0])
+		add(en, "GREETER_EXEC_ID=%s", id);
+	if (!e->parent_exec_ns)
+		return;
+	exec_id_format(id, e->parent_exec_ns, e->parent_pid);
+	add(en, "GREETER_PARENT_EXEC_ID=%s", id);
+	add(en, "GREETER_PARENT_PID=%u", e->parent_pid);
+	if (e->kind != GREETER_KIND_EXEC)
+		return;
+	greeter_escape(pcomm, sizeof(pcomm), e->parent_comm, sizeof(e->parent_comm));
+	greeter_escape(pfile, sizeof(pfile), e->parent_file, sizeof(e->parent_file));
+	add(en, "GREETER_PARENT_COMM=%s", pcomm);
+	add(en, "GREETER_PARENT_FILE=%s", pfile);
+}
+
+/* An exit's MESSAGE and outcome: "sleep (pid 123) exited with status 7 after 1.002 s". */
+static void add_exit(struct entry *en, const struct greeter_event *e, const char *comm)
+{
+	uint64_t usec = event_duration_usec(e);
+	char how[48];
+
+	if ((e->exit_status & 0x7f) == 0)
+		snprintf(how, sizeof(how), "exited with status %u", (e->exit_status >> 8) & 0xff);
+	else
+		snprintf(how, sizeof(how), "killed by signal %u%s", e->exit_status & 0x7f,
+			 (e->exit_status & 0x80) ? " (core dumped)" : "");
+	add(en, "MESSAGE=%s (pid %u) %s after %llu.%03llu s", comm, e->pid, how,
+	    (unsigned long long)(usec / 1000000), (unsigned long long)(usec / 1000 % 1000));
+	add(en, "MESSAGE_ID=%s", GREETER_JOURNAL_EXIT_MESSAGE_ID);
+	if ((e->exit_status & 0x7f) == 0) {
+		add(en, "GREETER_EXIT_CODE=%u", (e->exit_status >> 8) & 0xff);
+	} else {
+		add(en, "GREETER_SIGNAL=%u", e->exit_status & 0x7f);
+		add(en, "GREETER_CORE_DUMPED=%d", (e->exit_status & 0x80) != 0);
+	}
+	add(en, "GREETER_DURATION_USEC=%llu", (unsigned long long)usec);
+}
+
 void journal_event(const struct greeter_event *e, void *userdata)
 {
 	char comm[GREETER_ESCAPED_SIZE(GREETER_COMM_SIZE)];
@@ -69,7 +119,8 @@ void journal_event(const struct greeter_event *e, void *userdata)
 	char msg[GREETER_ESCAPED_SIZE(GREETER_MESSAGE_SIZE)];
 	char unit[GREETER_ESCAPED_SIZE(GREETER_UNIT_SIZE)];
 	char args[GREETER_ARGS_TEXT_SIZE(GREETER_ARGS_SIZE)];
-	static struct entry en; /* 8 KiB: off the stack; one event at a time */
+	static struct entry en; /* 10 KiB: off the stack; one event at a time */
+	bool is_exit = e->kind == GREETER_KIND_EXIT;
 	int fd = journal_socket();
 
 	if (fd < 0) {
@@ -81,10 +132,15 @@ void journal_event(const struct greeter_event *e, void *userdata)
 	greeter_escape(msg, sizeof(msg), e->message, sizeof(e->message));
 	greeter_escape(unit, sizeof(unit), e->unit, sizeof(e->unit));
 	en.len = 0;
-	add(&en, "MESSAGE=%s: %s (pid %u, uid %u, by %s)", file, msg, e->pid, e->uid, comm);
-	add(&en, "MESSAGE_ID=%s", GREETER_JOURNAL_MESSAGE_ID);
+	if (is_exit) {
+		add_exit(&en, e, comm);
+	} else {
+		add(&en, "MESSAGE=%s: %s (pid %u, uid %u, by %s)", file, msg, e->pid, e->uid, comm);
+		add(&en, "MESSAGE_ID=%s", GREETER_JOURNAL_MESSAGE_ID);
+	}
 	add(&en, "PRIORITY=6");
 	add(&en, "SYSLOG_IDENTIFIER=greeterd");
+	add(&en, "GREETER_KIND=%s", is_exit ? "exit" : "exec");
 	add(&en, "GREETER_SEQ=%llu", (unsigned long long)e->seq);
 	add(&en, "GREETER_PID=%u", e->pid);
 	add(&en, "GREETER_PPID=%u", e->ppid);
@@ -92,10 +148,13 @@ void journal_event(const struct greeter_event *e, void *userdata)
 	add(&en, "GREETER_GID=%u", e->gid);
 	add(&en, "GREETER_COMM=%s", comm);
 	add(&en, "GREETER_FILENAME=%s", file);
-	add(&en, "GREETER_MESSAGE=%s", msg);
-	add(&en, "GREETER_SOURCE=%s", event_source_name(e->source));
+	if (!is_exit) {
+		add(&en, "GREETER_MESSAGE=%s", msg);
+		add(&en, "GREETER_SOURCE=%s", event_source_name(e->source));
+	}
 	add(&en, "GREETER_UNIT=%s", unit);
 	add(&en, "GREETER_CGROUP_ID=%llu", (unsigned long long)e->cgroup_id);
+	add_ids(&en, e);
 	if (e->flags & GREETER_EVENT_ARGS) {
 		greeter_args_text(args, sizeof(args), e->args, e->args_count);
 		add(&en, "GREETER_ARGS=%s", args);

@@ -2,6 +2,7 @@
 #include "eventlog.h"
 #include "args_text.h"
 #include "clock.h"
+#include "exec_id.h"
 #include "log.h"
 
 #include <errno.h>
@@ -51,11 +52,42 @@ static void format_quoted(char *out, size_t size, const char *s)
 	snprintf(out, size, text[0] == '"' ? "%s" : "\"%s\"", text);
 }
 
+/* " exec=ID parent=ID": the ids, each when known; digits, hex and dashes only. */
+static void format_ids(const struct greeter_event *e, char *out, size_t size)
+{
+	char id[EXEC_ID_SIZE], parent[EXEC_ID_SIZE];
+
+	exec_id_format(id, e->exec_ns, e->pid);
+	exec_id_format(parent, e->parent_exec_ns, e->parent_pid);
+	snprintf(out, size, "%s%s%s%s", id[0] ? " exec=" : "", id, parent[0] ? " parent=" : "",
+		 parent);
+}
+
+/* An exit: "seq=N exit pid=... unit=U exec=ID code=7 duration_usec=D" (or signal=9 core). */
+static void format_exit(const struct greeter_event *e, const char *comm, const char *file,
+			const char *unit, const char *ids, char *out, size_t size)
+{
+	char how[32];
+
+	if ((e->exit_status & 0x7f) == 0)
+		snprintf(how, sizeof(how), "code=%u", (e->exit_status >> 8) & 0xff);
+	else
+		snprintf(how, sizeof(how), "signal=%u%s", e->exit_status & 0x7f,
+			 (e->exit_status & 0x80) ? " core" : "");
+	snprintf(out, size,
+		 "seq=%llu exit pid=%u ppid=%u uid=%u comm=%s file=%s unit=%s%s %s "
+		 "duration_usec=%llu\n",
+		 (unsigned long long)e->seq, e->pid, e->ppid, e->uid, comm, file, unit, ids, how,
+		 (unsigned long long)event_duration_usec(e));
+}
+
 /*
  * Every string a client or the kernel chose (comm, file, message, unit,
  * arguments) is escaped and quoted as the arguments are (common/args_text.h),
  * so that no value can produce another field: a comm "c uid=0" is
- * comm="c uid=0". The arguments last: they hold spaces.
+ * comm="c uid=0". The arguments last: they hold spaces. An exit's line says
+ * "exit" second, where an exec's says pid=: no parser of exec lines takes it
+ * for one.
  */
 static void format_line(const struct greeter_event *e, char *out, size_t size)
 {
@@ -64,18 +96,24 @@ static void format_line(const struct greeter_event *e, char *out, size_t size)
 	char msg[GREETER_ARGS_TEXT_SIZE(GREETER_MESSAGE_SIZE) + 2];
 	char unit[GREETER_ARGS_TEXT_SIZE(GREETER_UNIT_SIZE)];
 	char args[GREETER_ARGS_TEXT_SIZE(GREETER_ARGS_SIZE)];
+	char ids[2 * (EXEC_ID_SIZE + 8)];
 	bool have_args = e->flags & GREETER_EVENT_ARGS;
 
 	greeter_args_text(comm, sizeof(comm), e->comm, 1);
 	greeter_args_text(file, sizeof(file), e->filename, 1);
-	format_quoted(msg, sizeof(msg), e->message);
 	greeter_args_text(unit, sizeof(unit), e->unit, 1);
+	format_ids(e, ids, sizeof(ids));
+	if (e->kind == GREETER_KIND_EXIT) {
+		format_exit(e, comm, file, unit, ids, out, size);
+		return;
+	}
+	format_quoted(msg, sizeof(msg), e->message);
 	if (have_args)
 		greeter_args_text(args, sizeof(args), e->args, e->args_count);
 	snprintf(out, size,
-		 "seq=%llu pid=%u ppid=%u uid=%u comm=%s file=%s message=%s%s unit=%s%s%s%s\n",
+		 "seq=%llu pid=%u ppid=%u uid=%u comm=%s file=%s message=%s%s unit=%s%s%s%s%s\n",
 		 (unsigned long long)e->seq, e->pid, e->ppid, e->uid, comm, file, msg,
-		 (e->flags & GREETER_EVENT_FAILED) ? " failed" : "", unit,
+		 (e->flags & GREETER_EVENT_FAILED) ? " failed" : "", unit, ids,
 		 (e->flags & GREETER_EVENT_ARGS_TRUNCATED) ? " args_truncated" : "",
 		 have_args ? " args=" : "", have_args ? args : "");
 }

@@ -97,22 +97,35 @@ class Daemon(greeter.Greeterd):
         except greeter.GreeterdError as e:
             fail(str(e))
 
-    def events(self, run=None):
-        """Events printed by one run of greeterd (--print-events lines)."""
+    def _printed(self, parse, run=None):
         path = os.path.join(self.tmp, "events.%d.txt" % (run or self.runs))
         evs = []
         with open(path) as f:
             for line in f:
-                ev = parse_event_line(line)
+                ev = parse(line)
                 if ev:
                     evs.append(ev)
         return evs
+
+    def events(self, run=None):
+        """Execs printed by one run of greeterd (--print-events lines)."""
+        return self._printed(parse_event_line, run)
+
+    def exits(self, run=None):
+        """Exits printed by one run of greeterd (--print-events lines)."""
+        return self._printed(parse_exit_line, run)
 
     def all_events(self):
         evs = []
         for r in range(1, self.runs + 1):
             evs += self.events(r)
         return evs
+
+    def all_seqs(self):
+        """The sequence numbers of every event printed, execs and exits, in
+        all runs, as printed: exits take numbers of the same sequence."""
+        any_line = lambda x: parse_event_line(x) or parse_exit_line(x)  # noqa: E731
+        return [e["seq"] for r in range(1, self.runs + 1) for e in self._printed(any_line, r)]
 
     def wait_watchers(self, n):
         """Until exactly n watchers are connected: a client started in the
@@ -145,12 +158,19 @@ class Daemon(greeter.Greeterd):
 # that is empty, or holds a space or a double quote, in double quotes.
 ARG_RE = r'"(?:[^"\\]|\\.)*"|[^ "]+'
 # Every string is quoted so (message= always): no value can forge a field.
+# From ABI 4, the exec's id and (when known) its parent's follow the unit.
 EVENT_RE = re.compile(
     r'^seq=(\d+) pid=(\d+) ppid=(\d+) uid=(\d+) comm=(%s) file=(%s) message=("(?:[^"\\]|\\.)*")'
-    r'( failed)? unit=(%s)( args_truncated)?(?: args=(.*))?$' % (ARG_RE, ARG_RE, ARG_RE))
+    r'( failed)? unit=(%s)(?: exec=([0-9a-f]+-\d+-\d+))?(?: parent=([0-9a-f]+-\d+-\d+))?'
+    r'( args_truncated)?(?: args=(.*))?$' % (ARG_RE, ARG_RE, ARG_RE))
 # Lines of builds before ABI 3: no unit, no arguments.
 EVENT_RE_OLD = re.compile(
-    r'^seq=(\d+) pid=(\d+) ppid=(\d+) uid=(\d+) comm=(.*) file=(.*) message="(.*)"( failed)?()()()$')
+    r'^seq=(\d+) pid=(\d+) ppid=(\d+) uid=(\d+) comm=(.*) file=(.*) message="(.*)"( failed)?()()()()()$')
+# An exit (ABI 4 on): "exit" where an exec's line has pid=, so never taken for one.
+EXIT_RE = re.compile(
+    r'^seq=(\d+) exit pid=(\d+) ppid=(\d+) uid=(\d+) comm=(%s) file=(%s) unit=(%s)'
+    r' exec=([0-9a-f]+-\d+-\d+)(?: parent=([0-9a-f]+-\d+-\d+))?'
+    r' (?:code=(\d+)|signal=(\d+)( core)?) duration_usec=(\d+)$' % (ARG_RE, ARG_RE, ARG_RE))
 
 
 def split_args_text(text):
@@ -166,6 +186,8 @@ def split_args_text(text):
 
 
 def parse_event_line(line):
+    """An exec line of --print-events (or a failed attempt's); None for
+    anything else, an exit's line included."""
     m = EVENT_RE.match(line.rstrip("\n"))
     if not m:
         m = EVENT_RE_OLD.match(line.rstrip("\n"))
@@ -179,8 +201,24 @@ def parse_event_line(line):
             "message": text(7), "failed": bool(m.group(8)),
             "unit": None if not m.group(9) else split_args_text(m.group(9))[0]
             if m.group(9) != '""' else "",
-            "args_truncated": bool(m.group(10)),
-            "args": split_args_text(m.group(11)) if m.group(11) else None}
+            "exec_id": m.group(10), "parent_exec_id": m.group(11),
+            "args_truncated": bool(m.group(12)),
+            "args": split_args_text(m.group(13)) if m.group(13) else None}
+
+
+def parse_exit_line(line):
+    """An exit line of --print-events; None for anything else."""
+    m = EXIT_RE.match(line.rstrip("\n"))
+    if not m:
+        return None
+    text = lambda g: split_args_text(m.group(g))[0]  # noqa: E731
+    return {"seq": int(m.group(1)), "pid": int(m.group(2)), "ppid": int(m.group(3)),
+            "uid": int(m.group(4)), "comm": text(5), "filename": text(6),
+            "unit": "" if m.group(7) == '""' else text(7),
+            "exec_id": m.group(8), "parent_exec_id": m.group(9),
+            "exit_code": None if m.group(10) is None else int(m.group(10)),
+            "signal": None if m.group(11) is None else int(m.group(11)),
+            "core_dumped": bool(m.group(12)), "duration_usec": int(m.group(13))}
 
 
 class Marker(greeter.Scoped):

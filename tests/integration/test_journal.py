@@ -55,7 +55,8 @@ with Daemon("journal", extra=["--journal-events"]) as d, Marker("journal") as m:
                 f = parse_native(journal.recv(65536))
             except socket.timeout:
                 continue
-            if f.get("GREETER_FILENAME") == m.path:
+            # Execs only: each ends in an exit entry of the same file too.
+            if f.get("GREETER_FILENAME") == m.path and f.get("GREETER_KIND") == "exec":
                 found.append(f)
 
     journal.settimeout(0.2)
@@ -77,6 +78,8 @@ with Daemon("journal", extra=["--journal-events"]) as d, Marker("journal") as m:
     check(entry["SYSLOG_IDENTIFIER"] == "greeterd" and entry["PRIORITY"] == "6", "identifier and priority")
     check(entry.get("MESSAGE_ID") and "Hi user 501!" in entry["MESSAGE"], "MESSAGE_ID and MESSAGE")
     check(entry["GREETER_COMM"] == "setpriv" and int(entry["GREETER_SEQ"]) > 0, "comm and sequence number")
+    check(entry.get("GREETER_EXEC_ID", "").endswith("-%s" % entry["GREETER_PID"]),
+          "GREETER_EXEC_ID names the exec (%s)" % entry.get("GREETER_EXEC_ID"))
     check(entry["GREETER_ARGS"] == m.path and "GREETER_ARGS_TRUNCATED" not in entry,
           "GREETER_ARGS: the arguments")
     check("GREETER_UNIT" in entry and int(entry["GREETER_CGROUP_ID"]) > 0,

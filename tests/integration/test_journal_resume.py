@@ -60,7 +60,9 @@ with Daemon("journal-resume", extra=["--journal-events"]) as d, Marker("jresume"
                 data = b"\n" + journal.recv(65536)
             except socket.timeout:
                 continue
-            if field(data, b"GREETER_FILENAME") == m.path.encode():
+            # Execs only: each ends in an exit entry of the same file too.
+            if field(data, b"GREETER_FILENAME") == m.path.encode() and \
+                    field(data, b"GREETER_KIND") == b"exec":
                 seqs.append(int(field(data, b"GREETER_SEQ")))
 
     t = threading.Thread(target=reader)

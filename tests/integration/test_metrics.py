@@ -30,6 +30,7 @@ GAUGES = [
     ("greeter_ring_size_bytes", "ring_size"),
     ("greeter_replay_window_events", "replay_window"),
     ("greeter_change_log_size_bytes", "change_log_size"),
+    ("greeter_process_table_size", "process_table_size"),
 ]
 COUNTERS = [
     ("greeter_events_emitted", "emitted"),
@@ -42,6 +43,7 @@ COUNTERS = [
     ("greeter_events_malformed", "malformed"),
     ("greeter_change_log_compactions", "compactions"),
     ("greeter_change_log_compaction_failures", "compactions_failed"),
+    ("greeter_exits", "exits"),
 ]
 
 def ctl(*args):
@@ -100,6 +102,13 @@ def check_against(fams, s1, s2, what):
     check(0 <= v <= s1["ring_size"], "%s: greeter_ring_used_bytes %s within the ring" % (what, v))
     v = value(fams, "greeter_replay_retained_events")
     check(0 < v <= s1["replay_window"], "%s: greeter_replay_retained_events %s within the window" % (what, v))
+    # Held and let go of: read from the table as it changes, not between s1 and s2.
+    v = value(fams, "greeter_processes")
+    check(fams["greeter_processes"]["type"] == "gauge" and 0 < v <= s1["process_table_size"],
+          "%s: greeter_processes %s within the process table" % (what, v))
+    v = value(fams, "greeter_process_table_evictions")
+    check(fams["greeter_process_table_evictions"]["type"] == "counter" and v >= 0,
+          "%s: greeter_process_table_evictions_total %s is a counter" % (what, v))
     v = value(fams, "greeter_build_info", {"version": s1["version"], "attach_mode": s1["attach_mode"]})
     check(v == 1, "%s: greeter_build_info{version=%r,attach_mode=%r} 1" % (what, s1["version"], s1["attach_mode"]))
     for mp in ("config", "events", "stats"):

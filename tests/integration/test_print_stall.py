@@ -74,7 +74,8 @@ with Daemon("print-stall", stdout=writer) as d, Marker("print-stall") as m, \
     os.close(reader)
     lines = data.split(b"\n")
     check(lines.pop() == b"", "the FIFO ends with a whole line")
-    events = [parse_event_line(x.decode(errors="replace")) for x in lines]
+    events = [parse_event_line(x.decode(errors="replace")) or parse_exit_line(x.decode(errors="replace"))
+              for x in lines]
     bad = [x for x, e in zip(lines, events) if e is None]
     check(lines and not bad, "%d lines, each a whole event (not: %r)" % (len(lines), bad[:3]))
     seqs = [e["seq"] for e in events]

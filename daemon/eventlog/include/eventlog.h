@@ -65,6 +65,9 @@ const char *event_source_name(unsigned source);
 /* The next argument after arg (NULL: the first), or NULL after the last. */
 const char *event_next_arg(const struct greeter_event *e, const char *arg);
 
+/* An exit: how long the process ran since the exec it ends, in microseconds. */
+uint64_t event_duration_usec(const struct greeter_event *e);
+
 /* The stream */
 
 struct events;
@@ -190,6 +193,8 @@ bool events_cursor_done(const struct events *ev, const struct events_cursor *cur
  */
 /* Identifies greeter's exec events in the journal: MESSAGE_ID=... */
 #define GREETER_JOURNAL_MESSAGE_ID "5e7a0a9a1d2c4f5b8b1e6c3d2a4f7b90"
+/* And its exit events (GREETER_KIND=exit). */
+#define GREETER_JOURNAL_EXIT_MESSAGE_ID "8e92b4000ffd4dd59d7c1a1ef5db4849"
 
 /* An events sink (events_sink_fn). */
 void journal_event(const struct greeter_event *e, void *userdata);
