@@ -15,6 +15,8 @@
 
 /* Column widths; a longer value pushes the rest of its line, like ls -l. */
 #define W_PID 7
+/* comm[pid]: most fit; a longer one pushes the rest. */
+#define W_PARENT 20
 #define W_USER 10
 #define W_UNIT 20
 #define W_COMM 16
@@ -172,9 +174,9 @@ static void args_text(struct text *t, const cJSON *event)
 
 void print_event_header(void)
 {
-	printf("%-12s %*s %-*s %-*s %-*s %-*s %-*s %s\n", "TIME", W_PID, "PID", W_USER, "USER",
-	       W_UNIT, "UNIT", W_COMM, "COMM", W_FILENAME, "FILENAME", W_MESSAGE, "MESSAGE",
-	       "ARGS");
+	printf("%-12s %*s %-*s %-*s %-*s %-*s %-*s %-*s %s\n", "TIME", W_PID, "PID", W_PARENT,
+	       "PARENT", W_USER, "USER", W_UNIT, "UNIT", W_COMM, "COMM", W_FILENAME, "FILENAME",
+	       W_MESSAGE, "MESSAGE", "ARGS");
 }
 
 /* Returns the columns printed. */
@@ -198,6 +200,25 @@ static int print_time(const cJSON *event)
 	return printf("%s.%03u", buf, (unsigned)(usec / 1000 % 1000));
 }
 
+/*
+ * "comm[pid]" of the process that ran the exec (or exited), as parent_comm and
+ * parent_pid or comm and pid name it; "-" without a pid. comm is not escaped.
+ */
+static void name_pid(char *buf, size_t size, const cJSON *event, const char *comm_member,
+		     const char *pid_member)
+{
+	uint64_t pid;
+
+	if (!json_uint(cJSON_GetObjectItemCaseSensitive(event, pid_member), 4294967295.0, &pid))
+		snprintf(buf, size, "-");
+	else
+		snprintf(buf, size, "%s[%llu]",
+			 cJSON_IsString(cJSON_GetObjectItemCaseSensitive(event, comm_member))
+				 ? json_str(event, comm_member)
+				 : "?",
+			 (unsigned long long)pid);
+}
+
 /* The escaped width of s as a padded column: its own width or the column's, whichever is more. */
 static int column_width(const char *s, int width)
 {
@@ -213,7 +234,7 @@ void print_event_line(const cJSON *event, int line_columns)
 	const cJSON *error = cJSON_GetObjectItemCaseSensitive(event, "error");
 	const char *name = NULL, *unit = json_str(event, "unit");
 	const char *message = json_str(event, "message");
-	char user[16] = "?", failed[96];
+	char user[16] = "?", failed[96], parent[256];
 	struct text args = { 0 };
 	int used, room;
 	uint64_t v;
@@ -223,6 +244,11 @@ void print_event_line(const cJSON *event, int line_columns)
 		used += printf(" %*llu ", W_PID, (unsigned long long)v);
 	else
 		used += printf(" %*s ", W_PID, "?");
+	/* The parent's own comm may be a lie like any other: escaped. */
+	name_pid(parent, sizeof(parent), event, "parent_comm", "parent_pid");
+	print_escaped_padded(stdout, parent, W_PARENT);
+	fputc(' ', stdout);
+	used += column_width(parent, W_PARENT) + 1;
 	if (json_uint(cJSON_GetObjectItemCaseSensitive(event, "uid"), 4294967295.0, &v)) {
 		name = user_name((uint32_t)v);
 		snprintf(user, sizeof(user), "%llu", (unsigned long long)v);
@@ -258,5 +284,31 @@ void print_event_line(const cJSON *event, int line_columns)
 		print_cut(args.s, line_columns > 0 ? room : 0);
 	}
 	free(args.s);
+	fputc('\n', stdout);
+}
+
+void print_exit_line(const cJSON *event)
+{
+	char who[256], after[64];
+	uint64_t v;
+
+	print_time(event);
+	fputs(" exit  ", stdout);
+	name_pid(who, sizeof(who), event, "comm", "pid");
+	print_escaped(stdout, who);
+	if (json_uint(cJSON_GetObjectItemCaseSensitive(event, "exit_code"), 255.0, &v)) {
+		printf(" status=%llu", (unsigned long long)v);
+	} else if (json_uint(cJSON_GetObjectItemCaseSensitive(event, "signal"), 127.0, &v)) {
+		printf(" killed by signal %llu", (unsigned long long)v);
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(event, "core_dumped")))
+			fputs(" (core dumped)", stdout);
+	} else {
+		fputs(" status=?", stdout);
+	}
+	if (json_uint(cJSON_GetObjectItemCaseSensitive(event, "duration_usec"), 9007199254740991.0,
+		      &v)) {
+		format_duration(after, sizeof(after), (unsigned long long)v);
+		printf(" after %s", after);
+	}
 	fputc('\n', stdout);
 }

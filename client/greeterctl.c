@@ -31,7 +31,7 @@
 	"10 s; 2 usage error; 3 greeterd is not running, cannot be reached, or the\n"              \
 	"connection to it was lost; 4 (import) the file cannot be read or was refused,\n"          \
 	"and nothing was changed; (metrics --output) the file cannot be written, and\n"            \
-	"the old one is left as it was.\n"
+	"the old one is left as it was; 5 (chain) greeterd knows no such process.\n"
 
 static const char help_main[] =
 	"Usage: greeterctl [OPTIONS] COMMAND [ARGS]\n"
@@ -46,14 +46,18 @@ static const char help_main[] =
 	"  unset UID|USER|default        remove a user's message, or the default message\n"
 	"  list                          list the messages that are set\n"
 	"  status                        show greeterd's state and counters\n"
-	"  tail                          follow program starts until interrupted\n"
+	"  tail                          follow program starts (and with --exits, ends)\n"
+	"                                until interrupted\n"
+	"  chain PID                     show who started a running process: its\n"
+	"                                parent, the parent's parent, and so on\n"
 	"  export                        print every message as a messages document\n"
 	"  import [--replace] FILE|-     set the messages of a document (root only)\n"
 	"  metrics [--output FILE]       print greeterd's counters for Prometheus, or\n"
 	"                                replace FILE with them atomically\n"
 	"\n"
 	"Options (before or after the command):\n" HELP_SOCKET
-	"      --json          print replies as JSON (get, list, status, tail, import)\n"
+	"      --json          print replies as JSON (get, list, status, tail, chain,\n"
+	"                      import)\n"
 	"  -h, --help          print this help (after a COMMAND, its help) and exit\n"
 	"  -V, --version       print the version and exit\n"
 	"\n"
@@ -120,8 +124,10 @@ static const char help_tail[] =
 	"Usage: greeterctl tail [OPTIONS]\n"
 	"\n"
 	"Follow program starts as they happen, until interrupted (SIGINT or SIGTERM end\n"
-	"it with status 0). Each line: TIME PID USER UNIT COMM FILENAME MESSAGE ARGS.\n"
-	"UNIT is the systemd unit or scope the program runs in (the leaf of its cgroup\n"
+	"it with status 0). Each line: TIME PID PARENT USER UNIT COMM FILENAME MESSAGE\n"
+	"ARGS. PARENT is the process that started it, as NAME[PID] (the program its\n"
+	"parent, or nearest ancestor that ran one, was running; \"-\" when greeterd\n"
+	"does not know). UNIT is the systemd unit or scope the program runs in (the leaf of its cgroup\n"
 	"v2 path; \"-\" when none). ARGS is its command line: an argument that is empty\n"
 	"or holds a space or a '\"' is shown in double quotes; \"[truncated]\" ends a\n"
 	"list greeterd cut; on a terminal (or with $COLUMNS) the line is cut to fit,\n"
@@ -133,13 +139,20 @@ static const char help_tail[] =
 	"100 ms to 1 s) and resumes after the last event it printed, so no event is\n"
 	"shown twice; events greeterd no longer holds are reported as lost on stderr.\n"
 	"\n"
+	"With --exits, the end of each program whose start greeter saw is a line of\n"
+	"its own: \"TIME exit  NAME[PID] status=N after 1.002s\", or \"killed by signal\n"
+	"N\" (\"(core dumped)\" when it did) for a process a signal ended. Without it no\n"
+	"exit is shown (greeterd sends none).\n"
+	"\n"
 	"Options:\n"
 	"  -u, --user USER|UID  only this user's program starts\n"
 	"      --comm NAME      only program starts by processes named NAME (their comm\n"
 	"                       before the exec, at most 15 bytes)\n"
 	"      --unit NAME      only program starts in the systemd unit or scope NAME,\n"
 	"                       exactly (nginx.service, session-3.scope)\n"
-	"  -n, --count N        exit after N events\n"
+	"  -n, --count N        exit after N events (exits count with --exits)\n"
+	"      --exits          also show each program's end: its exit status or\n"
+	"                       signal, and how long it ran\n"
 	"      --failed         include failed exec attempts (greeterd must run with\n"
 	"                       --report-failed)\n"
 	"      --after SEQ      start after event number SEQ (with the events greeterd\n"
@@ -149,6 +162,23 @@ static const char help_tail[] =
 	"      --socket PATH    greeterd's socket (default $GREETER_SOCKET, else\n"
 	"                       " GREETER_DEFAULT_SOCKET ")\n"
 	"  -h, --help           print this help and exit\n"
+	"\n" HELP_EXIT;
+
+static const char help_chain[] =
+	"Usage: greeterctl chain PID\n"
+	"\n"
+	"Show who started the running process PID, from greeterd's process table: first\n"
+	"the chain on one line, the furthest known ancestor first and PID last\n"
+	"(\"sshd → bash → make → cc1\"), then one line per step: PID, COMM, UNIT,\n"
+	"STARTED (the wall-clock time of its exec), EXEC ID (as greeterctl tail --json\n"
+	"names the exec) and FILENAME; \"(running before greeter)\" marks a process\n"
+	"that was already running when greeter's table was made (STARTED is then its\n"
+	"start). The chain goes up to PID 1, or to the furthest ancestor greeterd\n"
+	"knows. Root and members of greeterd's admin group may ask for any process,\n"
+	"others for their own.\n"
+	"\n"
+	"Options:\n" HELP_SOCKET "      --json          print greeterd's reply as JSON\n"
+	"  -h, --help          print this help and exit\n"
 	"\n" HELP_EXIT;
 
 static const char help_export[] =
@@ -291,6 +321,7 @@ enum {
 	OPT_FAILED,
 	OPT_AFTER,
 	OPT_NO_RECONNECT,
+	OPT_EXITS,
 	OPT_REPLACE,
 };
 
@@ -306,6 +337,7 @@ static const struct option long_options[] = { { "socket", required_argument, NUL
 					      { "after", required_argument, NULL, OPT_AFTER },
 					      { "no-reconnect", no_argument, NULL,
 						OPT_NO_RECONNECT },
+					      { "exits", no_argument, NULL, OPT_EXITS },
 					      { "replace", no_argument, NULL, OPT_REPLACE },
 					      { "output", required_argument, NULL, 'o' },
 					      { 0 } };
@@ -418,6 +450,10 @@ static int parse_command_line(int argc, char **argv, struct command_line *cl)
 		case OPT_NO_RECONNECT:
 			tail_only(cl, "--no-reconnect");
 			cl->o.no_reconnect = true;
+			break;
+		case OPT_EXITS:
+			tail_only(cl, "--exits");
+			cl->o.exits = true;
 			break;
 		case OPT_REPLACE:
 			only_for(cl, "import", "--replace");
@@ -575,6 +611,7 @@ static const struct command commands[] = {
 	{ "list", 0, 0, "no arguments", help_list, cmd_list },
 	{ "status", 0, 0, "no arguments", help_status, cmd_status },
 	{ "tail", 0, 0, "no arguments (only options)", help_tail, cmd_tail_args },
+	{ "chain", 1, 1, "a PID", help_chain, cmd_chain },
 	{ "export", 0, 0, "no arguments", help_export, cmd_export },
 	{ "import", 1, 1, "a FILE (- for standard input)", help_import, cmd_import },
 	{ "metrics", 0, 0, "no arguments (only options)", help_metrics, cmd_metrics },

@@ -19,6 +19,8 @@ enum {
 	/* import: the file cannot be read or was refused, nothing changed; metrics: the output
 	   file cannot be written, the old one is left */
 	EXIT_BAD_FILE = 4,
+	/* chain: greeterd knows no such process (it ended, or no exec of it was seen) */
+	EXIT_NO_SUCH_PROCESS = 5,
 };
 
 /* Non-tail calls wait this long for greeterd's answer. */
@@ -38,6 +40,7 @@ struct ctl_options {
 	bool has_after;
 	uint64_t after;
 	bool no_reconnect;
+	bool exits;
 	/* import */
 	bool replace;
 	/* metrics */
@@ -72,8 +75,17 @@ int cmd_tail(const struct ctl_options *o);
 /* The columns an event line may take: $COLUMNS, else the terminal's; 0: no limit (a pipe). */
 int line_width(void);
 void print_event_header(void);
-/* One event: TIME PID USER UNIT COMM FILENAME MESSAGE ARGS, the arguments cut to fit columns. */
+/*
+ * One exec event: TIME PID PARENT USER UNIT COMM FILENAME MESSAGE ARGS, the
+ * arguments cut to fit columns.
+ */
 void print_event_line(const cJSON *event, int columns);
+/* One exit event: "TIME exit  comm[pid] status=N after D" (or "killed by signal N"). */
+void print_exit_line(const cJSON *event);
+
+/* chain.c */
+
+int cmd_chain(const struct ctl_options *o, char **args);
 
 /* import_export.c */
 
@@ -98,6 +110,8 @@ int display_width(const char *s);
 int next_columns(const char *s, size_t len, size_t *i);
 /* n spaces (none when n <= 0). */
 void print_pad(FILE *f, int n);
+/* A duration for people: "1.002s", "3min 2s", "1h 0min 5s", "2d 1h 0min 0s". */
+void format_duration(char *buf, size_t size, unsigned long long usec);
 /* Print a reply's parameters as JSON, on one line. */
 int print_json(const cJSON *params);
 /* The user name of uid (from a small cache), or NULL. */

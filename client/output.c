@@ -347,7 +347,7 @@ out:
 
 /* GetStatus */
 
-static void format_duration(char *buf, size_t size, unsigned long long usec)
+void format_duration(char *buf, size_t size, unsigned long long usec)
 {
 	unsigned long long s = usec / 1000000;
 	unsigned long long d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60;

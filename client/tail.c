@@ -98,6 +98,9 @@ static cJSON *watch_params(const struct tail *t)
 		ok = cJSON_AddStringToObject(p, "unit", o->unit) != NULL;
 	if (ok && o->include_failed)
 		ok = cJSON_AddTrueToObject(p, "include_failed") != NULL;
+	/* Left out unless asked: greeterd's default, and what an older one knows. */
+	if (ok && o->exits)
+		ok = cJSON_AddTrueToObject(p, "exits") != NULL;
 	if (ok && t->have_last)
 		ok = cJSON_AddNumberToObject(p, "after_seq", (double)t->last_seq) != NULL;
 	if (ok && t->have_last && *t->stream)
@@ -165,10 +168,22 @@ static int handle_reply(struct tail *t, const cJSON *reply, bool *got_state)
 	/* Replayed after a reconnect, and already shown. */
 	if (t->have_last && seq <= t->last_seq)
 		return TAIL_CONTINUE;
-	if (t->o->json)
+	if (!strcmp(json_str(event, "kind"), "exit")) {
+		/* Only sent when asked for; anything else is skipped like a replayed event. */
+		if (!t->o->exits) {
+			t->last_seq = seq;
+			t->have_last = true;
+			return TAIL_CONTINUE;
+		}
+		if (t->o->json)
+			print_json(event);
+		else
+			print_exit_line(event);
+	} else if (t->o->json) {
 		print_json(event);
-	else
+	} else {
 		print_event_line(event, line_width());
+	}
 	t->last_seq = seq;
 	t->have_last = true;
 	t->shown++;

@@ -226,12 +226,13 @@ def main():
         lines = out.splitlines()
         t.check(len(lines) == 4, "tail: header and 3 lines", out)
         if len(lines) == 4:
-            t.check(lines[0].split() == ["TIME", "PID", "USER", "UNIT", "COMM", "FILENAME",
-                                         "MESSAGE", "ARGS"],
+            t.check(lines[0].split() == ["TIME", "PID", "PARENT", "USER", "UNIT", "COMM",
+                                         "FILENAME", "MESSAGE", "ARGS"],
                     "tail: header", lines[0])
             # 1700000000.129456 s = 22:13:20.129 UTC (TZ=UTC)
             t.check(lines[1].startswith("22:13:20.129 "), "tail: local time", lines[1])
-            t.check(lines[1].split()[1:3] == ["1006", "root"], "tail: pid and user", lines[1])
+            t.check(lines[1].split()[1:4] == ["1006", "-", "root"],
+                    "tail: pid, no parent known, user", lines[1])
             t.check("(exec failed: No such file or directory)" in lines[3],
                     "tail: failed attempt", lines[3])
             col = lines[0].index("MESSAGE")

@@ -87,7 +87,7 @@ def main():
         rp.server = FakeGreeterd(sock, rp.handler)
         r = run(ctl, sock, "tail", "-n", "4", timeout=20)
         lines = r.stdout.decode().splitlines()
-        comms = [ln.split()[4] for ln in lines[1:]]  # TIME PID USER UNIT COMM
+        comms = [ln.split()[5] for ln in lines[1:]]  # TIME PID PARENT USER UNIT COMM
         t.check(r.returncode == 0 and lines and lines[0].startswith("TIME"),
                 "human reconnect: one header", r)
         t.check(len(comms) == 4 and len(set(comms)) == 4, "human reconnect: 4 distinct events",

@@ -77,8 +77,9 @@ def main():
         lines = tail_lines(t, ctl, sock)
         if len(lines) == 1 + len(EVENTS):
             head = lines[0]
-            t.check(head.split() == ["TIME", "PID", "USER", "UNIT", "COMM", "FILENAME",
-                                     "MESSAGE", "ARGS"], "header names UNIT and ARGS", head)
+            t.check(head.split() == ["TIME", "PID", "PARENT", "USER", "UNIT", "COMM",
+                                     "FILENAME", "MESSAGE", "ARGS"],
+                    "header names PARENT, UNIT and ARGS", head)
             col_args, col_unit = head.index("ARGS"), head.index("UNIT")
             line = {seq: lines[i + 1] for i, seq in enumerate(sorted(EVENTS))}
 
@@ -87,7 +88,8 @@ def main():
                     "%r\n  want %r" % (line[6][col_args:], want))
             t.check(line[6][col_unit:].startswith("nginx.service "), "the unit in its column",
                     line[6])
-            t.check(line[6].split()[1:3] == ["1006", "root"], "pid and user before it", line[6])
+            t.check(line[6].split()[1:4] == ["1006", "-", "root"],
+                    "pid, parent and user before it", line[6])
 
             t.check(line[7][col_args:] == "/usr/bin/make -j2 " + LONG + " [truncated]",
                     "a long argument whole in a pipe; args_truncated marked", line[7][:200])
@@ -108,8 +110,9 @@ def main():
             t.check(line[12][col_unit:].startswith("cron.service ") and
                     line[12].endswith("Hello World"), "--no-args: the unit, no args", line[12])
 
-        # $COLUMNS: every line with arguments fits, ending in the mark.
-        for cols in (150, 200):
+        # $COLUMNS: every line with arguments fits, ending in the mark (the
+        # columns before ARGS take 146).
+        for cols in (171, 221):
             lines = tail_lines(t, ctl, sock, {"COLUMNS": str(cols)})
             for ln in lines[1:]:
                 t.check(len(ln) <= cols, "COLUMNS=%d: the line fits" % cols, (len(ln), ln))
@@ -128,9 +131,9 @@ def main():
             t.check(args == "/usr/bin/make -\u2026", "COLUMNS=80: 16 columns of arguments",
                     args)
         # Not a UTF-8 locale: an ASCII mark.
-        lines = tail_lines(t, ctl, sock, {"COLUMNS": "150", "LC_ALL": "C"})
+        lines = tail_lines(t, ctl, sock, {"COLUMNS": "171", "LC_ALL": "C"})
         if len(lines) > 2:
-            t.check(lines[2].endswith("...") and len(lines[2].encode()) == 150,
+            t.check(lines[2].endswith("...") and len(lines[2].encode()) == 171,
                     "LC_ALL=C: cut with '...'", lines[2])
 
         # --json: the events whole, as sent.
