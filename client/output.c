@@ -451,6 +451,14 @@ void print_status(const cJSON *reply)
 	printf("%llu emitted by the kernel, %llu received, %llu delivered to watchers\n",
 	       json_num(counters, "emitted"), json_num(counters, "received"),
 	       json_num(counters, "delivered"));
+	if (json_has_num(reply, "process_table_size")) {
+		label("Exits:");
+		printf("%llu emitted by the kernel (among the events)\n", json_num(counters, "exits"));
+		label("Processes:");
+		printf("%llu in the process table, of %llu; %llu let go of for room\n",
+		       json_num(counters, "processes"), json_num(reply, "process_table_size"),
+		       json_num(counters, "processes_evicted"));
+	}
 	label("Lost:");
 	printf("%llu in the kernel (ring buffer full), %llu dropped for slow watchers, "
 	       "%llu not written to the journal, %llu not written by --print-events\n",

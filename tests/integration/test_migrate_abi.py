@@ -3,7 +3,8 @@
 (built here from git, the commit before the current ABI version was
 introduced) runs, greets, stops with events waiting in its ring; this
 greeterd replaces its pins and loses nothing: messages carried over, the
-old ring's events delivered (without arguments or unit: that layout had
+old ring's events delivered in their layout (ABI 3: with arguments and
+unit, and an exec id, their time and pid, but no parent: that layout had
 none), the sequence and the stream continued."""
 import fcntl
 import os
@@ -68,15 +69,15 @@ print("# previous build: %s (%s)" % (rev[:12], old_binary))
 with Daemon("migabi", binary=old_binary) as old, \
         Daemon("migabi", pin_dir=old.pin_dir, state_dir=old.state_dir) as new, Marker("migabi") as m:
     old.start()
-    old.set_message(501, "Hi 501, from ABI 2")
+    old.set_message(501, "Hi 501, from the previous ABI")
     c = old.varlink()
     first = c.call("io.greeter.WatchEvents", {}, more=True)["parameters"]
     c.close()
     stream = first["stream"]
     m.run(uid=501)
     handed = wait_for(lambda: m.mine(old.events()))
-    check(handed and handed[0]["message"] == "Hi 501, from ABI 2" and handed[0]["unit"] is None,
-          "the previous build greets (its line has no unit)")
+    check(handed and handed[0]["message"] == "Hi 501, from the previous ABI",
+          "the previous build greets")
     check(old.stop() == 0, "the previous build stops")
     m.run(uid=501, count=2)  # wait in the old ring, in the old layout
 
@@ -85,7 +86,7 @@ with Daemon("migabi", binary=old_binary) as old, \
     check("replacing the objects pinned" in log and "a different ABI version" in log,
           "the pins of the previous ABI are replaced")
     got = new.call("io.greeter.GetMessage", {"uid": 501})["parameters"]
-    check(got["message"] == "Hi 501, from ABI 2", "messages carried over")
+    check(got["message"] == "Hi 501, from the previous ABI", "messages carried over")
 
     c = new.varlink()
     first = c.call("io.greeter.WatchEvents", {"after_seq": 0, "uid": 501}, more=True)["parameters"]
@@ -101,17 +102,21 @@ with Daemon("migabi", binary=old_binary) as old, \
     check(len(waiting) == 2 and all(e["seq"] > handed[0]["seq"] for e in waiting),
           "the 2 events left in the old ring are delivered once, after it (%s)"
           % [e["seq"] for e in waiting])
-    check(all("args" not in e and e["unit"] == "" and e["cgroup_id"] == 0
-              and e["args_truncated"] is False for e in evs),
-          "old records: no args, unit \"\", cgroup_id 0")
-    check(all(e["message"] == "Hi 501, from ABI 2" for e in evs), "with their messages")
+    check(all(e["args"][0] == m.path and e["exec_id"] and "parent_exec_id" not in e
+              and e["kind"] == "exec" for e in evs),
+          "old records: their arguments, an exec id, no parent (%s)" % evs[0])
+    check(all(e["message"] == "Hi 501, from the previous ABI" for e in evs),
+          "with their messages")
 
-    subprocess.run(["setpriv", "--reuid=501", "--regid=501", "--clear-groups", m.path, "now", "ABI 3"],
+    subprocess.run(["setpriv", "--reuid=501", "--regid=501", "--clear-groups", m.path, "now", "ABI 4"],
                    check=True)
     while True:
         ev = c.recv()["parameters"].get("event")
         if ev and ev["filename"] == m.path:
             break
-    check(ev["args"] == [m.path, "now", "ABI 3"] and ev["seq"] > evs[-1]["seq"],
+    check(ev["args"] == [m.path, "now", "ABI 4"] and ev["seq"] > evs[-1]["seq"],
           "new events carry arguments, and the numbering continues (%d)" % ev["seq"])
+    # setpriv execs the program in its own process: the parent is this test (seeded).
+    check(ev.get("parent_exec_id") and ev.get("parent_pid") == os.getpid(),
+          "and their parent's exec (%s)" % ev)
     c.close()

@@ -42,7 +42,8 @@ with Daemon("upgrade-abi") as d, Marker("upgrade-abi") as m:
 
         # A replay of all the new greeterd holds: its own ring's events and
         # the replaced ring's, every gap in the numbers told as dropped.
-        w = Watch(d.socket, {"after_seq": 0})
+        # Exits too: they take numbers of the same sequence.
+        w = Watch(d.socket, {"after_seq": 0, "exits": True})
         try:
             last = w.first["parameters"]["seq"]
             w.wait(lambda w: w.seqs() and w.seqs()[-1] >= last,

@@ -89,6 +89,60 @@ event_checks() { # mode
 		'has "\"args\":[\"/run/gvm-argv\",\"$m\",\"$f\"]" "$e" && has "\"args_truncated\":true" "$e"'
 }
 
+# The whole life of a program, on the attach path in use ($1): exits with
+# their status or signal and the id of the exec they end, an exec's
+# parent's exec id, a live process's chain. /run/gvm/sh is busybox's shell
+# under a path of our own, run in gvm-args.scope.
+mkdir -p /run/gvm
+cp /bin/busybox /run/gvm/sh
+in_scope_sh() { # script
+	sh -c 'echo $$ >/sys/fs/cgroup/gvm-args.scope/cgroup.procs && exec /run/gvm/sh -c "$1"' sh "$1" 2>/dev/null
+	return 0
+}
+# The next n events (execs by sh, exits of sh) in gvm-args.scope after $after, one a
+# line, into $e; $after moves on. A deadline of a minute, not a time.
+next_life() { # n
+	e=$(timeout 60 greeterctl tail --after "$after" --unit gvm-args.scope --comm sh --exits -n "$1" --json 2>/dev/null)
+	s=$(seq_of "$(echo "$e" | tail -n 1)")
+	[ -n "$s" ] && after=$s
+	return 0
+}
+line() { echo "$e" | sed -n "${1}p"; } # n
+id_of() { echo "$1" | grep -o "\"$2\":\"[^\"]*\"" | head -n 1 | cut -d'"' -f4; } # json field
+life_checks() { # mode
+	in_scope_sh 'exit 7'
+	next_life 2
+	echo "$e"
+	x=$(line 1) y=$(line 2)
+	check "$1: an exit after its exec, status 7, with the exec's id" eval \
+		'has "\"kind\":\"exec\"" "$x" && has "\"filename\":\"/run/gvm/sh\"" "$x" &&
+		 has "\"kind\":\"exit\"" "$y" && has "\"exit_code\":7" "$y" &&
+		 [ -n "$(id_of "$x" exec_id)" ] && [ "$(id_of "$x" exec_id)" = "$(id_of "$y" exec_id)" ]'
+	in_scope_sh 'kill -9 $$'
+	next_life 2
+	check "$1: a process killed by SIGKILL: signal 9" has '"signal":9' "$(line 2)"
+	in_scope_sh '/run/gvm/sh -c "exit 3"; true'
+	next_life 4
+	echo "$e"
+	check "$1: a child's exec carries its parent's exec id, and its exit status 3" eval \
+		'[ "$(id_of "$(line 2)" parent_exec_id)" = "$(id_of "$(line 1)" exec_id)" ] &&
+		 has "\"exit_code\":3" "$(line 3)" && has "\"exit_code\":0" "$(line 4)"'
+	# A process that waits (on a FIFO nobody opens) and starts nothing.
+	[ -p /run/gvm/fifo ] || mkfifo /run/gvm/fifo
+	sh -c 'echo $$ >/sys/fs/cgroup/gvm-args.scope/cgroup.procs && exec /run/gvm/sh -c "read x </run/gvm/fifo"' &
+	bg=$!
+	next_life 1
+	c=$(ctl chain "$bg" --json)
+	echo "$c"
+	check "$1: greeterctl chain of a running process: its exec, then its parent's" eval \
+		'[ "$(id_of "$c" exec_id)" = "$(id_of "$e" exec_id)" ] && has "\"pid\":1," "$c"'
+	kill -9 "$bg" 2>/dev/null
+	wait "$bg" 2>/dev/null
+	next_life 1
+	check "$1: its exit when killed, with the same exec id" eval \
+		'has "\"signal\":9" "$e" && [ "$(id_of "$c" exec_id)" = "$(id_of "$e" exec_id)" ]'
+}
+
 echo "kernel $(uname -r), expected $KERNEL_RELEASE"
 check "the release's stock kernel ($KERNEL_RELEASE)" test -n "$KERNEL_RELEASE" -a "$(uname -r)" = "$KERNEL_RELEASE"
 check "BTF present (/sys/kernel/btf/vmlinux)" test -e /sys/kernel/btf/vmlinux
@@ -115,6 +169,7 @@ check "UID 501's exec greeted with its message (tail -n 1 --json)" eval \
 check "root's exec greeted with the builtin Hello World" eval \
 	'ctl tail --after 0 -u 0 -n 1 --json | grep -q "\"message\":\"Hello World\""'
 event_checks kprobe
+life_checks kprobe
 
 # Restart: the pins and the links stay; an exec while greeterd is down waits
 # in the pinned ring buffer and is delivered by the next greeterd.
@@ -214,6 +269,7 @@ as_501
 check "UID 501's exec greeted by the tracepoint programs" eval \
 	'greeting_501 2>/dev/null | grep -q "\"message\":\"Hi user 501!\""'
 event_checks tracepoint
+life_checks tracepoint
 stop_greeterd
 check "greeterd --remove-pins (tracepoint mode)" greeterd --remove-pins
 
