@@ -139,12 +139,20 @@ static __always_inline void count(__u32 stat)
 		*value += 1;
 }
 
+static __always_inline bool setting(__u32 flag)
+{
+	__u32 zero = 0;
+	struct greeter_settings *s = bpf_map_lookup_elem(&settings, &zero);
+
+	return s && (s->flags & flag);
+}
+
 static __always_inline void remember_exec(const char *filename)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct pending_exec *p = pending_slot(tid);
 
-	if (!p)
+	if (!p || setting(GREETER_SETTING_STANDBY))
 		return;
 	p->tid = tid;
 	bpf_get_current_comm(p->comm, sizeof(p->comm));
@@ -387,14 +395,6 @@ __noinline int emit_record(__u32 size)
 	return 1;
 }
 
-static __always_inline bool setting(__u32 flag)
-{
-	__u32 zero = 0;
-	struct greeter_settings *s = bpf_map_lookup_elem(&settings, &zero);
-
-	return s && (s->flags & flag);
-}
-
 static __always_inline int exec_done(long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid(), off, len;
@@ -402,7 +402,7 @@ static __always_inline int exec_done(long ret)
 	struct record_buf *b;
 	long n;
 
-	if (!p)
+	if (!p || setting(GREETER_SETTING_STANDBY))
 		return 0; /* succeeded (handled by sched_process_exec) or not seen */
 	if (ret >= 0) {
 		p->tid = 0;
@@ -605,7 +605,7 @@ int sched_exec(struct trace_event_raw_sched_process_exec *ctx)
 	struct record_buf *b;
 	__u32 off, len, file_off, parent_pid = 0;
 
-	if (reported_before(ctx->pid))
+	if (setting(GREETER_SETTING_STANDBY) || reported_before(ctx->pid))
 		return 0;
 	p = pending_get(ctx->old_pid);
 	if (!p)
@@ -689,7 +689,7 @@ static __always_inline int process_exit(struct task_struct *task)
 	__u32 zero = 0, tgid, off, len;
 	__u64 start;
 
-	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+	if (BPF_CORE_READ(task, signal, live.counter) != 0 || setting(GREETER_SETTING_STANDBY))
 		return 0;
 	tgid = BPF_CORE_READ(task, tgid);
 	start = BPF_CORE_READ(task, group_leader, start_boottime);
@@ -738,11 +738,18 @@ static __always_inline int process_exit(struct task_struct *task)
 	return 0;
 }
 
-/* A raw tracepoint: the task without the perf tracepoint's record to fill, in every kernel. */
-SEC("raw_tp/sched_process_exit")
-int BPF_PROG(proc_exit, struct task_struct *task)
+/*
+ * A tracepoint of the same kind as sched_exec's, on purpose: while two
+ * builds' programs are attached (an upgrade), the kernel runs each kind's
+ * in its own order (the newest first for these, the oldest first for raw
+ * tracepoints), and execs and exits must go the same way, into the new
+ * ring, so that no number in the new ring comes before one still in the
+ * replaced ring (events.c drains that one first).
+ */
+SEC("tp/sched/sched_process_exit")
+int proc_exit(void *ctx)
 {
-	return process_exit(task);
+	return process_exit((struct task_struct *)bpf_get_current_task());
 }
 
 SEC("tp/syscalls/sys_enter_execve")

@@ -184,6 +184,15 @@ enum greeter_setting_flags {
 	GREETER_SETTING_REPORT_FAILED = 1 << 0,
 	/* Do not read the arguments (greeterd --no-args): events carry none. */
 	GREETER_SETTING_NO_ARGS = 1 << 1,
+	/*
+	 * Attached beside another build's programs, which still report (an
+	 * upgrade, until greeterd puts this build in place): do nothing. The
+	 * kernel runs two builds' programs in an order of its own, not the
+	 * same on every tracepoint; were both to report, an exec could go into
+	 * one ring and the exits around it into the other, their numbers
+	 * interleaved across rings read one after the other.
+	 */
+	GREETER_SETTING_STANDBY = 1 << 2,
 };
 
 /* Value of the settings map (one entry), written by greeterd only. */

@@ -34,6 +34,7 @@ struct events {
 	struct ring_reader *old; /* a replaced ring, kept for replay; or NULL */
 	unsigned old_abi; /* the layout of its records */
 	struct ring_reader *reading; /* the ring being drained */
+	bool draining_old; /* the replaced ring: its gaps wait for ours */
 	sd_event_source *io;
 	sd_event_source *timer;
 	uint64_t max_delay_usec;
@@ -107,13 +108,23 @@ static void saw_seq(struct events *ev, uint64_t seq)
 	ev->counters.have_seq = true;
 }
 
+/*
+ * The ring position of an event held for its turn says which ring it is in:
+ * the replaced ring's carry this bit (no position reaches it). Both rings'
+ * events meet in one order: while two builds' programs run, at the commit,
+ * an event's neighbours in number may be in the other ring.
+ */
+#define POS_OLD_RING (1ULL << 63)
+
 static void dispatch(const struct greeter_event *e, uint64_t ring_pos, void *ctx)
 {
 	struct events *ev = ctx;
+	bool old = (ring_pos & POS_OLD_RING) != 0;
 
-	window_add(ev, e->seq, e->uid, ring_pos, ev->reading != ev->ring);
+	ring_pos &= ~POS_OLD_RING;
+	window_add(ev, e->seq, e->uid, ring_pos, old);
 	saw_seq(ev, e->seq);
-	if (ev->reading == ev->ring && ring_pos < ev->repeat_until)
+	if (!old && ring_pos < ev->repeat_until)
 		ev->counters.repeated++;
 	for (size_t s = 0; s < MAX_SINKS; s++)
 		if (ev->sinks[s].fn)
@@ -147,7 +158,8 @@ static int on_record(void *ctx, const void *data, size_t size)
 	if (!decode(ev, ev->reading, data, size, &e))
 		return 0;
 	ev->counters.received++;
-	reorder_push(&ev->order, &e, pos, dispatch, ev);
+	reorder_push(&ev->order, &e, ev->reading == ev->ring ? pos : pos | POS_OLD_RING, dispatch,
+		     ev);
 	return 0;
 }
 
@@ -291,7 +303,7 @@ static size_t drain_ring(struct events *ev, struct ring_reader *ring)
 			store_batch_bound(ev);
 		ev->at_bound = false;
 		n = ring_reader_read(ring, on_record, ev, BATCH_MAX);
-		if (ring_reader_caught_up(ring))
+		if (ring_reader_caught_up(ring) && !ev->draining_old)
 			reorder_settle(&ev->order, dispatch, ev);
 		if (n && ev->batch_end)
 			ev->batch_end(ev->batch_userdata);
@@ -325,11 +337,13 @@ int events_drain_fd(struct events *ev, int ring_fd, uint64_t read_pos, unsigned 
 	/* Our ring's order first: the replaced ring's numbers come before. */
 	reorder_settle(&ev->order, dispatch, ev);
 	kept = index_retained(ev, ev->old, read_pos);
+	/*
+	 * Not settled when caught up: what is missing may be in our ring (an
+	 * event of the commit), which is read next and settles both.
+	 */
+	ev->draining_old = true;
 	n = drain_ring(ev, ev->old);
-	/* Nothing writes to a replaced ring any more: what is missing was lost. */
-	ev->reading = ev->old;
-	reorder_settle(&ev->order, dispatch, ev);
-	ev->reading = NULL;
+	ev->draining_old = false;
 	if (ev->batch_end)
 		ev->batch_end(ev->batch_userdata);
 	if (n > 0 || kept > 0)

@@ -113,6 +113,27 @@ static int write_settings(int fd, const struct greeter_settings *settings)
 	return 0;
 }
 
+int settings_standby(int fd, bool on)
+{
+	struct greeter_settings st = { 0 };
+	__u32 zero = 0;
+
+	bpf_map_lookup_elem(fd, &zero, &st);
+	if (on)
+		st.flags |= GREETER_SETTING_STANDBY;
+	else
+		st.flags &= ~(__u32)GREETER_SETTING_STANDBY;
+	return write_settings(fd, &st);
+}
+
+bool old_links_attached(const struct old_pins *o)
+{
+	for (size_t i = 0; i < PROG_COUNT; i++)
+		if (o->link_fd[i] >= 0)
+			return true;
+	return false;
+}
+
 int carry_settings(int fd, const struct greeter_settings *settings)
 {
 	struct greeter_settings st = *settings, cur;

@@ -206,8 +206,12 @@ static int load(struct pins *p, struct greeter_bpf **skel_out, struct old_pins *
 		return err;
 	}
 	err = carry_sequence(bpf_map__fd((*skel_out)->maps.sequence), o, reused);
+	/* Before anything is attached: the old programs report until the commit. */
+	p->standby = old_links_attached(o);
+	if (!err && p->standby)
+		err = settings_standby(bpf_map__fd((*skel_out)->maps.settings), true);
 	if (err) {
-		log_error("cannot write the sequence map: %s", strerror(-err));
+		log_error("cannot write the sequence or settings map: %s", strerror(-err));
 		greeter_bpf__destroy(*skel_out);
 		*skel_out = NULL;
 	}
@@ -396,6 +400,8 @@ static int create(struct pins *p, struct old_pins *o, const struct pins_options 
 
 	err = carry_maps(p, bpf_map__fd(skel->maps.config), bpf_map__fd(skel->maps.settings), o,
 			 opt, reused);
+	if (!err && p->standby)
+		err = settings_standby(bpf_map__fd(skel->maps.settings), true);
 	if (err)
 		goto out;
 	meta.abi_version = GREETER_ABI_VERSION;
@@ -526,9 +532,22 @@ int pins_commit(struct pins *p)
 		p->committed = !err;
 		return err;
 	}
+	/*
+	 * The new programs report from here, the old ones until the commit
+	 * takes their links: an event of that moment reported by both is
+	 * reported once (the reported map, the process table).
+	 */
+	if (p->standby) {
+		err = settings_standby(p->settings_fd, false);
+		if (err)
+			return err;
+	}
 	err = pin_stage_commit(&p->stage);
-	if (err)
+	if (err) {
+		if (p->standby)
+			settings_standby(p->settings_fd, true);
 		return err;
+	}
 	pin_stage_end(&p->stage);
 	p->committed = true;
 	log_info("%s and pinned in %s (%s mode)",

@@ -130,6 +130,8 @@ struct pins {
 	/* Why the kernel was refused (kernel_probe.h), or "". */
 	char refusal[1024];
 	bool dir_created; /* by this start: removed again if it fails */
+	/* The new programs wait (GREETER_SETTING_STANDBY) while the old ones are attached. */
+	bool standby;
 	bool committed;
 };
 
@@ -183,5 +185,9 @@ int carry_maps(struct pins *p, int config_fd, int settings_fd, const struct old_
 void carry_old_ring(struct pins *p, struct old_pins *o, const bool *reused);
 /* The settings asked for now, into a kept map, with the read position it holds. */
 int carry_settings(int fd, const struct greeter_settings *settings);
+/* Set or clear GREETER_SETTING_STANDBY in the settings map at fd, keeping the rest. */
+int settings_standby(int fd, bool on);
+/* Whether an earlier set's programs are attached (their links pinned). */
+bool old_links_attached(const struct old_pins *o);
 
 #endif
