@@ -39,7 +39,9 @@ def replay_from_0(d):
     retained = d.status()["retained"]
     c = d.varlink()
     try:
-        last = c.call("io.greeter.WatchEvents", {"after_seq": 0}, more=True)["parameters"]["seq"]
+        # Exits too: they take numbers of the same sequence.
+        last = c.call("io.greeter.WatchEvents", {"after_seq": 0, "exits": True},
+                      more=True)["parameters"]["seq"]
         seqs, dropped = [], 0
         while not seqs or seqs[-1] < last:
             p = c.recv().get("parameters", {})

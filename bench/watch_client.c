@@ -117,7 +117,9 @@ static void handle(struct watcher *w, const char *msg, const char *marker, size_
 	if (seq > w->last_seq)
 		w->last_seq = seq;
 	file = strstr(ev, "\"filename\":\"");
-	if (file && strncmp(file + 12, marker, marker_len) == 0 && file[12 + marker_len] == '"') {
+	/* The marker's execs; its exits name the same file. */
+	if (file && !strstr(ev, "\"kind\":\"exit\"") && strncmp(file + 12, marker, marker_len) == 0 &&
+	    file[12 + marker_len] == '"') {
 		w->marker++;
 		add_sample(now_boot > boot ? now_boot - boot : 0);
 	}
@@ -158,8 +160,9 @@ static void pump(struct watcher *w, const char *marker, size_t marker_len)
 
 static int connect_watch(const char *path)
 {
-	static const char call[] = "{\"method\":\"io.greeter.WatchEvents\",\"parameters\":{},"
-				   "\"more\":true}";
+	/* With the exits: they take numbers of the same sequence, and a gap is then a loss. */
+	static const char call[] = "{\"method\":\"io.greeter.WatchEvents\","
+				   "\"parameters\":{\"exits\":true},\"more\":true}";
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
