@@ -402,8 +402,9 @@ static __always_inline int exec_done(long ret)
 	struct record_buf *b;
 	long n;
 
+	/* Succeeded (sched_exec took it), or not seen; a failure seen in standby is the old build's. */
 	if (!p || setting(GREETER_SETTING_STANDBY))
-		return 0; /* succeeded (handled by sched_process_exec) or not seen */
+		return 0;
 	if (ret >= 0) {
 		p->tid = 0;
 		return 0;
@@ -603,9 +604,11 @@ int sched_exec(struct trace_event_raw_sched_process_exec *ctx)
 	struct greeter_process *parent;
 	char comm[GREETER_COMM_SIZE];
 	struct record_buf *b;
-	__u32 off, len, file_off, parent_pid = 0;
+	__u32 off, len, file_off, parent_pid = 0, zero = 0, flags;
+	struct greeter_settings *s = bpf_map_lookup_elem(&settings, &zero);
 
-	if (setting(GREETER_SETTING_STANDBY) || reported_before(ctx->pid))
+	flags = s ? s->flags : 0;
+	if ((flags & GREETER_SETTING_STANDBY) || reported_before(ctx->pid))
 		return 0;
 	p = pending_get(ctx->old_pid);
 	if (!p)
@@ -645,7 +648,7 @@ int sched_exec(struct trace_event_raw_sched_process_exec *ctx)
 			off += len;
 		}
 		process_exec(b, task, file_off, b->r.filename_len);
-		if (!setting(GREETER_SETTING_NO_ARGS)) {
+		if (!(flags & GREETER_SETTING_NO_ARGS)) {
 			len = read_args(b, off);
 			b->r.args_len = len;
 			off += len;
