@@ -683,3 +683,38 @@ def parse_record(rec):
     fields.update(seq=seq, cgroup_id=cgroup_id, pid=pid, uid=uid, flags=flags, kind=kind,
                   exec_ns=exec_ns, size=len(rec), used=p)
     return fields
+
+
+def fake_journal(net=False):
+    """A journal socket of the test's own, where greeterd --journal-events
+    writes: the test goes on in a private mount namespace (and, with net, a
+    network namespace of its own, whose socket limits it may raise), with a
+    tmpfs on /run. Re-executes the test there; returns the bound socket."""
+    require_root()
+    if os.environ.get("GREETER_IN_NS") != "1":
+        ns = ["--mount"] + (["--net"] if net else [])
+        r = subprocess.run(["unshare"] + ns + ["--propagation", "private", sys.executable,
+                            os.path.abspath(sys.argv[0])], env=dict(os.environ, GREETER_IN_NS="1"))
+        sys.exit(r.returncode)
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/run"], check=True)
+    os.makedirs("/run/systemd/journal")
+    journal = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    journal.bind("/run/systemd/journal/socket")
+    return journal
+
+
+def parse_journal_native(data):
+    """The journal's native protocol: KEY=value lines, or KEY, le64 size, bytes."""
+    fields, i = {}, 0
+    while i < len(data):
+        nl = data.index(b"\n", i)
+        line = data[i:nl]
+        if b"=" in line:
+            k, v = line.split(b"=", 1)
+            i = nl + 1
+        else:
+            size = struct.unpack("<Q", data[nl + 1:nl + 9])[0]
+            k, v = line, data[nl + 9:nl + 9 + size]
+            i = nl + 9 + size + 1
+        fields[k.decode()] = v.decode(errors="replace")
+    return fields

@@ -15,16 +15,7 @@ import threading
 sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
 
-require_root()
-if os.environ.get("GREETER_IN_NS") != "1":
-    r = subprocess.run(["unshare", "--mount", "--propagation", "private", sys.executable,
-                        os.path.abspath(__file__)], env=dict(os.environ, GREETER_IN_NS="1"))
-    sys.exit(r.returncode)
-
-subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/run"], check=True)
-os.makedirs("/run/systemd/journal")
-journal = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-journal.bind("/run/systemd/journal/socket")
+journal = fake_journal()
 journal.settimeout(0.2)
 
 

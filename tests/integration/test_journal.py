@@ -4,7 +4,6 @@ test runs in a private mount namespace with its own /run, where it listens
 on the journal's socket itself, so the host journal is untouched."""
 import os
 import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -12,34 +11,8 @@ import threading
 sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
 
-require_root()
-if os.environ.get("GREETER_IN_NS") != "1":
-    r = subprocess.run(["unshare", "--mount", "--propagation", "private", sys.executable,
-                        os.path.abspath(__file__)], env=dict(os.environ, GREETER_IN_NS="1"))
-    sys.exit(r.returncode)
-
-subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/run"], check=True)
-os.makedirs("/run/systemd/journal")
-journal = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-journal.bind("/run/systemd/journal/socket")
+journal = fake_journal()
 journal.settimeout(10)
-
-
-def parse_native(data):
-    """The journal's native protocol: KEY=value lines, or KEY, le64 size, bytes."""
-    fields, i = {}, 0
-    while i < len(data):
-        nl = data.index(b"\n", i)
-        line = data[i:nl]
-        if b"=" in line:
-            k, v = line.split(b"=", 1)
-            i = nl + 1
-        else:
-            size = struct.unpack("<Q", data[nl + 1:nl + 9])[0]
-            k, v = line, data[nl + 9:nl + 9 + size]
-            i = nl + 9 + size + 1
-        fields[k.decode()] = v.decode(errors="replace")
-    return fields
 
 
 with Daemon("journal", extra=["--journal-events"]) as d, Marker("journal") as m:
@@ -52,7 +25,7 @@ with Daemon("journal", extra=["--journal-events"]) as d, Marker("journal") as m:
     def reader():
         while reading.is_set() and len(found) < 3:
             try:
-                f = parse_native(journal.recv(65536))
+                f = parse_journal_native(journal.recv(65536))
             except socket.timeout:
                 continue
             # Execs only: each ends in an exit entry of the same file too.

@@ -9,7 +9,6 @@ network namespaces, with a journal socket of its own."""
 import os
 import random
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -17,21 +16,12 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 from greeter_test import *  # noqa: E402,F403
 
-require_root()
-if os.environ.get("GREETER_IN_NS") != "1":
-    r = subprocess.run(["unshare", "--mount", "--net", "--propagation", "private", sys.executable,
-                        os.path.abspath(__file__)], env=dict(os.environ, GREETER_IN_NS="1"))
-    sys.exit(r.returncode)
-
-subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/run"], check=True)
+journal = fake_journal(net=True)
 # A journal reader in Python is slower than journald, and a catch-up after a
 # restart is a burst: a longer datagram queue (this network namespace's
 # only), so that greeterd has no reason to drop an entry.
 with open("/proc/sys/net/unix/max_dgram_qlen", "w") as f:
     f.write("4096")
-os.makedirs("/run/systemd/journal")
-journal = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-journal.bind("/run/systemd/journal/socket")
 # Room for max_dgram_qlen entries even when the host's other execs have long
 # command lines (GREETER_ARGS: up to 4 KiB an entry): past rmem_max (root).
 SO_RCVBUFFORCE = 33
