@@ -171,14 +171,18 @@ with Daemon("failstart") as d, Marker("failstart") as m, Daemon("failstart-empty
               % err.strip().splitlines()[-2:])
         check_as_before(d, before, "after the commit failed")
 
-    # 2. Attaching fails half-way: sched_exec attaches, the syscall tracepoints are missing.
-    with open("/sys/kernel/tracing/events/sched/sched_process_exec/id") as f:
-        exec_id = f.read().strip()
-    hide = ("mount --make-rprivate / && mount -t tmpfs none /sys/kernel/tracing && "
-            "mkdir -p /sys/kernel/tracing/events/sched/sched_process_exec && "
-            "echo %s > /sys/kernel/tracing/events/sched/sched_process_exec/id && "
+    # 2. Attaching fails half-way: sched_exec and proc_exit attach, the syscall
+    # tracepoints are missing.
+    ids = {}
+    for tp in ("sched_process_exec", "sched_process_exit"):
+        with open("/sys/kernel/tracing/events/sched/%s/id" % tp) as f:
+            ids[tp] = f.read().strip()
+    hide = ("mount --make-rprivate / && mount -t tmpfs none /sys/kernel/tracing && " +
+            "".join("mkdir -p /sys/kernel/tracing/events/sched/%s && "
+                    "echo %s > /sys/kernel/tracing/events/sched/%s/id && " % (tp, i, tp)
+                    for tp, i in ids.items()) +
             "{ [ ! -d /sys/kernel/debug/tracing ] || mount -t tmpfs none /sys/kernel/debug; } && "
-            'exec "$@"' % exec_id)
+            'exec "$@"')
     r = start_failing(d, ["--ring-size", "128K"], wrapper=["unshare", "-m", "sh", "-c", hide, "sh"])
     err = r.stderr.strip().splitlines()
     check(r.returncode == 1, "a start that cannot attach exits 1 (%d)" % r.returncode)
