@@ -18,7 +18,7 @@ def test():
     os.makedirs(broken_dir)
     broken = {
         "bad-interface-name": (shipped.replace("interface io.greeter", "interface io..greeter", 1), "is not valid"),
-        "unknown-type": (shipped.replace("source: MessageSource,", "source: NoSuchType,", 1), "unresolved type"),
+        "unknown-type": (shipped.replace("source: ?MessageSource,", "source: ?NoSuchType,", 1), "unresolved type"),
         "misspelt-type": (shipped.replace("\tmessage: string\n)", "\tmessage: strin\n)", 1), "unresolved type"),
         "duplicate-method": (shipped + "\nmethod ListMessages() -> ()\n", "defined twice"),
         "duplicate-field": (shipped.replace("\tseq: int,\n", "\tseq: int,\n\tseq: int,\n", 1), "defined twice"),

@@ -46,10 +46,10 @@ def test():
     check(r.rc == 0 and parse_json(r.out, "list-interfaces") == info.get("interfaces"),
           "list-interfaces --json=short: GetInfo's list", r)
     want_methods = sorted("io.greeter." + m for m in idl.methods)
-    check(want_methods == ["io.greeter." + m for m in ("GetMessage", "GetStatus", "ImportMessages",
-                                                       "ListMessages", "RemoveMessage", "SetMessage",
-                                                       "WatchEvents")],
-          "the shipped IDL has the seven methods of io.greeter(7)", want_methods)
+    check(want_methods == ["io.greeter." + m for m in ("GetMessage", "GetProcessChain", "GetStatus",
+                                                       "ImportMessages", "ListMessages",
+                                                       "RemoveMessage", "SetMessage", "WatchEvents")],
+          "the shipped IDL has the eight methods of io.greeter(7)", want_methods)
     r = vctl("list-methods", ADDR)
     check(r.rc == 0 and r.out.split("\n")[:-1] == want_methods + [
         "org.varlink.service.GetInfo", "org.varlink.service.GetInterfaceDescription"],
