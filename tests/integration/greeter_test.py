@@ -687,9 +687,11 @@ def parse_record(rec):
 
 def fake_journal(net=False):
     """A journal socket of the test's own, where greeterd --journal-events
-    writes: the test goes on in a private mount namespace (and, with net, a
-    network namespace of its own, whose socket limits it may raise), with a
-    tmpfs on /run. Re-executes the test there; returns the bound socket."""
+    writes: the test goes on in a private mount namespace, with a tmpfs on
+    /run. With net, also in a network namespace of its own, whose datagram
+    queue is made long (4,096) and the socket's buffer large (64 MiB): a
+    reader in Python is slower than journald, and other tests exec too.
+    Re-executes the test there; returns the bound socket."""
     require_root()
     if os.environ.get("GREETER_IN_NS") != "1":
         ns = ["--mount"] + (["--net"] if net else [])
@@ -700,6 +702,11 @@ def fake_journal(net=False):
     os.makedirs("/run/systemd/journal")
     journal = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     journal.bind("/run/systemd/journal/socket")
+    if net:
+        with open("/proc/sys/net/unix/max_dgram_qlen", "w") as f:
+            f.write("4096")
+        SO_RCVBUFFORCE = 33  # past rmem_max (root)
+        journal.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 64 << 20)
     return journal
 
 
