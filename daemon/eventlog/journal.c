@@ -140,6 +140,7 @@ void journal_event(const struct greeter_event *e, void *userdata)
 	}
 	add(&en, "PRIORITY=6");
 	add(&en, "SYSLOG_IDENTIFIER=greeterd");
+	add(&en, "GREETER_SCHEMA=%d", GREETER_JOURNAL_SCHEMA);
 	add(&en, "GREETER_KIND=%s", is_exit ? "exit" : "exec");
 	add(&en, "GREETER_SEQ=%llu", (unsigned long long)e->seq);
 	add(&en, "GREETER_PID=%u", e->pid);

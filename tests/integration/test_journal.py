@@ -51,6 +51,8 @@ with Daemon("journal", extra=["--journal-events"]) as d, Marker("journal") as m:
     check(entry["SYSLOG_IDENTIFIER"] == "greeterd" and entry["PRIORITY"] == "6", "identifier and priority")
     check(entry.get("MESSAGE_ID") and "Hi user 501!" in entry["MESSAGE"], "MESSAGE_ID and MESSAGE")
     check(entry["GREETER_COMM"] == "setpriv" and int(entry["GREETER_SEQ"]) > 0, "comm and sequence number")
+    check(all(f.get("GREETER_SCHEMA") == "1" for f in found),
+          "GREETER_SCHEMA=1 in every entry (greeter-journal-fields(7))")
     check(entry.get("GREETER_EXEC_ID", "").endswith("-%s" % entry["GREETER_PID"]),
           "GREETER_EXEC_ID names the exec (%s)" % entry.get("GREETER_EXEC_ID"))
     check(entry["GREETER_ARGS"] == m.path and "GREETER_ARGS_TRUNCATED" not in entry,

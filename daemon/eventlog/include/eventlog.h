@@ -195,6 +195,8 @@ bool events_cursor_done(const struct events *ev, const struct events_cursor *cur
 #define GREETER_JOURNAL_MESSAGE_ID "5e7a0a9a1d2c4f5b8b1e6c3d2a4f7b90"
 /* And its exit events (GREETER_KIND=exit). */
 #define GREETER_JOURNAL_EXIT_MESSAGE_ID "8e92b4000ffd4dd59d7c1a1ef5db4849"
+/* GREETER_SCHEMA: the version of greeter-journal-fields(7) entries follow. */
+#define GREETER_JOURNAL_SCHEMA 1
 
 /* An events sink (events_sink_fn). */
 void journal_event(const struct greeter_event *e, void *userdata);
