@@ -6,8 +6,8 @@ says so; one that differs says exactly what it changed.
 strace, attached to greeterd and its log writer (and, with -f, any compactor
 they start), records every fsync they make. A change is answered only once
 it is fsync'd, so when its reply arrives strace has written the fsync down
-(the first import proves that it does). An import that changes nothing, merge or --replace,
-the file reordered or not, also after a restart:
+(the first import proves that it does). An import that changes nothing,
+merge or --replace, the file reordered or not, also after a restart:
 
 - its reply and greeterctl's words say unchanged ("changed": false), status 0;
 - no fsync by any of greeterd's processes;
@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import re
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
