@@ -298,7 +298,7 @@ static int load_document(const char *path, struct greeter_entries *entries)
 	return 0;
 }
 
-/* ImportMessages' reply: greeterds before added, updated and unchanged send only set and removed. */
+/* ImportMessages' reply; greeterds before added, updated and unchanged sent set and removed. */
 struct import_counts {
 	uint64_t set, removed, added, updated, unchanged;
 	bool known, detailed;

@@ -76,8 +76,8 @@ static void pending_done(void *userdata, int r, const char *err)
 	case PENDING_IMPORT:
 		/* An import that changed nothing is no news. */
 		if (n->added || n->updated || n->removed)
-			log_info("import by UID %u: %zu message(s) added, %zu updated, %zu removed, "
-				 "%zu unchanged",
+			log_info("import by UID %u: %zu message(s) added, %zu updated, "
+				 "%zu removed, %zu unchanged",
 				 peer, n->added, n->updated, n->removed, n->unchanged);
 		reply = (struct io_greeter_import_messages_reply){
 			.set = (int64_t)(n->added + n->updated + n->unchanged),
