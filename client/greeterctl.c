@@ -204,7 +204,10 @@ static const char help_import[] =
 	"'-' reads standard input), in one durable write: all of them or, when any is\n"
 	"refused, none. Messages the file does not name are kept, unless --replace is\n"
 	"given: then they are removed, and the messages become those of the file. Root\n"
-	"only. Prints what was done: \"set N, removed M\".\n"
+	"only. Prints what it changed: \"added A, updated U, removed R, unchanged N\";\n"
+	"or, when the messages are already as in the file, \"unchanged: N messages\n"
+	"already as in FILE\", and nothing is written. Status 0 either way: a script\n"
+	"tells the two apart with --json's \"changed\".\n"
 	"\n"
 	"A file larger than 4 MiB, that is not a messages document, or that holds an\n"
 	"invalid message changes nothing (status 4): the error names the key, or the\n"
@@ -212,7 +215,8 @@ static const char help_import[] =
 	"\n"
 	"Options:\n"
 	"      --replace       remove the messages the file does not name\n" HELP_SOCKET
-	"      --json          print greeterd's reply ({\"set\": N, \"removed\": M}) as JSON\n"
+	"      --json          print {\"changed\": true|false, \"set\": A+U+N, \"removed\": R,\n"
+	"                      \"added\": A, \"updated\": U, \"unchanged\": N}\n"
 	"  -h, --help          print this help and exit\n"
 	"\n" HELP_EXIT;
 

@@ -298,13 +298,79 @@ static int load_document(const char *path, struct greeter_entries *entries)
 	return 0;
 }
 
+/* ImportMessages' reply; greeterds before added, updated and unchanged sent set and removed. */
+struct import_counts {
+	uint64_t set, removed, added, updated, unchanged;
+	bool known, detailed;
+	bool changed; /* the messages changed, or (unknown) may have */
+};
+
+static bool count_of(const cJSON *reply, const char *name, uint64_t *v)
+{
+	return json_uint(cJSON_GetObjectItemCaseSensitive(reply, name), JSON_INT_MAX, v);
+}
+
+static struct import_counts import_counts(const cJSON *reply)
+{
+	struct import_counts n = { 0 };
+
+	n.known = count_of(reply, "set", &n.set) && count_of(reply, "removed", &n.removed);
+	n.detailed = n.known && count_of(reply, "added", &n.added) &&
+		     count_of(reply, "updated", &n.updated) &&
+		     count_of(reply, "unchanged", &n.unchanged);
+	n.changed = n.detailed ? n.added || n.updated || n.removed : !n.known || n.set || n.removed;
+	return n;
+}
+
+/* --json: the reply, after "changed" (for configuration management's changed_when). */
+static int print_import_json(const cJSON *reply, const struct import_counts *n)
+{
+	cJSON *out = cJSON_CreateObject(), *item;
+	int r;
+
+	if (!out || !cJSON_AddBoolToObject(out, "changed", n->changed)) {
+		cJSON_Delete(out);
+		return out_of_memory();
+	}
+	cJSON_ArrayForEach (item, reply) {
+		cJSON *copy = cJSON_Duplicate(item, true);
+
+		if (!copy || !cJSON_AddItemToObject(out, item->string, copy)) {
+			cJSON_Delete(copy);
+			cJSON_Delete(out);
+			return out_of_memory();
+		}
+	}
+	r = print_json(out);
+	cJSON_Delete(out);
+	return r;
+}
+
+static void print_import_text(const char *path, const struct import_counts *n)
+{
+	if (!n->known) {
+		printf("imported (greeterd did not say how many were set and removed)\n");
+	} else if (!n->detailed) {
+		printf("set %" PRIu64 ", removed %" PRIu64 "\n", n->set, n->removed);
+	} else if (n->changed) {
+		printf("added %" PRIu64 ", updated %" PRIu64 ", removed %" PRIu64
+		       ", unchanged %" PRIu64 "\n",
+		       n->added, n->updated, n->removed, n->unchanged);
+	} else {
+		printf("unchanged: %" PRIu64 " message%s already as in ", n->unchanged,
+		       n->unchanged == 1 ? "" : "s");
+		print_file_name(stdout, path);
+		putchar('\n');
+	}
+}
+
 int cmd_import(const struct ctl_options *o, char **args)
 {
 	struct greeter_entries entries = { 0 };
 	const char *path = args[0];
+	struct import_counts n;
 	cJSON *params, *reply = NULL;
 	char *error = NULL;
-	uint64_t set, removed;
 	int r;
 
 	r = load_document(path, &entries);
@@ -323,15 +389,13 @@ int cmd_import(const struct ctl_options *o, char **args)
 		r = import_error(path, &entries, error, reply);
 		goto out;
 	}
+	/* Changed or not, success is status 0: scripts read "changed". */
+	n = import_counts(reply);
 	if (o->json) {
-		r = print_json(reply);
+		r = print_import_json(reply, &n);
 		goto out;
 	}
-	if (json_uint(cJSON_GetObjectItemCaseSensitive(reply, "set"), JSON_INT_MAX, &set) &&
-	    json_uint(cJSON_GetObjectItemCaseSensitive(reply, "removed"), JSON_INT_MAX, &removed))
-		printf("set %" PRIu64 ", removed %" PRIu64 "\n", set, removed);
-	else
-		printf("imported (greeterd did not say how many were set and removed)\n");
+	print_import_text(path, &n);
 	r = EXIT_OK;
 out:
 	free(error);

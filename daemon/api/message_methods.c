@@ -39,7 +39,7 @@ struct pending_call {
 		PENDING_IMPORT
 	} kind;
 	uint32_t uid;
-	size_t set, removed;
+	struct messages_import_counts import;
 };
 
 
@@ -56,6 +56,7 @@ static void pending_done(void *userdata, int r, const char *err)
 	struct pending_call *p = userdata;
 	struct varlink_call *c = p->call;
 	unsigned peer = (unsigned)varlink_call_peer(c)->uid;
+	const struct messages_import_counts *n = &p->import;
 	struct io_greeter_import_messages_reply reply;
 
 	if (r < 0) {
@@ -73,10 +74,21 @@ static void pending_done(void *userdata, int r, const char *err)
 	case PENDING_REMOVE:
 		break;
 	case PENDING_IMPORT:
-		log_info("imported %zu message(s), removed %zu, by UID %u", p->set, p->removed,
-			 peer);
-		reply.set = (int64_t)p->set;
-		reply.removed = (int64_t)p->removed;
+		/* An import that changed nothing is no news. */
+		if (n->added || n->updated || n->removed)
+			log_info("import by UID %u: %zu message(s) added, %zu updated, "
+				 "%zu removed, %zu unchanged",
+				 peer, n->added, n->updated, n->removed, n->unchanged);
+		reply = (struct io_greeter_import_messages_reply){
+			.set = (int64_t)(n->added + n->updated + n->unchanged),
+			.removed = (int64_t)n->removed,
+			.added = (int64_t)n->added,
+			.has_added = true,
+			.updated = (int64_t)n->updated,
+			.has_updated = true,
+			.unchanged = (int64_t)n->unchanged,
+			.has_unchanged = true,
+		};
 		reply_built(c, io_greeter_import_messages_reply_json(&reply));
 		free(p);
 		return;
@@ -451,9 +463,12 @@ void method_import_messages(struct varlink_call *c, const cJSON *p, void *userda
 		greeter_entries_free(&list);
 		return;
 	}
-	r = messages_import(a->o.messages, &list, in->replace, &pending->set,
-			    &pending->removed, pending_done, pending, err, sizeof(err));
-	pending_queued(pending, r, err);
+	r = messages_import(a->o.messages, &list, in->replace, &pending->import, pending_done,
+			    pending, err, sizeof(err));
+	if (r > 0) /* nothing to write: answered now */
+		pending_done(pending, 0, NULL);
+	else
+		pending_queued(pending, r, err);
 }
 
 int lists_start(struct api *a)

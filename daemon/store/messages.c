@@ -183,46 +183,29 @@ static int read_map(struct messages *m, struct greeter_entries *out)
 
 /* Lookups through the pending changes */
 
-/* Whether rec, applied, leaves uid with a message (*text), without one, or
- * says nothing about uid (-1). */
-static int record_says(const struct change_record *rec, uint32_t uid, const char **text)
+/* rec, applied after *text (uid's message, NULL for none): uid's message. */
+static void record_apply_to(const struct change_record *rec, uint32_t uid, const char **text)
 {
 	const struct greeter_entry *e = greeter_entries_find(&rec->entries, uid);
 
-	switch (rec->op) {
-	case CHANGE_SET:
-		if (!e)
-			return -1;
-		*text = e->text;
-		return 1;
-	case CHANGE_REMOVE:
-		return e ? 0 : -1;
-	case CHANGE_REPLACE:
-		if (e)
-			*text = e->text;
-		return e ? 1 : 0;
-	}
-	return -1;
+	if (e || rec->op == CHANGE_REPLACE)
+		*text = e && rec->op != CHANGE_REMOVE ? e->text : NULL;
 }
 
-/* Whether uid has a message once the pending changes before stop (NULL: all) apply. */
-static bool effective_has(const struct messages *m, uint32_t uid, const struct change *stop)
+/* uid's message once the pending changes before stop (NULL: all) apply, or NULL for none. */
+static const char *effective_text(const struct messages *m, uint32_t uid, const struct change *stop)
 {
 	const struct change_batch *batches[] = { &m->inflight, &m->queued };
-	int has = greeter_entries_find(&m->state, uid) != NULL;
+	const struct greeter_entry *e = greeter_entries_find(&m->state, uid);
+	const char *text = e ? e->text : NULL;
 
 	for (size_t b = 0; b < 2; b++)
 		for (const struct change *c = batches[b]->head; c; c = c->next) {
-			const char *text;
-			int says;
-
 			if (c == stop)
-				return has;
-			says = record_says(&c->rec, uid, &text);
-			if (says >= 0)
-				has = says;
+				return text;
+			record_apply_to(&c->rec, uid, &text);
 		}
-	return has;
+	return text;
 }
 
 static size_t effective_count(const struct messages *m)
@@ -239,11 +222,11 @@ static long change_delta(const struct messages *m, const struct change *c, size_
 	switch (c->rec.op) {
 	case CHANGE_SET:
 		for (size_t i = 0; i < e->count; i++)
-			d += !effective_has(m, e->items[i].uid, c);
+			d += !effective_text(m, e->items[i].uid, c);
 		return d;
 	case CHANGE_REMOVE:
 		for (size_t i = 0; i < e->count; i++)
-			d -= effective_has(m, e->items[i].uid, c);
+			d -= effective_text(m, e->items[i].uid, c) != NULL;
 		return d;
 	case CHANGE_REPLACE:
 		return (long)e->count - (long)count_before;
@@ -512,7 +495,7 @@ int messages_remove(struct messages *m, uint32_t uid, messages_done_fn done, voi
 	struct change *c;
 	int r;
 
-	if (!effective_has(m, uid, NULL)) {
+	if (!effective_text(m, uid, NULL)) {
 		snprintf(err, err_size, "no message is set");
 		return -ENOENT;
 	}
@@ -529,12 +512,11 @@ int messages_remove(struct messages *m, uint32_t uid, messages_done_fn done, voi
 	return queue(m, c, err, err_size);
 }
 
-int messages_import(struct messages *m, struct greeter_entries *list, bool replace, size_t *set,
-		    size_t *removed, messages_done_fn done, void *userdata, char *err,
-		    size_t err_size)
+int messages_import(struct messages *m, struct greeter_entries *list, bool replace,
+		    struct messages_import_counts *n, messages_done_fn done, void *userdata,
+		    char *err, size_t err_size)
 {
 	struct change *c;
-	size_t present = 0;
 	int r;
 
 	c = new_change(m, replace ? CHANGE_REPLACE : CHANGE_SET, done, userdata, err, err_size, &r);
@@ -542,12 +524,25 @@ int messages_import(struct messages *m, struct greeter_entries *list, bool repla
 		greeter_entries_free(list);
 		return r;
 	}
-	for (size_t i = 0; i < list->count; i++)
-		present += effective_has(m, list->items[i].uid, NULL);
-	*set = list->count;
-	*removed = replace ? effective_count(m) - present : 0;
+	*n = (struct messages_import_counts){ 0 };
+	for (size_t i = 0; i < list->count; i++) {
+		const char *now = effective_text(m, list->items[i].uid, NULL);
+
+		if (!now)
+			n->added++;
+		else if (strcmp(now, list->items[i].text))
+			n->updated++;
+		else
+			n->unchanged++;
+	}
+	n->removed = replace ? effective_count(m) - n->updated - n->unchanged : 0;
 	c->rec.entries = *list;
 	*list = (struct greeter_entries){ 0 };
+	/* Nothing to change and nothing pending that could fail: nothing to write. */
+	if (!n->added && !n->updated && !n->removed && !m->queued.count && !m->inflight.count) {
+		free_change(c);
+		return 1;
+	}
 	return queue(m, c, err, err_size);
 }
 

@@ -218,7 +218,8 @@ def _message_problem(text):
 class FakeMessages:
     """greeterd's messages behind ListMessages and ImportMessages, as the IDL
     has them: an import is all or nothing, refused when not allowed (root
-    only), and with replace the set becomes the list. Keys: a UID, or None
+    only), with replace the set becomes the list, and the reply counts what
+    was added, updated, removed and left unchanged. Keys: a UID, or None
     for the default message. handle() answers the two methods and returns
     True, else returns False."""
 
@@ -261,10 +262,13 @@ class FakeMessages:
         if self.write_fails:
             conn.error("io.greeter.WriteFailed", {"reason": "cannot write the state file"})
             return True
+        added = len([u for u in new if u not in self.messages])
+        unchanged = len([u for u in new if self.messages.get(u) == new[u]])
         removed = 0
         if params.get("replace"):
             removed = len([u for u in self.messages if u not in new])
             self.messages = {}
         self.messages.update(new)
-        conn.reply({"set": len(new), "removed": removed})
+        conn.reply({"set": len(new), "removed": removed, "added": added,
+                    "updated": len(new) - added - unchanged, "unchanged": unchanged})
         return True

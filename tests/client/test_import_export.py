@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """greeterctl export and import against a fake greeterd: the document export
 prints (sorted, JSON-escaped, byte-exact round trip), what import sends
-(one ImportMessages call, merge or replace), every kind of bad file
-refused before anything is sent (status 4), greeterd's errors in words
-(InvalidImport named by the file's key), and 10,000 messages through both.
+(one ImportMessages call, merge or replace), what it says was done (in
+words and with --json, "changed" false when nothing was, status 0 either way;
+older greeterds' shorter replies too), every kind of bad file refused before
+anything is sent (status 4), greeterd's errors in words (InvalidImport named
+by the file's key), and 10,000 messages through both.
 
 Usage: test_import_export.py PATH/TO/greeterctl"""
 
@@ -86,8 +88,8 @@ def main():
         exported = write("exported.json", out)
         store.messages = {}
         r = run(ctl, sock, "import", "--replace", exported)
-        t.check(r.returncode == 0 and r.stdout == b"set 5, removed 0\n",
-                "import --replace of the export: set 5, removed 0", r)
+        t.check(r.returncode == 0 and r.stdout == b"added 5, updated 0, removed 0, unchanged 0\n",
+                "import --replace of the export: added 5", r)
         t.check(store.messages == HOSTILE, "round trip: the same messages", store.messages)
         r = run(ctl, sock, "export")
         t.check(r.stdout == out, "round trip: export is byte-identical", (r.stdout, out))
@@ -98,8 +100,8 @@ def main():
         n = len(imports())
         f = write("merge.json", doc({"default": "all", "501": "new", "0601": "zero-padded"}))
         r = run(ctl, sock, "import", f)
-        t.check(r.returncode == 0 and r.stdout == b"set 3, removed 0\n",
-                "import (merge): set 3, removed 0", r)
+        t.check(r.returncode == 0 and r.stdout == b"added 2, updated 1, removed 0, unchanged 0\n",
+                "import (merge): added 2, updated 1", r)
         t.check(len(imports()) == n + 1, "import: one ImportMessages call", imports()[n:])
         req = imports()[-1][1]
         t.check(req.get("parameters") == {"messages": [
@@ -111,8 +113,8 @@ def main():
 
         r = run(ctl, sock, "import", "--replace", write("one.json", doc({"42": "only"})))
         req = imports()[-1][1]
-        t.check(r.returncode == 0 and r.stdout == b"set 1, removed 4\n",
-                "import --replace: set 1, removed 4", r)
+        t.check(r.returncode == 0 and r.stdout == b"added 1, updated 0, removed 4, unchanged 0\n",
+                "import --replace: added 1, removed 4", r)
         t.check(req.get("parameters", {}).get("replace") is True, "--replace sends replace",
                 req)
         t.check(store.messages == {42: "only"}, "import --replace: the set is the file",
@@ -124,11 +126,59 @@ def main():
                                capture_output=True, timeout=15)
         t.check(r.returncode == 0, "import - reads standard input", r)
         try:
-            t.check(json.loads(r.stdout) == {"set": 1, "removed": 0},
-                    "import --json prints the reply", r.stdout)
+            t.check(json.loads(r.stdout) == {"changed": True, "set": 1, "removed": 0, "added": 1,
+                                             "updated": 0, "unchanged": 0},
+                    "import --json prints the reply and changed", r.stdout)
+            t.check(r.stdout.startswith(b'{"changed":true,') and r.stdout.count(b"\n") == 1,
+                    "import --json: changed first, one line", r.stdout)
         except ValueError:
             t.check(False, "import --json: valid JSON", r.stdout)
         t.check(store.messages.get(7) == "from stdin", "import -: applied", store.messages)
+
+        # Nothing to change: said so, in words and with --json; status 0 all the same.
+        same = write("same\x1b[2J.json", doc({"7": "from stdin", "42": "only"}))
+        for args, what in [(["import"], "merge"), (["import", "--replace"], "replace")]:
+            r = run(ctl, sock, *args, same)
+            t.check(r.returncode == 0 and r.stdout == b"unchanged: 2 messages already as in " +
+                    same.encode().replace(b"\x1b", b"\\x1b") + b"\n" and r.stderr == b"",
+                    f"{what} of the same messages: status 0, unchanged, the name escaped", r)
+            r = run(ctl, sock, "--json", *args, same)
+            t.check(r.returncode == 0 and json.loads(r.stdout or b"null") == {
+                "changed": False, "set": 2, "removed": 0, "added": 0, "updated": 0,
+                "unchanged": 2}, f"{what} --json of the same messages: changed false", r)
+        with open(write("one-same.json", doc({"7": "from stdin"})), "rb") as stdin:
+            r = subprocess.run([ctl, "--socket", sock, "import", "-"], stdin=stdin,
+                               capture_output=True, timeout=15)
+        t.check(r.returncode == 0 and
+                r.stdout == b"unchanged: 1 message already as in standard input\n",
+                "import - of a message set already: unchanged, 'standard input'", r)
+        store.messages[7] = "changed meanwhile"
+        r = run(ctl, sock, "--json", "import", same)
+        t.check(r.returncode == 0 and json.loads(r.stdout or b"null") == {
+            "changed": True, "set": 2, "removed": 0, "added": 0, "updated": 1, "unchanged": 1},
+            "one message different: changed, updated 1, unchanged 1", r)
+
+        # Older greeterds say only set and removed; a reply without counts, or
+        # with bad ones, is not trusted to say nothing changed.
+        orig = store.handle
+        for reply, text, changed in [
+            ({"set": 2, "removed": 0}, b"set 2, removed 0\n", True),
+            ({"set": 0, "removed": 0}, b"set 0, removed 0\n", False),
+            ({"set": 2, "removed": 0, "added": -1, "updated": 0, "unchanged": 0},
+             b"set 2, removed 0\n", True),
+            ({"set": 2, "removed": 0, "added": 0, "updated": 0}, b"set 2, removed 0\n", True),
+            ({}, b"imported (greeterd did not say how many were set and removed)\n", True),
+        ]:
+            store.handle = lambda conn, req, reply=reply: (
+                conn.reply(reply) or True if req.get("method") == "io.greeter.ImportMessages"
+                else orig(conn, req))
+            r = run(ctl, sock, "import", same)
+            t.check(r.returncode == 0 and r.stdout == text, f"reply {reply}: {text!r}", r)
+            r = run(ctl, sock, "--json", "import", same)
+            t.check(r.returncode == 0 and json.loads(r.stdout or b"null") ==
+                    dict({"changed": changed}, **reply), f"reply {reply} --json: changed {changed}",
+                    r)
+        store.handle = orig
 
         # Bad files: status 4, named by key or byte, nothing sent, nothing raw.
         big = b'{"version": 1, "messages": {}, "pad": "' + b"x" * (4 << 20) + b'"}'
@@ -256,7 +306,8 @@ def main():
             start = time.monotonic()
             r = run(ctl, sock, "import", "--replace", f, timeout=60)
             took = time.monotonic() - start
-            t.check(r.returncode == 0 and r.stdout == f"set {count}, removed 0\n".encode(),
+            t.check(r.returncode == 0 and
+                    r.stdout == f"added {count}, updated 0, removed 0, unchanged 0\n".encode(),
                     f"import of {count} messages", r)
             t.check(len(store.messages) == count, f"{count} messages arrived",
                     len(store.messages))

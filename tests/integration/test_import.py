@@ -86,8 +86,9 @@ def require_import(d):
     if r.get("error") in ("org.varlink.service.MethodNotFound",
                           "org.varlink.service.MethodNotImplemented"):
         fail("greeterd does not implement io.greeter.ImportMessages: %r" % r)
-    check("error" not in r and r.get("parameters") == {"set": 0, "removed": 0},
-          "an empty merge: set 0, removed 0 (%r)" % r)
+    check("error" not in r and r.get("parameters") == {"set": 0, "removed": 0, "added": 0,
+                                                     "updated": 0, "unchanged": 0},
+          "an empty merge: all 0 (%r)" % r)
 
 
 with Daemon("import-a", extra=["--admin-group", GROUP]) as a, Daemon("import-b") as b, \
@@ -107,8 +108,8 @@ with Daemon("import-a", extra=["--admin-group", GROUP]) as a, Daemon("import-b")
     # Merge.
     f = write(a, "merge.json", document({"501": "new 501", "700": "seven hundred"}))
     r = ctl(a, "import", f)
-    check(r.returncode == 0 and r.stdout == b"set 2, removed 0\n",
-          "merge: status 0, 'set 2, removed 0' (%r)" % said(r))
+    check(r.returncode == 0 and r.stdout == b"added 1, updated 1, removed 0, unchanged 0\n",
+          "merge: status 0, 'added 1, updated 1, removed 0, unchanged 0' (%s)" % said(r))
     check(messages_of(a) == {"501": "new 501", "601": "six-oh-one", "700": "seven hundred",
                              "default": "everyone"}, "merge: the others are kept")
     r = a.call("io.greeter.GetMessage", {"uid": 700})
@@ -118,12 +119,13 @@ with Daemon("import-a", extra=["--admin-group", GROUP]) as a, Daemon("import-b")
     # Replace, from standard input, with --json.
     r = ctl(a, "import", "--replace", "--json", "-",
             stdin=document({"42": "forty-two", "default": "all of you"}))
-    check(r.returncode == 0 and json.loads(r.stdout) == {"set": 2, "removed": 3},
-          "replace: {'set': 2, 'removed': 3} (%s)" % said(r))
+    check(r.returncode == 0 and json.loads(r.stdout) == {
+        "changed": True, "set": 2, "removed": 3, "added": 1, "updated": 1, "unchanged": 0},
+        "replace: changed, set 2, removed 3, added 1, updated 1 (%s)" % said(r))
     check(messages_of(a) == {"42": "forty-two", "default": "all of you"},
           "replace: the set is the file")
     r = ctl(a, "import", "--replace", write(a, "empty.json", document({})))
-    check(r.returncode == 0 and r.stdout == b"set 0, removed 2\n",
+    check(r.returncode == 0 and r.stdout == b"added 0, updated 0, removed 2, unchanged 0\n",
           "replace with an empty document removes everything (%r)" % said(r))
     check(messages_of(a) == {}, "replace with an empty document: nothing is left")
 
@@ -177,7 +179,8 @@ with Daemon("import-a", extra=["--admin-group", GROUP]) as a, Daemon("import-b")
 
     # Round trip to a second greeterd, hostile messages and all.
     r = ctl(a, "import", "--replace", write(a, "hostile.json", document(HOSTILE)))
-    check(r.returncode == 0 and r.stdout == b"set 9, removed 0\n",
+    # 501 and the default were set: updated.
+    check(r.returncode == 0 and r.stdout == b"added 7, updated 2, removed 0, unchanged 0\n",
           "hostile messages imported (%r)" % said(r))
     exported = export(a)
     check(json.loads(exported)["messages"] == HOSTILE, "export holds every hostile message")
@@ -193,7 +196,7 @@ with Daemon("import-a", extra=["--admin-group", GROUP]) as a, Daemon("import-b")
     b.set_message(777, "overwritten")
     f = write(b, "from-a.json", exported)
     r = ctl(b, "import", "--replace", f)
-    check(r.returncode == 0 and r.stdout == b"set 9, removed 1\n",
+    check(r.returncode == 0 and r.stdout == b"added 9, updated 0, removed 1, unchanged 0\n",
           "second greeterd: import --replace of the export (%r)" % said(r))
     check(export(b) == exported, "second greeterd: export is byte-identical")
     b.stop()
@@ -210,7 +213,9 @@ with Daemon("import-a", extra=["--admin-group", GROUP]) as a, Daemon("import-b")
     r = ctl(b, "import", "--replace", f)
     took = time.monotonic() - start
     removed = len(set(HOSTILE) - set(many))
-    check(r.returncode == 0 and r.stdout == b"set 10000, removed %d\n" % removed,
+    # Of HOSTILE's keys, 501, 601 to 605 and the default are in many too: updated.
+    check(r.returncode == 0 and r.stdout == b"added 9993, updated 7, removed %d, unchanged 0\n" %
+          removed,
           "10,000 messages (%d bytes) in one import, in %.2f s (%s)" %
           (len(data), took, said(r)))
     got = messages_of(b)
@@ -224,12 +229,14 @@ with Daemon("import-a", extra=["--admin-group", GROUP]) as a, Daemon("import-b")
     data = document(full)
     r = ctl(b, "import", "--replace", write(b, "full.json", data))
     check(r.returncode == 0 and
-          r.stdout == b"set 16384, removed %d\n" % len(set(many) - set(full)),
+          r.stdout == b"added 16383, updated 1, removed %d, unchanged 0\n" %
+          len(set(many) - set(full)),
           "16,384 messages of 63 quotes (%d bytes) in one import (%s)" % (len(data), said(r)))
     check(messages_of(b) == full, "all 16,384 messages are set")
     r = ctl(b, "import", "--replace", f)  # back to the 10,000
     check(r.returncode == 0 and
-          r.stdout == b"set 10000, removed %d\n" % len(set(full) - set(many)),
+          r.stdout == b"added 9999, updated 1, removed %d, unchanged 0\n" %
+          len(set(full) - set(many)),
           "back to 10,000 messages (%s)" % said(r))
 
     # The request bound: 64 KiB for other callers, 4 MiB for root.

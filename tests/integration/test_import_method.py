@@ -18,6 +18,12 @@ def listed(d):
             for x in d.call("io.greeter.ListMessages")["parameters"]["messages"]}
 
 
+def counts(set_, removed, added, updated, unchanged):
+    """ImportMessages' reply."""
+    return {"set": set_, "removed": removed, "added": added, "updated": updated,
+            "unchanged": unchanged}
+
+
 def imp(d, msgs, replace=None):
     p = {"messages": msgs}
     if replace is not None:
@@ -32,7 +38,8 @@ with Daemon("importm") as d:
 
     r = imp(d, [{"uid": 11, "message": "eleven again"}, {"uid": 12, "message": "twelve"},
                 {"message": "the default"}])
-    check(r.get("parameters") == {"set": 3, "removed": 0}, "merge: set 3, removed 0 (%s)" % r)
+    check(r.get("parameters") == counts(3, 0, 2, 1, 0),
+          "merge: set 3, removed 0, added 2, updated 1 (%s)" % r)
     check(listed(d) == {10: "ten", 11: "eleven again", 12: "twelve", None: "the default"},
           "merge: the others kept, the listed ones set")
     check(d.call("io.greeter.GetStatus")["parameters"]["messages"] == 4, "GetStatus counts 4")
@@ -82,22 +89,24 @@ with Daemon("importm") as d:
           "UID %d: a 90 kB call is RequestTooLarge at 64 KiB (%s)" % (USER, r))
 
     r = imp(d, [{"uid": 30, "message": "thirty"}, {"message": "new default"}], True)
-    check(r.get("parameters") == {"set": 2, "removed": 3}, "replace: set 2, removed 3 (%s)" % r)
+    check(r.get("parameters") == counts(2, 3, 1, 1, 0),
+          "replace: set 2, removed 3, added 1, updated 1 (%s)" % r)
     check(listed(d) == {30: "thirty", None: "new default"}, "replace: the set is the list")
     r = imp(d, [], False)
-    check(r.get("parameters") == {"set": 0, "removed": 0}, "an empty merge changes nothing")
+    check(r.get("parameters") == counts(0, 0, 0, 0, 0), "an empty merge changes nothing")
     check(stored_messages(d.state_dir) == {30: "thirty", None: "new default"},
           "the state holds the replaced set")
 
     big = [{"uid": 100000 + i, "message": "message number %d" % i} for i in range(16384)]
     r = imp(d, big, True)
-    check(r.get("parameters") == {"set": 16384, "removed": 2},
+    check(r.get("parameters") == counts(16384, 2, 16384, 0, 0),
           "the map's 16,384 in one call (%d bytes)" % len(json.dumps(big)))
     r = imp(d, [{"uid": 7, "message": "one too many"}])
     check(r.get("error") == "io.greeter.WriteFailed" and "16384" in r["parameters"]["reason"],
           "a merge past the map's capacity: WriteFailed, saying so (%s)" % r.get("parameters"))
     r = imp(d, [{"uid": 100000, "message": "replaced in place"}])
-    check(r.get("parameters") == {"set": 1, "removed": 0}, "a full map still takes a change in place")
+    check(r.get("parameters") == counts(1, 0, 0, 1, 0),
+          "a full map still takes a change in place")
 
     # A large list is answered on a turn of its own; calls pipelined behind it
     # on the same connection still come back in order, and a hang-up while it

@@ -14,11 +14,13 @@ def test():
 
     expect_reply(call(G + "ImportMessages", {"messages": [{"uid": 30, "message": "imported 30"},
                                                          {"uid": 31, "message": "imported 31"}]}),
-                 G + "ImportMessages", "ImportMessages: a merge of two", {"set": 2, "removed": 0})
+                 G + "ImportMessages", "ImportMessages: a merge of two",
+                 {"set": 2, "removed": 0, "added": 2, "updated": 0, "unchanged": 0})
     expect_reply(call(G + "GetMessage", {"uid": 31}), G + "GetMessage", "the imported message is set",
                  {"uid": 31, "message": "imported 31", "source": "uid"})
     expect_reply(call(G + "ImportMessages", {"messages": [], "replace": False}), G + "ImportMessages",
-                 "ImportMessages: an empty merge, replace false", {"set": 0, "removed": 0})
+                 "ImportMessages: an empty merge, replace false",
+                 {"set": 0, "removed": 0, "added": 0, "updated": 0, "unchanged": 0})
     v = expect_error(call(G + "ImportMessages", {"messages": [{"uid": 32, "message": "fine"},
                                                              {"uid": 32, "message": "twice"}]}),
                      G + "ImportMessages", G + "InvalidImport", "ImportMessages: a UID twice")

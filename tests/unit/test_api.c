@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -524,6 +525,107 @@ static void test_import_reasons(void **state)
 	client_close(c);
 }
 
+/* ImportMessages as root: its reply's parameters, as compact JSON. */
+static void expect_import(const char *params, const char *reply)
+{
+	struct client *c = connect_as(ROOT);
+	cJSON *r = call(c, IO_GREETER_IMPORT_MESSAGES, params, false);
+	char *got;
+
+	assert_non_null(r);
+	got = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(r, "parameters"));
+	if (error_of(r) || strcmp(got, reply))
+		fail_msg("%s: %s", params, cJSON_PrintUnformatted(r));
+	free(got);
+	cJSON_Delete(r);
+	client_close(c);
+}
+
+/* The change log's size and time: a write changes them. */
+static struct stat log_stat(void)
+{
+	char path[128];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/messages.log", dir);
+	assert_int_equal(stat(path, &st), 0);
+	return st;
+}
+
+static void assert_log_untouched(const struct stat *before)
+{
+	struct stat now = log_stat();
+
+	assert_int_equal(now.st_size, before->st_size);
+	assert_int_equal(now.st_mtim.tv_sec, before->st_mtim.tv_sec);
+	assert_int_equal(now.st_mtim.tv_nsec, before->st_mtim.tv_nsec);
+}
+
+static void count_done(void *userdata, int r, const char *err)
+{
+	int *left = userdata;
+
+	assert_int_equal(r, 0);
+	(*left)--;
+}
+
+/*
+ * What ImportMessages counts: added, updated, unchanged and removed, each
+ * exactly; an import that changes nothing (merge or replace, in any order)
+ * writes nothing; one made while a change is being written is measured
+ * against that change and waits for it.
+ */
+static void test_import_counts(void **state)
+{
+	static const char three[] = "{\"messages\":[{\"uid\":1,\"message\":\"one\"},"
+				    "{\"uid\":2,\"message\":\"two\"},{\"message\":\"all\"}]";
+	struct greeter_entries list = { 0 };
+	struct messages_import_counts n;
+	struct stat before;
+	char params[256], err[256];
+	int left = 2;
+
+	snprintf(params, sizeof(params), "%s,\"replace\":true}", three);
+	expect_import(params, "{\"set\":3,\"removed\":0,\"added\":3,\"updated\":0,"
+			      "\"unchanged\":0}");
+	before = log_stat();
+	assert_true(before.st_size > 0);
+	expect_import(params, "{\"set\":3,\"removed\":0,\"added\":0,\"updated\":0,"
+			      "\"unchanged\":3}");
+	snprintf(params, sizeof(params), "%s}", three);
+	expect_import(params, "{\"set\":3,\"removed\":0,\"added\":0,\"updated\":0,"
+			      "\"unchanged\":3}");
+	expect_import("{\"messages\":[{\"message\":\"all\"},{\"uid\":2,\"message\":\"two\"},"
+		      "{\"uid\":1,\"message\":\"one\"}],\"replace\":true}",
+		      "{\"set\":3,\"removed\":0,\"added\":0,\"updated\":0,\"unchanged\":3}");
+	expect_import("{\"messages\":[{\"uid\":2,\"message\":\"two\"}]}",
+		      "{\"set\":1,\"removed\":0,\"added\":0,\"updated\":0,\"unchanged\":1}");
+	expect_import("{\"messages\":[]}",
+		      "{\"set\":0,\"removed\":0,\"added\":0,\"updated\":0,\"unchanged\":0}");
+	assert_log_untouched(&before);
+
+	/* One updated, one removed, one added, one as it was. */
+	expect_import("{\"messages\":[{\"uid\":1,\"message\":\"one\"},{\"uid\":2,\"message\":"
+		      "\"TWO\"},{\"uid\":3,\"message\":\"three\"}],\"replace\":true}",
+		      "{\"set\":3,\"removed\":1,\"added\":1,\"updated\":1,\"unchanged\":1}");
+	assert_true(log_stat().st_size > before.st_size);
+	assert_string_equal(message_of(2), "TWO");
+	assert_string_equal(message_of(BOB), GREETER_BUILTIN_MESSAGE);
+
+	/* UID 1's "uno" is being written: an import of "uno" is unchanged, and waits. */
+	assert_int_equal(messages_set(store, 1, "uno", 3, count_done, &left, err, sizeof(err)), 0);
+	assert_int_equal(greeter_entries_add(&list, 1, "uno"), 0);
+	assert_int_equal(messages_import(store, &list, false, &n, count_done, &left, err,
+					 sizeof(err)),
+			 0);
+	assert_true(n.added == 0 && n.updated == 0 && n.unchanged == 1 && n.removed == 0);
+	for (uint64_t end = now_usec(CLOCK_MONOTONIC) + DEADLINE_USEC;
+	     left && now_usec(CLOCK_MONOTONIC) < end;)
+		sd_event_run(loop, 10 * 1000);
+	assert_int_equal(left, 0);
+	assert_string_equal(message_of(1), "uno");
+}
+
 static struct greeter_event event(uint64_t seq, uint32_t uid, const char *comm)
 {
 	struct greeter_event e = { .seq = seq, .pid = 1000 + (uint32_t)seq, .uid = uid, .gid = uid };
@@ -724,6 +826,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_watch_resume, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_reasons, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_counts, setup, teardown),
 	};
 
 	log_init(false);

@@ -105,13 +105,23 @@ int messages_set(struct messages *m, uint32_t uid, const char *text, size_t len,
 		 messages_done_fn done, void *userdata, char *err, size_t err_size);
 int messages_remove(struct messages *m, uint32_t uid, messages_done_fn done, void *userdata,
 		    char *err, size_t err_size);
+/* What an import does, measured against the messages with the pending changes applied. */
+struct messages_import_counts {
+	size_t added; /* listed, and no message before */
+	size_t updated; /* listed, and another message before */
+	size_t unchanged; /* listed, and the same message already */
+	size_t removed; /* not listed, and removed (replace) */
+};
+
 /*
  * All of list (valid, sorted, no duplicates; taken) in one record: merged, or
- * with replace the whole set. *set and *removed: what it will do.
+ * with replace the whole set; *n says what it does. Returns as messages_set(),
+ * or 1 when it would change nothing and no change is pending: nothing is
+ * written and done() is not called.
  */
-int messages_import(struct messages *m, struct greeter_entries *list, bool replace, size_t *set,
-		    size_t *removed, messages_done_fn done, void *userdata, char *err,
-		    size_t err_size);
+int messages_import(struct messages *m, struct greeter_entries *list, bool replace,
+		    struct messages_import_counts *n, messages_done_fn done, void *userdata,
+		    char *err, size_t err_size);
 
 /* The caller of a pending change went away: it is still written, but not told. */
 void messages_forget(struct messages *m, void *userdata);
