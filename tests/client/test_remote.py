@@ -215,7 +215,7 @@ def check_verbs(t, g, r, tmp):
         ("list",),
         ("--json", "list"),
         ("status",),
-        ("status", "--json"),
+        ("--json", "status"),
         ("chain", "4330"),
         ("--json", "chain", "4330"),
         ("chain", "999"),                      # no such process: status 5
@@ -318,7 +318,7 @@ def check_ssh_arguments(t, g, r):
 
 def check_failures(t, g, r, tmp):
     """Each way ssh or the other host fails: its message, status 3."""
-    for verb in [("status",), ("tail",), ("set", "default", "x"), ("import", "-")]:
+    for verb in [("status",), ("tail",), ("set", "default", "x"), ("import", "/dev/stdin")]:
         name = " ".join(verb)
         res = r.remote(*verb, host="alice@host1:2222", env={"FAKE_SSH_MODE": "fail"},
                        input=b'{"version": 1, "messages": {}}')
