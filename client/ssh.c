@@ -260,6 +260,9 @@ static int spawn_ssh(const struct ctl_options *o, bool quiet)
 		signal(SIGPIPE, SIG_DFL);
 		if (dup2(sv[1], STDIN_FILENO) < 0 || dup2(sv[1], STDOUT_FILENO) < 0)
 			_exit(SSH_FAILED);
+		/* dup2() onto itself (greeterctl started without 0 or 1) keeps close-on-exec. */
+		fcntl(STDIN_FILENO, F_SETFD, 0);
+		fcntl(STDOUT_FILENO, F_SETFD, 0);
 		if (quiet) {
 			int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 
