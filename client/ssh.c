@@ -35,6 +35,7 @@
 static struct {
 	char *user, *host, *port; /* the parts of -H; user and port may be NULL */
 	char *shown; /* -H as given, escaped: for messages */
+	char *parts; /* the copy of -H that user, host and port point into */
 	pid_t pid; /* the ssh running now, 0 when none */
 } ssh;
 
@@ -55,6 +56,7 @@ int ctl_ssh_set_host(const char *arg)
 		free(copy);
 		return out_of_memory();
 	}
+	ssh.parts = copy;
 	rest = copy;
 	at = strrchr(copy, '@');
 	if (at) {
