@@ -11,23 +11,43 @@
 #include "greeterctl.h"
 #include "varlink_client.h"
 
+int ctl_connect_error(const char *prefix, const char *path, int r)
+{
+	if (r == -ENOENT || r == -ECONNREFUSED)
+		fprintf(stderr,
+			"%s: greeterd is not running (cannot connect to %s: %s); start it with: "
+			"systemctl start greeterd\n",
+			prefix, path, strerror(-r));
+	else
+		fprintf(stderr, "%s: cannot connect to greeterd at %s: %s\n", prefix, path,
+			strerror(-r));
+	return EXIT_NOT_RUNNING;
+}
+
 int ctl_connect(const struct ctl_options *o, struct varlink_client **c)
 {
-	int r = varlink_client_connect(c, o->socket_path);
+	int r;
 
-	if (r == -ENOENT || r == -ECONNREFUSED) {
-		fprintf(stderr,
-			"greeterctl: greeterd is not running (cannot connect to %s: %s); start it "
-			"with: systemctl start greeterd\n",
-			o->socket_path, strerror(-r));
-		return EXIT_NOT_RUNNING;
-	}
-	if (r < 0) {
-		fprintf(stderr, "greeterctl: cannot connect to greeterd at %s: %s\n",
-			o->socket_path, strerror(-r));
-		return EXIT_NOT_RUNNING;
-	}
+	if (o->host)
+		return ctl_ssh_connect(o, false, c);
+	r = varlink_client_connect(c, o->socket_path);
+	if (r < 0)
+		return ctl_connect_error("greeterctl", o->socket_path, r);
 	return 0;
+}
+
+int ctl_reconnect(const struct ctl_options *o, struct varlink_client **c)
+{
+	if (o->host)
+		return ctl_ssh_connect(o, true, c);
+	return varlink_client_connect(c, o->socket_path) < 0 ? EXIT_NOT_RUNNING : 0;
+}
+
+void ctl_disconnect(const struct ctl_options *o, struct varlink_client *c, bool wait)
+{
+	varlink_client_free(c);
+	if (o->host)
+		ctl_ssh_end(wait);
 }
 
 int ctl_transport_error(const char *what, int r)
@@ -70,15 +90,21 @@ int ctl_call_raw(const struct ctl_options *o, const char *what, const char *meth
 	r = varlink_client_call(c, method, params, 0);
 	if (r >= 0)
 		r = varlink_client_read_reply(c, CALL_TIMEOUT_MS, reply, error, &continues);
-	varlink_client_free(c);
 	if (r < 0) {
+		varlink_client_free(c);
 		cJSON_Delete(*reply);
 		*reply = NULL;
 		free(*error);
 		*error = NULL;
-		return ctl_transport_error(what, r);
+		return ctl_connection_failed(o, what, r);
 	}
+	ctl_disconnect(o, c, true);
 	return 0;
+}
+
+int ctl_connection_failed(const struct ctl_options *o, const char *what, int r)
+{
+	return o->host ? ctl_ssh_lost(what, r) : ctl_transport_error(what, r);
 }
 
 int ctl_call(const struct ctl_options *o, const char *what, const char *method, cJSON *params,

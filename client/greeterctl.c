@@ -24,12 +24,15 @@
 
 #define HELP_SOCKET                                                                                \
 	"      --socket PATH   greeterd's socket (default $GREETER_SOCKET, else\n"                 \
-	"                      " GREETER_DEFAULT_SOCKET ")\n"
+	"                      " GREETER_DEFAULT_SOCKET "; with --host, on HOST)\n"              \
+	"  -H, --host [USER@]HOST[:PORT]\n"                                                        \
+	"                      greeterd on HOST, through ssh ($GREETER_SSH, else ssh)\n"
 
 #define HELP_EXIT                                                                                  \
 	"Exit status: 0 success; 1 greeterd returned an error or did not answer within\n"          \
-	"10 s; 2 usage error; 3 greeterd is not running, cannot be reached, or the\n"              \
-	"connection to it was lost; 4 (import) the file cannot be read or was refused,\n"          \
+	"10 s; 2 usage error; 3 greeterd is not running, cannot be reached (with\n"               \
+	"--host: ssh failed, or HOST cannot run greeterctl), or the connection to it\n"           \
+	"was lost; 4 (import) the file cannot be read or was refused,\n"                          \
 	"and nothing was changed; (metrics --output) the file cannot be written, and\n"            \
 	"the old one is left as it was; 5 (chain) greeterd knows no such process.\n"
 
@@ -54,6 +57,8 @@ static const char help_main[] =
 	"  import [--replace] FILE|-     set the messages of a document (root only)\n"
 	"  metrics [--output FILE]       print greeterd's counters for Prometheus, or\n"
 	"                                replace FILE with them atomically\n"
+	"  stdio-bridge                  connect standard input and output to greeterd:\n"
+	"                                what --host runs on the other host, over ssh\n"
 	"\n"
 	"Options (before or after the command):\n" HELP_SOCKET
 	"      --json          print replies as JSON (get, list, status, tail, chain,\n"
@@ -62,7 +67,8 @@ static const char help_main[] =
 	"  -V, --version       print the version and exit\n"
 	"\n"
 	"tail, import and metrics have options of their own: see 'greeterctl tail\n"
-	"--help'. A message that starts with '-' goes after '--'.\n"
+	"--help'. A message that starts with '-' goes after '--'. With --host, users\n"
+	"are given by UID (user names differ between hosts).\n"
 	"\n" HELP_EXIT "See greeterctl(1).\n";
 
 static const char help_set[] =
@@ -136,8 +142,9 @@ static const char help_tail[] =
 	"admin group see only their own program starts.\n"
 	"\n"
 	"When the connection to greeterd is lost, greeterctl reconnects (retrying every\n"
-	"100 ms to 1 s) and resumes after the last event it printed, so no event is\n"
-	"shown twice; events greeterd no longer holds are reported as lost on stderr.\n"
+	"100 ms to 1 s; with --host, to 5 s, running ssh again each time) and resumes\n"
+	"after the last event it printed, so no event is shown twice; events greeterd\n"
+	"no longer holds are reported as lost on stderr.\n"
 	"\n"
 	"With --exits, the end of each program whose start greeter saw is a line of\n"
 	"its own: \"TIME exit  NAME[PID] status=N after 1.002s\", or \"killed by signal\n"
@@ -160,7 +167,9 @@ static const char help_tail[] =
 	"      --no-reconnect   exit with status 3 when the connection is lost\n"
 	"      --json           print each event as a JSON object on one line\n"
 	"      --socket PATH    greeterd's socket (default $GREETER_SOCKET, else\n"
-	"                       " GREETER_DEFAULT_SOCKET ")\n"
+	"                       " GREETER_DEFAULT_SOCKET "; with --host, on HOST)\n"
+	"  -H, --host [USER@]HOST[:PORT]\n"
+	"                       greeterd on HOST, through ssh ($GREETER_SSH, else ssh)\n"
 	"  -h, --help           print this help and exit\n"
 	"\n" HELP_EXIT;
 
@@ -243,6 +252,27 @@ static const char help_metrics[] =
 	"  -h, --help          print this help and exit\n"
 	"\n" HELP_EXIT;
 
+static const char help_stdio_bridge[] =
+	"Usage: greeterctl stdio-bridge [--socket PATH]\n"
+	"\n"
+	"Connect to greeterd's socket and copy bytes both ways between it and standard\n"
+	"input and output, until greeterd closes the connection (status 0). The end\n"
+	"of standard input is passed on, and greeterd still answers what it was\n"
+	"asked. 'greeterctl --host HOST' runs it on HOST through ssh, as does\n"
+	"varlinkctl with the address ssh-exec:HOST:greeterctl stdio-bridge. greeterd\n"
+	"sees the user it runs as: over ssh, the login user, who gets what that user\n"
+	"gets on HOST itself.\n"
+	"\n"
+	"Options:\n"
+	"      --socket PATH   greeterd's socket (default $GREETER_SOCKET, else\n"
+	"                      " GREETER_DEFAULT_SOCKET ")\n"
+	"  -h, --help          print this help and exit\n"
+	"\n"
+	"Exit status: 0 greeterd closed the connection, or the client went away;\n"
+	"1 standard output failed; 2 usage error (a terminal on standard input or\n"
+	"output); 3 greeterd is not running or cannot be reached, or the connection\n"
+	"to it failed.\n";
+
 /* Command line */
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -268,6 +298,9 @@ static const char *quoted(const char *s, char *buf, size_t size)
 
 #define QUOTE_SIZE GREETER_ESCAPED_SIZE(64)
 
+/* --host: user names are not looked up here (HOST has users of its own). */
+static bool names_are_remote;
+
 /*
  * A UID (digits, as chown(1) reads them), a user name, or with allow_default
  * the word "default" (*uid = GREETER_DEFAULT_UID). Returns 0 or EXIT_USAGE
@@ -292,6 +325,11 @@ static int parse_user(const char *arg, bool allow_default, uint32_t *uid)
 	}
 	if (!*arg)
 		return usage_error("empty user name");
+	if (names_are_remote)
+		return usage_error("with --host, give the user '%s' as a UID: its name means "
+				   "another user, or none, on the other host ('id -u NAME' there "
+				   "prints it)",
+				   quoted(arg, q, sizeof(q)));
 	pw = getpwnam(arg);
 	if (!pw && !strcmp(arg, "default"))
 		return usage_error("'default' is not a user here; 'greeterctl list' shows the "
@@ -344,6 +382,7 @@ static const struct option long_options[] = { { "socket", required_argument, NUL
 					      { "exits", no_argument, NULL, OPT_EXITS },
 					      { "replace", no_argument, NULL, OPT_REPLACE },
 					      { "output", required_argument, NULL, 'o' },
+					      { "host", required_argument, NULL, 'H' },
 					      { 0 } };
 
 struct command_line {
@@ -351,6 +390,8 @@ struct command_line {
 	bool help, version;
 	/* The first option of one command only seen, and that command, for the error. */
 	const char *only_option, *only_command;
+	/* tail -u: read once --host is known */
+	const char *user_arg;
 	char **args; /* command and its arguments */
 	int n_args;
 };
@@ -388,7 +429,7 @@ static int parse_command_line(int argc, char **argv, struct command_line *cl)
 	opterr = 1;
 	/* getopt's own messages then start like ours, whatever the path run. */
 	argv[0] = prog_name;
-	while ((c = getopt_long(argc, argv, "-hVu:n:o:", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "-hVu:n:o:H:", long_options, NULL)) != -1) {
 		switch (c) {
 		case 1:
 			cl->args[cl->n_args++] = optarg;
@@ -397,6 +438,12 @@ static int parse_command_line(int argc, char **argv, struct command_line *cl)
 			if (!*optarg)
 				return usage_error("--socket needs a path");
 			cl->o.socket_path = optarg;
+			cl->o.socket_given = true;
+			break;
+		case 'H':
+			if (!*optarg)
+				return usage_error("--host needs [USER@]HOST[:PORT]");
+			cl->o.host = optarg;
 			break;
 		case OPT_JSON:
 			cl->o.json = true;
@@ -409,10 +456,7 @@ static int parse_command_line(int argc, char **argv, struct command_line *cl)
 			break;
 		case 'u':
 			tail_only(cl, "--user");
-			r = parse_user(optarg, false, &cl->o.uid);
-			if (r)
-				return r;
-			cl->o.has_uid = true;
+			cl->user_arg = optarg;
 			break;
 		case OPT_COMM:
 			tail_only(cl, "--comm");
@@ -477,6 +521,19 @@ static int parse_command_line(int argc, char **argv, struct command_line *cl)
 	}
 	while (optind < argc)
 		cl->args[cl->n_args++] = argv[optind++];
+	if (cl->o.host) {
+		r = ctl_ssh_set_host(cl->o.host);
+		if (r)
+			return r;
+		names_are_remote = true;
+		user_names_off();
+	}
+	if (cl->user_arg) {
+		r = parse_user(cl->user_arg, false, &cl->o.uid);
+		if (r)
+			return r;
+		cl->o.has_uid = true;
+	}
 	return -1;
 }
 
@@ -600,6 +657,15 @@ static int cmd_tail_args(const struct ctl_options *o, char **args)
 	return cmd_tail(o);
 }
 
+static int cmd_stdio_bridge_here(const struct ctl_options *o, char **args)
+{
+	/* It is what runs on the other host: a bridge over a bridge makes no sense. */
+	if (o->host)
+		return usage_error("stdio-bridge runs on greeterd's own host and takes no "
+				   "--host (greeterctl --host runs it there)");
+	return cmd_stdio_bridge(o, args);
+}
+
 struct command {
 	const char *name;
 	int min_args, max_args;
@@ -619,6 +685,7 @@ static const struct command commands[] = {
 	{ "export", 0, 0, "no arguments", help_export, cmd_export },
 	{ "import", 1, 1, "a FILE (- for standard input)", help_import, cmd_import },
 	{ "metrics", 0, 0, "no arguments (only options)", help_metrics, cmd_metrics },
+	{ "stdio-bridge", 0, 0, "no arguments", help_stdio_bridge, cmd_stdio_bridge_here },
 };
 
 static const struct command *find_command(const char *name)
@@ -653,6 +720,9 @@ static int run(int argc, char **argv)
 	r = parse_command_line(argc, argv, &cl);
 	if (r >= 0)
 		goto out;
+	/* With --host, $GREETER_SOCKET is this host's: HOST's greeterctl picks its own. */
+	if (cl.o.host && !cl.o.socket_given)
+		cl.o.socket_path = GREETER_DEFAULT_SOCKET;
 
 	if (cl.n_args > 0) {
 		cmd = find_command(cl.args[0]);

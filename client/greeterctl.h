@@ -28,6 +28,8 @@ enum {
 
 struct ctl_options {
 	const char *socket_path;
+	bool socket_given; /* --socket: passed on to the remote host with --host */
+	const char *host; /* --host [USER@]HOST[:PORT]: greeterd over ssh (ssh.c) */
 	bool json;
 	/* tail */
 	bool has_uid;
@@ -47,12 +49,20 @@ struct ctl_options {
 	const char *output;
 };
 
-/* greeterctl.c */
+/* connection.c */
 
-/* Connect, printing why not on failure. Returns 0 or an exit status. */
+/* Connect (locally, or with --host over ssh), printing why not on failure. Returns 0 or an exit status. */
 int ctl_connect(const struct ctl_options *o, struct varlink_client **c);
+/* The same without a word on failure (tail's reconnection): 0, or not 0. */
+int ctl_reconnect(const struct ctl_options *o, struct varlink_client **c);
+/* Free c (NULL: none) and, with --host, end its ssh (wait: let it end by itself first). */
+void ctl_disconnect(const struct ctl_options *o, struct varlink_client *c, bool wait);
+/* "<prefix>: greeterd is not running (cannot connect to <path>...)" for -errno r; EXIT_NOT_RUNNING. */
+int ctl_connect_error(const char *prefix, const char *path, int r);
 /* Print "greeterctl: <what>: connection to greeterd ..." for a failed call or read. */
 int ctl_transport_error(const char *what, int r);
+/* The same for a connection ctl_connect() made (c freed already): with --host, ssh's story. */
+int ctl_connection_failed(const struct ctl_options *o, const char *what, int r);
 /*
  * Make one call (params taken) and wait for its one reply. Returns 0 with
  * *reply (free it), or an exit status after saying what failed; an error
@@ -65,6 +75,27 @@ int ctl_call_raw(const struct ctl_options *o, const char *what, const char *meth
 		 cJSON **reply, char **error);
 /* Say so; returns EXIT_DAEMON. */
 int out_of_memory(void);
+
+/* ssh.c: --host */
+
+/* Take -H's [USER@]HOST[:PORT]. Returns 0, or EXIT_USAGE after saying why. */
+int ctl_ssh_set_host(const char *arg);
+/* -H as given, escaped. */
+const char *ctl_ssh_host_shown(void);
+/*
+ * Start ssh to "greeterctl stdio-bridge" and wait until greeterd answers
+ * through it. quiet: ssh's standard error to /dev/null, and no word on
+ * failure. Returns 0 or an exit status.
+ */
+int ctl_ssh_connect(const struct ctl_options *o, bool quiet, struct varlink_client **c);
+/* The connection (already freed) failed with r: say why, from ssh's exit status. */
+int ctl_ssh_lost(const char *what, int r);
+/* End the ssh of the connection (wait: give it time to end by itself). */
+void ctl_ssh_end(bool wait);
+
+/* stdio_bridge.c */
+
+int cmd_stdio_bridge(const struct ctl_options *o, char **args);
 
 /* tail.c */
 
@@ -114,8 +145,10 @@ void print_pad(FILE *f, int n);
 void format_duration(char *buf, size_t size, unsigned long long usec);
 /* Print a reply's parameters as JSON, on one line. */
 int print_json(const cJSON *params);
-/* The user name of uid (from a small cache), or NULL. */
+/* The user name of uid (from a small cache), or NULL; always NULL after user_names_off(). */
 const char *user_name(uint32_t uid);
+/* No user names: greeterd's host (--host) has its own. */
+void user_names_off(void);
 
 /* "greeterctl: <what>: <error>: <what it means>", for an error reply. */
 void print_daemon_error(const char *what, const char *error, const cJSON *params);

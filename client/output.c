@@ -160,12 +160,21 @@ struct user_cache_entry {
 	char name[64];
 };
 
+static bool no_user_names;
+
+void user_names_off(void)
+{
+	no_user_names = true;
+}
+
 const char *user_name(uint32_t uid)
 {
 	static struct user_cache_entry cache[USER_CACHE_SIZE];
 	struct user_cache_entry *e = &cache[uid % USER_CACHE_SIZE];
 	const struct passwd *pw;
 
+	if (no_user_names)
+		return NULL;
 	if (e->valid && e->uid == uid)
 		return e->found ? e->name : NULL;
 	pw = getpwuid(uid);

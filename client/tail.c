@@ -17,6 +17,8 @@
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 1000
+/* With --host each try is an ssh login on the other host: fewer of them. */
+#define BACKOFF_MAX_REMOTE_MS 5000
 
 /* Besides exit statuses: what the event loop does next. */
 enum {
@@ -259,30 +261,36 @@ int cmd_tail(const struct ctl_options *o)
 
 	r = ctl_connect(o, &c);
 	if (r)
-		return r;
+		return stop_requested ? EXIT_OK : r;
 	for (;;) {
 		r = watch(&t, c);
-		varlink_client_free(c);
-		c = NULL;
-		if (r != TAIL_LOST)
-			return r;
-		if (o->no_reconnect) {
+		if (r == TAIL_LOST && o->no_reconnect) {
+			varlink_client_free(c);
+			/* With --host, ssh's exit status tells more. */
+			if (o->host)
+				return ctl_connection_failed(o, "cannot follow events", -ECONNRESET);
 			fprintf(stderr, "greeterctl: connection to greeterd lost\n");
 			return EXIT_NOT_RUNNING;
 		}
+		ctl_disconnect(o, c, false);
+		c = NULL;
+		if (r != TAIL_LOST)
+			return r;
 		if (!t.lost_announced) {
 			fprintf(stderr, "greeterctl: connection to greeterd lost; reconnecting…\n");
 			t.lost_announced = true;
 		}
 		for (delay = BACKOFF_MIN_MS; !stop_requested; delay *= 2) {
-			if (delay > BACKOFF_MAX_MS)
-				delay = BACKOFF_MAX_MS;
+			unsigned max = o->host ? BACKOFF_MAX_REMOTE_MS : BACKOFF_MAX_MS;
+
+			if (delay > max)
+				delay = max;
 			wait_or_stop(-1, (int)delay);
-			if (!stop_requested && varlink_client_connect(&c, o->socket_path) == 0)
+			if (!stop_requested && ctl_reconnect(o, &c) == 0)
 				break;
 		}
 		if (stop_requested) {
-			varlink_client_free(c);
+			ctl_disconnect(o, c, false);
 			return EXIT_OK;
 		}
 	}

@@ -24,47 +24,65 @@ struct varlink_client {
 	struct varlink_outbuf out;
 };
 
-int varlink_client_connect(struct varlink_client **out, const char *path)
+int varlink_unix_connect(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	size_t n = path ? strlen(path) : 0;
 	struct timeval tv = { .tv_sec = SEND_TIMEOUT_MS / 1000 };
-	struct varlink_client *c;
-	int r;
+	int fd, r;
 
-	*out = NULL;
 	if (n == 0)
 		return -EINVAL;
 	if (n >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	memcpy(sa.sun_path, path, n);
+	/* Blocking, for connect() only: all I/O of a client passes MSG_DONTWAIT. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* connect() waits this long when the server's backlog is full. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa,
+		    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1)) < 0) {
+		r = errno == EAGAIN || errno == EINPROGRESS ? -ETIMEDOUT : -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int varlink_client_new_fd(struct varlink_client **out, int fd)
+{
+	struct varlink_client *c;
+	int r;
+
+	*out = NULL;
 	c = calloc(1, sizeof(*c));
-	if (!c)
+	if (!c) {
+		close(fd);
 		return -ENOMEM;
+	}
+	c->fd = fd;
 	r = varlink_framer_init(&c->in, VARLINK_CLIENT_MAX_REPLY);
 	if (r < 0) {
+		close(fd);
 		free(c);
 		return r;
 	}
 	/* A call is at most one message; the server reads while we wait. */
 	varlink_outbuf_init(&c->out, VARLINK_CLIENT_MAX_REPLY);
-	/* Blocking, for connect() only: all I/O below passes MSG_DONTWAIT. */
-	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (c->fd < 0) {
-		r = -errno;
-		varlink_client_free(c);
-		return r;
-	}
-	/* connect() waits this long when the server's backlog is full. */
-	(void)setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(c->fd, (struct sockaddr *)&sa,
-		    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1)) < 0) {
-		r = errno == EAGAIN || errno == EINPROGRESS ? -ETIMEDOUT : -errno;
-		varlink_client_free(c);
-		return r;
-	}
 	*out = c;
 	return 0;
+}
+
+int varlink_client_connect(struct varlink_client **out, const char *path)
+{
+	int fd = varlink_unix_connect(path);
+
+	*out = NULL;
+	if (fd < 0)
+		return fd;
+	return varlink_client_new_fd(out, fd);
 }
 
 int varlink_client_fd(const struct varlink_client *c)

@@ -21,6 +21,15 @@ struct varlink_client;
  */
 int varlink_client_connect(struct varlink_client **out, const char *path);
 
+/* The connected socket alone (close-on-exec, blocking): the descriptor, or -errno as above. */
+int varlink_unix_connect(const char *path);
+
+/*
+ * A client on fd, a connected stream socket (a socketpair's end, say), which
+ * it takes: closed on failure too. Returns 0 or -ENOMEM.
+ */
+int varlink_client_new_fd(struct varlink_client **out, int fd);
+
 /*
  * Send a call. parameters is taken (NULL means {}). flags: VARLINK_CALL_MORE
  * or VARLINK_CALL_ONEWAY, not both. Returns 0, -EINVAL, -ETIMEDOUT (the

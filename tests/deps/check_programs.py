@@ -66,7 +66,7 @@ def shell_words():
 
 def deps_packages(root):
     r = subprocess.run(["bash", "-c", '. tests/lib/deps.sh && echo $GREETER_BUILD_DEPS '
-                        '$GREETER_TEST_DEPS $GREETER_TEST_ROOT_DEPS'],
+                        '$GREETER_TEST_DEPS $GREETER_TEST_ROOT_DEPS $GREETER_TEST_SSH_DEPS'],
                        cwd=root, capture_output=True, text=True, check=True)
     return set(r.stdout.split())
 

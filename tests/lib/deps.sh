@@ -21,6 +21,12 @@ bash-completion"
 # when a test runs a program none of these packages installs.
 GREETER_TEST_DEPS="gcc valgrind strace systemd git iproute2 binutils
 python3-prometheus-client prometheus-node-exporter"
+# For greeterctl -H against a real sshd (tests/integration/test_remote_ssh.py,
+# in the integration suite): openssh-server, and the client it depends on.
+# The test runs its own sshd on 127.0.0.1 and a port of its own; Debian's
+# package enables ssh.service, which starts where systemd runs and
+# policy-rc.d allows it.
+GREETER_TEST_SSH_DEPS="openssh-server openssh-client"
 # For the suites that boot or enter other Debian releases (tests/vm/,
 # tests/newcomer/, tests/interop/, tests/package/): qemu under TCG,
 # debootstrap and an ext4 image; piuparts; qemu-user (the arm64 tree);
@@ -80,15 +86,16 @@ greeter_install_deps() {
 # and clang's sanitizer runtime (known once clang is chosen); the packages
 # of the suites that use other Debian releases when one of those is named.
 greeter_install_test_deps() {
-	local rt roots=$GREETER_TEST_ROOT_DEPS s
+	local rt roots=$GREETER_TEST_ROOT_DEPS ssh=$GREETER_TEST_SSH_DEPS s
 	if [ $# -gt 0 ]; then
-		roots=
+		roots= ssh=
 		for s in "$@"; do
 			case $s in vm | newcomer | interop | package) roots=$GREETER_TEST_ROOT_DEPS ;; esac
+			case $s in integration) ssh=$GREETER_TEST_SSH_DEPS ;; esac
 		done
 	fi
 	# shellcheck disable=SC2086
-	greeter_install_deps $GREETER_BUILD_DEPS $GREETER_TEST_DEPS $roots || return 1
+	greeter_install_deps $GREETER_BUILD_DEPS $GREETER_TEST_DEPS $roots $ssh || return 1
 	rt=$(greeter_clang_rt_package) || { apt-get update -qq && rt=$(greeter_clang_rt_package); } || {
 		echo "apt knows no sanitizer runtime for $(dpkg-query -W -f='${Depends}' clang 2>/dev/null | cut -d' ' -f1)" >&2
 		return 1
