@@ -137,12 +137,12 @@ def main():
 
         # Nothing to change: said so, in words and with --json; status 0 all the same.
         same = write("same\x1b[2J.json", doc({"7": "from stdin", "42": "only"}))
-        for args, what in [(["import"], "merge"), (["import", "--replace"], "replace")]:
-            r = run(ctl, sock, *args, same)
+        for flags, what in [((), "merge"), (("--replace",), "replace")]:
+            r = run(ctl, sock, "import", *flags, same)
             t.check(r.returncode == 0 and r.stdout == b"unchanged: 2 messages already as in " +
                     same.encode().replace(b"\x1b", b"\\x1b") + b"\n" and r.stderr == b"",
                     f"{what} of the same messages: status 0, unchanged, the name escaped", r)
-            r = run(ctl, sock, "--json", *args, same)
+            r = run(ctl, sock, "--json", "import", *flags, same)
             t.check(r.returncode == 0 and json.loads(r.stdout or b"null") == {
                 "changed": False, "set": 2, "removed": 0, "added": 0, "updated": 0,
                 "unchanged": 2}, f"{what} --json of the same messages: changed false", r)

@@ -19,8 +19,11 @@ bash-completion"
 # policy-rc.d allows it). The sanitizer runtime of the installed clang is
 # added by greeter_install_test_deps. tests/deps/check_programs.py fails
 # when a test runs a program none of these packages installs.
+# For bench/journal.sh (bench-journal-smoke): journald's remote transport
+# (systemd-journal-remote: -remote and -upload), openssl for its keys,
+# procps (sysctl).
 GREETER_TEST_DEPS="gcc valgrind strace systemd git iproute2 binutils
-python3-prometheus-client prometheus-node-exporter"
+python3-prometheus-client prometheus-node-exporter systemd-journal-remote openssl procps"
 # For greeterctl -H against a real sshd (tests/integration/test_remote_ssh.py,
 # in the integration suite): openssh-server, and the client it depends on.
 # The test runs its own sshd on 127.0.0.1 and a port of its own; Debian's
