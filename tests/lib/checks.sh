@@ -11,8 +11,8 @@
 # set) or cannot run here (skip, exit status 77).
 # greeterctl with a deadline (ctl, CTL_TIMEOUT seconds), a program run as
 # UID 501 (as_501), what the guests read from greeterctl's JSON (seq_of,
-# greeting_501, link_ids) and from systemd (active); the start and end of
-# a guest under systemd (under_systemd).
+# greeting_501, link_ids) and from systemd (active); a state waited for
+# (wait_until); the start and end of a guest under systemd (under_systemd).
 
 passed=0
 failed=0
@@ -64,6 +64,16 @@ seq_of() { echo "$1" | grep -o '"seq":[0-9]*' | grep -o '[0-9]*$'; } # json
 greeting_501() { ctl tail --after "${1:-0}" -u 501 -n 1 --json 2>/dev/null; }
 link_ids() { ctl status --json | grep -o '"link_id":[0-9]*' | sort | tr '\n' ' '; }
 active() { [ "$(systemctl is-active "$1")" = active ]; }
+# Runs COMMAND every half second until it succeeds or SECONDS have passed
+# (a state waited for, with a deadline for a slow guest); its last status.
+wait_until() { # seconds command...
+	_wu_end=$(($(date +%s) + $1))
+	shift
+	until "$@"; do
+		[ "$(date +%s)" -lt "$_wu_end" ] || return 1
+		sleep 0.5
+	done
+}
 # A guest under systemd (tests/vm/lib.sh vm_systemd_tree put this file
 # beside it in DIR) begins so: its PATH, which boot this is (phase:
 # greeter_vm.phase= on the kernel command line, 1 without), what the host

@@ -23,10 +23,17 @@ GREETER_TEST_CACHE=${GREETER_TEST_CACHE:-/var/cache/greeter-test}
 DROOT_ERROR=
 # The packages of a "guest" tree (droot_derived CODENAME guest
 # $DROOT_GUEST_PACKAGES): systemd as PID 1 (and varlinkctl), greeter's
-# run-time libraries, and bpftool (what the guest checks the kernel with).
-# The vm-systemd and vm-package guests boot it; other suites borrow its
-# systemd tools.
-DROOT_GUEST_PACKAGES="systemd systemd-sysv libbpf1 libcjson1 libsystemd0 bpftool"
+# run-time libraries, and bpftool (what the guest checks the kernel with);
+# and what the package guests need past one host: systemd-journal-remote
+# (journal-upload and journal-remote, which ship greeterd's journal
+# entries), openssh-server (greeterctl -H, varlinkctl's ssh addresses) and
+# iproute2 (the collector's network namespace). The vm-systemd and
+# vm-package guests boot it; other suites borrow its systemd tools.
+# Debian 12's arm64 system (bookworm:arm64, made through qemu-user, where
+# every package costs) takes only the first list: its package guest checks
+# none of the network.
+DROOT_GUEST_ARM64_PACKAGES="systemd systemd-sysv libbpf1 libcjson1 libsystemd0 bpftool"
+DROOT_GUEST_PACKAGES="$DROOT_GUEST_ARM64_PACKAGES systemd-journal-remote openssh-server iproute2"
 # Extra bind mounts for droot_run, "HOST_PATH:PATH_IN_TREE" each, and extra
 # environment, "NAME=VALUE" each; the caller sets them.
 DROOT_BINDS=()
@@ -278,6 +285,12 @@ droot_make_derived() { # codename base dest packages...
 	cp -a "$base" "$work/tree" || { DROOT_ERROR="cannot copy $base"; rm -rf "$work"; return 1; }
 	log=$work/log
 	droot_say "Debian $codename: apt-get install $*"
+	# Nothing a package installs is started in the tree (sshd would stay
+	# behind, on this machine's network): Debian's policy-rc.d, while apt
+	# runs.
+	printf '#!/bin/sh\nexit 101\n' >"$work/tree/usr/sbin/policy-rc.d" &&
+		chmod 0755 "$work/tree/usr/sbin/policy-rc.d" ||
+		{ DROOT_ERROR="cannot write policy-rc.d into $work/tree"; rm -rf "$work"; return 1; }
 	# A package named PACKAGE:ARCH (libbpf-dev:arm64) is another
 	# architecture's: dpkg is told of that architecture first (multiarch).
 	# A word :ARCH alone only adds the architecture (an apt tree that
@@ -294,6 +307,7 @@ droot_make_derived() { # codename base dest packages...
 		droot_step_failed "$log" apt "$work" "installing $* into a Debian $codename root failed"
 		return
 	fi
+	rm -f "$work/tree/usr/sbin/policy-rc.d"
 	rm -rf "$dest" && mkdir -p "$(dirname "$dest")" && mv "$work/tree" "$dest"
 	rm -rf "$work"
 	# The older trees of this name (another package list), under the lock.

@@ -31,6 +31,6 @@ try droot_base bullseye
 try droot_pkg_build "$src" bookworm
 try droot_pkg_build "$src" trixie
 if [ -r /usr/lib/binfmt.d/qemu-aarch64.conf ]; then
-	try droot_derived bookworm:arm64 guest $DROOT_GUEST_PACKAGES
+	try droot_derived bookworm:arm64 guest $DROOT_GUEST_ARM64_PACKAGES
 fi
 echo "prepare-trees: done"

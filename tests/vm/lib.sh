@@ -422,10 +422,13 @@ VM_HOST_BUSYBOX_PKG=busybox-static
 # need (resolved from each module's "depends=", loaded in that order); those
 # the kernel has built in (modules.builtin: virtio_pci on Debian 13) are
 # left out. ext4 and jbd2 ask for crc32c through the crypto API (a soft
-# dependency); systemd wants autofs4. Bump VM_KERNEL_CACHE when the list or
-# the layout of an entry changes.
-VM_ROOT_MODULES="crc32c_generic virtio_pci virtio_blk ext4 autofs4"
-VM_KERNEL_CACHE=kernel-v2
+# dependency); systemd wants autofs4. And the package guests' network
+# (package-net.sh): virtio_net for qemu's NIC, veth for the collector's
+# network namespace (the guests have no /usr/lib/modules to load them from
+# later). Bump VM_KERNEL_CACHE when the list or the layout of an entry
+# changes.
+VM_ROOT_MODULES="crc32c_generic virtio_pci virtio_blk ext4 autofs4 virtio_net veth"
+VM_KERNEL_CACHE=kernel-v3
 
 # "name path" for each module path read (dashes are underscores to modprobe).
 vm_modnames() {
@@ -688,18 +691,20 @@ vm_package_build_root() { # source_root
 # output on the console; tests/lib/checks.sh beside it). Sets
 # VM_SYSTEMD_DIR (its greeter-vm folder).
 vm_systemd_tree() { # dir script
-	local tree=$1 src u release=$VM_RELEASE
+	local tree=$1 src u release=$VM_RELEASE pkgs=$DROOT_GUEST_PACKAGES
 	[ "$VM_ARCH" = amd64 ] || {
 		vm_need_tools "$VM_QEMU_USER"
-		release=$VM_RELEASE:$VM_ARCH
+		release=$VM_RELEASE:$VM_ARCH pkgs=$DROOT_GUEST_ARM64_PACKAGES
 	}
 	# shellcheck disable=SC2086 # a list of packages
-	vm_droot src droot_derived "$release" guest $DROOT_GUEST_PACKAGES
+	vm_droot src droot_derived "$release" guest $pkgs
 	say "copying the guest tree $src"
+	# (--numeric-owner: the tree's system users are its own, whatever IDs
+	# this machine gives the same names.)
 	mkdir -p "$tree" &&
-		tar -C "$src" --exclude=./var/lib/apt/lists/* --exclude=./var/cache/apt/*.bin --exclude=./var/cache/apt/archives/* \
+		tar -C "$src" --numeric-owner --exclude=./var/lib/apt/lists/* --exclude=./var/cache/apt/*.bin --exclude=./var/cache/apt/archives/* \
 			--exclude=./usr/share/doc/* --exclude=./usr/share/man/* --exclude=./usr/share/locale/* \
-			--exclude=./usr/share/info/* --exclude=./vm-dl -cf - . | tar -C "$tree" -xf - ||
+			--exclude=./usr/share/info/* --exclude=./vm-dl -cf - . | tar -C "$tree" --numeric-owner -xf - ||
 		fail "cannot copy $src"
 	: >"$tree/etc/fstab" # a /dev/vda line would wait 90 s for udev
 	echo greeter-vm >"$tree/etc/hostname"
@@ -734,9 +739,16 @@ UNIT
 # LIMIT seconds (the second needs the first's state: it is not run when the
 # first printed no result, or, with "stop", when any of its checks failed).
 # Ends the suite: PASS when both boots' checks passed.
+# The caller may set VM_IMAGE_FREE_MB (the image's free space, 256 MB by
+# default), VM_QEMU_EXTRA (more qemu arguments: a NIC) and VM_AFTER_BOOT, a
+# function called after each boot with its number, whose failure fails the
+# suite (the package suite's checks made from this machine meanwhile).
+VM_IMAGE_FREE_MB=256
+VM_QEMU_EXTRA=()
+VM_AFTER_BOOT=
 vm_systemd_boots() { # dir limit [stop]
 	local tree=$1 limit=$2 stop=${3:-} image=$VM_TMP/root.img initrd=$VM_TMP/initramfs size_mb phase rc result=0 boots=
-	size_mb=$(($(du -sm "$tree" | cut -f1) + 256))
+	size_mb=$(($(du -sm "$tree" | cut -f1) + VM_IMAGE_FREE_MB))
 	mkfs.ext4 -q -F -L greeter-vm -d "$tree" "$image" "${size_mb}M" >"$VM_TMP/mkfs.log" 2>&1 || {
 		vm_show "$VM_TMP/mkfs.log"
 		fail "mkfs.ext4 -d failed"
@@ -749,9 +761,12 @@ vm_systemd_boots() { # dir limit [stop]
 	vm_pack_initramfs "$initrd" "$VM_TMP/initramfs.cpio.gz" || fail "cannot pack the initramfs"
 	for phase in 1 2; do
 		vm_boot "boot$phase" "$limit" -kernel "$VM_KERNEL" -initrd "$VM_TMP/initramfs.cpio.gz" \
-			-drive "file=$image,format=raw,if=virtio,cache=unsafe" \
+			-drive "file=$image,format=raw,if=virtio,cache=unsafe" "${VM_QEMU_EXTRA[@]}" \
 			-append "console=$VM_TTY panic=-1 quiet greeter_vm.phase=$phase"
 		rc=$?
+		if [ -n "$VM_AFTER_BOOT" ] && ! "$VM_AFTER_BOOT" "$phase"; then
+			[ $rc -eq 0 ] && rc=1
+		fi
 		boots="$boots boot$phase ${VM_BOOT_SECONDS}s"
 		[ $rc -eq 0 ] && continue
 		result=1
