@@ -34,9 +34,11 @@ GREETER_TEST_SSH_DEPS="openssh-server openssh-client"
 # tests/newcomer/, tests/interop/, tests/package/): qemu under TCG,
 # debootstrap and an ext4 image; piuparts; qemu-user (the arm64 tree);
 # dpkg-dev (dpkg-parsechangelog: the next version's package); procps (ps:
-# what a Debian root left running).
+# what a Debian root left running); openssh-client and openssl (the amd64
+# package guests: greeterctl -H over ssh from here, the certificates of
+# their journal's collector, tests/vm/package-net.sh).
 GREETER_TEST_ROOT_DEPS="qemu-system-x86 debootstrap e2fsprogs piuparts qemu-user-static
-dpkg-dev procps"
+dpkg-dev procps openssh-client openssl"
 # For arm64 the suites build in a Debian 12 root of their own (tests/vm/
 # lib.sh's vm_package_build_root: the cross gcc and the :arm64 -dev packages
 # need dpkg --add-architecture, never done on this machine) and install

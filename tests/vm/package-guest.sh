@@ -9,12 +9,24 @@
 # all along and greeterctl tail follows: each exec once, the message kept; then dpkg --purge: no
 # greeter program or link left in the kernel, no pins, no state. Prints
 # "GREETER-VM-RESULT package-bootN passed=N failed=N" and powers off.
+# On amd64 (NET=1, package-net.sh), past one host: in boot 1 the guest
+# waits while this machine drives greeterd over ssh (package-remote.sh),
+# and on Debian 13 (SHIP=1) varlinkctl's ssh addresses, the journal shipped
+# to a collector across the reboot (package-ship.sh) and an exec storm
+# against the journal (package-storm.sh, boot 2).
 set -u
 here=/usr/local/lib/greeter-vm
 # shellcheck source=../lib/checks.sh
 . "$here/checks.sh"
-# From the host: KERNEL_RELEASE, RELEASE, VERSION1, VERSION2.
+# From the host: KERNEL_RELEASE, RELEASE, VERSION1, VERSION2; NET, SHIP.
 under_systemd "$here" package greeterd.service greeterd.socket
+NET=${NET:-0} SHIP=${SHIP:-0}
+if [ "$SHIP" = 1 ]; then
+	# shellcheck source=package-ship.sh
+	. "$here/package-ship.sh"
+	# shellcheck source=package-storm.sh
+	. "$here/package-storm.sh"
+fi
 # shellcheck disable=SC2034 # read by ctl
 CTL_TIMEOUT=60
 installed_version() { dpkg-query -W -f='${Version}' greeter 2>/dev/null; }
@@ -37,6 +49,25 @@ if [ "$phase" = 1 ]; then
 	check "the admin group exists" getent group greeter
 	check "greeterctl set 501" ctl set 501 "Hi user 501!"
 	check "an exec as UID 501 greeted" greeted_501
+	if [ "$NET" = 1 ]; then
+		# This machine's turn (package-remote.sh): it waits for this line
+		# on the console, checks over ssh, then touches the file.
+		cp /bin/true /usr/local/bin/gvm-remote-mark
+		check "eth0 up with 10.0.2.15, sshd active" eval \
+			'ip -o addr show dev eth0 | grep -q "10.0.2.15/24" && wait_until 60 active ssh.service'
+		echo "GREETER-VM-HOST-CHECKS ready"
+		check "this machine's checks over ssh done (it let the guest go on)" wait_until 900 test -e /run/gvm-host-done
+	fi
+	if [ "$SHIP" = 1 ]; then
+		# varlinkctl (systemd 257) to greeterd over ssh, here to
+		# localhost: ssh-unix: needs OpenSSH 9.4 on the server (Debian
+		# 13's 10.0), ssh-exec: runs greeterctl's stdio bridge.
+		check "varlinkctl call ssh-unix:root@localhost:/run/greeter/greeter.sock io.greeter.GetMessage" eval \
+			'timeout 120 varlinkctl call ssh-unix:root@localhost:/run/greeter/greeter.sock io.greeter.GetMessage "{\"uid\":501}" | grep -q "Hi user 501!"'
+		check "varlinkctl call ssh-exec:root@localhost:greeterctl stdio-bridge io.greeter.GetMessage" eval \
+			'timeout 120 varlinkctl call "ssh-exec:root@localhost:greeterctl stdio-bridge" io.greeter.GetMessage "{\"uid\":501}" | grep -q "Hi user 501!"'
+		ship_boot1
+	fi
 	finish
 fi
 
@@ -45,6 +76,15 @@ check "still $VERSION1 installed" eval '[ "$(installed_version)" = "$VERSION1" ]
 check "greeterd active after the reboot" active greeterd.service
 check "the message for UID 501 back after the reboot" eval 'ctl get 501 | grep -q "Hi user 501!"'
 check "an exec as UID 501 greeted after the reboot" greeted_501
+if [ "$SHIP" = 1 ]; then
+	ship_boot2
+	ship_stop
+	storm
+	# Back to the packaged unit as it is, for what follows.
+	rm -r /etc/systemd/system/greeterd.service.d
+	check "greeterd restarted without the drop-in" eval \
+		'systemctl daemon-reload && systemctl restart greeterd.service && active greeterd.service'
+fi
 # Socket activation of the installed units: greeterd stopped, the socket
 # kept; the first client starts greeterd.
 check "systemctl stop greeterd.service" systemctl stop greeterd.service
