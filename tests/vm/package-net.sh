@@ -122,8 +122,9 @@ SSH
 	[ -s "$tree/etc/hosts" ] || printf '127.0.0.1\tlocalhost\n127.0.1.1\tgreeter-vm\n::1\tlocalhost ip6-localhost\n' \
 		>"$tree/etc/hosts"
 
-	# The network, by hand: systemd-networkd leaves a link "pending" until
-	# udev has seen it, and these guests run no udev.
+	# The network, by hand: systemd-networkd configures a link only once
+	# udev has seen it (where /sys is writable), and these guests run no
+	# udev.
 	[ "$ship" = 1 ] && netns=collector
 	cat >"$VM_SYSTEMD_DIR/net-up.sh" <<'NET'
 #!/bin/sh
