@@ -21,7 +21,11 @@ rctl() { # user command...
 	shift
 	GREETER_SSH=$d/ssh timeout 120 "$gctl" -H "$who@$host" "$@"
 }
-ended() { [ -e "$d/guest-ended" ] || grep -aq 'GREETER-VM-RESULT' "$console" 2>/dev/null; }
+# The guest has ended, or the suite (its work directory gone, or it).
+ended() {
+	[ -e "$d/guest-ended" ] || [ ! -d "$d" ] || ! kill -0 "$PPID" 2>/dev/null ||
+		grep -aq 'GREETER-VM-RESULT' "$console" 2>/dev/null
+}
 
 # The guest's word, or its end (package.sh says so when qemu has exited).
 until grep -aq 'GREETER-VM-HOST-CHECKS ready' "$console" 2>/dev/null; do
