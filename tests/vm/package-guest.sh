@@ -12,8 +12,8 @@
 # On amd64 (NET=1, package-net.sh), past one host: in boot 1 the guest
 # waits while this machine drives greeterd over ssh (package-remote.sh),
 # and on Debian 13 (SHIP=1) varlinkctl's ssh addresses, the journal shipped
-# to a collector across the reboot (package-ship.sh) and an exec storm
-# against the journal (package-storm.sh, boot 2).
+# to a collector across the reboot (package-ship-guest.sh) and an exec storm
+# against the journal (package-storm-guest.sh, boot 2).
 set -u
 here=/usr/local/lib/greeter-vm
 # shellcheck source=../lib/checks.sh
@@ -22,10 +22,10 @@ here=/usr/local/lib/greeter-vm
 under_systemd "$here" package greeterd.service greeterd.socket
 NET=${NET:-0} SHIP=${SHIP:-0}
 if [ "$SHIP" = 1 ]; then
-	# shellcheck source=package-ship.sh
-	. "$here/package-ship.sh"
-	# shellcheck source=package-storm.sh
-	. "$here/package-storm.sh"
+	# shellcheck source=package-ship-guest.sh
+	. "$here/package-ship-guest.sh"
+	# shellcheck source=package-storm-guest.sh
+	. "$here/package-storm-guest.sh"
 fi
 # shellcheck disable=SC2034 # read by ctl
 CTL_TIMEOUT=60

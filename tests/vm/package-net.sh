@@ -4,7 +4,7 @@
 # a NIC, sshd and the checks this machine makes over ssh while the guest
 # waits (package-remote.sh), and on Debian 13 the journal shipped by
 # Debian's own tools to a collector in a network namespace of the same
-# guest (checked in the guest: package-ship.sh, package-storm.sh).
+# guest (checked in the guest: package-ship-guest.sh, package-storm-guest.sh).
 #
 #   qemu: a virtio NIC on the user network (restrict=on: the guest reaches
 #         nothing; this machine reaches its sshd through hostfwd
@@ -162,7 +162,7 @@ UNIT
 	} >>"$VM_SYSTEMD_DIR/expected"
 	[ "$ship" = 1 ] || return 0
 
-	# ---- Debian 13: the journal shipped (package-ship.sh checks it).
+	# ---- Debian 13: the journal shipped (package-ship-guest.sh checks it).
 	vm_net_tls "$d"
 	vm_net_install "$tree" 0644 root:root "$d/ca.crt" /etc/greeter-vm/tls/ca.crt
 	vm_net_install "$tree" 0644 root:root "$d/remote.crt" /etc/greeter-vm/tls/remote.crt
@@ -176,14 +176,32 @@ UNIT
 		"$tree/etc/systemd/system/systemd-journal-remote.socket.d" \
 		"$tree/etc/systemd/system/systemd-journal-remote.service.d" \
 		"$tree/etc/systemd/system/systemd-journal-upload.service.d" "$tree/etc/systemd/system/sockets.target.wants"
-	printf '[Remote]\nServerKeyFile=/etc/greeter-vm/tls/remote.key\nServerCertificateFile=/etc/greeter-vm/tls/remote.crt\nTrustedCertificateFile=/etc/greeter-vm/tls/ca.crt\n' \
-		>"$tree/etc/systemd/journal-remote.conf.d/gvm.conf"
-	printf '[Upload]\nURL=https://10.77.0.2:19532\nServerKeyFile=/etc/greeter-vm/tls/upload.key\nServerCertificateFile=/etc/greeter-vm/tls/upload.crt\nTrustedCertificateFile=/etc/greeter-vm/tls/ca.crt\n' \
-		>"$tree/etc/systemd/journal-upload.conf.d/gvm.conf"
+	# (TrustedCertificateFile= for the collector too, as on a system whose
+	# journal-remote can check clients: Debian's ignores it, see README.md.)
+	cat >"$tree/etc/systemd/journal-remote.conf.d/gvm.conf" <<'CONF'
+[Remote]
+ServerKeyFile=/etc/greeter-vm/tls/remote.key
+ServerCertificateFile=/etc/greeter-vm/tls/remote.crt
+TrustedCertificateFile=/etc/greeter-vm/tls/ca.crt
+CONF
+	cat >"$tree/etc/systemd/journal-upload.conf.d/gvm.conf" <<'CONF'
+[Upload]
+URL=https://10.77.0.2:19532
+ServerKeyFile=/etc/greeter-vm/tls/upload.key
+ServerCertificateFile=/etc/greeter-vm/tls/upload.crt
+TrustedCertificateFile=/etc/greeter-vm/tls/ca.crt
+CONF
 	# The packaged collector units, in the namespace.
-	for u in socket service; do
-		printf '# The collector in its own network namespace (gvm-net.service makes it).\n[Unit]\nRequires=gvm-net.service\nAfter=gvm-net.service\n\n[%s]\nNetworkNamespacePath=/run/netns/collector\n' \
-			"${u^}" >"$tree/etc/systemd/system/systemd-journal-remote.$u.d/gvm.conf"
+	for u in Socket Service; do
+		cat >"$tree/etc/systemd/system/systemd-journal-remote.${u,}.d/gvm.conf" <<UNIT
+# The collector in its own network namespace (gvm-net.service makes it).
+[Unit]
+Requires=gvm-net.service
+After=gvm-net.service
+
+[$u]
+NetworkNamespacePath=/run/netns/collector
+UNIT
 	done
 	# The packaged uploader (Debian 13: Restart=on-failure, RestartSteps=10
 	# up to RestartMaxDelaySec=60, and the default start limit of 5 starts

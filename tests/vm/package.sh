@@ -15,7 +15,7 @@
 # On amd64 the guest has a NIC and sshd, and this machine drives its
 # greeterd with the build's greeterctl -H (package-net.sh,
 # package-remote.sh); on Debian 13 it also ships greeterd's journal to a
-# collector and storms the journal (package-ship.sh, package-storm.sh).
+# collector and storms the journal (package-ship-guest.sh, package-storm-guest.sh).
 #
 # package.sh CODENAME SOURCE_ROOT [ARCH [BUILD_ROOT]]
 #   ARCH: amd64, the default, or arm64; BUILD_ROOT: the build whose
@@ -104,7 +104,7 @@ if [ -n "$net" ]; then
 	# Debian 13 ships the journal; Debian 12 has the bridge checks only.
 	ship=0
 	[ "$release" = trixie ] && ship=1
-	cp "$here/package-ship.sh" "$here/package-storm.sh" "$VM_SYSTEMD_DIR/" || fail "cannot copy the guest's scripts"
+	cp "$here/package-ship-guest.sh" "$here/package-storm-guest.sh" "$VM_SYSTEMD_DIR/" || fail "cannot copy the guest's scripts"
 	vm_net_prepare "$tree" $ship
 	vm_net_start_host_checks "$host_ctl" "$release"
 	say "network: the guest's sshd on 127.0.0.1:$VM_NET_PORT$([ $ship = 1 ] && echo "; the journal shipped to the collector (10.77.0.2)")"

@@ -1,7 +1,7 @@
 # shellcheck shell=sh
 # An exec storm against greeterd --journal-events (issue 32, item 1), in the
 # Debian 13 package guest (package-guest.sh sources it, after
-# package-ship.sh): the packaged greeterd.service under Debian's journald
+# package-ship-guest.sh): the packaged greeterd.service under Debian's journald
 # defaults. Nothing may be lost between greeterd and the journal unsaid:
 # every event of the storm's span is an entry in the journal, or counted
 # by greeterd (dropped_journal: the journal's socket was full; lost_kernel:
