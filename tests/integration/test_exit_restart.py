@@ -103,8 +103,22 @@ with Daemon("exit-restart") as d, Marker("exit-restart") as m, contextlib.ExitSt
           == [os.path.basename(e["filename"]) for e in (sleep_ev, sh_ev, bash_ev)]
           and not any(c["seeded"] for c in chain[:3]),
           "their files, none seeded (%r)" % [(c["filename"], c["seeded"]) for c in chain[:3]])
-    check(chain[3:] and chain[3]["pid"] == os.getpid(),
-          "then this test's own process (%r)" % [c["pid"] for c in chain[3:4]])
+    # Then this test's own process. Every greeterd's table takes every exec
+    # on the host: tests running beside this one (a storm of 20,000
+    # processes) may have evicted it, least recently used, and then the
+    # chain goes on from the nearest ancestor still held, counted as
+    # evicted.
+    def ancestors(pid):
+        while pid > 1:
+            yield pid
+            with open("/proc/%d/stat" % pid) as f:
+                pid = int(f.read().rsplit(")", 1)[1].split()[1])
+    evicted = d.call("io.greeter.GetStatus")["parameters"]["counters"]["processes_evicted"]
+    up = list(ancestors(os.getpid()))
+    check(chain[3:] and (chain[3]["pid"] == os.getpid() or
+                         (evicted > 0 and chain[3]["pid"] in up)),
+          "then this test's own process, or with %d evicted an ancestor of it (%r; %r)"
+          % (evicted, [c["pid"] for c in chain[3:4]], up))
 
     pid = unused_pid()
     r = d.call("io.greeter.GetProcessChain", {"pid": pid})
